@@ -1,0 +1,13 @@
+"""doit entry point: `doit` builds everything derived, incrementally. Logic lives in lib/."""
+
+from pathlib import Path
+
+from dataplatform.build.dodo import Loader, doit_config
+
+DOIT_CONFIG = doit_config()
+LOADER = Loader(Path(__file__).parent)
+
+
+def task_image():
+    """Docker images addressed by the content of their build context."""
+    yield from LOADER.image_tasks()

@@ -1,0 +1,92 @@
+"""doit tasks `image:<name>`: up to date exactly when an image with the current fingerprint is
+on the engine; otherwise pull it from the shared registry or build (and push) it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import docker.errors
+from doit.exceptions import TaskFailed
+
+from dataplatform.build.runstate import RUN
+from dataplatform.catalog import Catalog
+from dataplatform.errors import EngineUnavailable, UserError
+from dataplatform.images import ensure
+from dataplatform.images.spec import ImageSpec
+
+BASENAME = "image"
+
+
+def _printer(task_name: str):
+    def log(line: str) -> None:
+        print(f"   {task_name}: {line}", flush=True)
+    return log
+
+
+class ImageUpToDate:
+    """doit `uptodate` check; never raises (errors surface from the action as one line)."""
+
+    def __init__(self, spec: ImageSpec):
+        self.spec = spec
+
+    def __call__(self) -> bool:
+        task_name = f"{BASENAME}:{self.spec.name}"
+        try:
+            fingerprint = RUN.fingerprint(self.spec)
+            known = RUN.local_images()
+        except EngineUnavailable as exc:
+            if not RUN.strict:
+                RUN.note_engine_missing(task_name, exc)
+            return False
+        except (UserError, docker.errors.DockerException):
+            return False
+        return ensure.is_present(known, self.spec, fingerprint)
+
+
+class EnsureImage:
+    """doit action: make the image of the current fingerprint exist."""
+
+    def __init__(self, spec: ImageSpec):
+        self.spec = spec
+
+    def __call__(self) -> dict[str, Any] | TaskFailed | None:
+        task_name = f"{BASENAME}:{self.spec.name}"
+        try:
+            fingerprint = RUN.fingerprint(self.spec)
+            api = RUN.api()
+        except EngineUnavailable as exc:
+            if RUN.strict:
+                return TaskFailed(f"{exc} — start Docker (see `invoke doctor`); this is an "
+                                  "error because CI=true, DATAPLATFORM_STRICT or strict=1 is set")
+            RUN.note_engine_missing(task_name, exc)
+            return None
+        except UserError as exc:
+            return TaskFailed(str(exc))
+        try:
+            outcome = ensure.ensure_image(api, RUN.namespace, self.spec, fingerprint,
+                                          RUN.registry, _printer(task_name))
+        except UserError as exc:
+            return TaskFailed(str(exc))
+        except docker.errors.DockerException as exc:
+            return TaskFailed(f"image:{self.spec.name}: Docker engine error: {exc}")
+        RUN.count(outcome.how)
+        return {"reference": f"{self.spec.repository}:{fingerprint.tag}",
+                "fingerprint": fingerprint.digest, "how": outcome.how}
+
+
+def image_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
+    yield {
+        "basename": BASENAME,
+        "name": None,
+        "doc": "Docker images addressed by the content of their build context",
+    }
+    for spec in catalog.images:
+        yield {
+            "basename": BASENAME,
+            "name": spec.name,
+            "doc": f"image {spec.name} from {catalog.project.relative(spec.context)}",
+            "actions": [EnsureImage(spec)],
+            "uptodate": [ImageUpToDate(spec)],
+            "verbosity": 2,
+        }

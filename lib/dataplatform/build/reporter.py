@@ -1,0 +1,69 @@
+"""doit's console output, made for people running hundreds of tasks.
+
+Executed tasks show as `.  name`; up-to-date ones are counted, not listed. A failure caused by
+the user's input is one line (`✗ task: message`, plus a failing build step's last lines); an
+unexpected exception keeps its traceback. The run ends with one summary line, and one line
+naming the image tasks that could not run when no Docker engine answered.
+"""
+
+from __future__ import annotations
+
+from doit.exceptions import TaskFailed
+from doit.reporter import ConsoleReporter
+
+from dataplatform.build.runstate import RUN
+
+
+class Reporter(ConsoleReporter):
+    desc = "dataplatform: one line per executed task or failure, then a summary"
+
+    def __init__(self, outstream, options):
+        super().__init__(outstream, options)
+        self.up_to_date: list[str] = []
+        self.executed: list[str] = []
+
+    def execute_task(self, task) -> None:
+        if task.actions and not task.name.startswith("_"):
+            self.executed.append(task.name)
+        super().execute_task(task)
+
+    def skip_uptodate(self, task) -> None:
+        if task.actions:
+            self.up_to_date.append(task.name)
+
+    def add_failure(self, task, fail) -> None:
+        result = {"task": task, "exception": fail}
+        if not fail.report:
+            return
+        self.failures.append(result)
+        if isinstance(fail, TaskFailed) and not fail.traceback:
+            message = fail.message.rstrip().removeprefix(f"{task.name}: ")
+            self.write(f"✗ {task.name}: {message}\n")
+        else:
+            self.write(f"✗ {task.name}: {fail.get_name()}\n{fail.get_msg()}\n")
+
+    def complete_run(self) -> None:
+        if RUN.engine_skipped:
+            names = ", ".join(RUN.engine_skipped)
+            reason = RUN.engine_failure.reason if RUN.engine_failure else "no engine"
+            self.write(f"! Docker engine not reachable ({reason}): did not run {names} — start "
+                       "Docker and run doit again (set DATAPLATFORM_STRICT=1 to make this an "
+                       "error)\n")
+        parts = []
+        if self.executed:
+            parts.append(f"{len(self.executed)} ran")
+        if self.up_to_date:
+            parts.append(f"{len(self.up_to_date)} up to date")
+        if self.failures:
+            parts.append(f"{len(self.failures)} failed")
+        image_bits = [f"{count} {how}" for how, count in sorted(RUN.outcomes.items())
+                      if how != "present"]
+        if RUN.statted:
+            image_bits.append(f"{RUN.statted} context files checked, {RUN.hashed} read")
+        if parts:
+            line = "doit: " + ", ".join(parts)
+            if image_bits:
+                line += " · images: " + ", ".join(image_bits)
+            self.write(line + "\n")
+        if self.runtime_errors:
+            self.write("Execution aborted.\n" + "\n".join(self.runtime_errors) + "\n")

@@ -1,0 +1,90 @@
+"""What one doit process learns while it runs: fingerprints, engine status, outcomes.
+
+doit evaluates `uptodate` in the main process and runs actions in the main process or in
+threads (`-P thread`), so this module-level state is shared by both, under a lock. The reporter
+reads it to print one summary line and, when the engine was missing, one line naming the
+image tasks that could not run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+
+from dataplatform.errors import EngineUnavailable, UserError
+from dataplatform.images import engine, ensure
+from dataplatform.images import fingerprint as fp
+from dataplatform.images.spec import ImageSpec
+from dataplatform.project import Project
+
+
+@dataclass
+class RunState:
+    project: Project | None = None
+    namespace: str = ""
+    registry: str | None = None
+    strict: bool = False
+    engine_skipped: list[str] = field(default_factory=list)
+    engine_failure: EngineUnavailable | None = None
+    outcomes: Counter = field(default_factory=Counter)
+    statted: int = 0
+    hashed: int = 0
+    _fingerprints: dict[str, fp.Fingerprint | UserError] = field(default_factory=dict)
+    _local: dict[str, str] | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def configure(self, project: Project, namespace: str, registry: str | None,
+                  strict: bool) -> None:
+        with self._lock:
+            self.project, self.namespace = project, namespace
+            self.registry, self.strict = registry, strict
+
+    def cache_path(self, spec: ImageSpec) -> Path:
+        assert self.project is not None
+        return self.project.state_dir / "fingerprints" / f"{spec.name}.json"
+
+    def fingerprint(self, spec: ImageSpec) -> fp.Fingerprint:
+        """The fingerprint of `spec`, computed once per process; raises its `UserError`."""
+        with self._lock:
+            known = self._fingerprints.get(spec.name)
+        if known is None:
+            assert self.project is not None
+            try:
+                known = fp.compute(spec, self.project.root, self.cache_path(spec))
+                with self._lock:
+                    self.statted += known.statted
+                    self.hashed += known.hashed
+            except UserError as exc:
+                known = exc
+            with self._lock:
+                self._fingerprints[spec.name] = known
+        if isinstance(known, UserError):
+            raise known
+        return known
+
+    def api(self) -> docker.APIClient:
+        return engine.client().api
+
+    def local_images(self) -> dict[str, str]:
+        """`repo:tag` → fingerprint of the engine's images, listed once per process."""
+        with self._lock:
+            if self._local is None:
+                self._local = ensure.local_fingerprints(self.api())
+            return self._local
+
+    def note_engine_missing(self, task_name: str, failure: EngineUnavailable) -> None:
+        with self._lock:
+            self.engine_failure = failure
+            if task_name not in self.engine_skipped:
+                self.engine_skipped.append(task_name)
+
+    def count(self, how: str) -> None:
+        with self._lock:
+            self.outcomes[how] += 1
+
+
+RUN = RunState()

@@ -1,0 +1,41 @@
+"""Everything the repository declares, gathered in one place for doit and invoke.
+
+Images come from `platform/services.yaml` (a service's `build:`) and from pipelines
+(`images:` in `pipeline.yaml`); two declarations of one image name are an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dataplatform.errors import UserError
+from dataplatform.images.spec import ImageSpec
+from dataplatform.pipelines.manifest import Pipeline, load_pipelines
+from dataplatform.project import Project
+from dataplatform.services.manifest import ServicesManifest, load_services
+
+
+@dataclass(frozen=True)
+class Catalog:
+    project: Project
+    services: ServicesManifest
+    pipelines: tuple[Pipeline, ...]
+    images: tuple[ImageSpec, ...]
+
+    @property
+    def namespace(self) -> str:
+        return self.services.namespace
+
+
+def load_catalog(project: Project) -> Catalog:
+    services = load_services(project)
+    pipelines = tuple(load_pipelines(project))
+    images: dict[str, ImageSpec] = {}
+    declared = [s.build for s in services.services.values() if s.build]
+    declared += [image for p in pipelines for image in p.images]
+    for spec in declared:
+        if spec.name in images:
+            raise UserError(f"{spec.declared_in}: image {spec.name!r} is already declared at "
+                            f"{images[spec.name].declared_in} — give one of them another name")
+        images[spec.name] = spec
+    return Catalog(project, services, pipelines, tuple(images.values()))

@@ -1,0 +1,1 @@
+"""The invoke commands: argument handling and rich output around the library."""

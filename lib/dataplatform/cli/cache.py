@@ -1,0 +1,87 @@
+"""`invoke cache.*`: see and clean this project's content-addressed images."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from invoke import task
+from rich.table import Table
+
+from dataplatform import settings
+from dataplatform.catalog import load_catalog
+from dataplatform.cli.common import console, human_age, human_size, one_line_errors
+from dataplatform.errors import UserError
+from dataplatform.images import engine, housekeeping
+from dataplatform.images import fingerprint as fp
+from dataplatform.project import Project, find_project
+
+
+def _current(project: Project) -> tuple[str, dict[str, str | None]]:
+    catalog = load_catalog(project)
+    current: dict[str, str | None] = {}
+    for spec in catalog.images:
+        cache = project.state_dir / "fingerprints" / f"{spec.name}.json"
+        try:
+            current[spec.name] = fp.compute(spec, project.root, cache).digest
+        except UserError as exc:
+            console.print(f"! {exc} (its images are kept)", markup=False)
+            current[spec.name] = None
+    return catalog.namespace, current
+
+
+def _mark(value: bool | None) -> str:
+    return {True: "✓", False: "✗", None: "?"}[value]
+
+
+@task(name="status")
+@one_line_errors
+def status(c):
+    """Table of this project's images: name, fingerprint, size, age, current?, in registry?"""
+    project = find_project()
+    namespace, current = _current(project)
+    registry = settings.registry(project.root)
+    records = housekeeping.survey(engine.client().api, namespace, current, registry)
+    now = datetime.now(tz=UTC)
+    table = Table(title=f"images of {namespace}", title_justify="left")
+    for column in ("image", "fingerprint", "size", "age", "current", "registry", "used by"):
+        table.add_column(column, justify="right" if column in ("size", "age") else "left")
+    for r in records:
+        table.add_row(r.name, r.short, human_size(r.size),
+                      human_age((now - r.created).total_seconds()), _mark(r.current),
+                      _mark(r.in_registry) if registry else "—", ", ".join(r.used_by) or "")
+    missing = [name for name, digest in current.items()
+               if digest and not any(r.name == name and r.fingerprint == digest for r in records)]
+    console.print(table)
+    total = sum(r.size for r in records)
+    console.print(f"{len(records)} image(s), {human_size(total)}; "
+                  f"{sum(1 for r in records if r.current is False)} superseded"
+                  + (f"; not built yet: {', '.join(missing)} (run doit)" if missing else ""))
+
+
+@task(
+    name="clean",
+    help={
+        "older-than": "only superseded images older than this (30m, 12h, 7d, 2w); default 7d",
+        "dry-run": "list what would be removed, remove nothing",
+    },
+)
+@one_line_errors
+def clean(c, older_than="7d", dry_run=False):
+    """Remove this project's superseded images; never current ones, in-use ones or foreign ones."""
+    threshold = housekeeping.parse_age(older_than)
+    project = find_project()
+    namespace, current = _current(project)
+    api = engine.client().api
+    doomed = housekeeping.removable(housekeeping.survey(api, namespace, current), threshold)
+    if not doomed:
+        console.print(f"nothing to clean: no superseded image of {namespace} older than "
+                      f"{older_than} that no container uses")
+        return
+    verb = "would remove" if dry_run else "removing"
+    for record in doomed:
+        console.print(f"{verb} {record.name} fp-{record.short} ({human_size(record.size)}, "
+                      f"{', '.join(record.tags) or record.image_id[:19]})", markup=False)
+        if not dry_run:
+            housekeeping.remove(api, record)
+    freed = human_size(sum(r.size for r in doomed))
+    console.print(f"{'would free' if dry_run else 'freed'} up to {freed} in {len(doomed)} image(s)")

@@ -1,0 +1,44 @@
+"""The errors a user can fix: each renders as one line, never with a traceback.
+
+Everything the toolkit reports to a person about their own input (a YAML file, a build context,
+a missing engine) is a `UserError`. Anything else escaping is a bug in the toolkit and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A mistake or missing prerequisite the user can fix; `str()` is the whole message."""
+
+
+class ConfigError(UserError):
+    """A problem in a file the user wrote, located by file, line and key."""
+
+    def __init__(self, file: str, line: int | None, key: str, problem: str, fix: str = ""):
+        self.file = file
+        self.line = line
+        self.key = key
+        self.problem = problem
+        self.fix = fix
+        where = f"{file}:{line}" if line else file
+        message = f"{where}: {key}: {problem}" if key else f"{where}: {problem}"
+        if fix:
+            message += f" — {fix}"
+        super().__init__(message)
+
+
+class ImageError(UserError):
+    """A problem with one declared image (its context, Dockerfile or build)."""
+
+    def __init__(self, image: str, message: str):
+        self.image = image
+        super().__init__(f"image:{image}: {message}")
+
+
+class EngineUnavailable(UserError):
+    """No Docker engine answers; `reason` says what was tried and what happened."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"Docker engine not reachable: {reason}")

@@ -1,0 +1,89 @@
+"""Build one image from its fingerprinted context with a condensed, streaming log.
+
+One line per Dockerfile step is shown as it starts; each step's own output is kept in a short
+ring buffer and only shown when that step fails, together with the engine's error.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import tempfile
+from collections.abc import Callable
+
+import docker.errors
+
+from dataplatform.errors import ImageError
+from dataplatform.images.context import write_context
+from dataplatform.images.fingerprint import Fingerprint
+from dataplatform.images.spec import ImageSpec
+
+TAIL_LINES = 15
+_SUCCESS = re.compile(r"^Successfully built ([0-9a-f]+)$")
+
+Log = Callable[[str], None]
+
+
+class BuildFailed(ImageError):
+    """The engine rejected the build; the message holds the failing step and its last lines."""
+
+
+_PULL_FAILURES = ("dial tcp", "no such host", "pull access denied", "manifest unknown",
+                  "repository does not exist", "TLS handshake timeout")
+
+
+def _failure(spec: ImageSpec, step: str | None, error: str, tail: list[str]) -> BuildFailed:
+    where = f"build failed at {step}" if step else "build failed"
+    hint = ""
+    if step and " FROM " in step and any(m in error for m in _PULL_FAILURES):
+        hint = (" — the base image is not on this engine and cannot be pulled: pull or build "
+                "it first, or point the FROM (or its build arg) at one that is")
+    lines = [f"{where}: {error.strip()}{hint}"]
+    if tail:
+        lines.append(f"last {len(tail)} line(s) of that step:")
+        lines.extend(f"    {line}" for line in tail)
+    return BuildFailed(spec.name, "\n".join(lines))
+
+
+def build_image(api: docker.APIClient, spec: ImageSpec, fingerprint: Fingerprint,
+                labels: dict[str, str], log: Log) -> str:
+    """Build and return the image ID; untagged, so a failure leaves no fingerprint tag."""
+    step: str | None = None
+    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    image_id: str | None = None
+    with tempfile.TemporaryFile(prefix="dataplatform-context-") as tar:
+        dockerfile_name = write_context(spec, fingerprint, tar)
+        tar.seek(0)
+        try:
+            stream = api.build(
+                fileobj=tar, custom_context=True, dockerfile=dockerfile_name,
+                target=spec.target, buildargs=dict(spec.args), labels=labels,
+                network_mode=spec.network, rm=True, forcerm=True, pull=False, decode=True,
+                use_config_proxy=False,
+            )
+            for chunk in stream:
+                if "error" in chunk:
+                    detail = chunk.get("errorDetail") or {}
+                    raise _failure(spec, step, detail.get("message") or chunk["error"],
+                                   list(tail))
+                aux = chunk.get("aux")
+                if isinstance(aux, dict) and aux.get("ID"):
+                    image_id = aux["ID"]
+                for raw in (chunk.get("stream") or "").splitlines():
+                    line = raw.rstrip()
+                    if not line:
+                        continue
+                    if line.startswith("Step "):
+                        step = line
+                        tail.clear()
+                        log(line)
+                    elif match := _SUCCESS.match(line):
+                        image_id = image_id or match.group(1)
+                    elif not line.startswith(" ---> "):
+                        tail.append(line)
+        except docker.errors.APIError as exc:
+            message = exc.explanation or str(exc)
+            raise _failure(spec, step, message, list(tail)) from None
+    if not image_id:
+        raise _failure(spec, step, "the engine reported no image ID", list(tail))
+    return image_id

@@ -1,0 +1,70 @@
+"""Ensure the image of a fingerprint exists: local tag, else pull from the registry, else build
+(then push). The only place that decides between the three."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import docker
+
+from dataplatform import labels
+from dataplatform.images import builder, registry
+from dataplatform.images.fingerprint import Fingerprint
+from dataplatform.images.spec import ImageSpec
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    how: str  # "present" | "pulled" | "built"
+    image_id: str
+    pushed: bool = False
+
+
+def image_labels(namespace: str, spec: ImageSpec, fingerprint: Fingerprint) -> dict[str, str]:
+    return {
+        labels.PROJECT: namespace,
+        labels.IMAGE: spec.name,
+        labels.FINGERPRINT: fingerprint.digest,
+    }
+
+
+def local_fingerprints(api: docker.APIClient) -> dict[str, str]:
+    """`repository:tag` → full fingerprint, for every fingerprinted image on the engine."""
+    found: dict[str, str] = {}
+    for image in api.images(filters={"label": labels.FINGERPRINT}):
+        digest = (image.get("Labels") or {}).get(labels.FINGERPRINT)
+        for tag in image.get("RepoTags") or []:
+            found[tag] = digest
+    return found
+
+
+def is_present(known: dict[str, str], spec: ImageSpec, fingerprint: Fingerprint) -> bool:
+    return known.get(f"{spec.repository}:{fingerprint.tag}") == fingerprint.digest
+
+
+def ensure_image(api: docker.APIClient, namespace: str, spec: ImageSpec,
+                 fingerprint: Fingerprint, registry_prefix: str | None, log: Log) -> Outcome:
+    reference = f"{spec.repository}:{fingerprint.tag}"
+    if is_present(local_fingerprints_for(api, reference), spec, fingerprint):
+        return Outcome("present", api.inspect_image(reference)["Id"])
+    if registry_prefix and registry.pull(api, registry_prefix, spec, fingerprint, log):
+        return Outcome("pulled", api.inspect_image(reference)["Id"])
+    image_id = builder.build_image(api, spec, fingerprint,
+                                   image_labels(namespace, spec, fingerprint), log)
+    api.tag(image_id, spec.repository, fingerprint.tag)
+    log(f"built {reference}")
+    pushed = bool(registry_prefix) and registry.push(
+        api, registry_prefix, spec, fingerprint, image_id, log)
+    return Outcome("built", image_id, pushed)
+
+
+def local_fingerprints_for(api: docker.APIClient, reference: str) -> dict[str, str]:
+    try:
+        image = api.inspect_image(reference)
+    except docker.errors.ImageNotFound:
+        return {}
+    digest = ((image.get("Config") or {}).get("Labels") or {}).get(labels.FINGERPRINT)
+    return {reference: digest} if digest else {}

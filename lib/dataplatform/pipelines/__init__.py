@@ -1,0 +1,1 @@
+"""Pipelines: discovery of `pipelines/<name>/pipeline.yaml` and what each declares."""

@@ -1,0 +1,65 @@
+"""Discover pipelines and load their manifests.
+
+Every folder under `pipelines/` with a `pipeline.yaml` is a pipeline — no registry to keep in
+sync. `shared/` and folders starting with `_` (templates) are never pipelines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dataplatform.config.validate import check_keys, expect, optional
+from dataplatform.config.yamlsource import load_yaml
+from dataplatform.images.spec import ImageSpec, parse_build
+from dataplatform.project import Project
+
+MANIFEST = "pipeline.yaml"
+KEYS = ("name", "description", "owner", "images")
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    directory: Path
+    description: str
+    owner: str
+    images: tuple[ImageSpec, ...]
+
+
+def pipeline_dirs(project: Project) -> list[Path]:
+    root = project.pipelines_dir
+    if not root.is_dir():
+        return []
+    return sorted(
+        child for child in root.iterdir()
+        if child.is_dir() and not child.name.startswith(("_", "."))
+        and child.name != "shared" and (child / MANIFEST).is_file()
+    )
+
+
+def load_pipeline(project: Project, directory: Path) -> Pipeline:
+    path = directory / MANIFEST
+    doc = load_yaml(path, project.relative(path))
+    data = doc.data if doc.data is not None else {}
+    expect(doc, (), data, dict, "a pipeline manifest is a mapping of name, description, ...")
+    check_keys(doc, (), data, KEYS)
+    name = optional(doc, (), data, "name", str, directory.name)
+    if name != directory.name:
+        raise doc.error(("name",), f"{name!r} differs from the folder name {directory.name!r}",
+                        "rename one so they match")
+    images = []
+    for image_name, body in optional(doc, (), data, "images", dict, {}).items():
+        full_name = f"{name}-{image_name}".replace("_", "-")
+        images.append(parse_build(doc, ("images", str(image_name)), body, full_name, directory))
+    return Pipeline(
+        name=name,
+        directory=directory,
+        description=optional(doc, (), data, "description", str, ""),
+        owner=optional(doc, (), data, "owner", str, ""),
+        images=tuple(images),
+    )
+
+
+def load_pipelines(project: Project) -> list[Pipeline]:
+    return [load_pipeline(project, d) for d in pipeline_dirs(project)]

@@ -1,0 +1,80 @@
+"""Where the repository is and where the toolkit keeps things inside it.
+
+The project root is the directory holding `dodo.py` and `platform/`; it is found from
+`DATAPLATFORM_ROOT`, or by walking up from the current directory. Every other module asks a
+`Project` for paths instead of building them by hand.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dataplatform.errors import UserError
+
+ROOT_ENV = "DATAPLATFORM_ROOT"
+
+
+@dataclass(frozen=True)
+class Project:
+    """A checkout of the monorepo, rooted at `root` (absolute, symlinks resolved)."""
+
+    root: Path
+
+    @property
+    def platform_dir(self) -> Path:
+        return self.root / "platform"
+
+    @property
+    def services_file(self) -> Path:
+        return self.platform_dir / "services.yaml"
+
+    @property
+    def pipelines_dir(self) -> Path:
+        return self.root / "pipelines"
+
+    @property
+    def state_dir(self) -> Path:
+        """Machine-local, git-ignored state of the toolkit (caches, settings)."""
+        return self.root / ".dataplatform"
+
+    @property
+    def env_file(self) -> Path:
+        return self.root / ".env"
+
+    def relative(self, path: Path) -> str:
+        """`path` relative to the root when it lies inside, else as given; for messages."""
+        try:
+            return Path(path).resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def contains(self, path: Path) -> bool:
+        resolved = Path(path).resolve()
+        return resolved == self.root or self.root in resolved.parents
+
+
+def _looks_like_root(directory: Path) -> bool:
+    return (directory / "dodo.py").is_file() and (directory / "platform").is_dir()
+
+
+def find_project(start: Path | None = None) -> Project:
+    """The project containing `start` (default: the current directory)."""
+    explicit = os.environ.get(ROOT_ENV)
+    if explicit:
+        root = Path(explicit).resolve()
+        if not _looks_like_root(root):
+            raise UserError(
+                f"{ROOT_ENV}={explicit} is not a dataplatform checkout (no dodo.py and platform/ "
+                "there) — point it at the repository root or unset it"
+            )
+        return Project(root)
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if _looks_like_root(candidate):
+            return Project(candidate)
+    raise UserError(
+        f"{here} is not inside a dataplatform checkout (no dodo.py with platform/ beside it above "
+        f"it) — cd into the repository or set {ROOT_ENV}"
+    )

@@ -1,0 +1,58 @@
+"""Toolkit settings that come from the environment or the checkout's `.env`.
+
+The environment wins over `.env`, so CI can set everything with variables while a workstation
+keeps its choices in the git-ignored `.env` written by `invoke setup`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REGISTRY = "DATAPLATFORM_REGISTRY"
+STRICT = "DATAPLATFORM_STRICT"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a dotenv file; comments, blanks and malformed lines are skipped here
+    (`invoke doctor` reports malformed ones)."""
+    values: dict[str, str] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return values
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def setting(name: str, project_root: Path | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None and project_root is not None:
+        value = read_env_file(project_root / ".env").get(name)
+    return value or None
+
+
+def registry(project_root: Path | None = None) -> str | None:
+    """The shared image registry prefix, e.g. `127.0.0.1:5000/team`, without a trailing slash."""
+    value = setting(REGISTRY, project_root)
+    return value.rstrip("/") if value else None
+
+
+def is_true(value: str | None) -> bool:
+    return (value or "").strip().lower() in _TRUE
+
+
+def strict(project_root: Path | None = None, override: str | None = None) -> bool:
+    """Whether a missing engine is an error: under CI, with DATAPLATFORM_STRICT, or `strict=1`."""
+    if override is not None:
+        return is_true(override)
+    return is_true(os.environ.get("CI")) or is_true(setting(STRICT, project_root))
