@@ -89,7 +89,7 @@ class StatCache:
     def remember(self, path: str, st: os.stat_result, digest: str, now_ns: int) -> None:
         coarse = st.st_mtime_ns % 1_000_000_000 == 0
         window = _RACY_NS_COARSE if coarse else _RACY_NS_FINE
-        if now_ns - max(st.st_mtime_ns, st.st_ctime_ns) > window:
+        if now_ns - st.st_mtime_ns > window:
             self._new[path] = [*_stat_key(st), digest]
 
     def save(self) -> None:
@@ -160,9 +160,11 @@ def compute(spec: ImageSpec, project_root: Path, cache_path: Path | None) -> Fin
     now_ns = time.time_ns()
     hashed = statted = 0
 
+    read_now: dict[str, str] = {}
+
     def content_digest(path: str, st: os.stat_result) -> str:
         nonlocal hashed
-        known = cache.digest(path, st)
+        known = read_now.get(path) or cache.digest(path, st)
         if known is not None:
             return known
         try:
@@ -171,6 +173,7 @@ def compute(spec: ImageSpec, project_root: Path, cache_path: Path | None) -> Fin
             raise ImageError(spec.name, f"cannot read {show(path)} ({_reason(exc)}) — fix its "
                              "permissions or add it to .dockerignore") from None
         hashed += 1
+        read_now[path] = digest
         cache.remember(path, st, digest, now_ns)
         return digest
 

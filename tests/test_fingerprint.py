@@ -1,0 +1,150 @@
+"""The image fingerprint: what changes it, what does not, and that a no-op reads no file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from dataplatform.errors import ImageError
+from dataplatform.images import fingerprint as fp
+from dataplatform.images.spec import ImageSpec
+
+PAST = 1_600_000_000
+
+
+def make(root: Path, files: dict[str, str], dockerignore: str = "") -> ImageSpec:
+    context = root / "ctx"
+    for relpath, text in files.items():
+        path = context / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        os.utime(path, (PAST, PAST))
+    (context / "Dockerfile").write_text("FROM scratch\nCOPY . /app\n")
+    if dockerignore:
+        (context / ".dockerignore").write_text(dockerignore)
+    return ImageSpec("app", context, context / "Dockerfile", None, (), "test:1")
+
+
+def digest(spec: ImageSpec, root: Path, cache: Path | None = None) -> str:
+    return fp.compute(spec, root, cache).digest
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> ImageSpec:
+    return make(tmp_path, {"app.py": "print(1)\n", "lib/util.py": "X = 1\n", "notes.txt": "n"},
+                dockerignore="*.txt\n")
+
+
+def test_included_content_changes_it(spec: ImageSpec, tmp_path: Path) -> None:
+    before = digest(spec, tmp_path)
+    (spec.context / "lib/util.py").write_text("X = 2\n")
+    assert digest(spec, tmp_path) != before
+
+
+def test_ignored_file_does_not(spec: ImageSpec, tmp_path: Path) -> None:
+    before = digest(spec, tmp_path)
+    (spec.context / "notes.txt").write_text("changed")
+    (spec.context / "more.txt").write_text("new")
+    assert digest(spec, tmp_path) == before
+
+
+def test_touch_does_not(spec: ImageSpec, tmp_path: Path) -> None:
+    before = digest(spec, tmp_path)
+    for path in spec.context.rglob("*"):
+        os.utime(path, (PAST + 100, PAST + 100))
+    assert digest(spec, tmp_path) == before
+
+
+def test_new_file_rename_and_exec_bit_change_it(spec: ImageSpec, tmp_path: Path) -> None:
+    seen = {digest(spec, tmp_path)}
+    (spec.context / "new.py").write_text("")
+    seen.add(digest(spec, tmp_path))
+    (spec.context / "new.py").rename(spec.context / "renamed.py")
+    seen.add(digest(spec, tmp_path))
+    (spec.context / "renamed.py").chmod(0o755)
+    seen.add(digest(spec, tmp_path))
+    assert len(seen) == 4
+
+
+def test_dockerfile_target_and_args_change_it(spec: ImageSpec, tmp_path: Path) -> None:
+    base = digest(spec, tmp_path)
+    assert digest(replace(spec, target="prod"), tmp_path) != base
+    assert digest(replace(spec, args=(("V", "1"),)), tmp_path) != base
+    assert digest(replace(spec, args=(("V", "2"),)), tmp_path) != digest(
+        replace(spec, args=(("V", "1"),)), tmp_path)
+    (spec.context / "Dockerfile").write_text("FROM scratch\nCOPY . /srv\n")
+    assert digest(spec, tmp_path) != base
+
+
+def test_dockerfile_outside_the_context_counts(tmp_path: Path) -> None:
+    spec = make(tmp_path, {"a": "1"})
+    outside = tmp_path / "docker" / "app.Dockerfile"
+    outside.parent.mkdir()
+    outside.write_text("FROM scratch\n")
+    moved = replace(spec, dockerfile=outside)
+    before = digest(moved, tmp_path)
+    outside.write_text("FROM scratch\nCOPY a /a\n")
+    assert digest(moved, tmp_path) != before
+
+
+def test_a_copy_elsewhere_has_the_same_fingerprint(spec: ImageSpec, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    shutil.copytree(tmp_path / "ctx", clone / "ctx")
+    (clone / "ctx" / "empty-dir").mkdir()  # git cannot carry empty dirs; they must not count
+    cloned = replace(spec, context=clone / "ctx", dockerfile=clone / "ctx" / "Dockerfile")
+    assert digest(cloned, clone) == digest(spec, tmp_path)
+
+
+def test_warm_no_op_reads_nothing_and_touch_costs_one_read(spec: ImageSpec,
+                                                          tmp_path: Path) -> None:
+    cache = tmp_path / "cache.json"
+    first = fp.compute(spec, tmp_path, cache)
+    assert first.hashed == 4  # app.py, lib/util.py, .dockerignore, Dockerfile
+    # Dockerfile and .dockerignore were written just now: too fresh to trust their stat
+    # (they could change again within the same timestamp tick), so they are read again once.
+    for name in ("Dockerfile", ".dockerignore"):
+        os.utime(spec.context / name, (PAST, PAST))
+    assert fp.compute(spec, tmp_path, cache).hashed == 2
+    assert fp.compute(spec, tmp_path, cache).hashed == 0
+    for path in spec.context.rglob("*"):
+        os.utime(path, (PAST + 50, PAST + 50))  # an mtime-only change of every file
+    touched = fp.compute(spec, tmp_path, cache)
+    assert (touched.hashed, touched.digest) == (4, first.digest)
+    again = fp.compute(spec, tmp_path, cache)  # stat-only again, not a re-hash forever
+    assert (again.hashed, again.digest) == (0, first.digest)
+
+
+def test_same_size_same_mtime_edit_is_still_seen_when_inode_changes(spec: ImageSpec,
+                                                                    tmp_path: Path) -> None:
+    cache = tmp_path / "cache.json"
+    before = fp.compute(spec, tmp_path, cache).digest
+    target = spec.context / "app.py"
+    replacement = spec.context / "app.py.new"
+    replacement.write_text("print(2)\n")  # same size
+    os.utime(replacement, (PAST, PAST))  # same mtime
+    os.replace(replacement, target)
+    assert fp.compute(spec, tmp_path, cache).digest != before
+
+
+def test_missing_dockerfile_names_image_and_file(spec: ImageSpec, tmp_path: Path) -> None:
+    (spec.context / "Dockerfile").unlink()
+    with pytest.raises(ImageError, match=r"image:app: Dockerfile ctx/Dockerfile not found"):
+        digest(spec, tmp_path)
+
+
+def test_context_outside_the_repository_is_refused(tmp_path: Path) -> None:
+    spec = make(tmp_path / "outside", {"a": "1"})
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    with pytest.raises(ImageError, match="lies outside the repository"):
+        digest(spec, repo)
+
+
+def test_malformed_dockerignore_names_file_and_line(spec: ImageSpec, tmp_path: Path) -> None:
+    (spec.context / ".dockerignore").write_text("*.txt\n[broken\n")
+    with pytest.raises(ImageError, match=r"ctx/\.dockerignore:2: malformed pattern '\[broken'"):
+        digest(spec, tmp_path)

@@ -1,0 +1,166 @@
+"""`doit` image tasks against a real Docker engine: what rebuilds, what does not, failures,
+parallel runs, and a missing engine."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import TempProject, unique_name
+
+pytestmark = pytest.mark.docker
+
+PAST = 1_600_000_000
+
+
+def image_project(project: TempProject, busybox: str, names: list[str],
+                  run_step: str = "RUN date +%s%N > /built-at") -> None:
+    body = ""
+    for name in names:
+        context = f"platform/images/{name}"
+        project.write(f"{context}/Dockerfile",
+                      f"FROM {busybox}\nARG FLAVOUR=plain\nCOPY . /app\n{run_step}\n"
+                      "FROM scratch AS slim\nCOPY --from=0 /app /app\n"
+                      f"FROM {busybox} AS final\nCOPY --from=0 /app /app\n")
+        project.write(f"{context}/app.py", f"print('{name}')\n")
+        project.write(f"{context}/lib/util.py", "X = 1\n")
+        project.write(f"{context}/notes.md", "ignored\n")
+        project.write(f"{context}/.dockerignore", "*.md\n")
+        body += f"  {name}:\n    build:\n      context: images/{name}\n"
+    project.services(body)
+
+
+def executed(result) -> list[str]:
+    return re.findall(r"^\.  (\S+)$", result.stdout, flags=re.M)
+
+
+def image_ids(docker_client, name: str) -> set[str]:
+    return {i["Id"] for i in docker_client.api.images(name=name)}
+
+
+def fp_tags(docker_client, name: str) -> list[str]:
+    return [t for i in docker_client.api.images(name=name) for t in i["RepoTags"]]
+
+
+@pytest.fixture
+def one_image(project: TempProject, busybox_image: str) -> tuple[TempProject, str]:
+    name = unique_name()
+    image_project(project, busybox_image, [name])
+    return project, name
+
+
+def test_builds_then_no_op_then_rebuilds_exactly_on_content(one_image, docker_client) -> None:
+    project, name = one_image
+    first = project.doit()
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert executed(first) == [f"image:{name}"]
+    [tag] = fp_tags(docker_client, name)
+    assert re.fullmatch(rf"{name}:fp-[0-9a-f]{{16}}", tag)
+    labels = docker_client.api.inspect_image(tag)["Config"]["Labels"]
+    assert labels["dataplatform.project"] == project.namespace
+    assert labels["dataplatform.fingerprint"].startswith(tag.split("fp-")[1])
+    assert len(labels["dataplatform.fingerprint"]) == 64
+
+    no_op = project.doit()
+    assert no_op.returncode == 0 and executed(no_op) == []
+    assert "1 up to date" in no_op.stdout
+
+    context = project.root / "platform/images" / name
+    (context / "notes.md").write_text("ignored files do not count\n")
+    for path in context.rglob("*"):
+        os.utime(path, (PAST, PAST))
+    assert executed(project.doit()) == []
+
+    (context / "lib/util.py").write_text("X = 2\n")
+    rebuilt = project.doit()
+    assert executed(rebuilt) == [f"image:{name}"]
+    assert len(fp_tags(docker_client, name)) == 2
+
+
+@pytest.mark.parametrize("change", ["dockerfile", "target", "arg", "deleted"])
+def test_each_input_rebuilds(one_image, docker_client, change: str) -> None:
+    project, name = one_image
+    assert project.doit().returncode == 0
+    services = project.root / "platform/services.yaml"
+    if change == "dockerfile":
+        dockerfile = project.root / "platform/images" / name / "Dockerfile"
+        dockerfile.write_text(dockerfile.read_text() + "LABEL changed=yes\n")
+    elif change == "target":
+        services.write_text(services.read_text() + "      target: slim\n")
+    elif change == "arg":
+        services.write_text(services.read_text() + "      args:\n        FLAVOUR: spicy\n")
+    else:
+        for tag in fp_tags(docker_client, name):
+            docker_client.api.remove_image(tag)
+    again = project.doit()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert executed(again) == [f"image:{name}"]
+    assert executed(project.doit()) == []
+
+
+def test_fresh_clone_of_the_same_content_builds_nothing(one_image, tmp_path: Path) -> None:
+    project, _ = one_image
+    assert project.doit().returncode == 0
+    clone_root = tmp_path / "clone"
+    shutil.copytree(project.root, clone_root,
+                    ignore=shutil.ignore_patterns(".doit.db*", ".dataplatform"))
+    clone = TempProject(clone_root, project.namespace)
+    result = clone.doit()
+    assert result.returncode == 0 and executed(result) == []
+
+
+def test_build_failure_shows_the_step_and_leaves_no_tag(project: TempProject,
+                                                        busybox_image: str,
+                                                        docker_client) -> None:
+    name = unique_name()
+    image_project(project, busybox_image, [name],
+                  run_step="RUN echo preparing && echo 'the real cause' && exit 3")
+    failed = project.doit()
+    assert failed.returncode != 0
+    out = failed.stdout + failed.stderr
+    assert f"✗ image:{name}: build failed at Step 4/" in out
+    assert "RUN echo preparing" in out and "the real cause" in out
+    assert "Traceback" not in out
+    assert fp_tags(docker_client, name) == []
+    retried = project.doit()
+    assert executed(retried) == [f"image:{name}"]  # nothing recorded as done: it tries again
+
+
+def test_parallel_threads_build_all(project: TempProject, busybox_image: str,
+                                    docker_client) -> None:
+    names = [unique_name() for _ in range(3)]
+    image_project(project, busybox_image, names)
+    result = project.doit("-n", "2", "-P", "thread")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(executed(result)) == sorted(f"image:{n}" for n in names)
+    for name in names:
+        assert len(fp_tags(docker_client, name)) == 1
+    assert executed(project.doit("-n", "2", "-P", "thread")) == []
+
+
+def test_no_engine_skips_images_with_one_line(one_image) -> None:
+    project, name = one_image
+    result = project.doit(DOCKER_HOST="unix:///nonexistent/docker.sock")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [line for line in result.stdout.splitlines() if "Docker engine not reachable" in line]
+    assert len(lines) == 1 and f"image:{name}" in lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("strict", [{"CI": "true"}, {"DATAPLATFORM_STRICT": "1"}])
+def test_no_engine_fails_when_strict(one_image, strict: dict[str, str]) -> None:
+    project, name = one_image
+    result = project.doit(DOCKER_HOST="unix:///nonexistent/docker.sock", **strict)
+    assert result.returncode != 0
+    assert f"✗ image:{name}: Docker engine not reachable" in result.stdout
+
+
+def test_strict_flag_on_the_command_line(one_image) -> None:
+    project, name = one_image
+    result = project.doit("strict=1", DOCKER_HOST="unix:///nonexistent/docker.sock")
+    assert result.returncode != 0
+    assert f"✗ image:{name}: Docker engine not reachable" in result.stdout
