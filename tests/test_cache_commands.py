@@ -1,0 +1,105 @@
+"""`invoke cache.status` and `invoke cache.clean` on a real engine: only this project's
+superseded, unused, old-enough images are ever removed."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from conftest import TempProject, unique_name
+from dataplatform.errors import UserError
+from dataplatform.images import housekeeping
+from test_image_tasks import fp_tags, image_project
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.mark.parametrize(("text", "expected"), [("30m", timedelta(minutes=30)),
+                                                ("7d", timedelta(days=7)),
+                                                ("2w", timedelta(weeks=2)),
+                                                ("0s", timedelta(0))])
+def test_parse_age(text: str, expected: timedelta) -> None:
+    assert housekeeping.parse_age(text) == expected
+
+
+@pytest.mark.parametrize("text", ["7", "d7", "7y", "", "-1d"])
+def test_parse_age_rejects(text: str) -> None:
+    with pytest.raises(UserError, match="is not a duration"):
+        housekeeping.parse_age(text)
+
+
+def record(current: bool | None, age_days: float, used_by: list[str] | None = None):
+    now = datetime(2026, 1, 10, tzinfo=UTC)
+    return housekeeping.ImageRecord("sha256:x", "app", "f" * 64, ["app:fp-x"], 1,
+                                    now - timedelta(days=age_days), current, used_by or [])
+
+
+def test_removable_rules() -> None:
+    now = datetime(2026, 1, 10, tzinfo=UTC)
+    week = timedelta(days=7)
+    assert housekeeping.removable([record(False, 8)], week, now)
+    assert not housekeeping.removable([record(False, 6)], week, now)  # too young
+    assert not housekeeping.removable([record(True, 30)], week, now)  # current
+    assert not housekeeping.removable([record(None, 30)], week, now)  # unknown: kept
+    assert not housekeeping.removable([record(False, 30, ["job"])], week, now)  # in use
+
+
+def test_status_and_clean(project: TempProject, busybox_image: str, docker_client) -> None:
+    name = unique_name()
+    image_project(project, busybox_image, [name])
+    util = project.root / "platform/images" / name / "lib/util.py"
+    for version in ("1", "2", "3"):
+        util.write_text(f"X = {version}\n")
+        assert project.doit().returncode == 0
+    tags = fp_tags(docker_client, name)
+    assert len(tags) == 3
+
+    status = project.invoke("cache.status")
+    assert status.returncode == 0, status.stderr
+    rows = [line for line in status.stdout.splitlines() if name in line]
+    assert len(rows) == 3
+    assert sum("✓" in row for row in rows) == 1
+    assert "2 superseded" in status.stdout
+
+    # one superseded image is used by a (stopped) container: it must survive
+    current = next(t for t in tags if f"fp-{_current_short(project, name)}" in t)
+    superseded = [t for t in tags if t != current]
+    container = docker_client.api.create_container(superseded[0], command="true",
+                                                   labels={"purpose": "test"})
+    # a look-alike image of another namespace and an unlabelled image must survive too
+    docker_client.api.tag(busybox_image, "unlabelled-" + name, "keep")
+    foreign, _ = docker_client.images.build(
+        fileobj=io.BytesIO(f"FROM {busybox_image}\nLABEL other=1\n".encode()),
+        tag=f"{name}:fp-0000000000000000", rm=True,
+        labels={"dataplatform.project": "someone-else", "dataplatform.image": name,
+                "dataplatform.fingerprint": "0" * 64})
+    try:
+        young = project.invoke("cache.clean")  # default 7d: everything is younger
+        assert young.returncode == 0 and "nothing to clean" in young.stdout
+
+        dry = project.invoke("cache.clean", "--older-than", "0s", "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert f"would remove {name} fp-" in dry.stdout and dry.stdout.count("would remove") == 1
+        assert len(fp_tags(docker_client, name)) == 4  # ours, and the foreign look-alike
+
+        done = project.invoke("cache.clean", "--older-than", "0s")
+        assert done.returncode == 0, done.stderr
+        left = set(fp_tags(docker_client, name))
+        assert left == {current, superseded[0], f"{name}:fp-0000000000000000"}
+        assert docker_client.api.images(name="unlabelled-" + name)
+    finally:
+        docker_client.api.remove_container(container["Id"], force=True)
+        docker_client.api.remove_image(f"unlabelled-{name}:keep")
+        docker_client.api.remove_image(foreign.id, force=True)
+
+
+def _current_short(project: TempProject, name: str) -> str:
+    from dataplatform.catalog import load_catalog
+    from dataplatform.images import fingerprint
+    from dataplatform.project import Project
+
+    catalog = load_catalog(Project(project.root))
+    [spec] = [s for s in catalog.images if s.name == name]
+    return fingerprint.compute(spec, project.root, None).short
