@@ -106,6 +106,9 @@ def parse_yaml(text: str, display: str, path: Path | None = None) -> YamlDocumen
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = (exc.problem or exc.context or "invalid YAML").strip()
+        context = exc.context_mark
+        if exc.context and context and context.line + 1 != line:
+            problem += f" ({exc.context.strip()} started on line {context.line + 1})"
         raise ConfigError(display, line, "", f"invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(display, None, "", f"invalid YAML: {exc}") from None
