@@ -148,3 +148,23 @@ def test_malformed_dockerignore_names_file_and_line(spec: ImageSpec, tmp_path: P
     (spec.context / ".dockerignore").write_text("*.txt\n[broken\n")
     with pytest.raises(ImageError, match=r"ctx/\.dockerignore:2: malformed pattern '\[broken'"):
         digest(spec, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "target", "expected"),
+    [
+        ("FROM a\nRUN x", None, "FROM a\nRUN x\nLABEL L\n"),
+        ("FROM a AS build\nRUN x\nFROM b AS final\nCOPY y .\n", "build",
+         "FROM a AS build\nRUN x\nLABEL L\nFROM b AS final\nCOPY y .\n"),
+        ("FROM a AS build\nRUN x \\\n  FROM not-a-stage\nFROM b AS final\n", "BUILD",
+         "FROM a AS build\nRUN x \\\n  FROM not-a-stage\nLABEL L\nFROM b AS final\n"),
+        ("# escape=`\nFROM a AS one\nRUN x `\n  FROM no\nfrom --platform=x b as two\n", "one",
+         "# escape=`\nFROM a AS one\nRUN x `\n  FROM no\nLABEL L\nfrom --platform=x b as two\n"),
+        ("FROM a AS one\nFROM b AS two\n", "two", "FROM a AS one\nFROM b AS two\nLABEL L\n"),
+    ],
+)
+def test_labels_end_the_target_stage(dockerfile: str, target: str | None, expected: str) -> None:
+    from dataplatform.images.context import with_labels
+
+    labelled = with_labels(dockerfile, target, {"k": "v"})
+    assert labelled == expected.replace("LABEL L", 'LABEL "k"="v"')

@@ -19,6 +19,7 @@ from dataplatform.images.fingerprint import Fingerprint
 from dataplatform.images.spec import ImageSpec
 
 TAIL_LINES = 15
+STEP_WIDTH = 110
 _SUCCESS = re.compile(r"^Successfully built ([0-9a-f]+)$")
 
 Log = Callable[[str], None]
@@ -52,12 +53,12 @@ def build_image(api: docker.APIClient, spec: ImageSpec, fingerprint: Fingerprint
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     image_id: str | None = None
     with tempfile.TemporaryFile(prefix="dataplatform-context-") as tar:
-        dockerfile_name = write_context(spec, fingerprint, tar)
+        dockerfile_name = write_context(spec, fingerprint, tar, labels)
         tar.seek(0)
         try:
             stream = api.build(
                 fileobj=tar, custom_context=True, dockerfile=dockerfile_name,
-                target=spec.target, buildargs=dict(spec.args), labels=labels,
+                target=spec.target, buildargs=dict(spec.args),
                 network_mode=spec.network, rm=True, forcerm=True, pull=False, decode=True,
                 use_config_proxy=False,
             )
@@ -74,9 +75,9 @@ def build_image(api: docker.APIClient, spec: ImageSpec, fingerprint: Fingerprint
                     if not line:
                         continue
                     if line.startswith("Step "):
-                        step = line
+                        step = line if len(line) <= STEP_WIDTH else line[:STEP_WIDTH - 1] + "…"
                         tail.clear()
-                        log(line)
+                        log(step)
                     elif match := _SUCCESS.match(line):
                         image_id = image_id or match.group(1)
                     elif not line.startswith(" ---> "):
