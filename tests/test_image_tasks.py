@@ -164,3 +164,20 @@ def test_strict_flag_on_the_command_line(one_image) -> None:
     result = project.doit("strict=1", DOCKER_HOST="unix:///nonexistent/docker.sock")
     assert result.returncode != 0
     assert f"✗ image:{name}: Docker engine not reachable" in result.stdout
+
+
+def test_pipeline_declared_image_is_built_and_discovered_without_registration(
+        project: TempProject, busybox_image: str, docker_client) -> None:
+    project.services("")
+    pipeline = unique_name("sales")
+    project.write(f"pipelines/{pipeline}/pipeline.yaml",
+                  f"name: {pipeline}\nowner: data-eng\nimages:\n  loader:\n    context: docker\n")
+    project.write(f"pipelines/{pipeline}/docker/Dockerfile",
+                  f"FROM {busybox_image}\nCOPY load.sh /load.sh\n")
+    project.write(f"pipelines/{pipeline}/docker/load.sh", "echo load\n", mode=0o755)
+    listed = project.doit("list", "--all")
+    assert f"image:{pipeline}-loader" in listed.stdout
+    result = project.doit()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert executed(result) == [f"image:{pipeline}-loader"]
+    assert len(fp_tags(docker_client, f"{pipeline}-loader")) == 1

@@ -148,6 +148,17 @@ def files_read(output: str) -> int | None:
     return int(match.group(2)) if match else None
 
 
+def measure(case: Case, root: Path, registry: str, loop_prefix: str | None) -> str:
+    """One doit run (and, with `loop_prefix`, one docker build loop) recorded into `case`."""
+    seconds, out = run_doit(root, registry)
+    case.ours.append(seconds)
+    case.built.append(count(r": built ", out))
+    case.pulled.append(count(r": pulled ", out))
+    if loop_prefix:
+        case.theirs.append(docker_loop(root, loop_prefix))
+    return out
+
+
 def docker_loop(root: Path, tag_prefix: str) -> float:
     env = {**env_for(None), "DOCKER_BUILDKIT": "0"}
     start = time.perf_counter()
@@ -220,44 +231,25 @@ def main() -> None:
             for db in root.glob(".doit.db*"):
                 db.unlink()
 
-            seconds, out = run_doit(root, registry)
-            cases["cold"].ours.append(seconds)
-            cases["cold"].built.append(count(r": built ", out))
-            cases["cold"].theirs.append(docker_loop(root, loop_prefix))
-
-            seconds, out = run_doit(root, registry)
-            cases["noop"].ours.append(seconds)
-            cases["noop"].built.append(count(r": built ", out))
-            cases["noop"].theirs.append(docker_loop(root, loop_prefix))
+            measure(cases["cold"], root, registry, loop_prefix)
+            measure(cases["noop"], root, registry, loop_prefix)
 
             target = sorted((root / "platform/images").glob("svc*/pkg3/module_003.py"))[-1]
             target.write_text(target.read_text() + f"# change {repeat}\n")
-            seconds, out = run_doit(root, registry)
-            cases["one"].ours.append(seconds)
-            cases["one"].built.append(count(r": built ", out))
-            cases["one"].theirs.append(docker_loop(root, loop_prefix))
+            measure(cases["one"], root, registry, loop_prefix)
 
             now = time.time()
             for path in (root / "platform/images").rglob("*"):
                 os.utime(path, (now, now))
-            seconds, out = run_doit(root, registry)
-            cases["touch"].ours.append(seconds)
-            cases["touch"].built.append(count(r": built ", out))
-            cases["touch"].theirs.append(docker_loop(root, loop_prefix))
-            seconds, out = run_doit(root, registry)
-            cases["after_touch"].ours.append(seconds)
-            cases["after_touch"].built.append(count(r": built ", out))
+            measure(cases["touch"], root, registry, loop_prefix)
+            out = measure(cases["after_touch"], root, registry, None)
             cases["after_touch"].note = f"files read: {files_read(out)}"
 
             clone = workdir / f"clone{repeat}"
             fresh_clone(root, clone)
             remove_ours(client, namespace, registry_host)
             remove_loop_images(client, loop_prefix)
-            seconds, out = run_doit(clone, registry)
-            cases["clone"].ours.append(seconds)
-            cases["clone"].built.append(count(r": built ", out))
-            cases["clone"].pulled.append(count(r": pulled ", out))
-            cases["clone"].theirs.append(docker_loop(clone, loop_prefix))
+            measure(cases["clone"], clone, registry, loop_prefix)
             shutil.rmtree(clone)
     finally:
         remove_ours(client, namespace, registry_host)
@@ -277,7 +269,7 @@ def main() -> None:
             case.title, f"{ours:.2f}", f"{theirs:.2f}" if theirs else "—",
             f"{theirs / ours:.1f}×" if theirs else "—",
             "/".join(str(n) for n in case.built),
-            "/".join(str(n) for n in case.pulled) or "—", case.note,
+            "/".join(str(n) for n in case.pulled), case.note,
         )
     console.print(table)
 
