@@ -11,3 +11,8 @@ LOADER = Loader(Path(__file__).parent)
 def task_image():
     """Docker images addressed by the content of their build context."""
     yield from LOADER.image_tasks()
+
+
+def task_cdc():
+    """Redpanda Connect configs and PostgreSQL DDL of CDC pipelines."""
+    yield from LOADER.cdc_tasks()

@@ -183,3 +183,69 @@ def registry(tmp_path_factory) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def _postgres_bindir() -> Path | None:
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (candidate / "initdb").exists():
+            return candidate
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+@dataclass
+class Postgres:
+    host: str
+    port: int
+    user: str = "postgres"
+
+    def conninfo(self, dbname: str = "postgres") -> str:
+        return f"host={self.host} port={self.port} user={self.user} dbname={dbname}"
+
+    def connect(self, dbname: str = "postgres"):
+        import psycopg
+
+        return psycopg.connect(self.conninfo(dbname), autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    """A throwaway PostgreSQL cluster (initdb + pg_ctl) on a unix socket and a free port."""
+    bindir = _postgres_bindir()
+    require(bindir is not None, "PostgreSQL server binaries are not installed "
+                                "(apt-get install postgresql)")
+    base = Path(tempfile.mkdtemp(prefix="dataplatform-pg-"))
+    data, sockets = base / "data", base / "sock"
+    sockets.mkdir()
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:
+        import pwd
+
+        account = pwd.getpwnam("postgres")
+        for path in (base, sockets):
+            os.chown(path, account.pw_uid, account.pw_gid)
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-A", "trust",
+                    "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
+                   check=True, capture_output=True)
+    options = f"-k {sockets} -p {port} -c listen_addresses='' -c fsync=off"
+    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-o", options,
+                    "-l", str(base / "log"), "-w", "start"], check=True, capture_output=True)
+    try:
+        yield Postgres(str(sockets), port)
+    finally:
+        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                        "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_database(postgres_server: Postgres) -> Iterator[tuple[Postgres, str]]:
+    """A fresh, empty database on the session's server."""
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with postgres_server.connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_server, name
+    with postgres_server.connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

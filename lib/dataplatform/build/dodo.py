@@ -14,7 +14,7 @@ from doit import get_var
 from doit.exceptions import InvalidDodoFile
 
 from dataplatform import settings
-from dataplatform.build import image_tasks
+from dataplatform.build import cdc_tasks, image_tasks
 from dataplatform.build.reporter import Reporter
 from dataplatform.build.runstate import RUN
 from dataplatform.catalog import Catalog, load_catalog
@@ -59,3 +59,6 @@ class Loader:
 
     def image_tasks(self) -> Iterator[dict[str, Any]]:
         yield from image_tasks.image_tasks(self.catalog())
+
+    def cdc_tasks(self) -> Iterator[dict[str, Any]]:
+        yield from cdc_tasks.cdc_tasks(self.catalog())

@@ -15,7 +15,7 @@ from dataplatform.images.spec import ImageSpec, parse_build
 from dataplatform.project import Project
 
 MANIFEST = "pipeline.yaml"
-KEYS = ("name", "description", "owner", "images")
+KEYS = ("name", "description", "owner", "images", "cdc")
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Pipeline:
     description: str
     owner: str
     images: tuple[ImageSpec, ...]
+    has_cdc_section: bool = False  # `cdc:` in pipeline.yaml (validated by the cdc generator)
 
 
 def pipeline_dirs(project: Project) -> list[Path]:
@@ -58,6 +59,7 @@ def load_pipeline(project: Project, directory: Path) -> Pipeline:
         description=optional(doc, (), data, "description", str, ""),
         owner=optional(doc, (), data, "owner", str, ""),
         images=tuple(images),
+        has_cdc_section="cdc" in data,
     )
 
 

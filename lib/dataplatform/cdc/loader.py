@@ -1,0 +1,349 @@
+"""Read `platform/cdc/source-groups.yaml` and a pipeline's `cdc:` section into the model.
+
+Every rule a generator relies on is checked here, with file, line and key: unknown keys (with a
+did-you-mean), secrets that are not `${ENV}` references, unknown servers and groups, duplicate
+databases, tables without a primary key, primary-key columns that are not columns, types that do
+not map, and names that collide once made valid for Kafka or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from dataplatform.cdc import naming, types
+from dataplatform.cdc.model import (
+    ENVIRONMENTS,
+    PER_TENANT,
+    SHARED,
+    CdcPipeline,
+    Column,
+    Database,
+    Server,
+    SourceGroup,
+    Table,
+)
+from dataplatform.config.validate import check_keys, describe, expect, optional, suggestion
+from dataplatform.config.yamlsource import KeyPath, YamlDocument, load_yaml
+from dataplatform.project import Project
+
+SOURCE_GROUPS = Path("platform/cdc/source-groups.yaml")
+GROUP_KEYS = ("type", "pattern", "servers", "tenants", "tenant_column", "databases")
+SERVER_KEYS = ("host", "port", "user", "password")
+TENANT_KEYS = ("database", "server", "env", "customer_id")
+SHARED_DB_KEYS = ("server", "database")
+PIPELINE_KEYS = ("source_group", "target_schema", "tenant_column", "tables")
+TABLE_KEYS = ("primary_key", "columns", "capture_instance", "target_table")
+COLUMN_KEYS = ("type", "nullable", "target_type")
+ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$")
+ANY_REF = re.compile(r"\$\{[^}]*\}")
+UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_COLUMN_SHORTHAND = re.compile(r"^(?P<type>.*?)(?:\s+(?P<null>not\s+null|null))?\s*$", re.I)
+
+
+def _string(doc: YamlDocument, keypath: KeyPath, value: Any, fix: str = "") -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return expect(doc, keypath, value, str, fix)
+
+
+def _check_refs(doc: YamlDocument, keypath: KeyPath, value: str) -> None:
+    for ref in ANY_REF.findall(value):
+        if not ENV_REF.match(ref):
+            raise doc.error(keypath, f"{ref} is not a valid reference",
+                            "write ${NAME} or ${NAME:-default}")
+
+
+def _server(doc: YamlDocument, keypath: KeyPath, name: str, body: Any) -> Server:
+    expect(doc, keypath, body, dict)
+    check_keys(doc, keypath, body, SERVER_KEYS)
+    fields = {}
+    for key in SERVER_KEYS:
+        if key not in body:
+            raise doc.error(keypath, f"missing {key}",
+                            f"add {key}: ${{...}}" if key in ("user", "password") else "")
+        value = _string(doc, (*keypath, key), body[key])
+        _check_refs(doc, (*keypath, key), value)
+        if key in ("user", "password") and not ENV_REF.match(value):
+            # Never echo the value: it may be the secret itself.
+            raise doc.error((*keypath, key), "must be an ${ENV} reference, not a literal value",
+                            f"write {key}: ${{{name.upper()}_MSSQL_{key.upper()}}} and keep the "
+                            "value in .env")
+        fields[key] = value
+    return Server(name, **fields)
+
+
+def _env(doc: YamlDocument, keypath: KeyPath, value: Any) -> str:
+    env = expect(doc, keypath, value, str)
+    if env not in ENVIRONMENTS:
+        raise doc.error(keypath, f"unknown environment {env!r}", f"use one of "
+                        f"{', '.join(ENVIRONMENTS)}")
+    return env
+
+
+def _pick_server(doc: YamlDocument, keypath: KeyPath, body: dict, servers: dict[str, Server]
+                 ) -> Server:
+    if "server" not in body:
+        if len(servers) == 1:
+            return next(iter(servers.values()))
+        raise doc.error(keypath, "missing server", f"name one of: {', '.join(servers)}")
+    name = expect(doc, (*keypath, "server"), body["server"], str)
+    if name not in servers:
+        near = suggestion(name, servers)
+        raise doc.error((*keypath, "server"), f"unknown server {name!r}",
+                        f"did you mean '{near}'?" if near else f"servers: {', '.join(servers)}")
+    return servers[name]
+
+
+def _group(doc: YamlDocument, name: str, body: Any) -> SourceGroup:
+    keypath: KeyPath = ("groups", name)
+    expect(doc, keypath, body, dict)
+    check_keys(doc, keypath, body, GROUP_KEYS)
+    kind = optional(doc, keypath, body, "type", str, "mssql")
+    if kind != "mssql":
+        raise doc.error((*keypath, "type"), f"unsupported source type {kind!r}", "use mssql")
+    pattern = optional(doc, keypath, body, "pattern", str, None)
+    if pattern not in (PER_TENANT, SHARED):
+        raise doc.error((*keypath, "pattern"), f"pattern must be {PER_TENANT} or {SHARED}, got "
+                        f"{describe(pattern)}")
+    raw_servers = optional(doc, keypath, body, "servers", dict, {})
+    if not raw_servers:
+        raise doc.error(keypath, "no servers", "add servers: {name: {host, port, user, password}}")
+    servers = {str(n): _server(doc, (*keypath, "servers", str(n)), str(n), b)
+               for n, b in raw_servers.items()}
+    databases: list[Database] = []
+    seen: dict[tuple[str, str, str], str] = {}
+
+    def remember(db: Database, where: KeyPath) -> None:
+        identity = (db.server.host, db.server.port, db.database.lower())
+        if identity in seen:
+            raise doc.error(where, f"reads the same database as {seen[identity]} "
+                            f"({db.database} on {db.server.name})",
+                            "each tenant needs its own database in db-per-tenant")
+        seen[identity] = ".".join(str(p) for p in where[-2:])
+        databases.append(db)
+
+    if pattern == PER_TENANT:
+        for key in ("tenant_column", "databases"):
+            if key in body:
+                raise doc.error((*keypath, key), f"{key} belongs to db-shared groups",
+                                "remove it, or set pattern: db-shared")
+        tenants = optional(doc, keypath, body, "tenants", dict, {})
+        if not tenants:
+            raise doc.error(keypath, "no tenants", "add tenants: {name: {database, env}}")
+        folded: dict[str, str] = {}
+        for tenant, spec in tenants.items():
+            tenant = str(tenant)
+            where = (*keypath, "tenants", tenant)
+            if not NAME.match(tenant):
+                raise doc.error(where, f"tenant name {tenant!r} has characters outside "
+                                "[A-Za-z0-9_.-]")
+            if naming.topic_part(tenant) in folded:
+                raise doc.error(where, f"tenant {tenant!r} collides with "
+                                f"{folded[naming.topic_part(tenant)]!r} once lowercased",
+                                "rename one of them")
+            folded[naming.topic_part(tenant)] = tenant
+            expect(doc, where, spec, dict)
+            check_keys(doc, where, spec, TENANT_KEYS)
+            database = optional(doc, where, spec, "database", str, None)
+            if not database:
+                raise doc.error(where, "missing database")
+            customer_id = optional(doc, where, spec, "customer_id", str, None)
+            if customer_id is not None and not UUID.match(customer_id):
+                raise doc.error((*where, "customer_id"), f"{customer_id!r} is not a UUID")
+            env = _env(doc, (*where, "env"), spec.get("env", "prod"))
+            remember(Database(tenant, env, _pick_server(doc, where, spec, servers), database,
+                              tenant, customer_id), where)
+        return SourceGroup(name, pattern, tuple(databases))
+
+    tenant_column = optional(doc, keypath, body, "tenant_column", str, None)
+    if not tenant_column:
+        raise doc.error(keypath, "db-shared groups need tenant_column",
+                        "name the column that identifies the tenant")
+    raw_dbs = optional(doc, keypath, body, "databases", dict, {})
+    if not raw_dbs:
+        raise doc.error(keypath, "no databases", "add databases: {prod: {server, database}}")
+    for env, spec in raw_dbs.items():
+        where = (*keypath, "databases", str(env))
+        _env(doc, where, str(env))
+        expect(doc, where, spec, dict)
+        check_keys(doc, where, spec, SHARED_DB_KEYS)
+        database = optional(doc, where, spec, "database", str, None)
+        if not database:
+            raise doc.error(where, "missing database")
+        remember(Database("shared", str(env), _pick_server(doc, where, spec, servers), database,
+                          None), where)
+    include = optional(doc, keypath, body, "tenants", list, [])
+    values = []
+    for index, value in enumerate(include):
+        text = _string(doc, (*keypath, "tenants", index), value)
+        if text in values:
+            raise doc.error((*keypath, "tenants", index), f"tenant {text!r} is listed twice")
+        values.append(text)
+    return SourceGroup(name, pattern, tuple(databases), tenant_column, tuple(values))
+
+
+def load_source_groups(project: Project) -> dict[str, SourceGroup]:
+    path = project.root / SOURCE_GROUPS
+    if not path.exists():
+        return {}
+    doc = load_yaml(path, project.relative(path))
+    data = doc.data if doc.data is not None else {}
+    expect(doc, (), data, dict, "the top level holds groups:")
+    check_keys(doc, (), data, ("groups",))
+    groups = optional(doc, (), data, "groups", dict, {})
+    return {str(name): _group(doc, str(name), body) for name, body in groups.items()}
+
+
+def _column(doc: YamlDocument, keypath: KeyPath, name: str, body: Any) -> tuple[Column, bool]:
+    """The column, and whether its nullability was given explicitly."""
+    explicit = False
+    target_type = None
+    if isinstance(body, str):
+        match = _COLUMN_SHORTHAND.match(body)
+        type_text = match.group("type") if match else body
+        null = match.group("null") if match else None
+        nullable = not (null and null.lower().startswith("not"))
+        explicit = null is not None
+    else:
+        expect(doc, keypath, body, dict, "write `type [not null]` or {type, nullable, "
+                                         "target_type}")
+        check_keys(doc, keypath, body, COLUMN_KEYS)
+        type_text = optional(doc, keypath, body, "type", str, None)
+        if not type_text:
+            raise doc.error(keypath, "missing type")
+        explicit = "nullable" in body
+        nullable = optional(doc, keypath, body, "nullable", bool, True)
+        target_type = optional(doc, keypath, body, "target_type", str, None)
+    try:
+        source_type = types.parse(type_text)
+        mapped = types.postgres_type(source_type)
+    except types.TypeProblem as exc:
+        if target_type is None:
+            raise doc.error(keypath, str(exc)) from None
+        source_type, mapped = types.parse(type_text.split("(")[0] or "unknown"), target_type
+    return Column(name, source_type, target_type or mapped, nullable), explicit
+
+
+def _table(doc: YamlDocument, keypath: KeyPath, qualified: str, body: Any) -> Table:
+    expect(doc, keypath, body, dict)
+    check_keys(doc, keypath, body, TABLE_KEYS)
+    schema, dot, name = qualified.partition(".")
+    if not dot:
+        schema, name = "dbo", qualified
+    if not schema or not name:
+        raise doc.error(keypath, f"{qualified!r} is not schema.Table")
+    raw_columns = optional(doc, keypath, body, "columns", dict, {})
+    if not raw_columns:
+        raise doc.error(keypath, "no columns", "list them under columns: {Name: type}")
+    columns: dict[str, Column] = {}
+    explicit: dict[str, bool] = {}
+    for column_name, spec in raw_columns.items():
+        column_name = str(column_name)
+        where = (*keypath, "columns", column_name)
+        problem = naming.pg_identifier_problem(column_name)
+        if problem:
+            raise doc.error(where, f"column name {problem}")
+        columns[column_name], explicit[column_name] = _column(doc, where, column_name, spec)
+    raw_key = body.get("primary_key")
+    if raw_key in (None, [], ""):
+        raise doc.error(keypath, f"table {qualified} has no primary_key",
+                        "CDC upserts and deletes by key: name its primary-key column(s)")
+    key = [raw_key] if isinstance(raw_key, str) else raw_key
+    expect(doc, (*keypath, "primary_key"), key, list)
+    for index, column_name in enumerate(key):
+        where = (*keypath, "primary_key") if isinstance(raw_key, str) else \
+            (*keypath, "primary_key", index)
+        if column_name not in columns:
+            near = suggestion(str(column_name), columns)
+            raise doc.error(where, f"primary-key column {column_name!r} is not among the columns",
+                            f"did you mean '{near}'?" if near else "add it under columns:")
+        column = columns[column_name]
+        if column.nullable and explicit[column_name]:
+            raise doc.error((*keypath, "columns", column_name), "a primary-key column cannot be "
+                            "nullable", "remove `nullable: true`")
+        columns[column_name] = Column(column.name, column.source_type, column.target_type, False)
+    if len(set(key)) != len(key):
+        raise doc.error((*keypath, "primary_key"), "lists a column twice")
+    target = optional(doc, keypath, body, "target_table", str, None) or (
+        naming.snake_case(name) if schema.lower() == "dbo"
+        else f"{naming.snake_case(schema)}_{naming.snake_case(name)}")
+    problem = naming.pg_identifier_problem(target)
+    if problem:
+        raise doc.error(keypath, f"target table name {target!r} {problem}", "set target_table")
+    capture = optional(doc, keypath, body, "capture_instance", str, f"{schema}_{name}")
+    return Table(schema, name, tuple(columns.values()), tuple(key), capture, target)
+
+
+def _check_collisions(doc: YamlDocument, pipeline: str, tables: list[tuple[KeyPath, Table]]
+                      ) -> None:
+    for what, make in (
+        ("Kafka topic", lambda t: naming.topic(pipeline, t.schema, t.name)),
+        ("PostgreSQL table", lambda t: t.target_table.lower()),
+        ("capture instance", lambda t: t.capture_instance.lower()),
+        ("file name", lambda t: naming.label(t.target_table)),
+    ):
+        seen: dict[str, str] = {}
+        for keypath, table in tables:
+            name = make(table)
+            if name in seen:
+                raise doc.error(keypath, f"{table.qualified} and {seen[name]} both become "
+                                f"{what} {name!r}", "rename one, or set target_table")
+            seen[name] = table.qualified
+        if what == "Kafka topic":
+            for keypath, table in tables:
+                longest = naming.topic("cdc", "nonprod", pipeline, table.schema, table.name)
+                if len(longest) > naming.TOPIC_MAX:
+                    raise doc.error(keypath, f"topic {longest[:40]}… is {len(longest)} "
+                                    f"characters; Kafka allows {naming.TOPIC_MAX}")
+
+
+def parse_pipeline(doc: YamlDocument, keypath: KeyPath, pipeline: str,
+                   groups: dict[str, SourceGroup], groups_display: str) -> CdcPipeline:
+    body = doc.data
+    for part in keypath:
+        body = body[part]
+    expect(doc, keypath, body, dict, "give source_group, target_schema and tables")
+    check_keys(doc, keypath, body, PIPELINE_KEYS)
+    group_name = optional(doc, keypath, body, "source_group", str, None)
+    if not group_name:
+        raise doc.error(keypath, "missing source_group", f"name a group of {groups_display}")
+    if group_name not in groups:
+        near = suggestion(group_name, groups)
+        raise doc.error((*keypath, "source_group"), f"unknown source group {group_name!r}",
+                        f"did you mean '{near}'?" if near else
+                        f"groups in {groups_display}: {', '.join(groups) or 'none'}")
+    group = groups[group_name]
+    target_schema = optional(doc, keypath, body, "target_schema", str, None) or pipeline
+    problem = naming.pg_identifier_problem(target_schema)
+    if problem:
+        raise doc.error((*keypath, "target_schema"), f"schema name {problem}")
+    tenant_column = optional(doc, keypath, body, "tenant_column", str, None)
+    if group.pattern == SHARED:
+        if tenant_column and tenant_column != group.tenant_column:
+            raise doc.error((*keypath, "tenant_column"), f"{group_name} is db-shared: its "
+                            f"tenant column is {group.tenant_column!r}, set in {groups_display}")
+        tenant_column = group.tenant_column
+    tenant_column = tenant_column or "tenant_id"
+    raw_tables = optional(doc, keypath, body, "tables", dict, {})
+    if not raw_tables:
+        raise doc.error(keypath, "no tables", "list them under tables: {schema.Table: {...}}")
+    tables: list[tuple[KeyPath, Table]] = []
+    for qualified, spec in raw_tables.items():
+        where = (*keypath, "tables", str(qualified))
+        table = _table(doc, where, str(qualified), spec)
+        names = [c.name for c in table.columns]
+        if group.pattern == SHARED and tenant_column not in names:
+            raise doc.error((*where, "columns"), f"the tenant column {tenant_column!r} of "
+                            f"db-shared group {group_name} is not among the columns",
+                            "add it, typed as in SQL Server")
+        if group.pattern == PER_TENANT and tenant_column in names:
+            raise doc.error((*where, "columns"), f"column {tenant_column!r} clashes with the "
+                            "tenant column added to every table", "set cdc.tenant_column to "
+                            "another name")
+        tables.append((where, table))
+    _check_collisions(doc, pipeline, tables)
+    return CdcPipeline(pipeline, group, target_schema, tenant_column,
+                       tuple(t for _, t in tables), doc.display)

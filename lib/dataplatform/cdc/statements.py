@@ -1,0 +1,156 @@
+"""The SQL a CDC pipeline runs: PostgreSQL DDL, the T-SQL change query of each source table,
+and the one PostgreSQL statement the sink runs per change (upsert or delete, by LSN).
+
+Statements come from the Jinja2 templates under `templates/cdc/`; this module decides their
+inputs: quoted identifiers, casts, parameter numbers and the column order the Redpanda Connect
+`args_mapping` must follow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from dataplatform.cdc import naming, types
+from dataplatform.cdc.model import CdcPipeline, Table
+
+CDC_COLUMNS = ("__cdc_operation", "__cdc_lsn", "__cdc_seq", "__cdc_commit_time")
+CHECKPOINT_TABLE = "_cdc_checkpoint"
+_NUMERIC = ("tinyint", "smallint", "int", "bigint", "decimal", "numeric", "bit")
+
+
+def environment(templates_dir: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def qualified(pipeline: CdcPipeline, table_name: str) -> str:
+    return f"{naming.pg_quote(pipeline.target_schema)}.{naming.pg_quote(table_name)}"
+
+
+def checkpoint_table(pipeline: CdcPipeline) -> str:
+    return qualified(pipeline, CHECKPOINT_TABLE)
+
+
+@dataclass(frozen=True)
+class SinkStatement:
+    """The sink's statement for one table and the message fields its $n parameters take, in
+    order (each a path into the message, e.g. ("after", "Årsak"))."""
+
+    sql: str
+    parameters: tuple[tuple[str, ...], ...]
+
+
+def _target_columns(pipeline: CdcPipeline, table: Table) -> list[dict]:
+    columns = []
+    if pipeline.adds_tenant_column:
+        columns.append({"name": pipeline.tenant_column, "type": "text", "nullable": False,
+                        "key": True, "source": None})
+    for column in table.columns:
+        columns.append({"name": column.name, "type": column.target_type,
+                        "nullable": column.nullable, "key": column.name in table.primary_key,
+                        "source": column})
+    return columns
+
+
+def key_columns(pipeline: CdcPipeline, table: Table) -> list[str]:
+    return ([pipeline.tenant_column] if pipeline.adds_tenant_column else []) + list(
+        table.primary_key)
+
+
+def schema_ddl(env: jinja2.Environment, pipeline: CdcPipeline, header: str) -> str:
+    return env.get_template("cdc/schema.sql.j2").render(
+        header=header, schema=naming.pg_quote(pipeline.target_schema),
+        checkpoint_table=checkpoint_table(pipeline))
+
+
+def table_ddl(env: jinja2.Environment, pipeline: CdcPipeline, table: Table, header: str) -> str:
+    columns = [
+        {"sql": naming.pg_quote(c["name"]), "type": c["type"], "nullable": c["nullable"],
+         "key": c["key"], "default": None}
+        for c in _target_columns(pipeline, table)
+    ]
+    columns += [
+        {"sql": '"__cdc_operation"', "type": "char(1)", "nullable": False, "key": False,
+         "default": "'c'"},
+        {"sql": '"__cdc_lsn"', "type": "bytea", "nullable": False, "key": False,
+         "default": "'\\x'::bytea"},
+        {"sql": '"__cdc_seq"', "type": "bytea", "nullable": False, "key": False,
+         "default": "'\\x'::bytea"},
+        {"sql": '"__cdc_commit_time"', "type": "timestamp(3)", "nullable": True, "key": False,
+         "default": None},
+        {"sql": '"__cdc_loaded_at"', "type": "timestamptz", "nullable": False, "key": False,
+         "default": "now()"},
+    ]
+    return env.get_template("cdc/table.sql.j2").render(
+        header=header,
+        source_table=table.qualified,
+        tenant_column=pipeline.tenant_column if pipeline.adds_tenant_column else None,
+        table=qualified(pipeline, table.target_table),
+        columns=columns,
+        pkey_name=naming.pg_quote(f"{table.target_table}_pkey"[:63]),
+        key_columns=[naming.pg_quote(k) for k in key_columns(pipeline, table)],
+        comment=naming.pg_string(f"CDC replica of {table.qualified} from source group "
+                                 f"{pipeline.group.name}; {header}"),
+    )
+
+
+def _tenant_filter(pipeline: CdcPipeline, table: Table) -> str | None:
+    group = pipeline.group
+    if not group.include_tenants:
+        return None
+    column = table.column(group.tenant_column or "")
+    numeric = column.source_type.name in _NUMERIC
+    values = ", ".join(v if numeric and v.lstrip("-").isdigit() else naming.tsql_string(v)
+                       for v in group.include_tenants)
+    return f"c.{naming.tsql_quote(column.name)} IN ({values})"
+
+
+def source_query(env: jinja2.Environment, pipeline: CdcPipeline, table: Table) -> str:
+    """T-SQL returning the table's changes after the checkpoint (`?`, an LSN in hex or '')."""
+    columns = [{"expression": types.source_expression(f"c.{naming.tsql_quote(c.name)}",
+                                                      c.source_type),
+                "alias": naming.tsql_quote(c.name)} for c in table.columns]
+    return env.get_template("cdc/source_changes.sql.j2").render(
+        capture_instance=naming.tsql_string(table.capture_instance),
+        function=naming.tsql_quote(f"fn_cdc_get_all_changes_{table.capture_instance}"),
+        columns=columns,
+        tenant_filter=_tenant_filter(pipeline, table),
+    )
+
+
+def sink_statement(env: jinja2.Environment, pipeline: CdcPipeline, table: Table
+                   ) -> SinkStatement:
+    parameters: list[tuple[str, ...]] = []
+
+    def placeholder(path: tuple[str, ...]) -> str:
+        parameters.append(path)
+        return f"${len(parameters)}"
+
+    columns = []
+    for c in _target_columns(pipeline, table):
+        source = c["source"]
+        if source is None:
+            value = f"CAST({placeholder(('tenant',))} AS text)"
+        else:
+            value = types.sink_expression(placeholder(("after", c["name"])), source.source_type,
+                                          c["type"])
+        columns.append({"sql": naming.pg_quote(c["name"]), "value": value})
+    op, lsn, seq, time = (placeholder((field,)) for field in ("op", "lsn", "seq", "commit_time"))
+    keys = [naming.pg_quote(k) for k in key_columns(pipeline, table)]
+    data_columns = [c["sql"] for c in columns]
+    sql = env.get_template("cdc/sink_apply.sql.j2").render(
+        table=qualified(pipeline, table.target_table),
+        columns=columns, op=op, lsn=lsn, seq=seq, time=time,
+        key_columns=keys,
+        insert_columns=data_columns + [naming.pg_quote(c) for c in CDC_COLUMNS],
+        update_columns=[c for c in data_columns if c not in keys]
+        + [naming.pg_quote(c) for c in CDC_COLUMNS],
+    )
+    return SinkStatement(sql.strip(), tuple(parameters))

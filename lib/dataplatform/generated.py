@@ -1,0 +1,130 @@
+"""Generated files: one folder per generator, owned entirely by it, with a manifest.
+
+`sync` makes a folder hold exactly a given set of files: unchanged files are not rewritten
+(their mtime stays, so what depends on them stays up to date), changed ones are replaced
+atomically, and files the previous run wrote but this one did not are deleted. The manifest
+lists every file with its digest and the fingerprint of the inputs it came from. `intact` is
+the stat-only check that nobody edited or deleted a generated file since.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class SyncResult:
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"{len(self.written)} written, {self.unchanged} unchanged, "
+                f"{len(self.removed)} removed")
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_manifest(directory: Path) -> dict:
+    try:
+        return json.loads((directory / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def sync(directory: Path, files: dict[str, str], inputs: dict[str, str], generator: str
+         ) -> SyncResult:
+    """Make `directory` hold exactly `files` (relative path → text) and a manifest.
+
+    `inputs` maps each input's display path to its content digest."""
+    result = SyncResult()
+    previous = read_manifest(directory).get("files", {})
+    entries: dict[str, dict] = {}
+    for relpath in sorted(files):
+        data = files[relpath].encode("utf-8")
+        target = directory / relpath
+        try:
+            same = target.read_bytes() == data
+        except OSError:
+            same = False
+        if same:
+            result.unchanged += 1
+        else:
+            _write_atomic(target, data)
+            result.written.append(relpath)
+        st = target.stat()
+        entries[relpath] = {"sha256": _digest(data), "size": st.st_size,
+                            "mtime_ns": st.st_mtime_ns}
+    for relpath in sorted(set(previous) - set(files)):
+        stale = directory / relpath
+        if stale.is_file():
+            stale.unlink()
+            result.removed.append(relpath)
+        parent = stale.parent
+        while parent != directory and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+    fingerprint = _digest(json.dumps(inputs, sort_keys=True).encode())
+    manifest = {"generator": generator, "inputs": inputs, "inputs_fingerprint": fingerprint,
+                "files": entries}
+    text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    manifest_path = directory / MANIFEST
+    try:
+        current = manifest_path.read_text()
+    except OSError:
+        current = None
+    if current != text:
+        _write_atomic(manifest_path, text.encode())
+    return result
+
+
+def intact(directory: Path) -> bool:
+    """Every file the manifest lists is there with the size and mtime it was written with."""
+    files = read_manifest(directory).get("files")
+    if files is None:
+        return False
+    for relpath, entry in files.items():
+        try:
+            st = (directory / relpath).stat()
+        except OSError:
+            return False
+        if st.st_size != entry.get("size") or st.st_mtime_ns != entry.get("mtime_ns"):
+            return False
+    return True
+
+
+def remove(directory: Path) -> list[str]:
+    """Delete a generator's folder: the files its manifest lists, the manifest, empty dirs."""
+    listed = read_manifest(directory).get("files", {})
+    removed = []
+    for relpath in listed:
+        path = directory / relpath
+        if path.is_file():
+            path.unlink()
+            removed.append(relpath)
+    (directory / MANIFEST).unlink(missing_ok=True)
+    for path in sorted(directory.rglob("*"), reverse=True):
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    if directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+    return removed
+
+
+def file_digest(path: Path) -> str:
+    return _digest(path.read_bytes())

@@ -1,0 +1,73 @@
+"""Helpers for the CDC tests: generate a pipeline's files, and run a sink config's statement
+for a message the way Redpanda Connect would."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dataplatform.cdc import generate
+from dataplatform.project import Project
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def render_example(name: str) -> dict[str, str]:
+    """The files `doit` generates for an example pipeline of the repository."""
+    project = Project(REPO)
+    directory = REPO / "pipelines" / name
+    has_section = "cdc" in (yaml.safe_load((directory / "pipeline.yaml").read_text()) or {})
+    source = generate.find_source(directory, has_section)
+    pipeline = generate.load(project, source)
+    return generate.render(project, pipeline, ["in.yaml", "groups.yaml"])
+
+
+_SEGMENT = re.compile(r'\.(?:([A-Za-z_][A-Za-z0-9_]*)|"((?:[^"\\]|\\.)*)")')
+
+
+def evaluate_args_mapping(mapping: str, message: dict[str, Any]) -> list[Any]:
+    """Evaluate `root = [ this.a."b", ... ]`, the only form the generator emits.
+
+    Stand-in for Bloblang (Redpanda Connect cannot run here): it reads the mapping text the
+    generator wrote, so a wrong path in that text fails the test."""
+    match = re.fullmatch(r"root = \[ (.*) \]", mapping.strip(), flags=re.S)
+    assert match, f"unexpected args_mapping form: {mapping!r}"
+    values = []
+    for item in re.findall(r'this(?:\.(?:[A-Za-z_][A-Za-z0-9_]*|"(?:[^"\\]|\\.)*"))+',
+                           match.group(1)):
+        value: Any = message
+        for plain, quoted in _SEGMENT.findall(item[len("this"):]):
+            value = value.get(plain or quoted.replace('\\"', '"'))
+        values.append(value)
+    return values
+
+
+def sink_case(sink: dict, table: str) -> dict:
+    for case in sink["output"]["switch"]["cases"]:
+        if case["check"] == f'this.source.table == "{table}"':
+            return case["output"]["sql_raw"]
+    raise AssertionError(f"no sink case for {table}")
+
+
+def as_text(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return b"true" if value else b"false"
+    return str(value).encode()
+
+
+def apply_change(conn, sink: dict, message: dict[str, Any]) -> None:
+    """Run the sink statement for `message` with its parameters sent as text, as the
+    PostgreSQL driver of Redpanda Connect sends them."""
+    case = sink_case(sink, message["source"]["table"])
+    params = [as_text(v) for v in evaluate_args_mapping(case["args_mapping"], message)]
+    result = conn.pgconn.exec_params(case["query"].encode(), params)
+    status = result.status
+    from psycopg.pq import ExecStatus
+
+    assert status in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK), \
+        result.error_message.decode()
