@@ -121,6 +121,7 @@ def project(tmp_path: Path) -> Iterator[TempProject]:
     root.mkdir()
     shutil.copy(REPO / "dodo.py", root / "dodo.py")
     shutil.copy(REPO / "tasks.py", root / "tasks.py")
+    shutil.copytree(REPO / "templates", root / "templates")
     (root / "platform").mkdir()
     namespace = f"dptest-{uuid.uuid4().hex[:8]}"
     yield TempProject(root, namespace)

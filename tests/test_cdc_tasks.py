@@ -1,0 +1,110 @@
+"""`doit` CDC tasks: exactly the affected pipeline regenerates, unchanged files are not
+rewritten, removed tenants lose their files, a no-op touches nothing, bad input writes nothing."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, TempProject
+
+OUT = "generated/cdc"
+
+
+def executed(result) -> list[str]:
+    return re.findall(r"^\.  (\S+)$", result.stdout, flags=re.M)
+
+
+def snapshot(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns
+            for p in root.glob(f"pipelines/*/{OUT}/**/*") if p.is_file()}
+
+
+@pytest.fixture
+def cdc_project(project: TempProject) -> TempProject:
+    shutil.copytree(REPO / "platform/cdc", project.root / "platform/cdc")
+    for name in ("retail_cdc", "erp_cdc"):
+        shutil.copytree(REPO / "pipelines" / name, project.root / "pipelines" / name,
+                        ignore=shutil.ignore_patterns("generated"))
+    first = project.doit("cdc")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert sorted(executed(first)) == ["cdc:erp_cdc", "cdc:retail_cdc"]
+    return project
+
+
+def test_no_op_runs_nothing_and_touches_nothing(cdc_project: TempProject) -> None:
+    before = snapshot(cdc_project.root)
+    again = cdc_project.doit("cdc")
+    assert again.returncode == 0 and executed(again) == []
+    assert snapshot(cdc_project.root) == before
+
+
+def test_changing_one_pipeline_regenerates_only_it_and_only_changed_files(
+        cdc_project: TempProject) -> None:
+    before = snapshot(cdc_project.root)
+    manifest = cdc_project.root / "pipelines/erp_cdc/config/cdc.yaml"
+    manifest.write_text(manifest.read_text().replace("Blocked: bit", "Blocked: bit\n      "
+                                                                    "Closed: date"))
+    result = cdc_project.doit("cdc")
+    assert executed(result) == ["cdc:erp_cdc"]
+    after = snapshot(cdc_project.root)
+    changed = sorted(p for p in after if after[p] != before.get(p))
+    prefix = f"pipelines/erp_cdc/{OUT}/"
+    assert changed == [prefix + p for p in ("ddl/10_account.sql", "manifest.json",
+                                            "nonprod/sink.yaml", "nonprod/source.yaml",
+                                            "prod/sink.yaml", "prod/source.yaml")]
+
+
+def test_removing_a_tenant_deletes_its_files(cdc_project: TempProject) -> None:
+    groups = cdc_project.root / "platform/cdc/source-groups.yaml"
+    text = groups.read_text()
+    start = text.index("      stavanger:")
+    end = text.index("      demo:")
+    groups.write_text(text[:start] + text[end:])
+    before = snapshot(cdc_project.root)
+    result = cdc_project.doit("cdc")
+    assert result.returncode == 0, result.stdout
+    assert "1 removed" in result.stdout
+    out = cdc_project.root / "pipelines/retail_cdc" / OUT
+    assert not (out / "prod/source-stavanger.yaml").exists()
+    assert (out / "prod/source-oslo.yaml").exists()
+    after = snapshot(cdc_project.root)
+    # the other group's pipeline re-ran (its input file changed) but rewrote none of its
+    # files, only the manifest that records the inputs' fingerprint
+    erp = [p for p in after if p.startswith("pipelines/erp_cdc/")]
+    assert [p for p in erp if after[p] != before[p]] == [f"pipelines/erp_cdc/{OUT}/manifest.json"]
+
+
+def test_an_edited_generated_file_is_restored(cdc_project: TempProject) -> None:
+    sink = cdc_project.root / "pipelines/retail_cdc" / OUT / "prod/sink.yaml"
+    original = sink.read_text()
+    sink.write_text("hand edit\n")
+    result = cdc_project.doit("cdc")
+    assert executed(result) == ["cdc:retail_cdc"]
+    assert sink.read_text() == original
+
+
+def test_dropping_the_cdc_section_removes_the_output(cdc_project: TempProject) -> None:
+    shutil.rmtree(cdc_project.root / "pipelines/erp_cdc/config")
+    result = cdc_project.doit("cdc")
+    assert result.returncode == 0, result.stdout
+    assert not (cdc_project.root / "pipelines/erp_cdc" / OUT).exists()
+    assert executed(cdc_project.doit("cdc")) == []
+
+
+def test_bad_input_is_one_line_and_writes_nothing(cdc_project: TempProject) -> None:
+    before = snapshot(cdc_project.root)
+    manifest = cdc_project.root / "pipelines/erp_cdc/config/cdc.yaml"
+    manifest.write_text(manifest.read_text().replace("primary_key: [CompanyId, AccountNo]",
+                                                     "primary_key: [CompanyId, AcountNo]"))
+    result = cdc_project.doit("cdc")
+    assert result.returncode == 1
+    lines = [line for line in result.stdout.splitlines() if line.startswith("✗")]
+    assert lines == ["✗ cdc:erp_cdc: pipelines/erp_cdc/config/cdc.yaml:15: "
+                     "tables.dbo.Account.primary_key[1]: primary-key column 'AcountNo' is not "
+                     "among the columns — did you mean 'AccountNo'?"]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert snapshot(cdc_project.root) == before
