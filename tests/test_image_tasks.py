@@ -132,7 +132,7 @@ def test_build_failure_shows_the_step_and_leaves_no_tag(project: TempProject,
 
 def test_parallel_threads_build_all(project: TempProject, busybox_image: str,
                                     docker_client) -> None:
-    names = [unique_name() for _ in range(3)]
+    names = [unique_name() for _ in range(6)]  # enough concurrent output to catch a race
     image_project(project, busybox_image, names)
     result = project.doit("-n", "2", "-P", "thread")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,6 +265,7 @@ class WalkEntry:
     """A path the context walk keeps: a regular file, a symlink, or something else."""
 
     relpath: str
+    path: str  # absolute
     stat: os.stat_result
     kind: str  # "file" | "link" | "other"
 
@@ -275,26 +277,34 @@ def walk_context(root: Path, matcher: PatternMatcher) -> Iterator[WalkEntry]:
     them, so a fresh clone would otherwise differ), and the rest are implied by their files.
     """
 
-    def walk(directory: str, parent_info: list[bool] | None) -> Iterator[WalkEntry]:
-        absolute = os.path.join(root, directory) if directory else str(root)
+    patterns = bool(matcher.patterns)
+
+    def walk(absolute: str, directory: str, parent_info: list[bool] | None
+             ) -> Iterator[WalkEntry]:
         with os.scandir(absolute) as it:
-            entries = sorted(it, key=lambda e: e.name)
+            entries = sorted(it, key=_name)
         for entry in entries:
             rel = f"{directory}/{entry.name}" if directory else entry.name
-            excluded, info = matcher.matches_using_parent(rel, parent_info)
             is_dir = entry.is_dir(follow_symlinks=False)
-            if excluded and (not is_dir or not matcher.may_reinclude_under(rel)):
-                continue
+            info = None
+            if patterns:
+                excluded, info = matcher.matches_using_parent(rel, parent_info)
+                if excluded and (not is_dir or not matcher.may_reinclude_under(rel)):
+                    continue
             if is_dir:
-                yield from walk(rel, info)
+                yield from walk(entry.path, rel, info)
                 continue
             st = entry.stat(follow_symlinks=False)
-            if entry.is_symlink():
+            if stat.S_ISLNK(st.st_mode):
                 kind = "link"
-            elif entry.is_file(follow_symlinks=False):
+            elif stat.S_ISREG(st.st_mode):
                 kind = "file"
             else:
                 kind = "other"
-            yield WalkEntry(rel, st, kind)
+            yield WalkEntry(rel, entry.path, st, kind)
 
-    yield from walk("", None)
+    yield from walk(str(root), "", None)
+
+
+def _name(entry: os.DirEntry) -> str:
+    return entry.name

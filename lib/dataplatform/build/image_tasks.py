@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import docker.errors
 from doit.exceptions import TaskFailed
 
+from dataplatform.build.console import say
 from dataplatform.build.runstate import RUN
 from dataplatform.catalog import Catalog
 from dataplatform.errors import EngineUnavailable, UserError
-from dataplatform.images import ensure
+from dataplatform.images import presence
 from dataplatform.images.spec import ImageSpec
 
 BASENAME = "image"
@@ -20,7 +20,7 @@ BASENAME = "image"
 
 def _printer(task_name: str):
     def log(line: str) -> None:
-        print(f"   {task_name}: {line}", flush=True)
+        say(f"   {task_name}: {line}")
     return log
 
 
@@ -39,9 +39,9 @@ class ImageUpToDate:
             if not RUN.strict:
                 RUN.note_engine_missing(task_name, exc)
             return False
-        except (UserError, docker.errors.DockerException):
+        except UserError:
             return False
-        return ensure.is_present(known, self.spec, fingerprint)
+        return presence.is_present(known, self.spec, fingerprint)
 
 
 class EnsureImage:
@@ -51,6 +51,10 @@ class EnsureImage:
         self.spec = spec
 
     def __call__(self) -> dict[str, Any] | TaskFailed | None:
+        import docker.errors  # only when something must be pulled or built
+
+        from dataplatform.images import ensure
+
         task_name = f"{BASENAME}:{self.spec.name}"
         try:
             fingerprint = RUN.fingerprint(self.spec)

@@ -12,14 +12,16 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import docker
+from typing import TYPE_CHECKING
 
 from dataplatform.errors import EngineUnavailable, UserError
-from dataplatform.images import engine, ensure
+from dataplatform.images import engine, presence
 from dataplatform.images import fingerprint as fp
 from dataplatform.images.spec import ImageSpec
 from dataplatform.project import Project
+
+if TYPE_CHECKING:
+    import docker
 
 
 @dataclass
@@ -73,7 +75,7 @@ class RunState:
         """`repo:tag` → fingerprint of the engine's images, listed once per process."""
         with self._lock:
             if self._local is None:
-                self._local = ensure.local_fingerprints(self.api())
+                self._local = presence.local_fingerprints()
             return self._local
 
     def note_engine_missing(self, task_name: str, failure: EngineUnavailable) -> None:

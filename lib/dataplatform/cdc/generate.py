@@ -6,47 +6,17 @@ input changes nothing and a run never leaves half its files behind.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 from dataplatform import generated
 from dataplatform.cdc import connect, loader, naming, statements
+from dataplatform.cdc.layout import GENERATOR, SOURCE_GROUPS, CdcSource, find_source, output_dir
 from dataplatform.cdc.model import SHARED, CdcPipeline
 from dataplatform.config.yamlsource import load_yaml
-from dataplatform.errors import UserError
 from dataplatform.project import Project
 
-GENERATOR = "dataplatform.cdc/1"
-OUTPUT = Path("generated/cdc")
-
-
-@dataclass(frozen=True)
-class CdcSource:
-    """Where a pipeline's `cdc:` section lives: `pipeline.yaml` or `config/cdc.yaml`."""
-
-    pipeline: str
-    file: Path
-    keypath: tuple[str, ...]
-
-
-def find_source(directory: Path, manifest_has_cdc: bool) -> CdcSource | None:
-    separate = directory / "config" / "cdc.yaml"
-    if manifest_has_cdc and separate.exists():
-        raise UserError(f"{directory.name}: both pipeline.yaml (cdc:) and config/cdc.yaml define "
-                        "CDC — keep one of them")
-    if manifest_has_cdc:
-        return CdcSource(directory.name, directory / "pipeline.yaml", ("cdc",))
-    if separate.exists():
-        return CdcSource(directory.name, separate, ())
-    return None
-
-
-def output_dir(project: Project, pipeline: str) -> Path:
-    return project.pipelines_dir / pipeline / OUTPUT
-
+__all__ = ["CdcSource", "find_source", "generate", "load", "output_dir", "render"]
 
 def load(project: Project, source: CdcSource) -> CdcPipeline:
-    groups_path = project.root / loader.SOURCE_GROUPS
+    groups_path = project.root / SOURCE_GROUPS
     groups = loader.load_source_groups(project)
     doc = load_yaml(source.file, project.relative(source.file))
     return loader.parse_pipeline(doc, source.keypath, source.pipeline, groups,
@@ -83,7 +53,7 @@ def render(project: Project, pipeline: CdcPipeline, inputs: list[str]) -> dict[s
 
 def generate(project: Project, source: CdcSource) -> generated.SyncResult:
     pipeline = load(project, source)
-    input_paths = [project.root / loader.SOURCE_GROUPS, source.file]
+    input_paths = [project.root / SOURCE_GROUPS, source.file]
     displays = [project.relative(p) for p in input_paths]
     files = render(project, pipeline, [displays[1], displays[0]])
     inputs = {project.relative(p): generated.file_digest(p) for p in input_paths if p.exists()}

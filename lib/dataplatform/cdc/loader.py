@@ -9,10 +9,10 @@ not map, and names that collide once made valid for Kafka or PostgreSQL.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 from dataplatform.cdc import naming, types
+from dataplatform.cdc.layout import SOURCE_GROUPS
 from dataplatform.cdc.model import (
     ENVIRONMENTS,
     PER_TENANT,
@@ -28,7 +28,6 @@ from dataplatform.config.validate import check_keys, describe, expect, optional,
 from dataplatform.config.yamlsource import KeyPath, YamlDocument, load_yaml
 from dataplatform.project import Project
 
-SOURCE_GROUPS = Path("platform/cdc/source-groups.yaml")
 GROUP_KEYS = ("type", "pattern", "servers", "tenants", "tenant_column", "databases")
 SERVER_KEYS = ("host", "port", "user", "password")
 TENANT_KEYS = ("database", "server", "env", "customer_id")

@@ -2,17 +2,25 @@
 
 `DOCKER_HOST` and friends are honoured (docker-py's `from_env`). A missing engine is an
 `EngineUnavailable` whose reason says where we looked and what answered.
+
+The no-op path of `doit` only needs one listing of images; on a local unix socket that is one
+plain HTTP request, so a no-op never pays for importing the docker SDK (a tenth of a second).
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
+import socket
 import threading
+import urllib.parse
+from typing import TYPE_CHECKING, Any
 
-import docker
-import docker.errors
+from dataplatform.errors import EngineUnavailable, UserError
 
-from dataplatform.errors import EngineUnavailable
+if TYPE_CHECKING:
+    import docker
 
 _lock = threading.Lock()
 _client: docker.DockerClient | None = None
@@ -38,6 +46,9 @@ def _short(exc: BaseException) -> str:
 def client() -> docker.DockerClient:
     """The shared client; raises `EngineUnavailable` (the same one every time) if none answers."""
     global _client, _failure
+    import docker
+    import docker.errors
+
     with _lock:
         if _client is not None:
             return _client
@@ -62,3 +73,48 @@ def reset() -> None:
     with _lock:
         _client = None
         _failure = None
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self.socket_path)
+        self.sock = sock
+
+
+def _unix_socket() -> str | None:
+    host = os.environ.get("DOCKER_HOST")
+    if not host:
+        return "/var/run/docker.sock"
+    return host.removeprefix("unix://") if host.startswith("unix://") else None
+
+
+def list_images(label: str) -> list[dict[str, Any]]:
+    """The engine's images carrying `label` (like `docker images --filter label=…`)."""
+    global _failure
+    path = _unix_socket()
+    if path is None:
+        return client().api.images(filters={"label": label})
+    if _failure is not None:
+        raise _failure
+    query = urllib.parse.urlencode({"filters": json.dumps({"label": [label]})})
+    connection = _UnixHTTPConnection(path, PING_TIMEOUT_S)
+    try:
+        connection.request("GET", f"/images/json?{query}")
+        response = connection.getresponse()
+        body = response.read()
+    except OSError as exc:
+        with _lock:
+            _failure = EngineUnavailable(f"nothing answers at {_where()} ({_short(exc)})")
+        raise _failure from None
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise UserError(f"Docker engine error listing images: HTTP {response.status} "
+                        f"{body[:200].decode(errors='replace')}")
+    return json.loads(body)

@@ -11,6 +11,7 @@ import docker
 from dataplatform import labels
 from dataplatform.images import builder, registry
 from dataplatform.images.fingerprint import Fingerprint
+from dataplatform.images.presence import is_present
 from dataplatform.images.spec import ImageSpec
 
 Log = Callable[[str], None]
@@ -29,20 +30,6 @@ def image_labels(namespace: str, spec: ImageSpec, fingerprint: Fingerprint) -> d
         labels.IMAGE: spec.name,
         labels.FINGERPRINT: fingerprint.digest,
     }
-
-
-def local_fingerprints(api: docker.APIClient) -> dict[str, str]:
-    """`repository:tag` → full fingerprint, for every fingerprinted image on the engine."""
-    found: dict[str, str] = {}
-    for image in api.images(filters={"label": labels.FINGERPRINT}):
-        digest = (image.get("Labels") or {}).get(labels.FINGERPRINT)
-        for tag in image.get("RepoTags") or []:
-            found[tag] = digest
-    return found
-
-
-def is_present(known: dict[str, str], spec: ImageSpec, fingerprint: Fingerprint) -> bool:
-    return known.get(f"{spec.repository}:{fingerprint.tag}") == fingerprint.digest
 
 
 def ensure_image(api: docker.APIClient, namespace: str, spec: ImageSpec,

@@ -186,7 +186,7 @@ def compute(spec: ImageSpec, project_root: Path, cache_path: Path | None) -> Fin
                          ) from None
     for entry in entries:
         statted += 1
-        absolute = os.path.join(spec.context, entry.relpath)
+        absolute = entry.path
         if entry.kind == "link":
             files.append(ContextFile(entry.relpath, "link", False, os.readlink(absolute)))
         elif entry.kind == "file":

@@ -1,0 +1,39 @@
+"""Where CDC inputs and outputs live: cheap to import, for doit's task creation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dataplatform.errors import UserError
+from dataplatform.project import Project
+
+SOURCE_GROUPS = Path("platform/cdc/source-groups.yaml")
+OUTPUT = Path("generated/cdc")
+# Bump when the generator's code changes what it writes: every CDC pipeline regenerates.
+GENERATOR = "dataplatform.cdc/1"
+
+
+@dataclass(frozen=True)
+class CdcSource:
+    """Where a pipeline's `cdc:` section lives: `pipeline.yaml` or `config/cdc.yaml`."""
+
+    pipeline: str
+    file: Path
+    keypath: tuple[str, ...]
+
+
+def find_source(directory: Path, manifest_has_cdc: bool) -> CdcSource | None:
+    separate = directory / "config" / "cdc.yaml"
+    if manifest_has_cdc and separate.exists():
+        raise UserError(f"{directory.name}: both pipeline.yaml (cdc:) and config/cdc.yaml define "
+                        "CDC — keep one of them")
+    if manifest_has_cdc:
+        return CdcSource(directory.name, directory / "pipeline.yaml", ("cdc",))
+    if separate.exists():
+        return CdcSource(directory.name, separate, ())
+    return None
+
+
+def output_dir(project: Project, pipeline: str) -> Path:
+    return project.pipelines_dir / pipeline / OUTPUT
