@@ -181,3 +181,29 @@ def test_pipeline_declared_image_is_built_and_discovered_without_registration(
     assert result.returncode == 0, result.stdout + result.stderr
     assert executed(result) == [f"image:{pipeline}-loader"]
     assert len(fp_tags(docker_client, f"{pipeline}-loader")) == 1
+
+
+def test_unreachable_base_image_is_one_line_unless_strict(project: TempProject,
+                                                         docker_client) -> None:
+    name = unique_name()
+    project.write(f"platform/images/{name}/Dockerfile",
+                  "ARG BASE=127.0.0.1:9/offline/base:1\nFROM ${BASE}\nCOPY . /app\n")
+    project.services(f"  {name}:\n    build: images/{name}\n")
+    relaxed = project.doit()
+    assert relaxed.returncode == 0, relaxed.stdout + relaxed.stderr
+    [line] = [x for x in relaxed.stdout.splitlines() if "registry is unreachable" in x]
+    assert f"image:{name} (127.0.0.1:9/offline/base:1)" in line
+    strict = project.doit(CI="true")
+    assert strict.returncode == 1
+    assert f"✗ image:{name}: build failed at Step 2/" in strict.stdout
+    assert "cannot be pulled" in strict.stdout
+    assert fp_tags(docker_client, name) == []
+
+
+def test_a_malformed_base_image_name_is_an_error_even_offline(project: TempProject) -> None:
+    name = unique_name()
+    project.write(f"platform/images/{name}/Dockerfile", "FROM Not_Lower/Case:1\n")
+    project.services(f"  {name}:\n    build: images/{name}\n")
+    result = project.doit()
+    assert result.returncode == 1
+    assert f"✗ image:{name}: build failed" in result.stdout

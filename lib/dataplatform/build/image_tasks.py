@@ -54,6 +54,7 @@ class EnsureImage:
         import docker.errors  # only when something must be pulled or built
 
         from dataplatform.images import ensure
+        from dataplatform.images.builder import BaseImageUnreachable
 
         task_name = f"{BASENAME}:{self.spec.name}"
         try:
@@ -70,6 +71,11 @@ class EnsureImage:
         try:
             outcome = ensure.ensure_image(api, RUN.namespace, self.spec, fingerprint,
                                           RUN.registry, _printer(task_name))
+        except BaseImageUnreachable as exc:
+            if RUN.strict:
+                return TaskFailed(str(exc))
+            RUN.note_offline_base(task_name, exc.base)  # like a missing engine: said once
+            return None
         except UserError as exc:
             return TaskFailed(str(exc))
         except docker.errors.DockerException as exc:

@@ -49,6 +49,11 @@ class Reporter(ConsoleReporter):
             self.write(f"! Docker engine not reachable ({reason}): did not run {names} — start "
                        "Docker and run doit again (set DATAPLATFORM_STRICT=1 to make this an "
                        "error)\n")
+        if RUN.offline_bases:
+            names = ", ".join(f"{task} ({base})" for task, base in RUN.offline_bases.items())
+            self.write(f"! base images not on this engine and their registry is unreachable "
+                       f"(offline?): did not build {names} — pull or load them and run doit "
+                       "again (set DATAPLATFORM_STRICT=1 to make this an error)\n")
         parts = []
         if self.executed:
             parts.append(f"{len(self.executed)} ran")

@@ -32,6 +32,7 @@ class RunState:
     strict: bool = False
     engine_skipped: list[str] = field(default_factory=list)
     engine_failure: EngineUnavailable | None = None
+    offline_bases: dict[str, str] = field(default_factory=dict)  # task → unreachable base image
     outcomes: Counter = field(default_factory=Counter)
     statted: int = 0
     hashed: int = 0
@@ -83,6 +84,10 @@ class RunState:
             self.engine_failure = failure
             if task_name not in self.engine_skipped:
                 self.engine_skipped.append(task_name)
+
+    def note_offline_base(self, task_name: str, base: str) -> None:
+        with self._lock:
+            self.offline_bases[task_name] = base
 
     def count(self, how: str) -> None:
         with self._lock:

@@ -29,20 +29,54 @@ class BuildFailed(ImageError):
     """The engine rejected the build; the message holds the failing step and its last lines."""
 
 
-_PULL_FAILURES = ("dial tcp", "no such host", "pull access denied", "manifest unknown",
-                  "repository does not exist", "TLS handshake timeout")
+class BaseImageUnreachable(BuildFailed):
+    """A FROM image is not on the engine and its registry cannot be reached (offline)."""
+
+    def __init__(self, image: str, message: str, base: str):
+        super().__init__(image, message)
+        self.base = base
+
+
+_PULL_FAILURES = ("pull access denied", "manifest unknown", "repository does not exist")
+_NETWORK_FAILURES = ("dial tcp", "no such host", "i/o timeout", "TLS handshake timeout",
+                     "connection refused", "network is unreachable",
+                     "Temporary failure in name resolution")
+_FROM = re.compile(r"^Step \d+/\d+ : FROM\s+(?:--\S+\s+)*(\S+)", re.I)
+_ARG = re.compile(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S*))?\s*$", re.I)
+_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+
+
+def base_reference(spec: ImageSpec, step: str) -> str:
+    """The image a `FROM` step names, with build args and ARG defaults substituted."""
+    match = _FROM.match(step)
+    if not match:
+        return step
+    values: dict[str, str] = {}
+    try:
+        for line in spec.dockerfile.read_text(errors="replace").splitlines():
+            arg = _ARG.match(line)
+            if arg and arg.group(2) is not None:
+                values.setdefault(arg.group(1), arg.group(2))
+    except OSError:
+        pass
+    values.update(dict(spec.args))
+    return _VAR.sub(lambda m: values.get(m.group(1), m.group(0)), match.group(1))
 
 
 def _failure(spec: ImageSpec, step: str | None, error: str, tail: list[str]) -> BuildFailed:
     where = f"build failed at {step}" if step else "build failed"
+    is_from = bool(step and _FROM.match(step))
+    offline = is_from and any(m in error for m in _NETWORK_FAILURES)
     hint = ""
-    if step and " FROM " in step and any(m in error for m in _PULL_FAILURES):
+    if offline or (is_from and any(m in error for m in _PULL_FAILURES)):
         hint = (" — the base image is not on this engine and cannot be pulled: pull or build "
                 "it first, or point the FROM (or its build arg) at one that is")
     lines = [f"{where}: {error.strip()}{hint}"]
     if tail:
         lines.append(f"last {len(tail)} line(s) of that step:")
         lines.extend(f"    {line}" for line in tail)
+    if offline and step:
+        return BaseImageUnreachable(spec.name, "\n".join(lines), base_reference(spec, step))
     return BuildFailed(spec.name, "\n".join(lines))
 
 
