@@ -16,3 +16,8 @@ def task_image():
 def task_cdc():
     """Redpanda Connect configs and PostgreSQL DDL of CDC pipelines."""
     yield from LOADER.cdc_tasks()
+
+
+def task_dbt():
+    """dbt build of each pipeline on the embedded DuckDB warehouse."""
+    yield from LOADER.dbt_tasks()

@@ -4,7 +4,7 @@
 Builds a synthetic monorepo of N image contexts (each ~100 small files and one large file) and
 times, as medians over repeated runs, side by side in one run:
 
-  1. cold build of every image            (doit pushes to a fresh registry prefix each repeat)
+  1. cold build of every image            (without a registry, then pushing to a fresh one)
   2. no-op                                 (nothing changed)
   3. one file changed in one context
   4. every file touched (mtime only)       (then: is the next no-op stat-only again?)
@@ -148,7 +148,7 @@ def files_read(output: str) -> int | None:
     return int(match.group(2)) if match else None
 
 
-def measure(case: Case, root: Path, registry: str, loop_prefix: str | None) -> str:
+def measure(case: Case, root: Path, registry: str | None, loop_prefix: str | None) -> str:
     """One doit run (and, with `loop_prefix`, one docker build loop) recorded into `case`."""
     seconds, out = run_doit(root, registry)
     case.ours.append(seconds)
@@ -213,7 +213,8 @@ def main() -> None:
     console.print(f"synthetic monorepo: {args.images} contexts × {args.files} files + "
                   f"{args.large_mb:g} MiB, under {root}; registry {registry_host}")
     cases = {key: Case(title) for key, title in [
-        ("cold", "1. cold build of all"),
+        ("cold_local", "1. cold build of all, no registry"),
+        ("cold", "1b. cold build of all, pushing to the registry"),
         ("noop", "2. no-op"),
         ("one", "3. one file changed in one context"),
         ("touch", "4. every file touched (mtime only)"),
@@ -231,6 +232,11 @@ def main() -> None:
             for db in root.glob(".doit.db*"):
                 db.unlink()
 
+            measure(cases["cold_local"], root, None, loop_prefix)
+            remove_ours(client, namespace, registry_host)
+            remove_loop_images(client, loop_prefix)
+            for db in root.glob(".doit.db*"):
+                db.unlink()
             measure(cases["cold"], root, registry, loop_prefix)
             measure(cases["noop"], root, registry, loop_prefix)
 

@@ -14,7 +14,7 @@ from doit import get_var
 from doit.exceptions import InvalidDodoFile
 
 from dataplatform import settings
-from dataplatform.build import cdc_tasks, image_tasks
+from dataplatform.build import cdc_tasks, dbt_tasks, image_tasks
 from dataplatform.build.reporter import Reporter
 from dataplatform.build.runstate import RUN
 from dataplatform.catalog import Catalog, load_catalog
@@ -62,3 +62,13 @@ class Loader:
 
     def cdc_tasks(self) -> Iterator[dict[str, Any]]:
         yield from cdc_tasks.cdc_tasks(self.catalog())
+
+    def dbt_tasks(self) -> Iterator[dict[str, Any]]:
+        from dataplatform.dbt.runner import target
+
+        catalog = self.catalog()
+        try:
+            chosen = target()
+        except UserError as exc:
+            raise InvalidDodoFile(str(exc)) from None
+        yield from dbt_tasks.dbt_tasks(catalog, chosen)

@@ -37,3 +37,8 @@ def find_source(directory: Path, manifest_has_cdc: bool) -> CdcSource | None:
 
 def output_dir(project: Project, pipeline: str) -> Path:
     return project.pipelines_dir / pipeline / OUTPUT
+
+
+def dbt_manifest(project: Project, pipeline: str) -> Path:
+    """The manifest of the dbt staging files generated into the pipeline's dbt project."""
+    return project.pipelines_dir / pipeline / "generated" / "dbt" / "manifest.json"

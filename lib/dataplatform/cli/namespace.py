@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from dataplatform.cli import cache
+from dataplatform.cli import cache, pipelines
 
 
 def build_namespace() -> Collection:
     root = Collection()
+    root.add_task(pipelines.create_pipeline)
     root.add_collection(Collection("cache", cache.status, cache.clean))
+    root.add_collection(Collection("pipelines", pipelines.outdated))
     return root

@@ -15,7 +15,8 @@ from dataplatform.images.spec import ImageSpec, parse_build
 from dataplatform.project import Project
 
 MANIFEST = "pipeline.yaml"
-KEYS = ("name", "description", "owner", "images", "cdc")
+KEYS = ("name", "description", "owner", "template", "images", "cdc")
+TEMPLATE_KEYS = ("name", "fingerprint")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class Pipeline:
     owner: str
     images: tuple[ImageSpec, ...]
     has_cdc_section: bool = False  # `cdc:` in pipeline.yaml (validated by the cdc generator)
+    template: str | None = None  # the template it was created from
+    template_fingerprint: str | None = None  # that template's fingerprint at creation
 
 
 def pipeline_dirs(project: Project) -> list[Path]:
@@ -49,6 +52,10 @@ def load_pipeline(project: Project, directory: Path) -> Pipeline:
     if name != directory.name:
         raise doc.error(("name",), f"{name!r} differs from the folder name {directory.name!r}",
                         "rename one so they match")
+    template = optional(doc, (), data, "template", dict, {})
+    check_keys(doc, ("template",), template, TEMPLATE_KEYS)
+    template_name = optional(doc, ("template",), template, "name", str, None)
+    template_fingerprint = optional(doc, ("template",), template, "fingerprint", str, None)
     images = []
     for image_name, body in optional(doc, (), data, "images", dict, {}).items():
         full_name = f"{name}-{image_name}".replace("_", "-")
@@ -60,6 +67,8 @@ def load_pipeline(project: Project, directory: Path) -> Pipeline:
         owner=optional(doc, (), data, "owner", str, ""),
         images=tuple(images),
         has_cdc_section="cdc" in data,
+        template=template_name,
+        template_fingerprint=template_fingerprint,
     )
 
 

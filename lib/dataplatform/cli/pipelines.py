@@ -1,0 +1,69 @@
+"""`invoke create-pipeline` and `invoke pipelines.*`: new pipelines from templates, and which
+pipelines their template has moved on from."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from invoke import task
+from rich.table import Table
+
+from dataplatform.cli.common import console, one_line_errors
+from dataplatform.pipelines.manifest import load_pipelines
+from dataplatform.project import find_project
+from dataplatform.scaffold import create, templates
+
+
+@task(
+    name="create-pipeline",
+    help={
+        "name": "lowercase identifier: the folder under pipelines/ and the dbt project's name",
+        "template": "a template of pipelines/_templates/ (dbt, cdc); default dbt",
+        "description": "one line saying what the pipeline delivers",
+        "owner": "the team that owns it",
+    },
+)
+@one_line_errors
+def create_pipeline(c, name, template="dbt", description="", owner=""):
+    """Create pipelines/NAME from a template; it is picked up by doit at once."""
+    if name in ("-h", "--help"):  # invoke hands a positional `--help` to the task itself
+        subprocess.run([sys.argv[0], "--help", "create-pipeline"], check=False)
+        return
+    created = create.create_pipeline(find_project(), name, template, description, owner)
+    console.print(f"created pipelines/{created.name} from template {created.template} "
+                  f"({created.fingerprint[:19]}…)", markup=False)
+    console.print(f"next: doit list --all | grep {created.name}   # its tasks\n"
+                  f"      doit dbt:{created.name}                 # build it", markup=False)
+
+
+@task(name="outdated")
+@one_line_errors
+def outdated(c):
+    """List pipelines whose template changed since they were created from it."""
+    project = find_project()
+    current: dict[str, str | None] = {}
+    table = Table(title="pipelines behind their template", title_justify="left")
+    for column in ("pipeline", "template", "created from", "template now"):
+        table.add_column(column)
+    behind = 0
+    for pipeline in load_pipelines(project):
+        if not pipeline.template:
+            continue
+        if pipeline.template not in current:
+            try:
+                current[pipeline.template] = templates.fingerprint(
+                    templates.template_dir(project, pipeline.template))
+            except Exception:
+                current[pipeline.template] = None
+        now = current[pipeline.template]
+        if now != pipeline.template_fingerprint:
+            behind += 1
+            table.add_row(pipeline.name, pipeline.template,
+                          (pipeline.template_fingerprint or "?")[:19],
+                          (now or "template gone")[:19])
+    if behind:
+        console.print(table)
+        console.print(f"{behind} pipeline(s) behind their template")
+    else:
+        console.print("every pipeline matches the current version of its template")

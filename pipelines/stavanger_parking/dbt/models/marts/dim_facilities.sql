@@ -1,0 +1,7 @@
+select
+    facility_id,
+    facility_name,
+    zone,
+    facility_kind,
+    capacity
+from {{ ref('stg_parking__facilities') }}

@@ -1,0 +1,111 @@
+"""create-pipeline: from template to a pipeline doit builds green, with clear errors and no
+half-created folders."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import REPO, TempProject, clean_env
+
+
+@pytest.fixture
+def repo(project: TempProject) -> TempProject:
+    shutil.copytree(REPO / "pipelines/_templates", project.root / "pipelines/_templates")
+    shutil.copytree(REPO / "pipelines/shared", project.root / "pipelines/shared")
+    return project
+
+
+def pipeline_dirs(project: TempProject) -> list[str]:
+    return sorted(p.name for p in (project.root / "pipelines").iterdir())
+
+
+def test_creates_the_full_layout_and_keeps_dbt_jinja(repo: TempProject) -> None:
+    result = repo.invoke("create-pipeline", "sales_daily", "--description", 'Daily "sales"',
+                         "--owner", "revenue")
+    assert result.returncode == 0, result.stderr
+    root = repo.root / "pipelines/sales_daily"
+    for folder in ("dbt", "orchestration", "notebooks", "scripts", "config", "docs",
+                   "data/raw", "data/staging", "data/processed", "data/temp"):
+        assert (root / folder).is_dir(), folder
+    manifest = yaml.safe_load((root / "pipeline.yaml").read_text())
+    assert manifest["name"] == "sales_daily"
+    assert manifest["description"] == 'Daily "sales"' and manifest["owner"] == "revenue"
+    assert manifest["template"]["name"] == "dbt"
+    assert manifest["template"]["fingerprint"].startswith("sha256:")
+    assert "{{ ref('events') }}" in (root / "dbt/models/staging/stg_events.sql").read_text()
+    assert "name: sales_daily" in (root / "dbt/dbt_project.yml").read_text()
+    assert (root / "data/raw/.gitkeep").exists()
+
+
+def test_new_pipeline_is_discovered_and_builds_green(repo: TempProject) -> None:
+    assert repo.invoke("create-pipeline", "fresh_one").returncode == 0
+    listed = repo.doit("list", "--all")
+    assert "dbt:fresh_one" in listed.stdout
+    built = repo.doit("dbt")
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert "dbt:fresh_one: Done. PASS=" in built.stdout
+
+
+@pytest.mark.parametrize(("name", "problem"), [
+    ("Sales", "is not a lowercase identifier"),
+    ("shared", "is reserved"),
+    ("_private", "starts with '_'"),
+    ("../escape", "contains a path"),
+    ("a/b", "contains a path"),
+    ("9lives", "is not a lowercase identifier"),
+])
+def test_bad_names_are_one_line_and_create_nothing(repo: TempProject, name: str,
+                                                   problem: str) -> None:
+    before = pipeline_dirs(repo)
+    result = repo.invoke("create-pipeline", name)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and problem in result.stderr
+    assert pipeline_dirs(repo) == before
+
+
+def test_existing_pipeline_and_unknown_template(repo: TempProject) -> None:
+    assert repo.invoke("create-pipeline", "twice").returncode == 0
+    again = repo.invoke("create-pipeline", "twice")
+    assert again.returncode == 1 and "pipelines/twice already exists" in again.stderr
+    unknown = repo.invoke("create-pipeline", "other", "--template", "airflow")
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == ("✗ there is no pipeline template 'airflow' in "
+                                      "pipelines/_templates/ — available: cdc, dbt")
+
+
+def test_a_failing_render_leaves_no_folder_behind(repo: TempProject) -> None:
+    broken = repo.root / "pipelines/_templates/dbt/{{cookiecutter.pipeline_name}}/docs/README.md"
+    broken.write_text("{{ cookiecutter.pipeline_name | no_such_filter }}\n")
+    before = pipeline_dirs(repo)
+    result = repo.invoke("create-pipeline", "doomed")
+    assert result.returncode == 1
+    assert "template 'dbt' failed to render" in result.stderr
+    assert "nothing was created" in result.stderr and "Traceback" not in result.stderr
+    assert pipeline_dirs(repo) == before  # no pipeline, no leftover staging folder
+
+
+def test_never_prompts_and_the_shim_works(repo: TempProject) -> None:
+    shim = repo.root / "tools/cli/create-pipeline"
+    shim.parent.mkdir(parents=True)
+    shutil.copy(REPO / "tools/cli/create-pipeline", shim)
+    venv_bin = str(REPO / ".venv/bin")
+    env = clean_env(PATH=f"{venv_bin}:/usr/bin:/bin")
+    done = subprocess.run([str(shim), "quiet_one", "--template", "cdc"], cwd=repo.root / "tools",
+                          env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (repo.root / "pipelines/quiet_one/config/cdc.example.yaml").exists()
+
+
+def test_outdated_lists_pipelines_behind_their_template(repo: TempProject) -> None:
+    assert repo.invoke("create-pipeline", "old_one").returncode == 0
+    assert "every pipeline matches" in repo.invoke("pipelines.outdated").stdout
+    template = repo.root / "pipelines/_templates/dbt/{{cookiecutter.pipeline_name}}"
+    (template / "scripts/new_helper.py").write_text("print('new')\n")
+    report = repo.invoke("pipelines.outdated")
+    assert report.returncode == 0
+    assert "old_one" in report.stdout and "1 pipeline(s) behind" in report.stdout
