@@ -106,8 +106,10 @@ def failures(target_dir: Path) -> list[str]:
     lines = []
     for result in results:
         if result.get("status") in ("error", "fail", "runtime error"):
-            kind, _, rest = result.get("unique_id", "?").partition(".")
-            name = rest.split(".", 1)[-1]
+            parts = result.get("unique_id", "?").split(".")
+            kind, name = parts[0], ".".join(parts[2:]) or parts[-1]
+            if kind == "test" and len(parts) > 3 and re.fullmatch(r"[0-9a-f]{10}", parts[-1]):
+                name = ".".join(parts[2:-1])  # drop dbt's hash suffix
             message = " ".join((result.get("message") or "").split())
             lines.append(f"{kind} {name}: {message}")
     return lines
