@@ -250,3 +250,18 @@ def pg_database(postgres_server: Postgres) -> Iterator[tuple[Postgres, str]]:
     yield postgres_server, name
     with postgres_server.connect() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def copy_from_checkout(relpath: str, destination_root: Path) -> None:
+    """Copy what a fresh clone would hold under `relpath` (tracked files, and new ones git
+    does not ignore): never generated or build output lying in this working tree."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", relpath],
+        cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if not source.exists():
+            continue  # deleted in the working tree, not yet committed
+        target = destination_root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)

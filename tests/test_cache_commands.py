@@ -52,7 +52,8 @@ def test_status_and_clean(project: TempProject, busybox_image: str, docker_clien
     util = project.root / "platform/images" / name / "lib/util.py"
     for version in ("1", "2", "3"):
         util.write_text(f"X = {version}\n")
-        assert project.doit().returncode == 0
+        done = project.doit()
+        assert done.returncode == 0, done.stdout + done.stderr
     tags = fp_tags(docker_client, name)
     assert len(tags) == 3
 

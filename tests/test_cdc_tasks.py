@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TempProject
+from conftest import TempProject, copy_from_checkout
 
 OUT = "generated/cdc"
 
@@ -25,10 +25,9 @@ def snapshot(root: Path) -> dict[str, int]:
 
 @pytest.fixture
 def cdc_project(project: TempProject) -> TempProject:
-    shutil.copytree(REPO / "platform/cdc", project.root / "platform/cdc")
-    for name in ("retail_cdc", "erp_cdc"):
-        shutil.copytree(REPO / "pipelines" / name, project.root / "pipelines" / name,
-                        ignore=shutil.ignore_patterns("generated"))
+    for part in ("platform/cdc", "pipelines/retail_cdc", "pipelines/erp_cdc",
+                 "pipelines/shared"):
+        copy_from_checkout(part, project.root)
     first = project.doit("cdc")
     assert first.returncode == 0, first.stdout + first.stderr
     assert sorted(executed(first)) == ["cdc:erp_cdc", "cdc:retail_cdc"]

@@ -4,12 +4,11 @@ name the model, and bad pipeline input as one line."""
 from __future__ import annotations
 
 import re
-import shutil
 
 import duckdb
 import pytest
 
-from conftest import REPO, TempProject
+from conftest import TempProject, copy_from_checkout
 
 
 def executed(result) -> list[str]:
@@ -18,11 +17,8 @@ def executed(result) -> list[str]:
 
 @pytest.fixture
 def repo(project: TempProject) -> TempProject:
-    shutil.copytree(REPO / "pipelines/_templates", project.root / "pipelines/_templates")
-    shutil.copytree(REPO / "pipelines/shared", project.root / "pipelines/shared")
-    shutil.copytree(REPO / "pipelines/stavanger_parking",
-                    project.root / "pipelines/stavanger_parking",
-                    ignore=shutil.ignore_patterns("build", "target", "logs"))
+    for part in ("pipelines/_templates", "pipelines/shared", "pipelines/stavanger_parking"):
+        copy_from_checkout(part, project.root)
     for name in ("alpha", "beta"):
         assert project.invoke("create-pipeline", name).returncode == 0
     first = project.doit("-n", "2", "-P", "thread", "dbt")

@@ -84,7 +84,8 @@ def test_builds_then_no_op_then_rebuilds_exactly_on_content(one_image, docker_cl
 @pytest.mark.parametrize("change", ["dockerfile", "target", "arg", "deleted"])
 def test_each_input_rebuilds(one_image, docker_client, change: str) -> None:
     project, name = one_image
-    assert project.doit().returncode == 0
+    done = project.doit()
+    assert done.returncode == 0, done.stdout + done.stderr
     services = project.root / "platform/services.yaml"
     if change == "dockerfile":
         dockerfile = project.root / "platform/images" / name / "Dockerfile"
@@ -104,7 +105,8 @@ def test_each_input_rebuilds(one_image, docker_client, change: str) -> None:
 
 def test_fresh_clone_of_the_same_content_builds_nothing(one_image, tmp_path: Path) -> None:
     project, _ = one_image
-    assert project.doit().returncode == 0
+    done = project.doit()
+    assert done.returncode == 0, done.stdout + done.stderr
     clone_root = tmp_path / "clone"
     shutil.copytree(project.root, clone_root,
                     ignore=shutil.ignore_patterns(".doit.db*", ".dataplatform"))

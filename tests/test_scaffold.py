@@ -9,13 +9,13 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import REPO, TempProject, clean_env
+from conftest import REPO, TempProject, clean_env, copy_from_checkout
 
 
 @pytest.fixture
 def repo(project: TempProject) -> TempProject:
-    shutil.copytree(REPO / "pipelines/_templates", project.root / "pipelines/_templates")
-    shutil.copytree(REPO / "pipelines/shared", project.root / "pipelines/shared")
+    for part in ("pipelines/_templates", "pipelines/shared"):
+        copy_from_checkout(part, project.root)
     return project
 
 

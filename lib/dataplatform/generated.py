@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dataplatform.errors import UserError
+
 MANIFEST = "manifest.json"
 
 
@@ -33,9 +35,9 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_manifest(directory: Path) -> dict:
+def read_manifest(directory: Path, manifest_path: Path | None = None) -> dict:
     try:
-        return json.loads((directory / MANIFEST).read_text())
+        return json.loads((manifest_path or directory / MANIFEST).read_text())
     except (OSError, ValueError):
         return {}
 
@@ -47,13 +49,19 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def sync(directory: Path, files: dict[str, str], inputs: dict[str, str], generator: str
-         ) -> SyncResult:
+def sync(directory: Path, files: dict[str, str], inputs: dict[str, str], generator: str,
+         manifest_path: Path | None = None, shared_with_people: bool = False,
+         shown_from: Path | None = None) -> SyncResult:
     """Make `directory` hold exactly `files` (relative path → text) and a manifest.
 
-    `inputs` maps each input's display path to its content digest."""
+    `inputs` maps each input's display path to its content digest. With `shared_with_people`
+    the folder also holds hand-written files (a dbt project): a file this generator did not
+    write before is never overwritten — that is an error, raised before anything is written."""
     result = SyncResult()
-    previous = read_manifest(directory).get("files", {})
+    manifest_path = manifest_path or directory / MANIFEST
+    previous = read_manifest(directory, manifest_path).get("files", {})
+    if shared_with_people:
+        assert_owned(directory, files, manifest_path, shown_from)
     entries: dict[str, dict] = {}
     for relpath in sorted(files):
         data = files[relpath].encode("utf-8")
@@ -83,7 +91,6 @@ def sync(directory: Path, files: dict[str, str], inputs: dict[str, str], generat
     manifest = {"generator": generator, "inputs": inputs, "inputs_fingerprint": fingerprint,
                 "files": entries}
     text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    manifest_path = directory / MANIFEST
     try:
         current = manifest_path.read_text()
     except OSError:
@@ -93,9 +100,26 @@ def sync(directory: Path, files: dict[str, str], inputs: dict[str, str], generat
     return result
 
 
-def intact(directory: Path) -> bool:
+def listed_files(directory: Path, manifest_path: Path | None = None) -> list[Path]:
+    """The files a generator's manifest says it wrote into `directory`."""
+    return [directory / p for p in read_manifest(directory, manifest_path).get("files", {})]
+
+
+def assert_owned(directory: Path, files: dict[str, str], manifest_path: Path,
+                 shown_from: Path | None = None) -> None:
+    """Raise if writing `files` would overwrite a file this generator did not write."""
+    previous = read_manifest(directory, manifest_path).get("files", {})
+    for relpath in sorted(files):
+        path = directory / relpath
+        if relpath not in previous and path.exists():
+            shown = path.relative_to(shown_from) if shown_from else path
+            raise UserError(f"{shown} exists and was not generated — it would be overwritten: "
+                            "rename it, or delete it to let the generator own it")
+
+
+def intact(directory: Path, manifest_path: Path | None = None) -> bool:
     """Every file the manifest lists is there with the size and mtime it was written with."""
-    files = read_manifest(directory).get("files")
+    files = read_manifest(directory, manifest_path).get("files")
     if files is None:
         return False
     for relpath, entry in files.items():
@@ -108,21 +132,28 @@ def intact(directory: Path) -> bool:
     return True
 
 
-def remove(directory: Path) -> list[str]:
-    """Delete a generator's folder: the files its manifest lists, the manifest, empty dirs."""
-    listed = read_manifest(directory).get("files", {})
+def remove(directory: Path, manifest_path: Path | None = None) -> list[str]:
+    """Delete what a generator wrote: the files its manifest lists, the manifest, and folders
+    left empty by that (the folder itself too, unless its manifest is kept elsewhere)."""
+    own_folder = manifest_path is None
+    manifest_path = manifest_path or directory / MANIFEST
+    listed = read_manifest(directory, manifest_path).get("files", {})
     removed = []
     for relpath in listed:
         path = directory / relpath
         if path.is_file():
             path.unlink()
             removed.append(relpath)
-    (directory / MANIFEST).unlink(missing_ok=True)
-    for path in sorted(directory.rglob("*"), reverse=True):
-        if path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
-    if directory.is_dir() and not any(directory.iterdir()):
+        parent = path.parent
+        while parent != directory and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+    manifest_path.unlink(missing_ok=True)
+    if own_folder and directory.is_dir() and not any(directory.iterdir()):
         directory.rmdir()
+    if not own_folder and manifest_path.parent.is_dir() and not any(
+            manifest_path.parent.iterdir()):
+        manifest_path.parent.rmdir()
     return removed
 
 

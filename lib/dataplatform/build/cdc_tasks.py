@@ -37,15 +37,24 @@ class GenerateCdc:
 
 
 class OutputsIntact:
+    """No generated file (configs, DDL, dbt staging) was edited or deleted since."""
+
     def __init__(self, project: Project, pipeline: str):
         self.directory = layout.output_dir(project, pipeline)
+        self.dbt_dir = project.pipelines_dir / pipeline / "dbt"
+        self.dbt_manifest = layout.dbt_manifest(project, pipeline)
 
     def __call__(self) -> bool:
-        return generated.intact(self.directory)
+        if not generated.intact(self.directory):
+            return False
+        return not self.dbt_manifest.exists() or generated.intact(self.dbt_dir, self.dbt_manifest)
 
 
 def _remove_stale(project: Project, pipeline: str) -> None:
     removed = generated.remove(layout.output_dir(project, pipeline))
+    manifest = layout.dbt_manifest(project, pipeline)
+    if manifest.exists():
+        removed += generated.remove(project.pipelines_dir / pipeline / "dbt", manifest)
     say(f"   {BASENAME}:{pipeline}: CDC section gone, removed {len(removed)} generated files")
 
 
@@ -63,18 +72,23 @@ def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
                    "actions": [lambda message=str(exc): TaskFailed(message)]}
             continue
         if source is None:
-            if (layout.output_dir(project, pipeline.name) / generated.MANIFEST).exists():
+            if (layout.output_dir(project, pipeline.name) / generated.MANIFEST).exists() or \
+                    layout.dbt_manifest(project, pipeline.name).exists():
                 yield {"basename": BASENAME, "name": pipeline.name,
                        "actions": [(_remove_stale, [project, pipeline.name])],
                        "doc": f"remove {pipeline.name}'s stale CDC output"}
             continue
-        file_dep = [str(p) for p in (groups, source.file, *templates) if p.exists()]
+        dbt_project = pipeline.directory / "dbt" / "dbt_project.yml"  # staging goes there
+        file_dep = [str(p) for p in (groups, source.file, dbt_project, *templates)
+                    if p.exists()]
         yield {
             "basename": BASENAME,
             "name": pipeline.name,
             "doc": f"CDC configs and DDL of {pipeline.name}",
             "actions": [GenerateCdc(project, source)],
             "file_dep": file_dep,
+            "targets": [str(layout.dbt_manifest(project, pipeline.name))]
+            if dbt_project.exists() else [],
             "uptodate": [config_changed(layout.GENERATOR),
                          OutputsIntact(project, pipeline.name)],
             "verbosity": 2,

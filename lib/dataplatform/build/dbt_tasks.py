@@ -12,6 +12,7 @@ from typing import Any
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
+from dataplatform import generated
 from dataplatform.build.console import say
 from dataplatform.catalog import Catalog
 from dataplatform.cdc import layout as cdc_layout
@@ -60,13 +61,18 @@ def dbt_tasks(catalog: Catalog, target: str) -> Iterator[dict[str, Any]]:
     for pipeline in catalog.pipelines:
         if not layout.dbt_dir(pipeline.directory).is_dir():
             continue
-        file_dep = [str(p) for p in layout.input_files(project, pipeline.directory)]
+        inputs = layout.input_files(project, pipeline.directory)
         generated_staging = cdc_layout.dbt_manifest(project, pipeline.name)
         task_dep = []
         if pipeline.has_cdc_section or (pipeline.directory / "config" / "cdc.yaml").exists():
-            task_dep.append(f"cdc:{pipeline.name}")  # it writes the staging models first
-            if generated_staging.exists():
-                file_dep.append(str(generated_staging))
+            # cdc:<pipeline> writes the staging models first; they are represented by its
+            # manifest (a target of that task, changed whenever they are), so the dependency
+            # list is the same before and after they first appear
+            task_dep.append(f"cdc:{pipeline.name}")
+            owned = set(generated.listed_files(layout.dbt_dir(pipeline.directory),
+                                               generated_staging))
+            inputs = [p for p in inputs if p not in owned] + [generated_staging]
+        file_dep = [str(p) for p in inputs]
         yield {
             "basename": BASENAME,
             "name": pipeline.name,

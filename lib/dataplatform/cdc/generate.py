@@ -7,8 +7,15 @@ input changes nothing and a run never leaves half its files behind.
 from __future__ import annotations
 
 from dataplatform import generated
-from dataplatform.cdc import connect, loader, naming, statements
-from dataplatform.cdc.layout import GENERATOR, SOURCE_GROUPS, CdcSource, find_source, output_dir
+from dataplatform.cdc import connect, dbt_staging, loader, naming, statements
+from dataplatform.cdc.layout import (
+    GENERATOR,
+    SOURCE_GROUPS,
+    CdcSource,
+    find_source,
+    output_dir,
+)
+from dataplatform.cdc.layout import dbt_manifest as dbt_manifest_path
 from dataplatform.cdc.model import SHARED, CdcPipeline
 from dataplatform.config.yamlsource import load_yaml
 from dataplatform.project import Project
@@ -52,9 +59,28 @@ def render(project: Project, pipeline: CdcPipeline, inputs: list[str]) -> dict[s
 
 
 def generate(project: Project, source: CdcSource) -> generated.SyncResult:
+    """Render and write the CDC configs and DDL, and the dbt staging when the pipeline has a
+    dbt project; validation and ownership checks all happen before the first write."""
     pipeline = load(project, source)
     input_paths = [project.root / SOURCE_GROUPS, source.file]
     displays = [project.relative(p) for p in input_paths]
     files = render(project, pipeline, [displays[1], displays[0]])
     inputs = {project.relative(p): generated.file_digest(p) for p in input_paths if p.exists()}
-    return generated.sync(output_dir(project, source.pipeline), files, inputs, GENERATOR)
+    pipeline_dir = project.pipelines_dir / source.pipeline
+    dbt_dir, dbt_manifest = pipeline_dir / "dbt", dbt_manifest_path(project, source.pipeline)
+    header = f"generated from {displays[1]} and {displays[0]} — edit those instead"
+    dbt_files = None
+    if (dbt_dir / "dbt_project.yml").is_file():
+        dbt_files = dbt_staging.render(pipeline, header)
+        generated.assert_owned(dbt_dir, dbt_files, dbt_manifest, project.root)
+    result = generated.sync(output_dir(project, source.pipeline), files, inputs, GENERATOR)
+    if dbt_files is not None:
+        staged = generated.sync(dbt_dir, dbt_files, inputs, GENERATOR,
+                                manifest_path=dbt_manifest, shared_with_people=True,
+                                shown_from=project.root)
+        result.written += [f"dbt/{p}" for p in staged.written]
+        result.unchanged += staged.unchanged
+        result.removed += [f"dbt/{p}" for p in staged.removed]
+    elif dbt_manifest.exists():
+        result.removed += [f"dbt/{p}" for p in generated.remove(dbt_dir, dbt_manifest)]
+    return result

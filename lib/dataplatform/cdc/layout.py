@@ -11,7 +11,7 @@ from dataplatform.project import Project
 SOURCE_GROUPS = Path("platform/cdc/source-groups.yaml")
 OUTPUT = Path("generated/cdc")
 # Bump when the generator's code changes what it writes: every CDC pipeline regenerates.
-GENERATOR = "dataplatform.cdc/1"
+GENERATOR = "dataplatform.cdc/2"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,101 @@
+"""dbt staging derived from CDC tables: sources and staging models that build with dbt on DuckDB
+over landed sample data, regenerate only what changed, and never overwrite hand-written files."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pytest
+
+from conftest import TempProject, copy_from_checkout
+
+STAGING = "pipelines/retail_cdc/dbt/models/staging/retail"
+
+
+def executed(result) -> list[str]:
+    return sorted(re.findall(r"^\.  (\S+)$", result.stdout, flags=re.M))
+
+
+@pytest.fixture
+def retail(project: TempProject) -> TempProject:
+    for part in ("platform/cdc", "pipelines/retail_cdc", "pipelines/shared"):
+        copy_from_checkout(part, project.root)
+    return project
+
+
+def test_staging_builds_over_landed_sample_data(retail: TempProject) -> None:
+    first = retail.doit("dbt:retail_cdc")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert executed(first) == ["cdc:retail_cdc", "dbt:retail_cdc"]  # generated, then built
+    warehouse = retail.root / "pipelines/retail_cdc/build/retail_cdc.duckdb"
+    with duckdb.connect(str(warehouse)) as db:  # what the sink would have landed
+        db.execute("""insert into retail.customer ("tenant_id", "CustomerId", "CustomerNumber",
+            "Name", "IsActive", "CreditLimit", "CreatedAt", "__cdc_operation",
+            "__cdc_commit_time", "__cdc_loaded_at")
+            values ('oslo', 1, 'C1', 'Ada', true, 1000.5, '2026-01-02 03:04:05', 'c',
+                    '2026-11-20 10:00:00', now()),
+                   ('bergen', 1, 'C1', 'Bo', false, null, '2026-01-03 00:00:00', 'u',
+                    '2026-11-20 10:05:00', now())""")
+        db.execute("""insert into retail.fravaersarsak ("tenant_id", "ÅrsakId", "Årsak",
+            "__cdc_operation", "__cdc_loaded_at") values ('oslo', 3, 'Sykdom', 'c', now())""")
+        db.execute("""insert into retail.order_line ("tenant_id", "OrderId", "LineNo",
+            "ProductId", "Quantity", "UnitPrice", "__cdc_operation", "__cdc_loaded_at")
+            values ('oslo', 7, 1, uuid(), 1.5, 10, 'c', now()),
+                   ('oslo', 7, 2, uuid(), 2, 10, 'c', now())""")
+    built = retail.doit("--always-execute", "dbt:retail_cdc")
+    assert built.returncode == 0, built.stdout
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        customers = db.execute("select tenant_id, customer_id, name, is_active, cdc_operation "
+                               "from stg_retail__customer order by tenant_id").fetchall()
+        reasons = db.execute("select årsak_id, årsak from stg_retail__fravaersarsak").fetchall()
+        lines = db.execute("select order_id, line_no from stg_retail__order_line "
+                           "order by line_no").fetchall()
+    assert customers == [("bergen", 1, "Bo", False, "u"), ("oslo", 1, "Ada", True, "c")]
+    assert reasons == [(3, "Sykdom")]
+    assert lines == [(7, 1), (7, 2)]
+
+    with duckdb.connect(str(warehouse)) as db:  # a duplicate composite key must be caught
+        db.execute("""insert into retail.order_line ("tenant_id", "OrderId", "LineNo",
+            "ProductId", "Quantity", "UnitPrice", "__cdc_operation", "__cdc_loaded_at")
+            values ('oslo', 7, 2, uuid(), 9, 10, 'u', now())""")
+    failed = retail.doit("--always-execute", "dbt:retail_cdc")
+    assert failed.returncode == 1
+    assert re.search(r"test source_unique_combination_of_columns_retail_order_line\S*: Got 1 "
+                     r"result", failed.stdout), failed.stdout
+
+
+def test_hand_written_files_are_never_overwritten(retail: TempProject) -> None:
+    own = retail.root / STAGING / "stg_retail__customer.sql"
+    own.parent.mkdir(parents=True)
+    own.write_text("select 1 as mine\n")
+    result = retail.doit("cdc")
+    assert result.returncode == 1
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("✗")]
+    assert line == (f"✗ cdc:retail_cdc: {STAGING}/stg_retail__customer.sql exists and was not "
+                    "generated — it would be overwritten: rename it, or delete it to let the "
+                    "generator own it")
+    assert own.read_text() == "select 1 as mine\n"
+    assert not (retail.root / "pipelines/retail_cdc/generated").exists()  # nothing written
+
+    own.rename(own.with_name("stg_retail__customer_extras.sql"))
+    done = retail.doit("cdc")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (retail.root / STAGING / "stg_retail__customer_extras.sql").exists()
+
+
+def test_regeneration_rewrites_only_what_changed(retail: TempProject) -> None:
+    done = retail.doit("cdc")
+    assert done.returncode == 0, done.stdout + done.stderr
+    folder = retail.root / STAGING
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    manifest = retail.root / "pipelines/retail_cdc/pipeline.yaml"
+    manifest.write_text(manifest.read_text().replace(
+        "        Gyldig: bit\n", "        Gyldig: bit\n        Kode: varchar(10)\n"))
+    done = retail.doit("cdc")
+    assert done.returncode == 0, done.stdout + done.stderr
+    after = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    changed = sorted(name for name in after if after[name] != before.get(name))
+    assert changed == ["_retail__sources.yml", "stg_retail__fravaersarsak.sql"]
+    assert "cast(\"Kode\" as varchar(10)) as kode" in (
+        folder / "stg_retail__fravaersarsak.sql").read_text()
