@@ -109,3 +109,52 @@ def test_outdated_lists_pipelines_behind_their_template(repo: TempProject) -> No
     report = repo.invoke("pipelines.outdated")
     assert report.returncode == 0
     assert "old_one" in report.stdout and "1 pipeline(s) behind" in report.stdout
+
+
+def git(root, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True,
+                   env=clean_env(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@x",
+                                 GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@x"))
+
+
+def test_update_merges_template_changes_and_keeps_local_edits(repo: TempProject) -> None:
+    git(repo.root, "init", "-q")
+    git(repo.root, "add", "-A")
+    git(repo.root, "commit", "-qm", "template v1")
+    assert repo.invoke("create-pipeline", "demo").returncode == 0
+    mart = repo.root / "pipelines/demo/dbt/models/marts/daily_sales.sql"
+    mart.write_text(mart.read_text() + "-- local: reviewed by finance\n")
+
+    template = repo.root / "pipelines/_templates/dbt/{{cookiecutter.pipeline_name}}"
+    template_mart = template / "dbt/models/marts/daily_sales.sql"
+    template_mart.write_text("-- Revenue per day.\n" + template_mart.read_text())
+    (template / "scripts/backfill.sh").write_text("#!/bin/sh\necho backfill\n")
+    readme = template / "docs/README.md"
+    readme.write_text(readme.read_text() + "\nSee the runbook.\n")
+    git(repo.root, "add", "-A")
+    git(repo.root, "commit", "-qm", "template v2")
+    assert "demo" in repo.invoke("pipelines.outdated").stdout
+
+    result = repo.invoke("pipelines.update", "demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    merged = mart.read_text()
+    assert merged.startswith("-- Revenue per day.\n")
+    assert merged.endswith("-- local: reviewed by finance\n")
+    assert (repo.root / "pipelines/demo/scripts/backfill.sh").exists()
+    assert "See the runbook." in (repo.root / "pipelines/demo/docs/README.md").read_text()
+    assert "every pipeline matches" in repo.invoke("pipelines.outdated").stdout
+
+    git(repo.root, "add", "-A")
+    git(repo.root, "commit", "-qm", "demo updated")
+    template_mart.write_text(template_mart.read_text().replace(
+        "    count(*) as sales,", "    count(distinct event_id) as sales,"))
+    mart.write_text(mart.read_text().replace("    count(*) as sales,",
+                                             "    count(*) as sale_count,"))
+    git(repo.root, "add", "pipelines/_templates")
+    git(repo.root, "commit", "-qm", "template v3")
+    conflict = repo.invoke("pipelines.update", "demo")
+    assert conflict.returncode == 1
+    assert ("CONFLICT (content): Merge conflict in dbt/models/marts/daily_sales.sql"
+            in conflict.stdout)
+    text = mart.read_text()
+    assert "<<<<<<< pipeline" in text and ">>>>>>> template (new)" in text

@@ -11,5 +11,5 @@ def build_namespace() -> Collection:
     root = Collection()
     root.add_task(pipelines.create_pipeline)
     root.add_collection(Collection("cache", cache.status, cache.clean))
-    root.add_collection(Collection("pipelines", pipelines.outdated))
+    root.add_collection(Collection("pipelines", pipelines.outdated, pipelines.update))
     return root

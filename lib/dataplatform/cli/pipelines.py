@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from invoke import task
+from invoke.exceptions import Exit
 from rich.table import Table
 
 from dataplatform.cli.common import console, one_line_errors
@@ -67,3 +68,25 @@ def outdated(c):
         console.print(f"{behind} pipeline(s) behind their template")
     else:
         console.print("every pipeline matches the current version of its template")
+
+
+@task(name="update", help={"name": "the pipeline to bring up to date with its template"})
+@one_line_errors
+def update(c, name):
+    """Apply template changes to pipelines/NAME, keeping local edits (three-way merge)."""
+    from dataplatform.scaffold.update import update_pipeline
+
+    result = update_pipeline(find_project(), name)
+    for relpath in result.updated:
+        console.print(f"updated  {relpath}", markup=False)
+    for relpath in result.added:
+        console.print(f"added    {relpath}", markup=False)
+    for relpath in result.removed:
+        console.print(f"removed  {relpath}", markup=False)
+    for relpath in result.conflicts:
+        console.print(f"CONFLICT (content): Merge conflict in {relpath}", markup=False)
+    if result.conflicts:
+        raise Exit(f"{len(result.conflicts)} conflict(s): resolve the <<<<<<< markers in "
+                   f"pipelines/{name}, then run doit", code=1)
+    if not (result.updated or result.added or result.removed):
+        console.print(f"pipelines/{name} already matches its template")
