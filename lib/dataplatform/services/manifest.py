@@ -1,46 +1,119 @@
-"""Load `platform/services.yaml`: the namespace and the declared services.
+"""Load `platform/services.yaml`: the namespace and every service, templates expanded.
 
-Each service's keys are checked against the full schema (unknown keys are errors with a
-did-you-mean); its `build:` section becomes an `ImageSpec` for the content-addressed image tasks.
+A service is declared with `template: "name:version"` (a file under `templates/services/`,
+rendered with that version), `image:` or `build:`. Keys next to a template override it
+(`environment` is merged); every key of the service schema takes effect and any other key is
+an error with a did-you-mean.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dataplatform.config.validate import check_keys, expect, optional
-from dataplatform.config.yamlsource import YamlDocument, load_yaml
-from dataplatform.images.spec import ImageSpec, parse_build
+import jinja2
+
+from dataplatform.config.validate import check_keys, expect, optional, suggestion
+from dataplatform.config.yamlsource import YamlDocument, load_yaml, parse_yaml
+from dataplatform.errors import ConfigError
 from dataplatform.project import Project
+from dataplatform.services import spec as service_spec
+from dataplatform.services.spec import SERVICE_KEYS, Service
 
 TOP_KEYS = ("namespace", "services")
-SERVICE_KEYS = (
-    "template", "image", "build", "environment", "command", "ports", "volumes", "persistent",
-    "depends_on", "healthcheck", "profiles",
-)
 NAMESPACE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-
-
-@dataclass(frozen=True)
-class Service:
-    name: str
-    raw: dict[str, Any]
-    build: ImageSpec | None
+SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+TEMPLATES = Path("templates/services")
+# Keys that may stand next to `template:`; for templates of several services only these two.
+MULTI_TEMPLATE_OVERRIDES = ("environment", "profiles")
 
 
 @dataclass(frozen=True)
 class ServicesManifest:
     namespace: str
     services: dict[str, Service] = field(default_factory=dict)
+    declared_in: str = ""
+
+    def edges(self) -> dict[str, list[str]]:
+        return {name: s.dependencies for name, s in self.services.items()}
 
 
 def default_namespace(root: Path) -> str:
     """The repository directory's name, made a valid Docker name."""
     name = re.sub(r"[^a-z0-9_.-]+", "-", root.name.lower()).strip("-._")
     return name or "dataplatform"
+
+
+def available_templates(project: Project) -> list[str]:
+    folder = project.root / TEMPLATES
+    return sorted(p.name.removesuffix(".yaml.j2") for p in folder.glob("*.yaml.j2"))
+
+
+def _expand_template(project: Project, doc: YamlDocument, keypath, name: str, reference: str,
+                     overrides: dict[str, Any]) -> list[Service]:
+    template, _, version = reference.partition(":")
+    known = available_templates(project)
+    where = (*keypath, "template")
+    if template not in known:
+        near = suggestion(template, known)
+        raise doc.error(where, f"unknown service template {template!r}",
+                        f"did you mean '{near}'?" if near else f"templates: {', '.join(known)}")
+    path = project.root / TEMPLATES / f"{template}.yaml.j2"
+    try:
+        text = jinja2.Template(path.read_text(), undefined=jinja2.StrictUndefined).render(
+            name=name, version=version)
+    except jinja2.TemplateError as exc:
+        raise ConfigError(project.relative(path), getattr(exc, "lineno", None), "",
+                          f"template does not render: {exc}") from None
+    shown = f"{project.relative(path)} ({reference})"
+    rendered = parse_yaml(text, shown)
+    data = rendered.data or {}
+    versions = [str(v) for v in data.get("versions", [])]
+    if not version or version not in versions:
+        raise doc.error(where, f"unknown version {version or '(none)'!r} of template "
+                        f"{template!r}", f"write {template}:<version>, one of "
+                        f"{', '.join(versions)}")
+    services = []
+    generated = data.get("services") or {}
+    if len(generated) > 1:
+        for key in overrides:
+            if key not in MULTI_TEMPLATE_OVERRIDES:
+                raise doc.error((*keypath, key), f"template {template!r} defines several "
+                                f"services ({', '.join(generated)}); only "
+                                f"{' and '.join(MULTI_TEMPLATE_OVERRIDES)} can be set here")
+    user = _parse_overrides(doc, keypath, name, overrides, project)
+    for service_name, body in generated.items():
+        service_keypath = ("services", str(service_name))
+        check_keys(rendered, service_keypath, body, SERVICE_KEYS)
+        service = service_spec.parse_service(rendered, service_keypath, str(service_name), body,
+                                             project.root, template=reference)
+        services.append(_apply(service, user))
+    return services
+
+
+def _parse_overrides(doc: YamlDocument, keypath, name: str, overrides: dict[str, Any],
+                     project: Project) -> dict[str, Any]:
+    if not overrides:
+        return {}
+    probe = dict(overrides)
+    if "image" not in probe and "build" not in probe:
+        probe["image"] = "template"  # only to satisfy the one-source rule while parsing
+    parsed = service_spec.parse_service(doc, keypath, name, probe, project.platform_dir)
+    return {key: getattr(parsed, key) for key in overrides}
+
+
+def _apply(service: Service, overrides: dict[str, Any]) -> Service:
+    if not overrides:
+        return service
+    changes = dict(overrides)
+    if "environment" in changes:
+        merged = dict(service.environment)
+        merged.update(dict(changes["environment"]))
+        changes["environment"] = tuple(merged.items())
+    return dataclasses.replace(service, **changes)
 
 
 def load_services(project: Project) -> ServicesManifest:
@@ -58,12 +131,50 @@ def load_services(project: Project) -> ServicesManifest:
     services: dict[str, Service] = {}
     raw_services = optional(doc, (), data, "services", dict, {})
     for name, body in raw_services.items():
-        keypath = ("services", str(name))
+        name = str(name)
+        keypath = ("services", name)
+        if not SERVICE_NAME.match(name):
+            raise doc.error(keypath, f"service name {name!r} is not a valid container name",
+                            "use lowercase letters, digits, '_' or '-'")
         body = body if body is not None else {}
         expect(doc, keypath, body, dict)
         check_keys(doc, keypath, body, SERVICE_KEYS)
-        build = None
-        if "build" in body:
-            build = parse_build(doc, (*keypath, "build"), body["build"], str(name), path.parent)
-        services[str(name)] = Service(str(name), body, build)
-    return ServicesManifest(namespace, services)
+        if "template" in body:
+            reference = expect(doc, (*keypath, "template"), body["template"], str)
+            overrides = {k: v for k, v in body.items() if k != "template"}
+            if "image" in overrides or "build" in overrides:
+                raise doc.error(keypath, "give exactly one of template, image or build")
+            expanded = _expand_template(project, doc, keypath, name, reference, overrides)
+        else:
+            expanded = [service_spec.parse_service(doc, keypath, name, body, path.parent)]
+        for service in expanded:
+            if service.name in services:
+                raise doc.error(keypath, f"service {service.name!r} is defined twice (also at "
+                                f"{services[service.name].declared_in})")
+            services[service.name] = service
+    manifest = ServicesManifest(namespace, services, doc.display)
+    _check_dependencies(doc, manifest)
+    return manifest
+
+
+def _check_dependencies(doc: YamlDocument, manifest: ServicesManifest) -> None:
+    from dataplatform.services.graph import find_cycle
+
+    for service in manifest.services.values():
+        for dependency in service.dependencies:
+            if dependency not in manifest.services:
+                near = suggestion(dependency, manifest.services)
+                raise ConfigError(service.declared_in.rsplit(":", 1)[0],
+                                  int(service.declared_in.rsplit(":", 1)[1] or 0) or None,
+                                  f"services.{service.name}.depends_on",
+                                  f"depends on unknown service {dependency!r}",
+                                  f"did you mean '{near}'?" if near else
+                                  f"services: {', '.join(sorted(manifest.services))}")
+    cycle = find_cycle(manifest.edges())
+    if cycle:
+        first = manifest.services[cycle[0]]
+        raise ConfigError(first.declared_in.rsplit(":", 1)[0],
+                          int(first.declared_in.rsplit(":", 1)[1] or 0) or None,
+                          f"services.{cycle[0]}.depends_on",
+                          f"dependency cycle: {' → '.join(cycle)}",
+                          "remove one of these depends_on entries")
