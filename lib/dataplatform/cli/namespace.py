@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from dataplatform.cli import cache, pipelines
+from dataplatform.cli import cache, pipelines, platform
 
 
 def build_namespace() -> Collection:
     root = Collection()
     root.add_task(pipelines.create_pipeline)
+    for command in (platform.up, platform.down, platform.status, platform.logs,
+                    platform.restart, platform.compose_file):
+        root.add_task(command)
     root.add_collection(Collection("cache", cache.status, cache.clean))
     root.add_collection(Collection("pipelines", pipelines.outdated, pipelines.update))
     return root

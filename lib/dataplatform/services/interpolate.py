@@ -1,0 +1,51 @@
+"""`${VAR}` in service definitions, as docker compose reads them: `${VAR}`, `${VAR:-default}`
+(default when unset or empty), `${VAR-default}` (default when unset), and `$$` for a literal
+`$`. Values come from the environment, then from the checkout's `.env`."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from dataplatform.errors import UserError
+from dataplatform.settings import read_env_file
+
+_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|\$([A-Za-z_]\w*)")
+
+
+class MissingVariable(UserError):
+    def __init__(self, variable: str, where: str):
+        self.variable = variable
+        super().__init__(f"{where}: ${{{variable}}} has no value — set {variable} in .env "
+                         "(invoke setup writes one) or in the environment")
+
+
+def variables(project_root: Path) -> dict[str, str]:
+    values = read_env_file(project_root / ".env")
+    values.update(os.environ)
+    return values
+
+
+def interpolate(text: str, values: Mapping[str, str], where: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group(1) or match.group(4)
+        operator, default = match.group(2), match.group(3)
+        value = values.get(name)
+        if operator == ":-" and not value:
+            return default or ""
+        if operator == "-" and value is None:
+            return default or ""
+        if value is None:
+            raise MissingVariable(name, where)
+        return value
+
+    return _REFERENCE.sub(replace, text)
+
+
+def references(text: str) -> list[str]:
+    """The variables `text` reads (for checks like `invoke doctor`)."""
+    return [m.group(1) or m.group(4) for m in _REFERENCE.finditer(text) if m.group(0) != "$$"]
