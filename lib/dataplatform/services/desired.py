@@ -18,7 +18,8 @@ from dataplatform.services.spec import Service
 
 SERVICE_LABEL = "dataplatform.service"
 HASH_LABEL = "dataplatform.config-hash"
-_PORT = re.compile(r"^(?:(?P<ip>[\d.]+|\[[0-9a-f:]+\]):)?(?:(?P<host>\d+):)?(?P<container>\d+)"
+_PORT = re.compile(r"^(?:(?P<ip>\d+\.\d+\.\d+\.\d+|\[[0-9a-f:]+\]):)?(?:(?P<host>\d+):)?"
+                   r"(?P<container>\d+)"
                    r"(?:/(?P<proto>tcp|udp))?$")
 
 
