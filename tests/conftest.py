@@ -265,3 +265,35 @@ def copy_from_checkout(relpath: str, destination_root: Path) -> None:
         target = destination_root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
+
+
+POSTGRES_IMAGE = "dataplatform-test/postgres:15"
+DEBIAN_IMAGE = "dataplatform-test/debian:bookworm"
+
+
+@pytest.fixture(scope="session")
+def postgres_image(docker_client) -> str:
+    """A real PostgreSQL 15 image built from Debian's packages, once per machine."""
+    try:
+        docker_client.images.get(POSTGRES_IMAGE)
+        return POSTGRES_IMAGE
+    except Exception:
+        pass
+    try:
+        docker_client.images.get(DEBIAN_IMAGE)
+    except Exception:
+        debootstrap = shutil.which("debootstrap")
+        require(debootstrap is not None, "debootstrap is not installed (apt-get install "
+                                         "debootstrap)")
+        with tempfile.TemporaryDirectory() as root:
+            os.chmod(root, 0o755)  # it becomes the image's "/"
+            subprocess.run([debootstrap, "--variant=minbase", "bookworm", root,
+                            "http://deb.debian.org/debian"], check=True, capture_output=True,
+                           timeout=900)
+            tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
+            subprocess.run(["docker", "import", "-", DEBIAN_IMAGE], stdin=tar.stdout,
+                           check=True, capture_output=True, timeout=600)
+            tar.wait()
+    docker_client.images.build(path=str(REPO / "tests/images/postgres"), tag=POSTGRES_IMAGE,
+                               network_mode="host", rm=True, buildargs={"BASE": DEBIAN_IMAGE})
+    return POSTGRES_IMAGE

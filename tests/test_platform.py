@@ -224,3 +224,36 @@ def test_a_host_port_in_use_is_named_before_anything_starts(project: TempProject
     assert containers(docker_client, project.namespace) == {}
     with contextlib.suppress(Exception):
         project.invoke("down")
+
+
+def test_postgres_data_survives_down_and_up_but_not_down_volumes(
+        project: TempProject, postgres_image: str, docker_client) -> None:
+    project.services(f"""
+  postgres:
+    image: {postgres_image}
+    persistent: true
+    volumes: ["data:/var/lib/postgresql/data"]
+    healthcheck:
+      test: ["CMD", "pg_isready", "-U", "postgres"]
+      interval: 500ms
+      retries: 60
+""")
+
+    def psql(sql: str) -> str:
+        container = containers(docker_client, project.namespace)["postgres"]
+        code, out = container.exec_run(["psql", "-U", "postgres", "-tAc", sql])
+        assert code == 0, out
+        return out.decode().strip()
+
+    try:
+        first = project.invoke("up", "--timeout", "120")
+        assert first.returncode == 0, first.stdout + first.stderr
+        psql("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('survives')")
+        assert project.invoke("down").returncode == 0
+        assert project.invoke("up", "--timeout", "120").returncode == 0
+        assert psql("SELECT v FROM kept") == "survives"
+        assert project.invoke("down", "--volumes", "--yes").returncode == 0
+        assert project.invoke("up", "--timeout", "120").returncode == 0
+        assert psql("SELECT to_regclass('kept') IS NULL") == "t"
+    finally:
+        project.invoke("down", "--volumes", "--yes")

@@ -25,6 +25,12 @@ def one_line_errors(function: Callable[..., Any]) -> Callable[..., Any]:
         except UserError as exc:
             errors.print(f"✗ {exc}", markup=False, soft_wrap=True)
             raise Exit(code=1) from None
+        except Exception as exc:
+            if not type(exc).__module__.startswith("docker."):
+                raise
+            detail = getattr(exc, "explanation", None) or str(exc)
+            errors.print(f"✗ Docker engine error: {detail}", markup=False, soft_wrap=True)
+            raise Exit(code=1) from None
 
     return wrapper
 

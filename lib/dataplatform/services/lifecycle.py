@@ -246,8 +246,12 @@ class Platform:
                 if all(self._condition_met(dep, cond, started, ready)
                        for dep, cond in service.depends_on):
                     report(name, "starting", "")
-                    started[name] = self._converge(wanted[name], current.get(name),
-                                                   name in jobs, result)
+                    try:
+                        started[name] = self._converge(wanted[name], current.get(name),
+                                                       name in jobs, result)
+                    except docker.errors.APIError as exc:
+                        raise UpFailed(name, "could not start: "
+                                       f"{exc.explanation or exc}", "") from None
             for name, container in started.items():
                 if name in ready:
                     continue
