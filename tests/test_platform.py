@@ -126,6 +126,18 @@ def test_a_killed_container_is_restarted(platform: TempProject, docker_client) -
     assert "1 restarted" in result.stdout
     assert containers(docker_client, platform.namespace)["db"].status == "running"
 
+    logs = platform.invoke("logs", "db", "--tail", "50")
+    assert logs.returncode == 0 and "db-booting" in logs.stdout
+    app = containers(docker_client, platform.namespace)["app"]
+    before = app.attrs["State"]["StartedAt"]
+    restarted = platform.invoke("restart", "app")
+    assert restarted.returncode == 0, restarted.stderr
+    assert "app restarted and ready" in restarted.stdout
+    app.reload()
+    assert app.attrs["State"]["StartedAt"] != before
+    missing = platform.invoke("logs", "nope")
+    assert missing.returncode == 1 and "service 'nope' has no container" in missing.stderr
+
 
 def test_a_service_that_never_gets_healthy_fails_with_its_logs(platform: TempProject) -> None:
     result = platform.invoke("up", "--service", "broken")
