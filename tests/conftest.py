@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -297,3 +298,9 @@ def postgres_image(docker_client) -> str:
     docker_client.images.build(path=str(REPO / "tests/images/postgres"), tag=POSTGRES_IMAGE,
                                network_mode="host", rm=True, buildargs={"BASE": DEBIAN_IMAGE})
     return POSTGRES_IMAGE
+
+
+def executed(result: subprocess.CompletedProcess, prefix: str = "") -> list[str]:
+    """The doit tasks a run executed (its `.  task` lines), sorted; `prefix` filters them."""
+    names = re.findall(r"^\.  (\S+)$", result.stdout, flags=re.M)
+    return sorted(n for n in names if n.startswith(prefix))

@@ -8,13 +8,10 @@ import re
 import duckdb
 import pytest
 
-from conftest import TempProject, copy_from_checkout
+from conftest import TempProject, copy_from_checkout, executed
 
 STAGING = "pipelines/retail_cdc/dbt/models/staging/retail"
 
-
-def executed(result) -> list[str]:
-    return sorted(re.findall(r"^\.  (\S+)$", result.stdout, flags=re.M))
 
 
 @pytest.fixture

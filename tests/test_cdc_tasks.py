@@ -3,19 +3,15 @@ rewritten, removed tenants lose their files, a no-op touches nothing, bad input 
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import TempProject, copy_from_checkout
+from conftest import TempProject, copy_from_checkout, executed
 
 OUT = "generated/cdc"
 
-
-def executed(result) -> list[str]:
-    return re.findall(r"^\.  (\S+)$", result.stdout, flags=re.M)
 
 
 def snapshot(root: Path) -> dict[str, int]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TempProject, unique_name
+from conftest import TempProject, executed, unique_name
 
 pytestmark = pytest.mark.docker
 
@@ -33,9 +33,6 @@ def image_project(project: TempProject, busybox: str, names: list[str],
         body += f"  {name}:\n    build:\n      context: images/{name}\n"
     project.services(body)
 
-
-def executed(result) -> list[str]:
-    return re.findall(r"^\.  (\S+)$", result.stdout, flags=re.M)
 
 
 def image_ids(docker_client, name: str) -> set[str]:
