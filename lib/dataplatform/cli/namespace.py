@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from dataplatform.cli import cache, pipelines, platform
+from dataplatform.cli import cache, pipelines, platform, workstation
 
 
 def build_namespace() -> Collection:
     root = Collection()
+    root.add_task(workstation.setup)
+    root.add_task(workstation.doctor)
     root.add_task(pipelines.create_pipeline)
     for command in (platform.up, platform.down, platform.status, platform.logs,
                     platform.restart, platform.compose_file):

@@ -46,6 +46,7 @@ def interpolate(text: str, values: Mapping[str, str], where: str) -> str:
     return _REFERENCE.sub(replace, text)
 
 
-def references(text: str) -> list[str]:
-    """The variables `text` reads (for checks like `invoke doctor`)."""
-    return [m.group(1) or m.group(4) for m in _REFERENCE.finditer(text) if m.group(0) != "$$"]
+def references(text: str) -> list[tuple[str, bool]]:
+    """(variable, has a default) for every variable `text` reads (for `invoke doctor`)."""
+    return [(m.group(1) or m.group(4), m.group(2) is not None)
+            for m in _REFERENCE.finditer(text) if m.group(0) != "$$"]

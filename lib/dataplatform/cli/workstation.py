@@ -1,0 +1,73 @@
+"""`invoke setup` and `invoke doctor`: from a fresh clone to a working workstation."""
+
+from __future__ import annotations
+
+from invoke import task
+from invoke.exceptions import Exit
+
+from dataplatform.cli.common import console, one_line_errors
+from dataplatform.project import find_project
+from dataplatform.settings import REGISTRY
+from dataplatform.workstation import checks, envfile
+
+_MARK = {checks.OK: "[green]✓[/]", checks.WARN: "[yellow]![/]", checks.FAIL: "[red]✗[/]"}
+
+
+def _print(results: list[checks.Check]) -> None:
+    width = max(len(r.name) for r in results)
+    for result in results:
+        line = f"{_MARK[result.status]} {result.name:<{width}}  "
+        console.print(line, end="")
+        console.print(result.observed, markup=False, end="")
+        if result.fix and result.status != checks.OK:
+            console.print("  → ", end="")
+            console.print(result.fix, markup=False, end="")
+        console.print()
+
+
+def _failed(results: list[checks.Check]) -> list[checks.Check]:
+    return [r for r in results if r.status == checks.FAIL and r.required]
+
+
+@task(name="setup", help={"registry": "shared image registry, HOST:PORT/PREFIX (kept in .env)"})
+@one_line_errors
+def setup(c, registry=None):
+    """Bootstrap this checkout: check prerequisites, write .env with generated secrets."""
+    project = find_project()
+    prerequisites = [checks.python_version(), checks.packages(), checks.git_present()]
+    _print(prerequisites)
+    if _failed(prerequisites):
+        raise Exit("setup stopped: fix the ✗ above and run invoke setup again", code=1)
+    result = envfile.ensure(project.root)
+    if registry:
+        envfile.set_value(project.root, REGISTRY, registry.rstrip("/"))
+    if result.created:
+        console.print(f"✓ wrote .env with {len(result.added)} settings (secrets generated, "
+                      "mode 0600)", markup=False)
+    elif result.added:
+        console.print(f"✓ added to .env: {', '.join(result.added)} (existing values kept)",
+                      markup=False)
+    else:
+        console.print("✓ .env already complete (nothing changed)", markup=False)
+    if registry:
+        console.print(f"✓ image cache registry: {registry}", markup=False)
+    console.print("next: doit          # build images, CDC configs, dbt\n"
+                  "      invoke up     # start the local platform\n"
+                  "      invoke doctor # check everything", markup=False)
+
+
+@task(name="doctor", help={"json": "print the checks as JSON"})
+@one_line_errors
+def doctor(c, json=False):
+    """Check this workstation: one line per check with ✓ / ! / ✗ and the fix."""
+    results = checks.run_all(find_project())
+    if json:
+        print(checks.as_json(results))
+    else:
+        _print(results)
+        failed = _failed(results)
+        warned = [r for r in results if r.status != checks.OK and r not in failed]
+        console.print(f"{len(results) - len(failed) - len(warned)} ok, {len(warned)} "
+                      f"warning(s), {len(failed)} failed")
+    if _failed(results):
+        raise Exit(code=1)

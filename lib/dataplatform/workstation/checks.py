@@ -1,0 +1,240 @@
+"""What `invoke doctor` checks: one small function per prerequisite, each returning what it
+saw and, when it fails, the exact step that fixes it. `required` checks make setup and doctor
+fail; the others warn."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+from dataplatform import labels, settings
+from dataplatform.errors import UserError
+from dataplatform.project import Project
+from dataplatform.services import interpolate
+from dataplatform.workstation import envfile
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+MIN_PYTHON = (3, 11)
+MIN_FREE_MEMORY = 4 * 1024**3
+MIN_FREE_DISK = 10 * 1024**3
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # ok | warn | fail
+    observed: str
+    fix: str = ""
+    required: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def python_version(version: tuple[int, ...] | None = None) -> Check:
+    version = version or sys.version_info[:3]
+    shown = ".".join(map(str, version))
+    if tuple(version[:2]) >= MIN_PYTHON:
+        return Check("python", OK, shown, required=True)
+    return Check("python", FAIL, shown, "install Python 3.11 or newer and recreate .venv "
+                 "(python3.11 -m venv .venv)", required=True)
+
+
+def packages(distribution: str = "dataplatform") -> Check:
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:  # pragma: no cover - packaging comes with the toolchain
+        return Check("packages", WARN, "cannot check versions (packaging not installed)")
+    problems = []
+    checked = 0
+    try:
+        requirements = metadata.requires(distribution) or []
+    except metadata.PackageNotFoundError:
+        return Check("packages", FAIL, f"{distribution} is not installed",
+                     'pip install -e ".[dev,dbt]"', required=True)
+    for text in requirements:
+        requirement = Requirement(text)
+        if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        checked += 1
+        try:
+            installed = metadata.version(requirement.name)
+        except metadata.PackageNotFoundError:
+            problems.append(f"{requirement.name} missing")
+            continue
+        if installed not in requirement.specifier:
+            problems.append(f"{requirement.name} {installed} (wants {requirement.specifier})")
+    if problems:
+        return Check("packages", FAIL, "; ".join(problems), 'pip install -e ".[dev,dbt]"',
+                     required=True)
+    return Check("packages", OK, f"{checked} dependencies at their pinned versions",
+                 required=True)
+
+
+def docker_engine(client_factory: Callable | None = None) -> Check:
+    from dataplatform.images import engine
+
+    try:
+        client = (client_factory or engine.client)()
+        info = client.info()
+    except UserError as exc:
+        return Check("docker", FAIL, str(exc), "start Docker (Docker Desktop, or `sudo "
+                     "systemctl start docker`, or `dockerd &`)", required=True)
+    root = info.get("DockerRootDir", "")
+    free = shutil.disk_usage(root).free if root and os.path.isdir(root) else None
+    observed = (f"engine {info.get('ServerVersion')}, storage {info.get('Driver')}"
+                + (f", {free / 1024**3:.0f} GiB free for images" if free is not None else ""))
+    if free is not None and free < MIN_FREE_DISK:
+        return Check("docker", WARN, observed, "free disk space or run `invoke cache.clean`",
+                     required=True)
+    return Check("docker", OK, observed, required=True)
+
+
+def free_memory(meminfo: Path = Path("/proc/meminfo")) -> Check:
+    try:
+        fields = dict(line.split(":", 1) for line in meminfo.read_text().splitlines())
+        available = int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return Check("memory", WARN, "unknown (no /proc/meminfo)")
+    shown = f"{available / 1024**3:.1f} GiB available"
+    if available < MIN_FREE_MEMORY:
+        return Check("memory", WARN, shown, "close programs or give Docker/WSL more memory: "
+                     "the full platform wants 4 GiB")
+    return Check("memory", OK, shown)
+
+
+def ports(project: Project) -> Check:
+    from dataplatform.services import desired as desired_mod
+    from dataplatform.services import ports as port_probe
+    from dataplatform.services.manifest import load_services
+
+    manifest = load_services(project)
+    values = interpolate.variables(project.root)
+    busy = []
+    checked = 0
+    for service in manifest.services.values():
+        for text in service.ports:
+            try:
+                port = desired_mod.parse_port(interpolate.interpolate(text, values, "x"), "x")
+            except UserError:
+                continue  # a missing ${VAR} is the env check's business
+            if port.host is None:
+                continue
+            checked += 1
+            if not port_probe.is_free(port.host, port.host_ip, port.protocol):
+                holder = _our_container_on(manifest.namespace, port.host)
+                if holder is None:
+                    busy.append(f"{port.host} ({service.name}) held by "
+                                f"{port_probe.process_holding(port.host) or 'something else'}")
+    if busy:
+        return Check("ports", FAIL, "; ".join(busy), "stop what holds them, or change the "
+                     "port variables in .env (e.g. POSTGRES_PORT)", required=True)
+    return Check("ports", OK, f"{checked} published port(s) free or ours", required=True)
+
+
+def _our_container_on(namespace: str, port: int) -> str | None:
+    try:
+        from dataplatform.images import engine
+
+        for container in engine.client().containers.list(
+                filters={"label": f"{labels.PROJECT}={namespace}"}):
+            for bindings in (container.attrs.get("HostConfig", {}).get("PortBindings")
+                             or {}).values():
+                if any(str(b.get("HostPort")) == str(port) for b in bindings or []):
+                    return container.name
+    except Exception:
+        return None
+    return None
+
+
+def env_file(project: Project) -> Check:
+    from dataplatform.services.manifest import load_services
+
+    path = project.env_file
+    if not path.exists():
+        return Check("env", FAIL, ".env missing", "invoke setup", required=True)
+    parsed = envfile.read(path)
+    if parsed.malformed:
+        number, problem = parsed.malformed[0]
+        return Check("env", FAIL, f".env:{number}: {problem}",
+                     f"fix or remove line {number} of .env", required=True)
+    needed = set()
+    for service in load_services(project).services.values():
+        texts = [v for _, v in service.environment] + list(service.ports) + list(
+            service.volumes) + [service.image or ""]
+        for text in texts:
+            for name, has_default in interpolate.references(text):
+                if not has_default:
+                    needed.add(name)
+    missing = sorted(n for n in needed if n not in parsed.values and n not in os.environ)
+    if missing:
+        return Check("env", FAIL, f"missing {', '.join(missing)}", "invoke setup (adds "
+                     "missing keys, keeps yours)", required=True)
+    defaults = sorted(key for key in envfile.placeholder_keys(project.root)
+                      if parsed.values.get(key, "").startswith("<generate:")
+                      or parsed.values.get(key) in ("", "changeme"))
+    if defaults:
+        return Check("env", FAIL, f"secrets left at the template default: "
+                     f"{', '.join(defaults)}", "delete those lines and run invoke setup",
+                     required=True)
+    return Check("env", OK, f"{len(parsed.values)} keys, every referenced one set",
+                 required=True)
+
+
+def git_present() -> Check:
+    found = shutil.which("git")
+    if found:
+        return Check("git", OK, found, required=True)
+    return Check("git", FAIL, "not found", "install git (apt install git / brew install git)",
+                 required=True)
+
+
+def wsl(project: Project, proc_version: Path = Path("/proc/version")) -> Check:
+    try:
+        text = proc_version.read_text().lower()
+    except OSError:
+        text = ""
+    if "microsoft" not in text:
+        return Check("wsl", OK, "not WSL")
+    if str(project.root).startswith("/mnt/"):
+        return Check("wsl", WARN, f"WSL2, repository on the Windows filesystem ({project.root})",
+                     "clone it under your Linux home (e.g. ~/src): builds and file watching "
+                     "are many times faster there")
+    return Check("wsl", OK, "WSL2, repository on the Linux filesystem")
+
+
+def registry(project: Project) -> Check:
+    configured = settings.registry(project.root)
+    if not configured:
+        return Check("registry", OK, "none configured (images are built locally)")
+    host = configured.split("/", 1)[0]
+    for scheme in ("https", "http"):
+        try:
+            urllib.request.urlopen(f"{scheme}://{host}/v2/", timeout=3)
+            return Check("registry", OK, f"{configured} answers")
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401:  # needs a login, but it is there
+                return Check("registry", OK, f"{configured} answers (login required)")
+        except (OSError, ValueError):
+            continue
+    return Check("registry", WARN, f"{configured} does not answer",
+                 "start it, fix DATAPLATFORM_REGISTRY in .env, or remove it to build locally")
+
+
+def run_all(project: Project) -> list[Check]:
+    return [python_version(), packages(), git_present(), docker_engine(), free_memory(),
+            ports(project), env_file(project), wsl(project), registry(project)]
+
+
+def as_json(results: list[Check]) -> str:
+    return json.dumps({"checks": [r.as_dict() for r in results],
+                       "ok": not any(r.status == FAIL and r.required for r in results)},
+                      indent=2)

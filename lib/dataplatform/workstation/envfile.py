@@ -1,0 +1,141 @@
+"""The checkout's `.env`: parsed with line numbers, completed from `templates/env.template`
+with generated secrets, written with mode 0600. Existing values are never overwritten, and
+no value is ever printed."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import secrets
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dataplatform.errors import UserError
+
+TEMPLATE = Path("templates/env.template")
+_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
+_GENERATE = re.compile(r"^<generate:([a-z-]+)>$")
+
+
+@dataclass
+class EnvFile:
+    values: dict[str, str] = field(default_factory=dict)
+    malformed: list[tuple[int, str]] = field(default_factory=list)  # (line number, problem)
+
+
+def parse(text: str) -> EnvFile:
+    parsed = EnvFile()
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _LINE.match(raw)
+        if not match:
+            parsed.malformed.append((number, "not KEY=VALUE"))
+            continue
+        value = match.group(2).strip()
+        if value[:1] in "'\"" and (len(value) < 2 or value[-1] != value[0]):
+            parsed.malformed.append((number, f"{match.group(1)}: unclosed quote"))
+            continue
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        parsed.values[match.group(1)] = value
+    return parsed
+
+
+def read(path: Path) -> EnvFile:
+    try:
+        return parse(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return EnvFile()
+
+
+def generate(kind: str) -> str:
+    if kind == "password":
+        return secrets.token_urlsafe(24)
+    if kind == "fernet":  # what cryptography.fernet.Fernet.generate_key() returns
+        return base64.urlsafe_b64encode(os.urandom(32)).decode()
+    if kind == "secret":
+        return secrets.token_hex(32)
+    if kind == "access-key":
+        alphabet = string.ascii_uppercase + string.digits
+        return "".join(secrets.choice(alphabet) for _ in range(20))
+    raise UserError(f"{TEMPLATE}: unknown generator <generate:{kind}> — use password, fernet, "
+                    "secret or access-key")
+
+
+def template_entries(root: Path) -> list[tuple[str, str]]:
+    """(key, template value) in template order; `<generate:…>` values left as they are."""
+    text = (root / TEMPLATE).read_text(encoding="utf-8")
+    parsed = parse(text)
+    if parsed.malformed:
+        number, problem = parsed.malformed[0]
+        raise UserError(f"{TEMPLATE}:{number}: {problem}")
+    return list(parsed.values.items())
+
+
+def placeholder_keys(root: Path) -> set[str]:
+    return {key for key, value in template_entries(root) if _GENERATE.match(value)}
+
+
+@dataclass
+class EnsureResult:
+    created: bool
+    added: list[str]
+
+
+def ensure(root: Path, extra: dict[str, str] | None = None) -> EnsureResult:
+    """Create or complete `.env`: add missing keys only (secrets generated), mode 0600.
+
+    A malformed existing file is reported with its line and left untouched."""
+    path = root / ".env"
+    existed = path.exists()
+    current_text = path.read_text(encoding="utf-8") if existed else ""
+    current = parse(current_text)
+    if current.malformed:
+        number, problem = current.malformed[0]
+        raise UserError(f".env:{number}: {problem} — fix or remove that line; .env was left "
+                        "as it is")
+    additions: list[str] = []
+    lines: list[str] = []
+    for key, value in [*template_entries(root), *(extra or {}).items()]:
+        if key in current.values or key in additions:
+            continue
+        match = _GENERATE.match(value)
+        lines.append(f"{key}={generate(match.group(1)) if match else value}")
+        additions.append(key)
+    if additions or not existed:
+        header = "" if existed else (root / TEMPLATE).read_text(encoding="utf-8").split(
+            "\n\n", 1)[0] + "\n\n"
+        body = current_text
+        if body and not body.endswith("\n"):
+            body += "\n"
+        text = header + body + "".join(f"{line}\n" for line in lines)
+        tmp = path.with_name(".env.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    if path.exists():
+        path.chmod(0o600)
+    return EnsureResult(created=not existed, added=additions)
+
+
+def set_value(root: Path, key: str, value: str) -> None:
+    """Set one key (replacing its line, or appending it), keeping everything else as it is."""
+    path = root / ".env"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    for index, line in enumerate(lines):
+        match = _LINE.match(line)
+        if match and match.group(1) == key:
+            lines[index] = f"{key}={value}"
+            break
+    else:
+        lines.append(f"{key}={value}")
+    tmp = path.with_name(".env.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
