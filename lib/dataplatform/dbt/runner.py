@@ -131,7 +131,12 @@ def build(pipeline_dir: Path, extra_args: tuple[str, ...] = ()) -> BuildResult:
     output = _ANSI.sub("", done.stdout + done.stderr)
     summary = _SUMMARY.search(output)
     if done.returncode == 0:
-        return BuildResult(summary.group(0) if summary else "done")
+        warehouse = layout.warehouse(pipeline_dir)
+        if chosen == "duckdb" and not warehouse.exists():
+            import duckdb  # a project with nothing to build yet still gets its warehouse
+
+            duckdb.connect(str(warehouse)).close()
+        return BuildResult(summary.group(0) if summary else "nothing to build yet")
     details = failures(target_dir)
     if not details:  # failed before running anything: show dbt's own error lines
         details = [line.strip() for line in output.splitlines()
