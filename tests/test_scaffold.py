@@ -99,6 +99,9 @@ def test_never_prompts_and_the_shim_works(repo: TempProject) -> None:
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert (repo.root / "pipelines/quiet_one/config/cdc.example.yaml").exists()
+    built = repo.doit("dbt:quiet_one")  # an empty CDC dbt project builds, then settles
+    assert built.returncode == 0 and "nothing to build yet" in built.stdout, built.stdout
+    assert "1 up to date" in repo.doit("dbt:quiet_one").stdout
 
 
 def test_outdated_lists_pipelines_behind_their_template(repo: TempProject) -> None:
