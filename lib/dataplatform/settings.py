@@ -9,29 +9,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dataplatform import dotenv
+
 REGISTRY = "DATAPLATFORM_REGISTRY"
 STRICT = "DATAPLATFORM_STRICT"
 _TRUE = {"1", "true", "yes", "on"}
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of a dotenv file; comments, blanks and malformed lines are skipped here
-    (`invoke doctor` reports malformed ones)."""
-    values: dict[str, str] = {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return values
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+    """The values of a dotenv file; malformed lines are skipped here (`invoke doctor` reports
+    them)."""
+    return dotenv.read(path).values
 
 
 def setting(name: str, project_root: Path | None = None) -> str | None:

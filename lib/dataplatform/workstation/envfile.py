@@ -1,6 +1,6 @@
-"""The checkout's `.env`: parsed with line numbers, completed from `templates/env.template`
-with generated secrets, written with mode 0600. Existing values are never overwritten, and
-no value is ever printed."""
+"""The checkout's `.env`, written: completed from `templates/env.template` with generated
+secrets, with mode 0600. Existing values are never overwritten, and no value is ever printed.
+Reading lives in `dataplatform.dotenv`."""
 
 from __future__ import annotations
 
@@ -9,47 +9,16 @@ import os
 import re
 import secrets
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from dataplatform.dotenv import LINE, EnvFile, parse, read
 from dataplatform.errors import UserError
 
+__all__ = ["EnvFile", "ensure", "generate", "parse", "placeholder_keys", "read", "set_value"]
+
 TEMPLATE = Path("templates/env.template")
-_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$")
 _GENERATE = re.compile(r"^<generate:([a-z-]+)>$")
-
-
-@dataclass
-class EnvFile:
-    values: dict[str, str] = field(default_factory=dict)
-    malformed: list[tuple[int, str]] = field(default_factory=list)  # (line number, problem)
-
-
-def parse(text: str) -> EnvFile:
-    parsed = EnvFile()
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = _LINE.match(raw)
-        if not match:
-            parsed.malformed.append((number, "not KEY=VALUE"))
-            continue
-        value = match.group(2).strip()
-        if value[:1] in "'\"" and (len(value) < 2 or value[-1] != value[0]):
-            parsed.malformed.append((number, f"{match.group(1)}: unclosed quote"))
-            continue
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        parsed.values[match.group(1)] = value
-    return parsed
-
-
-def read(path: Path) -> EnvFile:
-    try:
-        return parse(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return EnvFile()
 
 
 def generate(kind: str) -> str:
@@ -128,7 +97,7 @@ def set_value(root: Path, key: str, value: str) -> None:
     path = root / ".env"
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     for index, line in enumerate(lines):
-        match = _LINE.match(line)
+        match = LINE.match(line)
         if match and match.group(1) == key:
             lines[index] = f"{key}={value}"
             break
