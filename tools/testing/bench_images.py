@@ -84,20 +84,24 @@ def start_registry(workdir: Path) -> tuple[subprocess.Popen, str]:
     sys.exit("docker-registry did not start")
 
 
+def ensure_busybox(client: docker.DockerClient, tag: str, extra: str = "") -> None:
+    """A busybox image (from Debian's busybox-static) tagged `tag`, built once per engine."""
+    try:
+        client.images.get(tag)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    with tempfile.TemporaryDirectory() as context:
+        shutil.copy("/bin/busybox", Path(context) / "busybox")
+        (Path(context) / "Dockerfile").write_text(
+            "FROM scratch\nCOPY busybox /bin/busybox\n"
+            'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n' + extra)
+        client.images.build(path=context, tag=tag, rm=True)
+
+
 def ensure_bases(client: docker.DockerClient) -> None:
     for tag in (BASE_OURS, BASE_LOOP):
-        try:
-            client.images.get(tag)
-            continue
-        except docker.errors.ImageNotFound:
-            pass
-        with tempfile.TemporaryDirectory() as context:
-            shutil.copy("/bin/busybox", Path(context) / "busybox")
-            (Path(context) / "Dockerfile").write_text(
-                "FROM scratch\nCOPY busybox /bin/busybox\n"
-                'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
-                f"LABEL bench.variant={tag.rsplit(':', 1)[1]}\n")
-            client.images.build(path=context, tag=tag, rm=True)
+        ensure_busybox(client, tag, f"LABEL bench.variant={tag.rsplit(':', 1)[1]}\n")
 
 
 def make_monorepo(root: Path, namespace: str, images: int, files: int, large_mb: float) -> None:

@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 
 import docker
+from bench_images import ensure_busybox  # same folder: run as a script
 from rich.console import Console
 from rich.table import Table
 
@@ -30,18 +31,6 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 BASE = "dataplatform-test/busybox:1"
 console = Console(width=120)
-
-
-def ensure_base(client: docker.DockerClient) -> None:
-    try:
-        client.images.get(BASE)
-    except docker.errors.ImageNotFound:
-        with tempfile.TemporaryDirectory() as context:
-            shutil.copy("/bin/busybox", Path(context) / "busybox")
-            (Path(context) / "Dockerfile").write_text(
-                "FROM scratch\nCOPY busybox /bin/busybox\n"
-                'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n')
-            client.images.build(path=context, tag=BASE, rm=True)
 
 
 def service(index: int) -> tuple[str, list[str], dict]:
@@ -107,7 +96,7 @@ def main() -> None:
                         help="the fixed pause of the scripted start after each container")
     args = parser.parse_args()
     client = docker.from_env(timeout=300)
-    ensure_base(client)
+    ensure_busybox(client, BASE)
     workdir = Path(tempfile.mkdtemp(prefix="dataplatform-bench-platform-"))
     namespace = f"dpbench-{uuid.uuid4().hex[:6]}"
     root = workdir / "repo"

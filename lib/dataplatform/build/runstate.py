@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dataplatform.errors import EngineUnavailable, UserError
@@ -46,10 +45,6 @@ class RunState:
             self.project, self.namespace = project, namespace
             self.registry, self.strict = registry, strict
 
-    def cache_path(self, spec: ImageSpec) -> Path:
-        assert self.project is not None
-        return self.project.state_dir / "fingerprints" / f"{spec.name}.json"
-
     def fingerprint(self, spec: ImageSpec) -> fp.Fingerprint:
         """The fingerprint of `spec`, computed once per process; raises its `UserError`."""
         with self._lock:
@@ -57,7 +52,7 @@ class RunState:
         if known is None:
             assert self.project is not None
             try:
-                known = fp.compute(spec, self.project.root, self.cache_path(spec))
+                known = fp.of_project(spec, self.project.root, self.project.state_dir)
                 with self._lock:
                     self.statted += known.statted
                     self.hashed += known.hashed

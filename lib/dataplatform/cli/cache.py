@@ -20,9 +20,8 @@ def _current(project: Project) -> tuple[str, dict[str, str | None]]:
     catalog = load_catalog(project)
     current: dict[str, str | None] = {}
     for spec in catalog.images:
-        cache = project.state_dir / "fingerprints" / f"{spec.name}.json"
         try:
-            current[spec.name] = fp.compute(spec, project.root, cache).digest
+            current[spec.name] = fp.of_project(spec, project.root, project.state_dir).digest
         except UserError as exc:
             console.print(f"! {exc} (its images are kept)", markup=False)
             current[spec.name] = None

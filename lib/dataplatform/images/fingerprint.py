@@ -144,6 +144,16 @@ def check_declaration(spec: ImageSpec, project_root: Path, show) -> None:
                          f"{spec.declared_in}) — create it or fix build.dockerfile")
 
 
+def stat_cache_path(state_dir: Path, spec: ImageSpec) -> Path:
+    """Where the stat cache of `spec` lives inside the checkout's state folder."""
+    return state_dir / "fingerprints" / f"{spec.name}.json"
+
+
+def of_project(spec: ImageSpec, project_root: Path, state_dir: Path) -> Fingerprint:
+    """`compute` with the checkout's own stat cache."""
+    return compute(spec, project_root, stat_cache_path(state_dir, spec))
+
+
 def compute(spec: ImageSpec, project_root: Path, cache_path: Path | None) -> Fingerprint:
     """Fingerprint `spec`; raises `ImageError` (one line, naming image and file) on bad input."""
 

@@ -27,8 +27,7 @@ def compose_document(project: Project, manifest: ServicesManifest) -> dict[str, 
         entry: dict[str, Any] = {"container_name": container_name(manifest.namespace, name)}
         if service.build is not None:
             spec = service.build
-            cache = project.state_dir / "fingerprints" / f"{spec.name}.json"
-            tag = fp.compute(spec, project.root, cache).tag
+            tag = fp.of_project(spec, project.root, project.state_dir).tag
             entry["image"] = f"{spec.repository}:{tag}"
             build: dict[str, Any] = {"context": project.relative(spec.context),
                                      "dockerfile": str(spec.dockerfile.relative_to(spec.context))

@@ -106,8 +106,8 @@ class Platform:
                                                               done.stderr.strip()[-300:]))
         for service in services:
             if service.build is not None:
-                cache = self.project.state_dir / "fingerprints" / f"{service.build.name}.json"
-                digest = fp.compute(service.build, self.project.root, cache)
+                digest = fp.of_project(service.build, self.project.root,
+                                       self.project.state_dir)
                 reference = f"{service.build.repository}:{digest.tag}"
             else:
                 values = interpolate.variables(self.project.root)
