@@ -21,3 +21,14 @@ def task_cdc():
 def task_dbt():
     """dbt build of each pipeline on the embedded DuckDB warehouse."""
     yield from LOADER.dbt_tasks()
+
+
+def task_dbt_manifest():
+    """dbt manifest (dbt parse) of each orchestrated pipeline: what its DAG reads."""
+    yield from LOADER.dbt_manifest_tasks()
+
+
+def task_orchestration():
+    """Airflow DAGs / Dagster definitions of each pipeline, validated, and the assembled
+    dags folder and workspace of the platform."""
+    yield from LOADER.orchestration_tasks()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from dataplatform.errors import UserError
 from dataplatform.images.spec import ImageSpec
+from dataplatform.orchestration.spec import Settings, load_settings
 from dataplatform.pipelines.manifest import Pipeline, load_pipelines
 from dataplatform.project import Project
 from dataplatform.services.manifest import ServicesManifest, load_services
@@ -21,6 +22,7 @@ class Catalog:
     services: ServicesManifest
     pipelines: tuple[Pipeline, ...]
     images: tuple[ImageSpec, ...]
+    orchestration: Settings
 
     @property
     def namespace(self) -> str:
@@ -29,7 +31,8 @@ class Catalog:
 
 def load_catalog(project: Project) -> Catalog:
     services = load_services(project)
-    pipelines = tuple(load_pipelines(project))
+    orchestration = load_settings(project)
+    pipelines = tuple(load_pipelines(project, orchestration))
     images: dict[str, ImageSpec] = {}
     declared = [s.build for s in services.services.values() if s.build]
     declared += [image for p in pipelines for image in p.images]
@@ -38,4 +41,4 @@ def load_catalog(project: Project) -> Catalog:
             raise UserError(f"{spec.declared_in}: image {spec.name!r} is already declared at "
                             f"{images[spec.name].declared_in} — give one of them another name")
         images[spec.name] = spec
-    return Catalog(project, services, pipelines, tuple(images.values()))
+    return Catalog(project, services, pipelines, tuple(images.values()), orchestration)

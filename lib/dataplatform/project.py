@@ -43,6 +43,30 @@ class Project:
     def env_file(self) -> Path:
         return self.root / ".env"
 
+    @property
+    def orchestration_dir(self) -> Path:
+        return self.platform_dir / "orchestration"
+
+    @property
+    def orchestration_settings_file(self) -> Path:
+        """Repo-wide orchestration settings: default engine, tool locks, team policies."""
+        return self.orchestration_dir / "orchestration.yaml"
+
+    @property
+    def dags_dir(self) -> Path:
+        """The platform's Airflow dags folder, assembled from every pipeline (generated)."""
+        return self.orchestration_dir / "dags"
+
+    @property
+    def dagster_workspace_dir(self) -> Path:
+        """The platform's Dagster workspace, assembled from every pipeline (generated)."""
+        return self.orchestration_dir / "dagster"
+
+    @property
+    def envs_dir(self) -> Path:
+        """Managed tool environments (Airflow, Dagster), one per lock content."""
+        return self.state_dir / "envs"
+
     def relative(self, path: Path) -> str:
         """`path` relative to the root when it lies inside, else as given; for messages."""
         try:

@@ -1,6 +1,7 @@
 """doit tasks `dbt:<pipeline>`: `dbt build` of each pipeline's dbt project, re-run only when
 its models, seeds, macros, tests, snapshots, project file, the shared macros or its generated
-staging changed (or its warehouse file is gone)."""
+staging changed (or its warehouse file is gone); and `dbt-manifest:<pipeline>`: `dbt parse` of
+each orchestrated pipeline, the manifest its DAG reads, re-run on the same inputs."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from dataplatform.catalog import Catalog
 from dataplatform.cdc import layout as cdc_layout
 from dataplatform.dbt import layout
 from dataplatform.errors import UserError
+from dataplatform.pipelines.manifest import Pipeline
 
 BASENAME = "dbt"
+MANIFEST_BASENAME = "dbt-manifest"
 RUNNER_VERSION = "dataplatform.dbt/1"
 
 
@@ -50,29 +53,71 @@ class WarehousePresent:
         return self.target != "duckdb" or self.path.exists()
 
 
+class DbtParse:
+    def __init__(self, pipeline_dir: Path):
+        self.pipeline_dir = pipeline_dir
+
+    def __call__(self) -> TaskFailed | None:
+        from dataplatform.dbt import runner
+
+        name = self.pipeline_dir.name
+        try:
+            changed = runner.parse(self.pipeline_dir)
+        except UserError as exc:
+            return TaskFailed(f"{MANIFEST_BASENAME}:{name}: {exc}")
+        say(f"   {MANIFEST_BASENAME}:{name}: "
+            f"{'manifest updated' if changed else 'manifest unchanged'}")
+        return None
+
+
 def _clean(pipeline_dir: Path) -> None:
     shutil.rmtree(layout.build_dir(pipeline_dir), ignore_errors=True)
 
 
-def dbt_tasks(catalog: Catalog, target: str) -> Iterator[dict[str, Any]]:
+def project_inputs(catalog: Catalog, pipeline: Pipeline) -> tuple[list[str], list[str]]:
+    """`file_dep` and `task_dep` of anything that reads the pipeline's whole dbt project."""
     project = catalog.project
+    inputs = layout.input_files(project, pipeline.directory)
+    task_dep = []
+    if pipeline.has_cdc_section or (pipeline.directory / "config" / "cdc.yaml").exists():
+        # cdc:<pipeline> writes the staging models first; they are represented by its
+        # manifest (a target of that task, changed whenever they are), so the dependency
+        # list is the same before and after they first appear
+        generated_staging = cdc_layout.dbt_manifest(project, pipeline.name)
+        task_dep.append(f"cdc:{pipeline.name}")
+        owned = set(generated.listed_files(layout.dbt_dir(pipeline.directory),
+                                           generated_staging))
+        inputs = [p for p in inputs if p not in owned] + [generated_staging]
+    return [str(p) for p in inputs], task_dep
+
+
+def manifest_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
+    yield {"basename": MANIFEST_BASENAME, "name": None,
+           "doc": "dbt manifest (dbt parse) of each orchestrated pipeline"}
+    for pipeline in catalog.pipelines:
+        if pipeline.orchestration is None or not layout.dbt_dir(pipeline.directory).is_dir():
+            continue
+        file_dep, task_dep = project_inputs(catalog, pipeline)
+        yield {
+            "basename": MANIFEST_BASENAME,
+            "name": pipeline.name,
+            "doc": f"dbt parse of {pipeline.name}: the manifest its orchestration reads",
+            "actions": [DbtParse(pipeline.directory)],
+            "file_dep": file_dep,
+            "task_dep": task_dep,
+            "targets": [str(layout.manifest(pipeline.directory))],
+            "uptodate": [config_changed({"runner": RUNNER_VERSION})],
+            "verbosity": 2,
+        }
+
+
+def dbt_tasks(catalog: Catalog, target: str) -> Iterator[dict[str, Any]]:
     yield {"basename": BASENAME, "name": None,
            "doc": "dbt build of each pipeline on the embedded DuckDB warehouse"}
     for pipeline in catalog.pipelines:
         if not layout.dbt_dir(pipeline.directory).is_dir():
             continue
-        inputs = layout.input_files(project, pipeline.directory)
-        generated_staging = cdc_layout.dbt_manifest(project, pipeline.name)
-        task_dep = []
-        if pipeline.has_cdc_section or (pipeline.directory / "config" / "cdc.yaml").exists():
-            # cdc:<pipeline> writes the staging models first; they are represented by its
-            # manifest (a target of that task, changed whenever they are), so the dependency
-            # list is the same before and after they first appear
-            task_dep.append(f"cdc:{pipeline.name}")
-            owned = set(generated.listed_files(layout.dbt_dir(pipeline.directory),
-                                               generated_staging))
-            inputs = [p for p in inputs if p not in owned] + [generated_staging]
-        file_dep = [str(p) for p in inputs]
+        file_dep, task_dep = project_inputs(catalog, pipeline)
         yield {
             "basename": BASENAME,
             "name": pipeline.name,

@@ -14,7 +14,7 @@ from doit import get_var
 from doit.exceptions import InvalidDodoFile
 
 from dataplatform import settings
-from dataplatform.build import cdc_tasks, dbt_tasks, image_tasks
+from dataplatform.build import cdc_tasks, dbt_tasks, image_tasks, orchestration_tasks
 from dataplatform.build.reporter import Reporter
 from dataplatform.build.runstate import RUN
 from dataplatform.catalog import Catalog, load_catalog
@@ -62,6 +62,12 @@ class Loader:
 
     def cdc_tasks(self) -> Iterator[dict[str, Any]]:
         yield from cdc_tasks.cdc_tasks(self.catalog())
+
+    def dbt_manifest_tasks(self) -> Iterator[dict[str, Any]]:
+        yield from dbt_tasks.manifest_tasks(self.catalog())
+
+    def orchestration_tasks(self) -> Iterator[dict[str, Any]]:
+        yield from orchestration_tasks.orchestration_tasks(self.catalog())
 
     def dbt_tasks(self) -> Iterator[dict[str, Any]]:
         from dataplatform.dbt.runner import target

@@ -29,6 +29,11 @@ def warehouse(pipeline_dir: Path) -> Path:
     return build_dir(pipeline_dir) / f"{pipeline_dir.name}.duckdb"
 
 
+def manifest(pipeline_dir: Path) -> Path:
+    """The project's dbt manifest (`dbt parse`), stripped of run-specific fields."""
+    return build_dir(pipeline_dir) / "dbt_manifest.json"
+
+
 def _files_under(directory: Path) -> list[Path]:
     found: list[Path] = []
     for current, dirs, files in os.walk(directory):

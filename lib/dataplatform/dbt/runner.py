@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,16 +58,15 @@ def profile_name(pipeline_dir: Path) -> str:
     return data["profile"]
 
 
-def write_profiles(pipeline_dir: Path) -> Path:
-    """profiles.yml with a `duckdb` target (default) and a `postgres` one; returns its folder."""
+def profiles_text(pipeline_dir: Path, duckdb_path: str) -> str:
+    """profiles.yml of a pipeline: a `duckdb` target (default) at `duckdb_path` and a
+    `postgres` one whose connection comes from POSTGRES_* variables (never a literal secret)."""
     name = profile_name(pipeline_dir)
-    schema = pipeline_dir.name
     profiles = {
         name: {
             "target": "duckdb",
             "outputs": {
-                "duckdb": {"type": "duckdb", "path": str(layout.warehouse(pipeline_dir)),
-                           "threads": 4},
+                "duckdb": {"type": "duckdb", "path": duckdb_path, "threads": 4},
                 "postgres": {
                     "type": "postgres",
                     "host": "{{ env_var('POSTGRES_HOST', 'localhost') }}",
@@ -74,20 +74,31 @@ def write_profiles(pipeline_dir: Path) -> Path:
                     "user": "{{ env_var('POSTGRES_USER', 'postgres') }}",
                     "password": "{{ env_var('POSTGRES_PASSWORD', '') }}",
                     "dbname": "{{ env_var('POSTGRES_DB', 'warehouse') }}",
-                    "schema": schema,
+                    "schema": pipeline_dir.name,
                     "threads": 4,
                 },
             },
         }
     }
+    return (f"# generated for pipelines/{pipeline_dir.name} by dataplatform; not to be edited\n"
+            + yaml.safe_dump(profiles, sort_keys=False))
+
+
+def write_profiles(pipeline_dir: Path) -> Path:
+    """The build's profiles.yml, on the pipeline's own DuckDB file; returns its folder."""
+    text = profiles_text(pipeline_dir, str(layout.warehouse(pipeline_dir)))
     directory = layout.build_dir(pipeline_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    text = (f"# generated for pipelines/{pipeline_dir.name} by dataplatform; not to be edited\n"
-            + yaml.safe_dump(profiles, sort_keys=False))
     path = directory / "profiles.yml"
     if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+        _write_atomic(path, text)  # a parse and a build of one pipeline may run side by side
     return directory
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def dbt_executable() -> str:
@@ -115,20 +126,72 @@ def failures(target_dir: Path) -> list[str]:
     return lines
 
 
+def _run_dbt(pipeline_dir: Path, verb: str, chosen: str, target_dir: Path, log_dir: Path,
+             extra_args: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess, str]:
+    profiles_dir = write_profiles(pipeline_dir)
+    command = [dbt_executable(), verb, "--project-dir", str(layout.dbt_dir(pipeline_dir)),
+               "--profiles-dir", str(profiles_dir), "--target-path", str(target_dir),
+               "--log-path", str(log_dir), "--target", chosen, "--no-use-colors",
+               *extra_args]
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env,
+                          cwd=layout.dbt_dir(pipeline_dir))
+    return done, _ANSI.sub("", done.stdout + done.stderr)
+
+
+def _error_lines(output: str) -> list[str]:
+    return ([line.strip() for line in output.splitlines() if "Error" in line or "error" in line]
+            [-6:] or output.strip().splitlines()[-6:])
+
+
+# Manifest fields that change on every parse without the project changing.
+_VOLATILE_METADATA = ("generated_at", "invocation_id", "invocation_started_at", "run_started_at",
+                      "env", "user_id", "send_anonymous_usage_stats")
+
+
+def normalized_manifest(raw: dict, pipeline_dir: Path) -> dict:
+    """`raw` without run-specific metadata and with machine paths made relative, so the same
+    project gives the same bytes on every machine and every run (what is downstream of the
+    manifest then re-runs only when the project really changed)."""
+    metadata = raw.get("metadata", {})
+    for key in _VOLATILE_METADATA:
+        metadata.pop(key, None)
+    absolute = str(layout.dbt_dir(pipeline_dir).resolve())
+    for section in ("nodes", "sources", "macros", "exposures", "metrics", "semantic_models",
+                    "saved_queries", "unit_tests", "seeds", "snapshots", "analyses"):
+        for node in (raw.get(section) or {}).values():
+            if isinstance(node, dict) and isinstance(node.get("root_path"), str):
+                node["root_path"] = "." if node["root_path"] == absolute else node["root_path"]
+    return raw
+
+
+def parse(pipeline_dir: Path) -> bool:
+    """`dbt parse` of one pipeline into `layout.manifest()`; True when its content changed.
+    The manifest is the dbt project as orchestration sees it: DAGs read it, never dbt."""
+    target_dir = layout.build_dir(pipeline_dir) / "parse"
+    done, output = _run_dbt(pipeline_dir, "parse", "duckdb", target_dir, target_dir / "logs")
+    if done.returncode != 0:
+        raise UserError("\n".join(["dbt parse failed", *(f"    {line}"
+                                                        for line in _error_lines(output))]))
+    raw = json.loads((target_dir / "manifest.json").read_text())
+    text = json.dumps(normalized_manifest(raw, pipeline_dir), sort_keys=True, indent=1) + "\n"
+    destination = layout.manifest(pipeline_dir)
+    try:
+        if destination.read_text() == text:
+            return False
+    except OSError:
+        pass
+    _write_atomic(destination, text)
+    return True
+
+
 def build(pipeline_dir: Path, extra_args: tuple[str, ...] = ()) -> BuildResult:
     """`dbt build` of one pipeline; raises a UserError naming what failed."""
     chosen = target()
-    profiles_dir = write_profiles(pipeline_dir)
-    target_dir = profiles_dir / "target"
-    command = [dbt_executable(), "build", "--project-dir", str(layout.dbt_dir(pipeline_dir)),
-               "--profiles-dir", str(profiles_dir), "--target-path", str(target_dir),
-               "--log-path", str(profiles_dir / "logs"), "--target", chosen, "--no-use-colors",
-               *extra_args]
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    target_dir = layout.build_dir(pipeline_dir) / "target"
     (target_dir / "run_results.json").unlink(missing_ok=True)
-    done = subprocess.run(command, capture_output=True, text=True, env=env,
-                          cwd=layout.dbt_dir(pipeline_dir))
-    output = _ANSI.sub("", done.stdout + done.stderr)
+    done, output = _run_dbt(pipeline_dir, "build", chosen, target_dir,
+                            layout.build_dir(pipeline_dir) / "logs", extra_args)
     summary = _SUMMARY.search(output)
     if done.returncode == 0:
         warehouse = layout.warehouse(pipeline_dir)
@@ -137,9 +200,6 @@ def build(pipeline_dir: Path, extra_args: tuple[str, ...] = ()) -> BuildResult:
 
             duckdb.connect(str(warehouse)).close()
         return BuildResult(summary.group(0) if summary else "nothing to build yet")
-    details = failures(target_dir)
-    if not details:  # failed before running anything: show dbt's own error lines
-        details = [line.strip() for line in output.splitlines()
-                   if "Error" in line or "error" in line][-6:] or output.strip().splitlines()[-6:]
+    details = failures(target_dir) or _error_lines(output)  # else: failed before running
     head = f"dbt build failed ({summary.group(0) if summary else 'exit ' + str(done.returncode)})"
     raise UserError("\n".join([head, *(f"    {line}" for line in details)]))

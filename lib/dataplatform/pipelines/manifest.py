@@ -12,10 +12,16 @@ from pathlib import Path
 from dataplatform.config.validate import check_keys, expect, optional
 from dataplatform.config.yamlsource import load_yaml
 from dataplatform.images.spec import ImageSpec, parse_build
+from dataplatform.orchestration.spec import (
+    Orchestration,
+    Settings,
+    load_settings,
+    parse_orchestration,
+)
 from dataplatform.project import Project
 
 MANIFEST = "pipeline.yaml"
-KEYS = ("name", "description", "owner", "template", "images", "cdc")
+KEYS = ("name", "description", "owner", "template", "images", "cdc", "orchestration")
 TEMPLATE_KEYS = ("name", "fingerprint")
 
 
@@ -29,6 +35,7 @@ class Pipeline:
     has_cdc_section: bool = False  # `cdc:` in pipeline.yaml (validated by the cdc generator)
     template: str | None = None  # the template it was created from
     template_fingerprint: str | None = None  # that template's fingerprint at creation
+    orchestration: Orchestration | None = None  # `orchestration:` in pipeline.yaml
 
 
 def pipeline_dirs(project: Project) -> list[Path]:
@@ -42,7 +49,8 @@ def pipeline_dirs(project: Project) -> list[Path]:
     )
 
 
-def load_pipeline(project: Project, directory: Path) -> Pipeline:
+def load_pipeline(project: Project, directory: Path,
+                  settings: Settings | None = None) -> Pipeline:
     path = directory / MANIFEST
     doc = load_yaml(path, project.relative(path))
     data = doc.data if doc.data is not None else {}
@@ -60,17 +68,24 @@ def load_pipeline(project: Project, directory: Path) -> Pipeline:
     for image_name, body in optional(doc, (), data, "images", dict, {}).items():
         full_name = f"{name}-{image_name}".replace("_", "-")
         images.append(parse_build(doc, ("images", str(image_name)), body, full_name, directory))
+    owner = optional(doc, (), data, "owner", str, "")
+    orchestration = None
+    if "orchestration" in data:
+        orchestration = parse_orchestration(doc, ("orchestration",), data["orchestration"],
+                                            settings or load_settings(project), name, owner)
     return Pipeline(
         name=name,
         directory=directory,
         description=optional(doc, (), data, "description", str, ""),
-        owner=optional(doc, (), data, "owner", str, ""),
+        owner=owner,
         images=tuple(images),
         has_cdc_section="cdc" in data,
         template=template_name,
         template_fingerprint=template_fingerprint,
+        orchestration=orchestration,
     )
 
 
-def load_pipelines(project: Project) -> list[Pipeline]:
-    return [load_pipeline(project, d) for d in pipeline_dirs(project)]
+def load_pipelines(project: Project, settings: Settings | None = None) -> list[Pipeline]:
+    settings = settings or load_settings(project)
+    return [load_pipeline(project, d, settings) for d in pipeline_dirs(project)]

@@ -1,0 +1,210 @@
+"""doit tasks of orchestration, per pipeline with an `orchestration:` section:
+
+- `orchestration:<p>` renders its Airflow DAG or Dagster definitions (with the dbt manifest and
+  profile beside them) when `pipeline.yaml`, the repo-wide settings, the templates or the
+  manifest changed;
+- `validate:<p>` loads those and the hand-written files in a real Airflow/Dagster (the managed
+  environment of the configured lock) and checks the team's policies; it re-runs only when one
+  of those files, the lock or the settings changed;
+- `dags` assembles the platform's dags folder and Dagster workspace from every validated
+  pipeline, refusing a dag_id two pipelines share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from doit.exceptions import TaskFailed
+from doit.tools import config_changed
+
+from dataplatform import generated
+from dataplatform.build.console import say
+from dataplatform.catalog import Catalog
+from dataplatform.dbt import layout as dbt_layout
+from dataplatform.errors import UserError
+from dataplatform.orchestration import layout
+from dataplatform.pipelines.manifest import Pipeline
+from dataplatform.project import Project
+
+GENERATE = "orchestration"
+VALIDATE = "validate"
+ASSEMBLE = "dags"
+
+
+def _has_cdc(pipeline: Pipeline) -> bool:
+    return pipeline.has_cdc_section or (pipeline.directory / "config" / "cdc.yaml").exists()
+
+
+def _generated_names(pipeline: Pipeline) -> list[str]:
+    """The files `orchestration:<p>` writes, known before it first runs."""
+    spec = pipeline.orchestration
+    assert spec is not None
+    dbt = (dbt_layout.dbt_dir(pipeline.directory) / dbt_layout.PROJECT_FILE).is_file() and \
+        spec.dbt is not False
+    names = [layout.MANIFEST_NAME, layout.PROFILES_NAME] if dbt else []
+    names.append(layout.dag_file_name(pipeline.name) if spec.engine == "airflow"
+                 else layout.DAGSTER_MODULE)
+    return names
+
+
+class Generate:
+    def __init__(self, catalog: Catalog, pipeline: Pipeline, inputs: list[Path]):
+        self.project = catalog.project
+        self.pipeline = pipeline
+        self.inputs = inputs
+
+    def __call__(self) -> TaskFailed | None:
+        from dataplatform.orchestration import generate
+
+        spec = self.pipeline.orchestration
+        assert spec is not None
+        try:
+            result = generate.generate(self.project, self.pipeline.name,
+                                       self.pipeline.description, spec,
+                                       _has_cdc(self.pipeline), self.inputs)
+        except UserError as exc:
+            return TaskFailed(f"{GENERATE}:{self.pipeline.name}: {exc}")
+        say(f"   {GENERATE}:{self.pipeline.name}: {result.summary()}")
+        return None
+
+
+class OutputsIntact:
+    """No generated orchestration file was edited or deleted since."""
+
+    def __init__(self, pipeline_dir: Path):
+        self.directory = layout.output_dir(pipeline_dir)
+
+    def __call__(self) -> bool:
+        return generated.intact(self.directory)
+
+
+class Validate:
+    def __init__(self, catalog: Catalog, pipeline: Pipeline, dag_files: list[Path]):
+        self.project = catalog.project
+        self.settings = catalog.orchestration
+        self.pipeline = pipeline
+        self.dag_files = dag_files
+
+    def __call__(self) -> TaskFailed | None:
+        from dataplatform.orchestration import validate
+
+        spec = self.pipeline.orchestration
+        assert spec is not None
+        name = f"{VALIDATE}:{self.pipeline.name}"
+        manifest_file = self.project.relative(self.pipeline.directory / "pipeline.yaml")
+        generated_dir = layout.output_dir(self.pipeline.directory)
+        generated_from = {p: f"{manifest_file} (orchestration)" for p in self.dag_files
+                          if p.parent == generated_dir}
+        try:
+            result = validate.validate(self.project, self.settings, spec.engine,
+                                       self.dag_files, generated_from,
+                                       lambda line: say(f"   {name}: {line}"))
+        except UserError as exc:
+            return TaskFailed(f"{name}: {exc}")
+        if result.problems:
+            count = len(result.problems)
+            return TaskFailed("\n".join([f"{name}: {count} problem{'s' if count > 1 else ''}",
+                                         *(f"    {p}" for p in result.problems)]))
+        validate.write_result(layout.validation_result(self.pipeline.directory), result)
+        say(f"   {name}: {result.summary()}")
+        return None
+
+
+class Assemble:
+    def __init__(self, project: Project, members: list):
+        self.project = project
+        self.members = members
+
+    def __call__(self) -> TaskFailed | None:
+        from dataplatform.orchestration import assemble
+
+        try:
+            summary = assemble.assemble(self.project, self.members)
+        except UserError as exc:
+            return TaskFailed(f"{ASSEMBLE}: {exc}")
+        say(f"   {ASSEMBLE}: {summary}")
+        return None
+
+
+class AssembledIntact:
+    """The dags folder and workspace hold what the last assembly wrote (or nothing, when no
+    pipeline uses that engine)."""
+
+    def __init__(self, project: Project, members: list):
+        self.folders = [(project.dags_dir, any(m.engine == "airflow" for m in members)),
+                        (project.dagster_workspace_dir,
+                         any(m.engine == "dagster" for m in members))]
+
+    def __call__(self) -> bool:
+        for folder, used in self.folders:
+            present = (folder / generated.MANIFEST).exists()
+            if used != present or (used and not generated.intact(folder)):
+                return False
+        return True
+
+
+def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
+    from dataplatform.orchestration.assemble import Member
+
+    project = catalog.project
+    settings_file = project.orchestration_settings_file
+    shared_inputs = [p for p in (settings_file, *layout.templates(project)) if p.exists()]
+    yield {"basename": GENERATE, "name": None,
+           "doc": "Airflow DAGs / Dagster definitions generated from pipeline.yaml"}
+    yield {"basename": VALIDATE, "name": None,
+           "doc": "orchestration loaded in a real Airflow/Dagster and held to the policies"}
+    members: list[Member] = []
+    assembled_inputs: list[str] = []
+    for pipeline in catalog.pipelines:
+        spec = pipeline.orchestration
+        if spec is None:
+            continue
+        out = layout.output_dir(pipeline.directory)
+        names = _generated_names(pipeline)
+        inputs = [pipeline.directory / "pipeline.yaml", *shared_inputs]
+        if layout.MANIFEST_NAME in names:
+            inputs += [dbt_layout.manifest(pipeline.directory),
+                       dbt_layout.dbt_dir(pipeline.directory) / dbt_layout.PROJECT_FILE]
+        targets = [out / n for n in names]
+        yield {
+            "basename": GENERATE,
+            "name": pipeline.name,
+            "doc": f"{spec.engine} orchestration of {pipeline.name}",
+            "actions": [Generate(catalog, pipeline, inputs)],
+            "file_dep": [str(p) for p in inputs],
+            "targets": [str(t) for t in targets],
+            "uptodate": [config_changed(layout.GENERATOR), OutputsIntact(pipeline.directory)],
+            "verbosity": 2,
+        }
+        hand_written = layout.hand_written_files(pipeline.directory)
+        entry_points = [t for t in targets if t.suffix == ".py"]
+        dag_files = entry_points + [p for p in hand_written if not layout.is_helper(p)]
+        lock = catalog.orchestration.locks[spec.engine]
+        validation_inputs = [*targets, *hand_written, lock, layout.CHECKER]
+        if settings_file.exists():
+            validation_inputs.append(settings_file)
+        result = layout.validation_result(pipeline.directory)
+        yield {
+            "basename": VALIDATE,
+            "name": pipeline.name,
+            "doc": f"{pipeline.name}'s {spec.engine} files loaded and checked",
+            "actions": [Validate(catalog, pipeline, dag_files)],
+            "file_dep": [str(p) for p in validation_inputs],
+            "targets": [str(result)],
+            "uptodate": [config_changed({"engine": spec.engine, "lock": str(lock)})],
+            "verbosity": 2,
+        }
+        members.append(Member(pipeline.name, spec.engine, pipeline.directory))
+        assembled_inputs += [str(result), *(str(t) for t in targets),
+                             *(str(p) for p in hand_written)]
+    yield {
+        "basename": ASSEMBLE,
+        "doc": "the platform's Airflow dags folder and Dagster workspace, from every pipeline",
+        "actions": [Assemble(project, members)],
+        "file_dep": assembled_inputs,
+        "uptodate": [config_changed({"members": [(m.pipeline, m.engine) for m in members]}),
+                     AssembledIntact(project, members)],
+        "verbosity": 2,
+    }

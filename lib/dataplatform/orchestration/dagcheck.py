@@ -1,0 +1,169 @@
+"""Load DAG files or Dagster definitions the way the scheduler would, and report what it saw.
+
+This file runs inside a managed Airflow or Dagster environment (`dataplatform.envs`), not in
+the toolkit's own: it imports only the standard library and the engine. It reads a JSON request
+on stdin and writes one JSON document on stdout:
+
+    request  {"engine": "airflow"|"dagster", "files": [path, ...], "variables": {key: value}}
+    result   {"engine_version": "...", "files": [{"file": path, "dags": [...],
+              "import_error": str|null, "import_error_line": int|null, "safe_mode_skip": bool,
+              "seconds": float}]}
+
+Airflow: one DagBag per file (Airflow 2.10 `airflow.models.dagbag`, 3.3+
+`airflow.dag_processing.dagbag`; `include_examples` only where it exists), safe mode on, with a
+secrets backend that answers every connection with a stub and every variable with its declared
+stub, so importing a DAG file never touches the network or a metadata database. Dagster: the
+module's `Definitions` are loaded and resolved (assets, jobs, schedules).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import re
+import sys
+import time
+import traceback
+
+STUB_CONNECTION = "generic://stub:stub@stub.invalid:1/stub"
+
+try:
+    from airflow.secrets.base_secrets import BaseSecretsBackend as _Base
+except Exception:  # a Dagster environment: the backend is never used
+    _Base = object  # type: ignore[assignment,misc]
+
+
+class StubSecrets(_Base):  # type: ignore[misc,valid-type]
+    """Airflow secrets backend used while validating: no network, no database."""
+
+    def get_conn_value(self, conn_id: str) -> str:
+        return STUB_CONNECTION
+
+    def get_conn_uri(self, conn_id: str) -> str:  # Airflow 2 name
+        return STUB_CONNECTION
+
+    def get_variable(self, key: str) -> str:
+        import os
+
+        declared = json.loads(os.environ.get("DATAPLATFORM_STUB_VARIABLES", "{}"))
+        return declared.get(key, f"stub-{key}")
+
+
+def _error_line(text: str, path: str) -> int | None:
+    """The line of `path` in a traceback (the deepest frame in that file)."""
+    found = None
+    for match in re.finditer(r'File "([^"]+)", line (\d+)', text):
+        if match.group(1) == path:
+            found = int(match.group(2))
+    if found is None:
+        match = re.search(r"\(.*?, line (\d+)\)", text)  # SyntaxError's own position
+        found = int(match.group(1)) if match else None
+    return found
+
+
+def _might_contain_dag(path: str) -> bool:
+    """Airflow's safe-mode heuristic: a file is parsed only if it mentions both words."""
+    with open(path, "rb") as handle:
+        content = handle.read().lower()
+    return b"airflow" in content and b"dag" in content
+
+
+def _dagbag_class():
+    try:
+        from airflow.dag_processing.dagbag import DagBag  # Airflow 3.3+
+    except ImportError:
+        from airflow.models.dagbag import DagBag  # Airflow 2.x – 3.2
+    return DagBag
+
+
+def _describe_dag(dag) -> dict:
+    tasks = []
+    for task in dag.tasks:
+        tasks.append({"task_id": task.task_id, "retries": int(getattr(task, "retries", 0) or 0),
+                      "owner": str(getattr(task, "owner", "") or "")})
+    return {"dag_id": dag.dag_id, "tags": sorted(str(t) for t in (dag.tags or [])),
+            "owner": str(getattr(dag, "owner", "") or ""), "tasks": tasks,
+            "schedule": str(getattr(dag, "timetable", None).summary
+                            if getattr(dag, "timetable", None) is not None else "")}
+
+
+def check_airflow(files: list[str]) -> dict:
+    import airflow
+
+    DagBag = _dagbag_class()
+    accepts_examples = "include_examples" in inspect.signature(DagBag.__init__).parameters
+    results = []
+    for path in files:
+        started = time.perf_counter()
+        entry = {"file": path, "dags": [], "import_error": None, "import_error_line": None,
+                 "safe_mode_skip": not _might_contain_dag(path)}
+        kwargs = {"dag_folder": path, "safe_mode": True}
+        if accepts_examples:
+            kwargs["include_examples"] = False
+        bag = DagBag(**kwargs)
+        for failed, message in bag.import_errors.items():
+            text = str(message)
+            entry["import_error"] = _last_line(text)
+            entry["import_error_line"] = _error_line(text, str(failed))
+        entry["dags"] = [_describe_dag(dag) for dag in bag.dags.values()]
+        entry["seconds"] = round(time.perf_counter() - started, 3)
+        results.append(entry)
+    return {"engine_version": airflow.__version__, "files": results}
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "import failed"
+
+
+def check_dagster(files: list[str]) -> dict:
+    import dagster
+
+    results = []
+    for index, path in enumerate(files):
+        started = time.perf_counter()
+        entry = {"file": path, "dags": [], "import_error": None, "import_error_line": None,
+                 "safe_mode_skip": False}
+        try:
+            spec = importlib.util.spec_from_file_location(f"_dataplatform_defs_{index}", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            found = [value for value in vars(module).values()
+                     if isinstance(value, dagster.Definitions)]
+            if not found:
+                raise LookupError("defines no dagster.Definitions object at module level")
+            for definitions in found:
+                repository = definitions.get_repository_def()
+                entry["dags"].append({
+                    "dag_id": repository.name,
+                    "assets": sorted(key.to_user_string() for key in
+                                     repository.asset_graph.get_all_asset_keys()),
+                    "jobs": sorted(job.name for job in repository.get_all_jobs()),
+                    "schedules": sorted(s.name for s in repository.schedule_defs),
+                    "tags": [], "owner": "", "tasks": [],
+                })
+        except Exception as exc:
+            text = traceback.format_exc()
+            entry["import_error"] = f"{exc.__class__.__name__}: {exc}".splitlines()[0]
+            entry["import_error_line"] = _error_line(text, path)
+        entry["seconds"] = round(time.perf_counter() - started, 3)
+        results.append(entry)
+    return {"engine_version": dagster.__version__, "files": results}
+
+
+def main() -> int:
+    request = json.load(sys.stdin)
+    real_stdout = sys.stdout
+    sys.stdout = sys.stderr  # DAG files and engines print; only our JSON goes to stdout
+    if request["engine"] == "airflow":
+        result = check_airflow(request["files"])
+    else:
+        result = check_dagster(request["files"])
+    sys.stdout = real_stdout
+    json.dump(result, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Where orchestration inputs and outputs live: cheap to import, for doit's task creation.
+
+Per pipeline: hand-written DAG files in `pipelines/<p>/orchestration/` (`*.py`; files starting
+with `_` are helper modules, not DAG files), the generated ones in
+`pipelines/<p>/generated/orchestration/`, the validation result in `pipelines/<p>/build/`. The
+platform's assembled dags folder and Dagster workspace live under `platform/orchestration/`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dataplatform.project import Project
+
+HAND_WRITTEN = "orchestration"
+OUTPUT = Path("generated/orchestration")
+TEMPLATES = Path("templates/orchestration")
+# Bump when the generator's code changes what it writes: every orchestrated pipeline regenerates.
+GENERATOR = "dataplatform.orchestration/1"
+MANIFEST_NAME = "dbt_manifest.json"
+PROFILES_NAME = "profiles.yml"
+DAGSTER_MODULE = "definitions.py"
+WORKSPACE = "workspace.yaml"
+CHECKER = Path(__file__).with_name("dagcheck.py")
+
+
+def output_dir(pipeline_dir: Path) -> Path:
+    return pipeline_dir / OUTPUT
+
+
+def hand_written_dir(pipeline_dir: Path) -> Path:
+    return pipeline_dir / HAND_WRITTEN
+
+
+def validation_result(pipeline_dir: Path) -> Path:
+    return pipeline_dir / "build" / "orchestration" / "validation.json"
+
+
+def dag_file_name(pipeline: str) -> str:
+    return f"{pipeline}_dag.py"
+
+
+def hand_written_files(pipeline_dir: Path) -> list[Path]:
+    """Every `*.py` a person wrote for the pipeline's orchestration (helpers included)."""
+    directory = hand_written_dir(pipeline_dir)
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.rglob("*.py")
+                  if "__pycache__" not in p.parts and not p.name.startswith("."))
+
+
+def is_helper(path: Path) -> bool:
+    """A helper module a DAG file imports, not a DAG file itself."""
+    return path.name.startswith("_")
+
+
+def templates(project: Project) -> list[Path]:
+    return sorted((project.root / TEMPLATES).glob("*.j2"))
