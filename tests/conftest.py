@@ -26,6 +26,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 BUSYBOX_IMAGE = "dataplatform-test/busybox:1"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Managed Airflow/Dagster environments are made once per machine and shared by every
+# throwaway checkout the tests create.
+os.environ.setdefault("DATAPLATFORM_ENVS_DIR", str(REPO / ".dataplatform" / "envs"))
 
 
 def require(condition: bool, reason: str) -> None:

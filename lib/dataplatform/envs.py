@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from dataplatform import settings
 from dataplatform.errors import UserError
 from dataplatform.project import Project
 
@@ -33,7 +34,8 @@ def lock_digest(lock: Path) -> str:
 
 
 def env_dir(project: Project, tool: str, lock: Path) -> Path:
-    return project.envs_dir / f"{tool}-{lock_digest(lock)[:16]}"
+    base = settings.envs_dir(project.root, project.envs_dir)
+    return base / f"{tool}-{lock_digest(lock)[:16]}"
 
 
 def python_of(directory: Path) -> Path:

@@ -13,6 +13,9 @@ from dataplatform import dotenv
 
 REGISTRY = "DATAPLATFORM_REGISTRY"
 STRICT = "DATAPLATFORM_STRICT"
+# Where managed tool environments live when not in the checkout's `.dataplatform/envs/`:
+# several clones (or a test suite's throwaway checkouts) can share one set.
+ENVS_DIR = "DATAPLATFORM_ENVS_DIR"
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -44,3 +47,8 @@ def strict(project_root: Path | None = None, override: str | None = None) -> boo
     if override is not None:
         return is_true(override)
     return is_true(os.environ.get("CI")) or is_true(setting(STRICT, project_root))
+
+
+def envs_dir(project_root: Path, default: Path) -> Path:
+    value = setting(ENVS_DIR, project_root)
+    return Path(value).expanduser().resolve() if value else default

@@ -199,12 +199,15 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
         members.append(Member(pipeline.name, spec.engine, pipeline.directory))
         assembled_inputs += [str(result), *(str(t) for t in targets),
                              *(str(p) for p in hand_written)]
+    assembled = AssembledIntact(project, members)
+    if not members and assembled():
+        return  # nothing orchestrated, nothing assembled before: no task at all
     yield {
         "basename": ASSEMBLE,
         "doc": "the platform's Airflow dags folder and Dagster workspace, from every pipeline",
         "actions": [Assemble(project, members)],
         "file_dep": assembled_inputs,
         "uptodate": [config_changed({"members": [(m.pipeline, m.engine) for m in members]}),
-                     AssembledIntact(project, members)],
+                     assembled],
         "verbosity": 2,
     }

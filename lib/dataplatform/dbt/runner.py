@@ -160,8 +160,11 @@ def normalized_manifest(raw: dict, pipeline_dir: Path) -> dict:
     for section in ("nodes", "sources", "macros", "exposures", "metrics", "semantic_models",
                     "saved_queries", "unit_tests", "seeds", "snapshots", "analyses"):
         for node in (raw.get(section) or {}).values():
-            if isinstance(node, dict) and isinstance(node.get("root_path"), str):
-                node["root_path"] = "." if node["root_path"] == absolute else node["root_path"]
+            if not isinstance(node, dict):
+                continue
+            node.pop("created_at", None)  # when dbt parsed it, not what it is
+            if node.get("root_path") == absolute:
+                node["root_path"] = "."
     return raw
 
 

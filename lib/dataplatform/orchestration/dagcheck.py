@@ -84,8 +84,18 @@ def _describe_dag(dag) -> dict:
                       "owner": str(getattr(task, "owner", "") or "")})
     return {"dag_id": dag.dag_id, "tags": sorted(str(t) for t in (dag.tags or [])),
             "owner": str(getattr(dag, "owner", "") or ""), "tasks": tasks,
-            "schedule": str(getattr(dag, "timetable", None).summary
-                            if getattr(dag, "timetable", None) is not None else "")}
+            "schedule": _schedule_text(dag)}
+
+
+def _schedule_text(dag) -> str:
+    """The schedule as Airflow shows it (2.x: timetable.summary; 3.x: its description)."""
+    timetable = getattr(dag, "timetable", None)
+    for source, name in ((dag, "timetable_summary"), (timetable, "summary"),
+                         (timetable, "description"), (timetable, "_expression")):
+        value = getattr(source, name, None) if source is not None else None
+        if isinstance(value, str) and value:
+            return value
+    return str(getattr(dag, "schedule", "") or "")
 
 
 def check_airflow(files: list[str]) -> dict:
@@ -154,14 +164,13 @@ def check_dagster(files: list[str]) -> dict:
 
 def main() -> int:
     request = json.load(sys.stdin)
-    real_stdout = sys.stdout
-    sys.stdout = sys.stderr  # DAG files and engines print; only our JSON goes to stdout
+    # DAG files and engines print (Airflow 3 logs to stdout): the result goes to its own file.
     if request["engine"] == "airflow":
         result = check_airflow(request["files"])
     else:
         result = check_dagster(request["files"])
-    sys.stdout = real_stdout
-    json.dump(result, sys.stdout)
+    with open(request["output"], "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
     return 0
 
 

@@ -66,8 +66,9 @@ def load(project: Project, settings: Settings, engine: str, files: list[Path],
          log: Callable[[str], None] = lambda line: None) -> dict:
     """What the engine saw in `files`: the checker's JSON result."""
     python = envs.ensure(project, engine, settings.locks[engine], log)
-    request = {"engine": engine, "files": [str(f) for f in files]}
     with tempfile.TemporaryDirectory(prefix="dagcheck-") as home:
+        output = Path(home) / "result.json"
+        request = {"engine": engine, "files": [str(f) for f in files], "output": str(output)}
         try:
             done = subprocess.run(
                 [str(python), str(layout.CHECKER)], input=json.dumps(request),
@@ -76,14 +77,10 @@ def load(project: Project, settings: Settings, engine: str, files: list[Path],
         except subprocess.TimeoutExpired:
             raise UserError(f"loading the {engine} files took over {TIMEOUT_SECONDS} s — "
                             "something in them runs at import time") from None
-    if done.returncode != 0:
-        tail = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
-        raise UserError(f"the {engine} checker failed: {tail[0]}")
-    try:
-        return json.loads(done.stdout)
-    except ValueError:
-        raise UserError(f"the {engine} checker printed no result: "
-                        f"{(done.stderr.strip().splitlines() or ['?'])[-1]}") from None
+        if done.returncode != 0 or not output.exists():
+            tail = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+            raise UserError(f"the {engine} checker failed: {tail}")
+        return json.loads(output.read_text())
 
 
 def validate(project: Project, settings: Settings, engine: str, files: list[Path],
