@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, copy_from_checkout, executed, run
+from conftest import REPO, clean_env, copy_from_checkout, executed, run
 
 GOOD_DAG = '''\
 from datetime import datetime
@@ -72,12 +72,16 @@ def _checkout(root: Path, lock: str | None = None) -> Checkout:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Iterator[Checkout]:
     checkout = _checkout(tmp_path_factory.mktemp("orch") / "checkout")
+    # both templates render a pipeline whose orchestration validates at once
     assert checkout.invoke("create-pipeline", "alpha").returncode == 0
+    assert checkout.invoke("create-pipeline", "omega", "--template", "cdc").returncode == 0
     first = checkout.doit("dags")
     assert first.returncode == 0, first.stdout + first.stderr
     assert executed(first) == [
-        "dags", "dbt-manifest:alpha", "dbt-manifest:stavanger_parking", "orchestration:alpha",
-        "orchestration:stavanger_parking", "validate:alpha", "validate:stavanger_parking"]
+        "dags", "dbt-manifest:alpha", "dbt-manifest:omega",
+        "dbt-manifest:stavanger_parking", "orchestration:alpha", "orchestration:omega",
+        "orchestration:stavanger_parking", "validate:alpha", "validate:omega",
+        "validate:stavanger_parking"]
     yield checkout
 
 
@@ -252,3 +256,76 @@ def test_airflow_3_validates_with_its_own_dagbag(airflow3: Checkout) -> None:
     line = _one_problem(airflow3.doit("validate:beta"), "validate:beta")
     assert line == ("pipelines/beta/orchestration/broken.py:2: import error: "
                     "RuntimeError: boom at parse time")
+
+
+@pytest.fixture(scope="module")
+def dagster_repo(tmp_path_factory) -> Checkout:
+    checkout = _checkout(tmp_path_factory.mktemp("orchdg") / "checkout")
+    manifest = checkout.root / "pipelines/stavanger_parking/pipeline.yaml"
+    manifest.write_text(manifest.read_text().replace("orchestration:\n",
+                                                     "orchestration:\n  engine: dagster\n"))
+    return checkout
+
+
+def test_dagster_definitions_load_and_materialize_on_duckdb(dagster_repo: Checkout,
+                                                            tmp_path: Path) -> None:
+    import duckdb
+
+    result = dagster_repo.doit("dags")
+    assert result.returncode == 0, result.stdout + result.stderr
+    pipeline = dagster_repo.root / "pipelines/stavanger_parking"
+    validation = json.loads((pipeline / "build/orchestration/validation.json").read_text())
+    assert validation["engine"] == "dagster"
+    assert validation["dags"] == [{"dag_id": "stavanger_parking", "file": "pipelines/"
+                                   "stavanger_parking/generated/orchestration/definitions.py"}]
+    workspace = yaml.safe_load((dagster_repo.root / "platform/orchestration/dagster/"
+                                                    "workspace.yaml").read_text())
+    [location] = workspace["load_from"]
+    assert location["python_file"]["location_name"] == "stavanger_parking"
+    assert (dagster_repo.root / "platform/orchestration/dagster" /
+            location["python_file"]["relative_path"]).resolve() == \
+        pipeline / "generated/orchestration/definitions.py"
+    assert not (dagster_repo.root / "platform/orchestration/dags").exists()
+
+    from dataplatform import envs
+    from dataplatform.orchestration.spec import load_settings
+    from dataplatform.project import Project
+
+    project = Project(dagster_repo.root)
+    python = envs.ensure(project, "dagster", load_settings(project).locks["dagster"])
+    warehouse = tmp_path / "warehouse"
+    warehouse.mkdir()
+    env = {**clean_env(), "DAGSTER_HOME": str(tmp_path), "DATAPLATFORM_WAREHOUSE_DIR":
+           str(warehouse)}
+    done = run([str(python.with_name("dagster")), "asset", "materialize", "-f",
+                str(pipeline / "generated/orchestration/definitions.py"), "--select", "*"],
+               dagster_repo.root, env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with duckdb.connect(str(warehouse / "stavanger_parking.duckdb"), read_only=True) as db:
+        assert db.execute("select count(*) from fct_hourly_occupancy").fetchone() == (576,)
+        assert db.execute("select count(*) from mart_zone_daily_peak").fetchone() == (18,)
+
+
+def test_a_broken_dagster_module_is_one_line(dagster_repo: Checkout) -> None:
+    dagster_repo.pipeline("theta", "  engine: dagster\n  dbt: false\n  tags: [t]\n")
+    dagster_repo.write("pipelines/theta/orchestration/extra.py",
+                       "import dagster\nfrom .nowhere import thing\n")
+    line = _one_problem(dagster_repo.doit("validate:theta"), "validate:theta")
+    assert line.startswith("pipelines/theta/orchestration/extra.py:2: import error: ImportError")
+
+
+def test_a_cdc_pipeline_deploys_its_ddl_before_dbt(scratch: Checkout) -> None:
+    copy_from_checkout("pipelines/retail_cdc", scratch.root)
+    copy_from_checkout("platform/cdc", scratch.root)
+    manifest = scratch.root / "pipelines/retail_cdc/pipeline.yaml"
+    manifest.write_text(manifest.read_text() + "orchestration:\n  tags: [retail]\n")
+    try:
+        result = scratch.doit("validate:retail_cdc")
+        assert result.returncode == 0, result.stdout + result.stderr
+        entry = _loaded(scratch, "pipelines/retail_cdc/generated/orchestration/"
+                                 "retail_cdc_dag.py")
+        tasks = [t["task_id"] for t in entry["dags"][0]["tasks"]]
+        assert tasks[:2] == ["start", "deploy_cdc_ddl"]
+        assert "dbt.stg_retail__customer_run" in tasks, tasks
+    finally:
+        shutil.rmtree(scratch.root / "platform/cdc")

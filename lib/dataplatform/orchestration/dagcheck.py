@@ -143,16 +143,21 @@ def check_dagster(files: list[str]) -> dict:
                      if isinstance(value, dagster.Definitions)]
             if not found:
                 raise LookupError("defines no dagster.Definitions object at module level")
+            entry["definitions"] = len(found)
             for definitions in found:
-                repository = definitions.get_repository_def()
-                entry["dags"].append({
-                    "dag_id": repository.name,
-                    "assets": sorted(key.to_user_string() for key in
-                                     repository.asset_graph.get_all_asset_keys()),
-                    "jobs": sorted(job.name for job in repository.get_all_jobs()),
-                    "schedules": sorted(s.name for s in repository.schedule_defs),
-                    "tags": [], "owner": "", "tasks": [],
-                })
+                repository = definitions.get_repository_def()  # resolves everything
+                assets = sorted(key.to_user_string() for key in
+                                repository.asset_graph.get_all_asset_keys())
+                schedules = {s.job_name: s.cron_schedule for s in repository.schedule_defs}
+                for job in repository.get_all_jobs():
+                    if job.name.startswith("__"):  # Dagster's implicit asset job
+                        continue
+                    entry["dags"].append({
+                        "dag_id": job.name, "assets": assets,
+                        "schedule": str(schedules.get(job.name) or ""),
+                        "tags": sorted(job.tags), "owner": str(job.tags.get("owner", "")),
+                        "tasks": [],
+                    })
         except Exception as exc:
             text = traceback.format_exc()
             entry["import_error"] = f"{exc.__class__.__name__}: {exc}".splitlines()[0]

@@ -34,6 +34,19 @@ def plan(pipeline_dir: Path, spec: Orchestration, has_cdc: bool) -> Plan:
                 ddl=has_cdc if spec.cdc_ddl is None else spec.cdc_ddl and has_cdc)
 
 
+# Dagster schedules take cron expressions; Airflow's presets are spelled out.
+PRESET_CRON = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0",
+               "@monthly": "0 0 1 * *", "@quarterly": "0 0 1 */3 *", "@yearly": "0 0 1 1 *",
+               "@annually": "0 0 1 1 *"}
+
+
+def cron_of(schedule: str | None) -> str | None:
+    """The cron form of a schedule (None for unscheduled or run-once)."""
+    if schedule is None or schedule in ("@once", "@continuous"):
+        return None
+    return PRESET_CRON.get(schedule, schedule)
+
+
 def _bash(command: str) -> str:
     # Airflow reads a bash_command ending in .sh/.bash as a template file; a space stops that.
     return command + " " if command.rstrip().endswith((".sh", ".bash")) else command
@@ -59,6 +72,7 @@ def render(project: Project, pipeline: str, description: str, spec: Orchestratio
         "ddl_dir": (cdc_layout.OUTPUT / "ddl").as_posix(),
         "manifest_name": layout.MANIFEST_NAME, "profiles_name": layout.PROFILES_NAME,
         "target_env": dbt_runner.TARGET_ENV,
+        "schedule": cron_of(spec.schedule),
     }
     if resolved.dbt:
         manifest = dbt_layout.manifest(pipeline_dir)

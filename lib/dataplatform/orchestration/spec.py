@@ -233,10 +233,14 @@ def parse_orchestration(doc: YamlDocument, keypath: KeyPath, data: Any, settings
         expect(doc, (*keypath, "tags", index), tag, str)
     tasks = _extra_tasks(doc, (*keypath, "tasks"), optional(doc, keypath, data, "tasks", list,
                                                             []))
+    schedule = _schedule(doc, keypath, data, defaults.schedule)
+    if engine == "dagster" and schedule in ("@once", "@continuous"):
+        raise doc.error((*keypath, "schedule"), f"Dagster has no {schedule} schedule",
+                        "use a cron expression, another preset, or null")
     return Orchestration(
         engine=engine,
         dag_id=dag_id,
-        schedule=_schedule(doc, keypath, data, defaults.schedule),
+        schedule=schedule,
         owner=owner.strip(),
         tags=tuple(tags),
         retries=_retries(doc, keypath, data, defaults.retries),

@@ -103,7 +103,7 @@ def validate(project: Project, settings: Settings, engine: str, files: list[Path
             result.problems.append(f"{shown}{f':{line}' if line else ''}: import error: "
                                    f"{entry['import_error']}")
             continue
-        if not entry["dags"]:
+        if not entry["dags"] and not entry.get("definitions"):
             if entry["safe_mode_skip"]:
                 result.problems.append(
                     f"{shown}: Airflow would skip this file: it never mentions both 'airflow' "
