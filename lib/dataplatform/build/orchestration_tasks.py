@@ -113,7 +113,7 @@ class Validate:
 
 
 class Assemble:
-    def __init__(self, project: Project, members: list):
+    def __init__(self, project: Project, members: list[layout.Member]):
         self.project = project
         self.members = members
 
@@ -132,7 +132,7 @@ class AssembledIntact:
     """The dags folder and workspace hold what the last assembly wrote (or nothing, when no
     pipeline uses that engine)."""
 
-    def __init__(self, project: Project, members: list):
+    def __init__(self, project: Project, members: list[layout.Member]):
         self.folders = [(project.dags_dir, any(m.engine == "airflow" for m in members)),
                         (project.dagster_workspace_dir,
                          any(m.engine == "dagster" for m in members))]
@@ -146,8 +146,6 @@ class AssembledIntact:
 
 
 def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
-    from dataplatform.orchestration.assemble import Member
-
     project = catalog.project
     settings_file = project.orchestration_settings_file
     shared_inputs = [p for p in (settings_file, *layout.templates(project)) if p.exists()]
@@ -155,7 +153,7 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
            "doc": "Airflow DAGs / Dagster definitions generated from pipeline.yaml"}
     yield {"basename": VALIDATE, "name": None,
            "doc": "orchestration loaded in a real Airflow/Dagster and held to the policies"}
-    members: list[Member] = []
+    members: list[layout.Member] = []
     assembled_inputs: list[str] = []
     for pipeline in catalog.pipelines:
         spec = pipeline.orchestration
@@ -196,7 +194,7 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "uptodate": [config_changed({"engine": spec.engine, "lock": str(lock)})],
             "verbosity": 2,
         }
-        members.append(Member(pipeline.name, spec.engine, pipeline.directory))
+        members.append(layout.Member(pipeline.name, spec.engine, pipeline.directory))
         assembled_inputs += [str(result), *(str(t) for t in targets),
                              *(str(p) for p in hand_written)]
     assembled = AssembledIntact(project, members)

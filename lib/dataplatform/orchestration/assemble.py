@@ -7,7 +7,6 @@ pipelines' files are removed. A dag_id used by two pipelines stops the assembly,
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -15,19 +14,11 @@ import yaml
 from dataplatform import generated
 from dataplatform.errors import UserError
 from dataplatform.orchestration import layout
+from dataplatform.orchestration.layout import Member
 from dataplatform.orchestration.validate import read_result
 from dataplatform.project import Project
 
 GENERATOR = "dataplatform.orchestration.assemble/1"
-
-
-@dataclass(frozen=True)
-class Member:
-    """One orchestrated pipeline as the assembly sees it."""
-
-    pipeline: str
-    engine: str
-    directory: Path
 
 
 def duplicate_ids(project: Project, members: list[Member]) -> list[str]:

@@ -8,6 +8,7 @@ platform's assembled dags folder and Dagster workspace live under `platform/orch
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from dataplatform.project import Project
@@ -22,6 +23,15 @@ PROFILES_NAME = "profiles.yml"
 DAGSTER_MODULE = "definitions.py"
 WORKSPACE = "workspace.yaml"
 CHECKER = Path(__file__).with_name("dagcheck.py")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One orchestrated pipeline as the platform's assembly sees it."""
+
+    pipeline: str
+    engine: str
+    directory: Path
 
 
 def output_dir(pipeline_dir: Path) -> Path:
