@@ -3,6 +3,7 @@ pulled here, so they are checked as the manifest and compose.yaml see them)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import jinja2
@@ -10,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from dataplatform.errors import ConfigError
+from dataplatform.errors import ConfigError, UserError
 from dataplatform.project import Project
 from dataplatform.services import compose
 from dataplatform.services.manifest import load_services
@@ -28,7 +29,7 @@ def test_the_repository_platform_expands() -> None:
     manifest = load_services(Project(REPO))
     assert set(manifest.services) == {
         "postgres", "redpanda", "minio", "airflow-init", "airflow-scheduler",
-        "airflow-api-server", "dagster-webserver", "dagster-daemon", "tools"}
+        "airflow-webserver", "dagster-webserver", "dagster-daemon", "tools"}
     postgres = manifest.services["postgres"]
     assert postgres.image == "postgres:16" and postgres.persistent
     assert postgres.healthcheck.test[0] == "CMD-SHELL"
@@ -39,13 +40,24 @@ def test_the_repository_platform_expands() -> None:
     document = compose.compose_document(Project(REPO), manifest)
     assert document["services"]["tools"]["image"].startswith("tools:fp-")
     assert document["volumes"]["postgres_data"]
+    # the three Airflow services share one image, built from the lock DAGs are validated with
+    builds = {manifest.services[s].build for s in ("airflow-init", "airflow-scheduler",
+                                                   "airflow-webserver")}
+    assert len({dataclasses.replace(b, declared_in="") for b in builds}) == 1
+    build = builds.pop()
+    assert build.name == "airflow" and dict(build.args)["LOCK"] == "airflow-2.10.txt"
 
 
 def test_airflow_2_has_a_webserver_and_3_an_api_server(tmp_path: Path) -> None:
     two = manifest_for(tmp_path, '  postgres: {template: "postgres:16"}\n'
                                  '  airflow: {template: "airflow:2.10"}\n')
     assert "airflow-webserver" in two.services and "airflow-api-server" not in two.services
-    assert two.services["airflow-webserver"].command == ("webserver",)
+    assert two.services["airflow-webserver"].command == ("airflow", "webserver")
+    (tmp_path / "three").mkdir()
+    three = manifest_for(tmp_path / "three", '  postgres: {template: "postgres:16"}\n'
+                                   '  airflow: {template: "airflow:3.3"}\n')
+    assert {"airflow-api-server", "airflow-dag-processor"} <= set(three.services)
+    assert three.services["airflow-api-server"].command == ("airflow", "api-server")
 
 
 def test_overrides_next_to_a_template_take_effect(tmp_path: Path) -> None:
@@ -62,7 +74,7 @@ def test_overrides_next_to_a_template_take_effect(tmp_path: Path) -> None:
 def test_multi_service_templates_take_only_environment_and_profiles(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="defines several services"):
         manifest_for(tmp_path, '  postgres: {template: "postgres:16"}\n'
-                               '  airflow: {template: "airflow:3.0", ports: ["1:2"]}\n')
+                               '  airflow: {template: "airflow:3.3", ports: ["1:2"]}\n')
 
 
 def test_every_template_renders_every_listed_version(tmp_path: Path) -> None:
@@ -77,3 +89,52 @@ def test_every_template_renders_every_listed_version(tmp_path: Path) -> None:
             manifest = manifest_for(folder, f'  {name}: {{template: "{name}:{version}"}}\n'
                                     + extra)
             assert manifest.services
+
+
+def _catalog(tmp_path: Path, services: str, lock: str = "locks/airflow-2.10.txt"):
+    from dataplatform.catalog import load_catalog
+
+    manifest_for(tmp_path, services)
+    (tmp_path / "platform/orchestration").mkdir()
+    (tmp_path / "platform/orchestration/orchestration.yaml").write_text(
+        f"airflow: {{lock: {lock}}}\n")
+    return load_catalog(Project(tmp_path))
+
+
+def test_services_of_one_build_share_one_image_and_differing_ones_clash(tmp_path: Path) -> None:
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx/Dockerfile").write_text("FROM scratch\n")
+    shared = "{name: worker, context: ../ctx}"
+    catalog = _catalog(tmp_path, f"  a: {{build: {shared}}}\n  b: {{build: {shared}}}\n")
+    assert [image.name for image in catalog.images] == ["worker"]
+
+    (tmp_path / "other").mkdir()
+    with pytest.raises(UserError, match=r"image 'worker' is already declared at "
+                                        r"platform/services\.yaml:3"):
+        _catalog(tmp_path / "other", f"  a: {{build: {shared}}}\n"
+                                     "  b: {build: {name: worker, context: ../ctx, "
+                                     "args: {X: '1'}}}\n")
+
+
+def test_build_args_read_the_environment_and_dotenv(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx/Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / ".env").write_text("BASE=local/debian:bookworm\n")
+    monkeypatch.delenv("BASE", raising=False)
+    monkeypatch.setenv("DATAPLATFORM_ROOT", str(tmp_path))
+    body = ("  a: {build: {context: ../ctx, args: {BASE_IMAGE: '${BASE:-debian:slim}', "
+            "TAG: '${TAG:-1}'}}}\n")
+    catalog = _catalog(tmp_path, body)
+    assert dict(catalog.images[0].args) == {"BASE_IMAGE": "local/debian:bookworm", "TAG": "1"}
+
+
+def test_the_platform_airflow_and_the_validation_lock_must_agree(tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    monkeypatch.setenv("DATAPLATFORM_ROOT", str(tmp_path))
+    with pytest.raises(UserError) as caught:
+        _catalog(tmp_path, '  postgres: {template: "postgres:16"}\n'
+                           '  airflow: {template: "airflow:3.3"}\n')
+    assert str(caught.value).endswith(
+        "the platform runs airflow:3.3 but platform/orchestration/orchestration.yaml validates "
+        "DAGs with airflow-2.10.txt — set airflow.lock to locks/airflow-3.3.txt there, or "
+        "change the template's version")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from dataplatform.errors import UserError
+from dataplatform.interpolate import MissingVariable, interpolate
 from dataplatform.services.desired import parse_port
 from dataplatform.services.durations import parse_duration
 from dataplatform.services.graph import Cycle, closure, start_order
-from dataplatform.services.interpolate import MissingVariable, interpolate
 
 
 @pytest.mark.parametrize(("text", "seconds"), [

@@ -6,6 +6,7 @@ Images come from `platform/services.yaml` (a service's `build:`) and from pipeli
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from dataplatform.errors import UserError
@@ -29,6 +30,10 @@ class Catalog:
         return self.services.namespace
 
 
+def _same_build(one: ImageSpec, other: ImageSpec) -> bool:
+    return dataclasses.replace(one, declared_in="") == dataclasses.replace(other, declared_in="")
+
+
 def load_catalog(project: Project) -> Catalog:
     services = load_services(project)
     orchestration = load_settings(project)
@@ -37,8 +42,26 @@ def load_catalog(project: Project) -> Catalog:
     declared = [s.build for s in services.services.values() if s.build]
     declared += [image for p in pipelines for image in p.images]
     for spec in declared:
+        if spec.name in images and _same_build(spec, images[spec.name]):
+            continue  # several services of one image (e.g. Airflow's scheduler and webserver)
         if spec.name in images:
             raise UserError(f"{spec.declared_in}: image {spec.name!r} is already declared at "
                             f"{images[spec.name].declared_in} — give one of them another name")
         images[spec.name] = spec
+    _check_airflow_lock(services, orchestration)
     return Catalog(project, services, pipelines, tuple(images.values()), orchestration)
+
+
+def _check_airflow_lock(services: ServicesManifest, orchestration: Settings) -> None:
+    """The platform's Airflow and the Airflow DAGs are validated with must be one version."""
+    for service in services.services.values():
+        template, _, version = (service.template or "").partition(":")
+        if template != "airflow":
+            continue
+        wanted = f"airflow-{version}.txt"
+        if orchestration.locks["airflow"].name != wanted:
+            raise UserError(f"{service.declared_in}: the platform runs airflow:{version} but "
+                            f"{orchestration.file} validates DAGs with "
+                            f"{orchestration.locks['airflow'].name} — set airflow.lock to "
+                            f"locks/{wanted} there, or change the template's version")
+        return

@@ -13,6 +13,10 @@ PROJECT_FILE = "dbt_project.yml"
 INPUT_DIRS = ("models", "seeds", "macros", "tests", "snapshots", "analyses")
 INPUT_FILES = (PROJECT_FILE, "packages.yml", "dependencies.yml", "selectors.yml")
 SHARED_MACROS = Path("pipelines/shared/macros")
+# Read by every project's macro-paths: the shared macros' absolute path, for runs from a copy
+# of the project (cosmos links the project into a temporary folder); unset, the relative
+# default `../../shared/macros` applies.
+SHARED_MACROS_ENV = "DATAPLATFORM_SHARED_MACROS"
 BUILD_DIR = "build"
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from dataplatform.config.validate import check_keys, describe, expect, optional
 from dataplatform.config.yamlsource import KeyPath, YamlDocument
 
-BUILD_KEYS = ("context", "dockerfile", "target", "args", "network")
+BUILD_KEYS = ("name", "context", "dockerfile", "target", "args", "network")
 # One path component of a Docker repository name.
 IMAGE_NAME = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 
@@ -35,7 +35,12 @@ class ImageSpec:
 def parse_build(doc: YamlDocument, keypath: KeyPath, value: Any, name: str,
                 base_dir: Path) -> ImageSpec:
     """Parse a build section; `context` is relative to the declaring file's directory and
-    `dockerfile` relative to the context, as in docker compose. A plain string is the context."""
+    `dockerfile` relative to the context, as in docker compose. A plain string is the context.
+    `name` names the image (default: the service's); services that give the same name and the
+    same build share one image. Build args may read `${VAR:-default}` from the environment or
+    the checkout's `.env`: their values, not the references, are part of the fingerprint."""
+    if isinstance(value, dict) and value.get("name") is not None:
+        name = expect(doc, (*keypath, "name"), value["name"], str)
     if not IMAGE_NAME.match(name):
         raise doc.error(keypath[:-1] or keypath, f"image name {name!r} is not a valid Docker "
                         "repository name", "use lowercase letters, digits, '.', '_' or '-'")
@@ -53,6 +58,8 @@ def parse_build(doc: YamlDocument, keypath: KeyPath, value: Any, name: str,
         if not isinstance(arg, str):
             raise doc.error((*keypath, "args", key), f"build arg must be a string, got "
                             f"{describe(arg)}", f'quote it: {key}: "{_yaml_text(arg)}"')
+        if "$" in arg:
+            arg = _interpolated(arg, base_dir, f"{doc.display}:{doc.line((*keypath, 'args', key))}")
         args.append((str(key), arg))
     context_dir = (base_dir / context).resolve()
     return ImageSpec(
@@ -64,6 +71,14 @@ def parse_build(doc: YamlDocument, keypath: KeyPath, value: Any, name: str,
         declared_in=f"{doc.display}:{doc.line(keypath)}",
         network=network,
     )
+
+
+def _interpolated(text: str, base_dir: Path, where: str) -> str:
+    from dataplatform import interpolate
+    from dataplatform.project import find_project
+
+    return interpolate.interpolate(text, interpolate.variables(find_project(base_dir).root),
+                                   f"{where}: build arg")
 
 
 def _yaml_text(value: Any) -> str:

@@ -72,6 +72,8 @@ def render(project: Project, pipeline: str, description: str, spec: Orchestratio
         "ddl_dir": (cdc_layout.OUTPUT / "ddl").as_posix(),
         "manifest_name": layout.MANIFEST_NAME, "profiles_name": layout.PROFILES_NAME,
         "target_env": dbt_runner.TARGET_ENV,
+        "shared_macros_env": dbt_layout.SHARED_MACROS_ENV,
+        "shared_macros": dbt_layout.SHARED_MACROS.as_posix(),
         "schedule": cron_of(spec.schedule),
     }
     if resolved.dbt:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dataplatform import labels
 from dataplatform.errors import UserError
-from dataplatform.services.interpolate import interpolate
+from dataplatform.interpolate import interpolate
 from dataplatform.services.spec import Service
 
 SERVICE_LABEL = "dataplatform.service"

@@ -20,13 +20,13 @@ from datetime import UTC, datetime
 import docker
 import docker.errors
 
-from dataplatform import labels
+from dataplatform import interpolate, labels
 from dataplatform.errors import UserError
 from dataplatform.images import engine
 from dataplatform.images import fingerprint as fp
 from dataplatform.project import Project
 from dataplatform.services import desired as desired_mod
-from dataplatform.services import graph, interpolate, ports
+from dataplatform.services import graph, ports
 from dataplatform.services.desired import HASH_LABEL, SERVICE_LABEL, DesiredContainer
 from dataplatform.services.manifest import ServicesManifest, load_services
 from dataplatform.services.spec import Service
@@ -97,7 +97,7 @@ class Platform:
         resolved: dict[str, tuple[str, str]] = {}
         to_build = [s for s in services if s.build is not None]
         if to_build and fetch:
-            tasks = [f"image:{s.build.name}" for s in to_build]
+            tasks = list(dict.fromkeys(f"image:{s.build.name}" for s in to_build))
             done = subprocess.run([sys.executable, "-m", "doit", *tasks, "strict=1"],
                                   cwd=self.project.root, capture_output=True, text=True)
             if done.returncode != 0:

@@ -15,10 +15,9 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
-from dataplatform import labels, settings
+from dataplatform import interpolate, labels, settings
 from dataplatform.errors import UserError
 from dataplatform.project import Project
-from dataplatform.services import interpolate
 from dataplatform.workstation import envfile
 
 OK, WARN, FAIL = "ok", "warn", "fail"
