@@ -271,36 +271,52 @@ def copy_from_checkout(relpath: str, destination_root: Path) -> None:
         shutil.copy2(source, target)
 
 
-POSTGRES_IMAGE = "dataplatform-test/postgres:15"
+POSTGRES_IMAGE = "dataplatform-test/postgres:15-utf8"  # clusters are initialised UTF-8
 DEBIAN_IMAGE = "dataplatform-test/debian:bookworm"
 
 
 @pytest.fixture(scope="session")
-def postgres_image(docker_client) -> str:
+def debian_image(docker_client) -> str:
+    """A minimal Debian bookworm imported from debootstrap, once per machine (nothing can be
+    pulled here)."""
+    try:
+        docker_client.images.get(DEBIAN_IMAGE)
+        return DEBIAN_IMAGE
+    except Exception:
+        pass
+    debootstrap = shutil.which("debootstrap")
+    require(debootstrap is not None, "debootstrap is not installed (apt-get install "
+                                     "debootstrap)")
+    with tempfile.TemporaryDirectory() as root:
+        os.chmod(root, 0o755)  # it becomes the image's "/"
+        subprocess.run([debootstrap, "--variant=minbase", "bookworm", root,
+                        "http://deb.debian.org/debian"], check=True, capture_output=True,
+                       timeout=900)
+        tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(["docker", "import", "-", DEBIAN_IMAGE], stdin=tar.stdout,
+                       check=True, capture_output=True, timeout=600)
+        tar.wait()
+    return DEBIAN_IMAGE
+
+
+@pytest.fixture(scope="session")
+def postgres_image(docker_client, debian_image) -> str:
     """A real PostgreSQL 15 image built from Debian's packages, once per machine."""
     try:
         docker_client.images.get(POSTGRES_IMAGE)
         return POSTGRES_IMAGE
     except Exception:
         pass
-    try:
-        docker_client.images.get(DEBIAN_IMAGE)
-    except Exception:
-        debootstrap = shutil.which("debootstrap")
-        require(debootstrap is not None, "debootstrap is not installed (apt-get install "
-                                         "debootstrap)")
-        with tempfile.TemporaryDirectory() as root:
-            os.chmod(root, 0o755)  # it becomes the image's "/"
-            subprocess.run([debootstrap, "--variant=minbase", "bookworm", root,
-                            "http://deb.debian.org/debian"], check=True, capture_output=True,
-                           timeout=900)
-            tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
-            subprocess.run(["docker", "import", "-", DEBIAN_IMAGE], stdin=tar.stdout,
-                           check=True, capture_output=True, timeout=600)
-            tar.wait()
     docker_client.images.build(path=str(REPO / "tests/images/postgres"), tag=POSTGRES_IMAGE,
-                               network_mode="host", rm=True, buildargs={"BASE": DEBIAN_IMAGE})
+                               network_mode="host", rm=True, buildargs={"BASE": debian_image})
     return POSTGRES_IMAGE
+
+
+def build_ca_certificates() -> str:
+    """The extra CA certificates this machine trusts (a TLS-inspecting proxy's), for image
+    builds that install from a package index; empty where there are none."""
+    found = sorted(Path("/usr/local/share/ca-certificates").glob("**/*.crt"))
+    return "\n".join(path.read_text().strip() for path in found)
 
 
 def executed(result: subprocess.CompletedProcess, prefix: str = "") -> list[str]:
