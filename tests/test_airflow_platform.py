@@ -71,7 +71,7 @@ def platform(tmp_path_factory, docker_client, debian_image, postgres_image
     root.mkdir()
     for name in ("dodo.py", "tasks.py"):
         shutil.copy(REPO / name, root / name)
-    for part in ("templates", "platform/orchestration", "platform/images/airflow",
+    for part in ("templates", "platform/orchestration", "platform/images/orchestrator",
                  "pipelines/shared", "pipelines/stavanger_parking"):
         copy_from_checkout(part, root)
     (root / "platform/services.yaml").write_text(f"""\

@@ -136,5 +136,5 @@ def test_the_platform_airflow_and_the_validation_lock_must_agree(tmp_path: Path,
                            '  airflow: {template: "airflow:3.3"}\n')
     assert str(caught.value).endswith(
         "the platform runs airflow:3.3 but platform/orchestration/orchestration.yaml validates "
-        "DAGs with airflow-2.10.txt — set airflow.lock to locks/airflow-3.3.txt there, or "
-        "change the template's version")
+        "with airflow-2.10.txt — set airflow.lock to locks/airflow-3.3.txt there, or change "
+        "the template's version")

@@ -48,20 +48,21 @@ def load_catalog(project: Project) -> Catalog:
             raise UserError(f"{spec.declared_in}: image {spec.name!r} is already declared at "
                             f"{images[spec.name].declared_in} — give one of them another name")
         images[spec.name] = spec
-    _check_airflow_lock(services, orchestration)
+    _check_engine_locks(services, orchestration)
     return Catalog(project, services, pipelines, tuple(images.values()), orchestration)
 
 
-def _check_airflow_lock(services: ServicesManifest, orchestration: Settings) -> None:
-    """The platform's Airflow and the Airflow DAGs are validated with must be one version."""
+def _check_engine_locks(services: ServicesManifest, orchestration: Settings) -> None:
+    """The platform's Airflow/Dagster and the one DAGs are validated with must be one version:
+    a template `<engine>:<version>` runs the lock `<engine>-<version>.txt`."""
     for service in services.services.values():
-        template, _, version = (service.template or "").partition(":")
-        if template != "airflow":
+        engine, _, version = (service.template or "").partition(":")
+        if engine not in orchestration.locks:
             continue
-        wanted = f"airflow-{version}.txt"
-        if orchestration.locks["airflow"].name != wanted:
-            raise UserError(f"{service.declared_in}: the platform runs airflow:{version} but "
-                            f"{orchestration.file} validates DAGs with "
-                            f"{orchestration.locks['airflow'].name} — set airflow.lock to "
-                            f"locks/{wanted} there, or change the template's version")
-        return
+        wanted = f"{engine}-{version}.txt"
+        validated = orchestration.locks[engine].name
+        if validated != wanted:
+            raise UserError(f"{service.declared_in}: the platform runs {engine}:{version} but "
+                            f"{orchestration.file} validates with {validated} — set "
+                            f"{engine}.lock to locks/{wanted} there, or change the template's "
+                            "version")
