@@ -23,7 +23,10 @@ stubs: {variables: {region: west}}
 
 
 def _project(tmp_path: Path, section: str, settings: str = SETTINGS) -> tuple[Project, Path]:
-    (tmp_path / "platform" / "orchestration").mkdir(parents=True)
+    (tmp_path / "platform" / "orchestration" / "locks").mkdir(parents=True)
+    (tmp_path / "platform/orchestration/locks/airflow-2.10.txt").write_text(
+        "# compiled\napache-airflow==2.10.5\n    # via -r x.in\npandas==2.2.3\n"
+        "psycopg2-binary==2.9.13\n")
     (tmp_path / "platform" / "orchestration" / "orchestration.yaml").write_text(settings)
     directory = tmp_path / "pipelines" / "sales"
     directory.mkdir(parents=True)
@@ -72,6 +75,13 @@ def test_every_key_set(tmp_path: Path) -> None:
         (0, 90, "2025-03-01", True)
     assert (spec.dbt, spec.cdc_ddl) == (False, True)
     assert [(t.id, t.after) for t in spec.tasks] == [("extract", "start"), ("notify", "extract")]
+
+
+def test_requirements_the_lock_meets_are_accepted(tmp_path: Path) -> None:
+    project, directory = _project(tmp_path, "  requirements: ['pandas>=2,<3', "
+                                            "'Psycopg2_Binary']\n")
+    spec = load_pipeline(project, directory).orchestration
+    assert spec is not None and spec.requirements == ("pandas>=2,<3", "Psycopg2_Binary")
 
 
 def test_null_schedule_means_unscheduled(tmp_path: Path) -> None:
@@ -132,6 +142,17 @@ def test_a_pipeline_without_the_section_is_not_orchestrated(tmp_path: Path) -> N
     ("  tasks:\n    - {id: a, bash: x}\n    - {id: a, bash: y}\n",
      "pipelines/sales/pipeline.yaml:6: orchestration.tasks[1].id: task 'a' is declared twice "
      "— give each task its own id"),
+    ("  requirements: ['pandas>=3']\n",
+     "pipelines/sales/pipeline.yaml:4: orchestration.requirements[0]: 'pandas>=3' is not met "
+     "by airflow-2.10.txt (it pins 2.2.3) — add it to airflow-2.10.in and recompile the lock "
+     "(see the README)"),
+    ("  requirements: ['polars']\n",
+     "pipelines/sales/pipeline.yaml:4: orchestration.requirements[0]: 'polars' is not met by "
+     "airflow-2.10.txt (it does not have it) — add it to airflow-2.10.in and recompile the "
+     "lock (see the README)"),
+    ("  requirements: ['pandas >>= 2']\n",
+     "pipelines/sales/pipeline.yaml:4: orchestration.requirements[0]: 'pandas >>= 2' is not a "
+     "requirement — write it as pip does, e.g. 'requests>=2.31'"),
     ("  - engine\n",
      "pipelines/sales/pipeline.yaml:3: orchestration: must be a mapping, got a list — "
      "orchestration is a mapping of engine, schedule, owner, ..."),

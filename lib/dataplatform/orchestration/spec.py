@@ -21,7 +21,7 @@ PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "
 # Where an extra task runs, relative to the generated ones.
 STAGES = ("start", "ddl", "dbt")
 SECTION_KEYS = ("engine", "dag_id", "schedule", "owner", "tags", "retries", "retry_delay",
-                "start_date", "catchup", "dbt", "cdc_ddl", "tasks")
+                "start_date", "catchup", "dbt", "cdc_ddl", "tasks", "requirements")
 DEFAULT_KEYS = ("schedule", "retries", "retry_delay", "start_date", "catchup")
 TASK_KEYS = ("id", "bash", "after")
 SETTINGS_KEYS = ("default_engine", "defaults", "policies", "airflow", "dagster", "stubs")
@@ -90,6 +90,8 @@ class Orchestration:
     dbt: bool | None  # None: run dbt when the pipeline has a dbt project
     cdc_ddl: bool | None  # None: deploy CDC DDL when the pipeline has CDC tables
     tasks: tuple[ExtraTask, ...]
+    # Python packages the pipeline's DAG code imports: each must be in the engine's lock
+    requirements: tuple[str, ...] = ()
 
 
 def load_settings(project: Project) -> Settings:
@@ -250,7 +252,51 @@ def parse_orchestration(doc: YamlDocument, keypath: KeyPath, data: Any, settings
         dbt=optional(doc, keypath, data, "dbt", bool, None),
         cdc_ddl=optional(doc, keypath, data, "cdc_ddl", bool, None),
         tasks=tasks,
+        requirements=_requirements(doc, (*keypath, "requirements"),
+                                   optional(doc, keypath, data, "requirements", list, []),
+                                   settings.locks[engine]),
     )
+
+
+def _requirements(doc: YamlDocument, keypath: KeyPath, items: list, lock: Path
+                  ) -> tuple[str, ...]:
+    """Each requirement must be met by the engine's lock: one environment per engine serves
+    every pipeline, in validation and in the platform's image alike."""
+    if not items:
+        return ()
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    pinned = _pins(lock)
+    for index, item in enumerate(items):
+        text = expect(doc, (*keypath, index), item, str, "e.g. 'requests>=2.31'")
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            raise doc.error((*keypath, index), f"{text!r} is not a requirement",
+                            "write it as pip does, e.g. 'requests>=2.31'") from None
+        version = pinned.get(canonicalize_name(requirement.name))
+        if version is None or not requirement.specifier.contains(version, prereleases=True):
+            found = f"it pins {version}" if version else "it does not have it"
+            raise doc.error((*keypath, index), f"{text!r} is not met by {lock.name} ({found})",
+                            f"add it to {lock.with_suffix('.in').name} and recompile the lock "
+                            "(see the README)")
+    return tuple(items)
+
+
+def _pins(lock: Path) -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, str] = {}
+    try:
+        lines = lock.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return pins
+    for line in lines:
+        name, sep, version = line.split("#", 1)[0].strip().partition("==")
+        if sep:
+            pins[canonicalize_name(name.split("[")[0])] = version.strip()
+    return pins
 
 
 def _extra_tasks(doc: YamlDocument, keypath: KeyPath, items: list) -> tuple[ExtraTask, ...]:
