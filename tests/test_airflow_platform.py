@@ -2,7 +2,9 @@
 validation lock on a Debian base made with debootstrap, `invoke up --profile airflow` healthy,
 the stavanger_parking DAG served with zero import errors (asked of Airflow's REST API), a
 triggered run that succeeds and leaves the pipeline's marts in the platform's PostgreSQL, and a
-broken DAG stopped by validation before it reaches the dags folder.
+broken DAG stopped by validation before it reaches the dags folder. Then the same pipeline
+switched to Dagster: the platform's Dagster loads its code location from the assembled
+workspace and a materialization rebuilds the marts.
 
 The platform's PostgreSQL is the tests' Debian-built image (the template's public image
 cannot be pulled here); everything else is what the repository ships."""
@@ -86,6 +88,9 @@ services:
   airflow:
     template: "airflow:2.10"
     profiles: [airflow]
+  dagster:
+    template: "dagster:1.11"
+    profiles: [dagster]
 """)
     (root / ".env").write_text(f"""\
 POSTGRES_PASSWORD=not-checked-by-the-test-image
@@ -94,6 +99,7 @@ AIRFLOW_FERNET_KEY=Uq0oMTQZr4gQ8m1pAoPjHsLQ6e9mrWqAq3qOeFzGV7I=
 AIRFLOW_SECRET_KEY=e2e-secret-key
 AIRFLOW_ADMIN_PASSWORD={ADMIN_PASSWORD}
 AIRFLOW_BASE_IMAGE={debian_image}
+DAGSTER_BASE_IMAGE={debian_image}
 AIRFLOW_WEBSERVER_WORKERS=1
 """)
     env = clean_env(DATAPLATFORM_BUILD_CA_CERTS=build_ca_certificates() or None,
@@ -162,3 +168,33 @@ def test_a_pipeline_runs_on_the_platforms_airflow(platform: Platform) -> None:
     assert not (platform.root / "platform/orchestration/dags/stavanger_parking/"
                                 "broken.py").exists()
     assert platform.api("GET", "importErrors")["total_entries"] == 0
+
+
+def test_the_same_pipeline_on_the_platforms_dagster(platform: Platform) -> None:
+    (platform.root / "pipelines/stavanger_parking/orchestration/broken.py").unlink(
+        missing_ok=True)
+    manifest = platform.root / "pipelines/stavanger_parking/pipeline.yaml"
+    manifest.write_text(manifest.read_text().replace("orchestration:\n",
+                                                     "orchestration:\n  engine: dagster\n"))
+    built = platform.doit()
+    assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-2000:]
+    assert not (platform.root / "platform/orchestration/dags/stavanger_parking").exists()
+
+    up = platform.invoke("up", "--profile", "dagster", "--timeout", "600")
+    assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-2000:]
+    webserver = platform.client.containers.get(f"{NAMESPACE}-dagster-webserver")
+    query = ('{"query": "{ workspaceOrError { ... on Workspace { locationEntries { name '
+             'loadStatus locationOrLoadError { __typename } } } } }"}')
+    code, out = webserver.exec_run(["curl", "-s", "-H", "Content-Type: application/json",
+                                    "-d", query, "http://localhost:3000/graphql"])
+    assert code == 0, out
+    [location] = json.loads(out)["data"]["workspaceOrError"]["locationEntries"]
+    assert (location["name"], location["loadStatus"]) == ("stavanger_parking", "LOADED")
+    assert location["locationOrLoadError"]["__typename"] == "RepositoryLocation"
+
+    platform.psql("drop schema if exists stavanger_parking cascade")
+    code, out = webserver.exec_run(
+        ["dagster", "asset", "materialize", "--select", "*", "-f",
+         "/opt/dataplatform/pipelines/stavanger_parking/generated/orchestration/definitions.py"])
+    assert code == 0, out.decode()[-4000:]
+    assert platform.psql("select count(*) from stavanger_parking.fct_hourly_occupancy") == "576"

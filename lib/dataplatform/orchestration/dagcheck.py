@@ -167,15 +167,64 @@ def check_dagster(files: list[str]) -> dict:
     return {"engine_version": dagster.__version__, "files": results}
 
 
+def _check(request: dict) -> dict:
+    if request["engine"] == "airflow":
+        return check_airflow(request["files"])
+    return check_dagster(request["files"])
+
+
+def _write(result: dict, output: str) -> None:
+    with open(output, "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+
+
+def _preload(engine: str) -> None:
+    """Import the engine (and its dbt integration) once, before any fork: every request then
+    starts warm, as Airflow's own DAG processor does."""
+    try:
+        if engine == "airflow":
+            _dagbag_class()
+            import cosmos  # noqa: F401
+        else:
+            import dagster  # noqa: F401
+            import dagster_dbt  # noqa: F401
+    except ImportError:
+        pass  # a file that needs it reports the import error itself
+
+
+def serve(engine: str, reply_fd: int) -> int:
+    """Answer requests (one JSON line each on stdin) until stdin closes. Each request runs in a
+    forked child, so one pipeline's modules never leak into another's, and the parent writes
+    `done` or `failed <status>` on `reply_fd` once the child's result file is complete."""
+    import os
+
+    _preload(engine)
+    replies = os.fdopen(reply_fd, "w", buffering=1)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        child = os.fork()
+        if child == 0:
+            try:
+                _write(_check(request), request["output"])
+                code = 0
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            os._exit(code)
+        _, status = os.waitpid(child, 0)
+        code = os.waitstatus_to_exitcode(status)
+        replies.write("done\n" if code == 0 else f"failed {code}\n")
+    return 0
+
+
 def main() -> int:
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
+        return serve(sys.argv[2], int(sys.argv[3]))
     request = json.load(sys.stdin)
     # DAG files and engines print (Airflow 3 logs to stdout): the result goes to its own file.
-    if request["engine"] == "airflow":
-        result = check_airflow(request["files"])
-    else:
-        result = check_dagster(request["files"])
-    with open(request["output"], "w", encoding="utf-8") as handle:
-        json.dump(result, handle)
+    _write(_check(request), request["output"])
     return 0
 
 

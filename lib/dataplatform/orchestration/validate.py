@@ -5,10 +5,16 @@ then hold what loaded against the team's policies. Each problem is one line nami
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
+import select
+import shutil
 import subprocess
 import tempfile
+import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,25 +68,107 @@ def checker_environment(project: Project, settings: Settings, home: Path) -> dic
     return env
 
 
+class Worker:
+    """A warm checker process (`dagcheck.py --serve`) in one engine environment: it imports the
+    engine once and forks per request, so validating fifty pipelines pays Airflow's import
+    once per doit process, not fifty times."""
+
+    def __init__(self, python: Path, engine: str, env: dict[str, str], home: Path):
+        self.home = home
+        self.log = home / "checker.log"
+        read_end, write_end = os.pipe()
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [str(python), str(layout.CHECKER), "--serve", engine, str(write_end)],
+                stdin=subprocess.PIPE, stdout=log, stderr=log, env=env, cwd=home,
+                pass_fds=(write_end,), text=True)
+        os.close(write_end)
+        self.replies = os.fdopen(read_end, "r")
+
+    def ask(self, engine: str, files: list[Path]) -> dict:
+        output = self.home / f"result-{uuid.uuid4().hex}.json"
+        request = {"engine": engine, "files": [str(f) for f in files], "output": str(output)}
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            raise UserError(f"the {engine} checker stopped: {self._last_line()}") from None
+        ready, _, _ = select.select([self.replies], [], [], TIMEOUT_SECONDS)
+        if not ready:
+            self.close()
+            raise UserError(f"loading the {engine} files took over {TIMEOUT_SECONDS} s — "
+                            "something in them runs at import time")
+        reply = self.replies.readline().strip()
+        if reply != "done" or not output.exists():
+            raise UserError(f"the {engine} checker failed: {self._last_line()}")
+        try:
+            return json.loads(output.read_text())
+        finally:
+            output.unlink(missing_ok=True)
+
+    def _last_line(self) -> str:
+        try:
+            lines = self.log.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        return lines[-1] if lines else f"exit {self.process.poll()}"
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()  # type: ignore[union-attr]
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.replies.close()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+class _Pool:
+    """Idle workers per environment, shared by the validate tasks of one doit process (at most
+    one busy worker per thread under `doit -P thread`), closed when the process exits."""
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple, list[Worker]] = {}
+        self._all: list[Worker] = []
+        self._lock = threading.Lock()
+        atexit.register(self.close)
+
+    @contextlib.contextmanager
+    def worker(self, project: Project, settings: Settings, engine: str, python: Path):
+        key = (str(python), engine, str(project.root), json.dumps(settings.stub_variables))
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            worker = idle.pop() if idle else None
+        if worker is None or worker.process.poll() is not None:
+            home = Path(tempfile.mkdtemp(prefix="dagcheck-"))
+            worker = Worker(python, engine, checker_environment(project, settings, home), home)
+            with self._lock:
+                self._all.append(worker)
+        try:
+            yield worker
+        finally:
+            with self._lock:
+                self._idle[key].append(worker)
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._all, self._idle = self._all, [], {}
+        for worker in workers:
+            worker.close()
+
+
+POOL = _Pool()
+
+
 def load(project: Project, settings: Settings, engine: str, files: list[Path],
          log: Callable[[str], None] = lambda line: None) -> dict:
     """What the engine saw in `files`: the checker's JSON result."""
     python = envs.ensure(project, engine, settings.locks[engine], log)
-    with tempfile.TemporaryDirectory(prefix="dagcheck-") as home:
-        output = Path(home) / "result.json"
-        request = {"engine": engine, "files": [str(f) for f in files], "output": str(output)}
-        try:
-            done = subprocess.run(
-                [str(python), str(layout.CHECKER)], input=json.dumps(request),
-                capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
-                env=checker_environment(project, settings, Path(home)), cwd=home)
-        except subprocess.TimeoutExpired:
-            raise UserError(f"loading the {engine} files took over {TIMEOUT_SECONDS} s — "
-                            "something in them runs at import time") from None
-        if done.returncode != 0 or not output.exists():
-            tail = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
-            raise UserError(f"the {engine} checker failed: {tail}")
-        return json.loads(output.read_text())
+    with POOL.worker(project, settings, engine, python) as worker:
+        return worker.ask(engine, files)
 
 
 def validate(project: Project, settings: Settings, engine: str, files: list[Path],
