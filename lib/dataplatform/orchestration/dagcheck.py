@@ -223,9 +223,12 @@ def serve(engine: str, reply_fd: int) -> int:
 
     _preload(engine)
     replies = os.fdopen(reply_fd, "w", buffering=1)
+    learned = None
     for line in sys.stdin:
         if not line.strip():
             continue
+        if learned:  # only once another request came: a lone request pays nothing for it
+            _learn(learned)
         request = json.loads(line)
         learned = request["output"] + ".modules"
         child = os.fork()
@@ -241,7 +244,6 @@ def serve(engine: str, reply_fd: int) -> int:
             os._exit(code)
         _, status = os.waitpid(child, 0)
         code = os.waitstatus_to_exitcode(status)
-        _learn(learned)
         replies.write("done\n" if code == 0 else f"failed {code}\n")
     return 0
 
