@@ -7,6 +7,7 @@ pipelines' files are removed. A dag_id used by two pipelines stops the assembly,
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import yaml
@@ -75,6 +76,17 @@ def _sync(directory: Path, files: dict[str, str], inputs: dict[str, str]
     return generated.SyncResult(removed=generated.remove(directory))
 
 
+def _remove_left_caches(dags_dir: Path, members: set[str]) -> None:
+    """A pipeline gone from the folder leaves the `__pycache__` Airflow wrote beside its
+    files: remove such folders that hold nothing else."""
+    if not dags_dir.is_dir():
+        return
+    for child in dags_dir.iterdir():
+        if child.is_dir() and child.name not in members and \
+                {p.name for p in child.iterdir()} <= {"__pycache__"}:
+            shutil.rmtree(child)
+
+
 def assemble(project: Project, members: list[Member]) -> str:
     problems = duplicate_ids(project, members)
     if problems:
@@ -87,6 +99,7 @@ def assemble(project: Project, members: list[Member]) -> str:
     inputs = {m.pipeline: generated.file_digest(layout.validation_result(m.directory))
               for m in members}
     dags = _sync(project.dags_dir, files, inputs)
+    _remove_left_caches(project.dags_dir, {m.pipeline for m in airflow})
     workspace_files = {layout.WORKSPACE: _workspace(project, dagster)} if dagster else {}
     workspace = _sync(project.dagster_workspace_dir, workspace_files, inputs)
     return (f"dags folder: {len(airflow)} pipelines, {dags.summary()}; dagster workspace: "
