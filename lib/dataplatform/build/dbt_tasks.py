@@ -79,7 +79,7 @@ def project_inputs(catalog: Catalog, pipeline: Pipeline) -> tuple[list[str], lis
     project = catalog.project
     inputs = layout.input_files(project, pipeline.directory)
     task_dep = []
-    if pipeline.has_cdc_section or (pipeline.directory / "config" / "cdc.yaml").exists():
+    if cdc_layout.declares_cdc(pipeline.directory, pipeline.has_cdc_section):
         # cdc:<pipeline> writes the staging models first; they are represented by its
         # manifest (a target of that task, changed whenever they are), so the dependency
         # list is the same before and after they first appear

@@ -22,6 +22,7 @@ from doit.tools import config_changed
 from dataplatform import generated
 from dataplatform.build.console import say
 from dataplatform.catalog import Catalog
+from dataplatform.cdc import layout as cdc_layout
 from dataplatform.dbt import layout as dbt_layout
 from dataplatform.errors import UserError
 from dataplatform.orchestration import layout
@@ -34,19 +35,7 @@ ASSEMBLE = "dags"
 
 
 def _has_cdc(pipeline: Pipeline) -> bool:
-    return pipeline.has_cdc_section or (pipeline.directory / "config" / "cdc.yaml").exists()
-
-
-def _generated_names(pipeline: Pipeline) -> list[str]:
-    """The files `orchestration:<p>` writes, known before it first runs."""
-    spec = pipeline.orchestration
-    assert spec is not None
-    dbt = (dbt_layout.dbt_dir(pipeline.directory) / dbt_layout.PROJECT_FILE).is_file() and \
-        spec.dbt is not False
-    names = [layout.MANIFEST_NAME, layout.PROFILES_NAME] if dbt else []
-    names.append(layout.dag_file_name(pipeline.name) if spec.engine == "airflow"
-                 else layout.DAGSTER_MODULE)
-    return names
+    return cdc_layout.declares_cdc(pipeline.directory, pipeline.has_cdc_section)
 
 
 class Generate:
@@ -160,7 +149,8 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
         if spec is None:
             continue
         out = layout.output_dir(pipeline.directory)
-        names = _generated_names(pipeline)
+        names = layout.generated_names(pipeline.name, pipeline.directory, spec,
+                                       _has_cdc(pipeline))
         inputs = [pipeline.directory / "pipeline.yaml", *shared_inputs]
         if layout.MANIFEST_NAME in names:
             inputs += [dbt_layout.manifest(pipeline.directory),

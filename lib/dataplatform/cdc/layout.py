@@ -9,6 +9,7 @@ from dataplatform.errors import UserError
 from dataplatform.project import Project
 
 SOURCE_GROUPS = Path("platform/cdc/source-groups.yaml")
+SEPARATE_FILE = Path("config/cdc.yaml")  # a pipeline's cdc section, outside pipeline.yaml
 OUTPUT = Path("generated/cdc")
 # Bump when the generator's code changes what it writes: every CDC pipeline regenerates.
 GENERATOR = "dataplatform.cdc/2"
@@ -24,7 +25,7 @@ class CdcSource:
 
 
 def find_source(directory: Path, manifest_has_cdc: bool) -> CdcSource | None:
-    separate = directory / "config" / "cdc.yaml"
+    separate = directory / SEPARATE_FILE
     if manifest_has_cdc and separate.exists():
         raise UserError(f"{directory.name}: both pipeline.yaml (cdc:) and config/cdc.yaml define "
                         "CDC — keep one of them")
@@ -33,6 +34,11 @@ def find_source(directory: Path, manifest_has_cdc: bool) -> CdcSource | None:
     if separate.exists():
         return CdcSource(directory.name, separate, ())
     return None
+
+
+def declares_cdc(directory: Path, manifest_has_cdc: bool) -> bool:
+    """Whether a pipeline declares CDC tables, in either place (a stat, nothing read)."""
+    return manifest_has_cdc or (directory / SEPARATE_FILE).exists()
 
 
 def output_dir(project: Project, pipeline: str) -> Path:

@@ -5,7 +5,7 @@ connection value from the environment. Only files whose content changed are rewr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
 from pathlib import Path
 
 import jinja2
@@ -18,21 +18,6 @@ from dataplatform.errors import UserError
 from dataplatform.orchestration import layout
 from dataplatform.orchestration.spec import Orchestration
 from dataplatform.project import Project
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What one pipeline's run does, resolved against what the pipeline has."""
-
-    dbt: bool
-    ddl: bool
-
-
-def plan(pipeline_dir: Path, spec: Orchestration, has_cdc: bool) -> Plan:
-    has_dbt = (dbt_layout.dbt_dir(pipeline_dir) / dbt_layout.PROJECT_FILE).is_file()
-    return Plan(dbt=has_dbt if spec.dbt is None else spec.dbt and has_dbt,
-                ddl=has_cdc if spec.cdc_ddl is None else spec.cdc_ddl and has_cdc)
-
 
 # Dagster schedules take cron expressions; Airflow's presets are spelled out.
 PRESET_CRON = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0",
@@ -64,7 +49,7 @@ def render(project: Project, pipeline: str, description: str, spec: Orchestratio
            has_cdc: bool) -> dict[str, str]:
     """The generated files (relative path → text) of one pipeline."""
     pipeline_dir = project.pipelines_dir / pipeline
-    resolved = plan(pipeline_dir, spec, has_cdc)
+    resolved = layout.plan(pipeline_dir, spec, has_cdc)
     files: dict[str, str] = {}
     context = {
         "pipeline": pipeline, "description": description, "spec": spec,
@@ -95,8 +80,6 @@ def render(project: Project, pipeline: str, description: str, spec: Orchestratio
 
 
 def _project_name(manifest_text: str, fallback: str) -> str:
-    import json
-
     try:
         return json.loads(manifest_text)["metadata"]["project_name"]
     except (ValueError, KeyError, TypeError):

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from dataplatform.dbt import layout as dbt_layout
+from dataplatform.orchestration.spec import Orchestration
 from dataplatform.project import Project
 
 HAND_WRITTEN = "orchestration"
@@ -32,6 +34,28 @@ class Member:
     pipeline: str
     engine: str
     directory: Path
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one pipeline's run does, its declaration resolved against what it has."""
+
+    dbt: bool
+    ddl: bool
+
+
+def plan(pipeline_dir: Path, spec: Orchestration, has_cdc: bool) -> Plan:
+    has_dbt = (dbt_layout.dbt_dir(pipeline_dir) / dbt_layout.PROJECT_FILE).is_file()
+    return Plan(dbt=has_dbt if spec.dbt is None else spec.dbt and has_dbt,
+                ddl=has_cdc if spec.cdc_ddl is None else spec.cdc_ddl and has_cdc)
+
+
+def generated_names(pipeline: str, pipeline_dir: Path, spec: Orchestration,
+                    has_cdc: bool) -> list[str]:
+    """The files the generator writes for a pipeline, known before it first runs."""
+    names = [MANIFEST_NAME, PROFILES_NAME] if plan(pipeline_dir, spec, has_cdc).dbt else []
+    names.append(dag_file_name(pipeline) if spec.engine == "airflow" else DAGSTER_MODULE)
+    return names
 
 
 def output_dir(pipeline_dir: Path) -> Path:
