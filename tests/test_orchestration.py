@@ -109,6 +109,10 @@ def test_the_example_dag_has_one_task_per_model(repo: Checkout) -> None:
                   "mart_zone_daily_peak"):
         assert f"dbt.{model}.run" in tasks and f"dbt.{model}.test" in tasks
     assert {"dbt.parking_occupancy_seed", "dbt.parking_facilities_seed", "start"} <= set(tasks)
+    # a test of two models (relationships) waits for both, however the scheduler orders them
+    [relationship] = [t for t in tasks if t.startswith("dbt.relationships_fct_hourly")]
+    upstream = " ".join(tasks[relationship]["upstream"])
+    assert "fct_hourly_occupancy" in upstream and "dim_facilities" in upstream, upstream
     assert {t["retries"] for t in tasks.values()} == {2}
     assert {t["owner"] for t in tasks.values()} == {"mobility-data"}
     assert "0 6 * * *" in dag["schedule"]

@@ -82,7 +82,8 @@ def _describe_dag(dag) -> dict:
     tasks = []
     for task in dag.tasks:
         tasks.append({"task_id": task.task_id, "retries": int(getattr(task, "retries", 0) or 0),
-                      "owner": str(getattr(task, "owner", "") or "")})
+                      "owner": str(getattr(task, "owner", "") or ""),
+                      "upstream": sorted(task.upstream_task_ids)})
     return {"dag_id": dag.dag_id, "tags": sorted(str(t) for t in (dag.tags or [])),
             "owner": str(getattr(dag, "owner", "") or ""), "tasks": tasks,
             "schedule": _schedule_text(dag)}
