@@ -26,7 +26,7 @@ from dataplatform.cdc import layout as cdc_layout
 from dataplatform.dbt import layout as dbt_layout
 from dataplatform.errors import UserError
 from dataplatform.orchestration import layout
-from dataplatform.pipelines.manifest import Pipeline
+from dataplatform.pipelines.manifest import MANIFEST, Pipeline
 from dataplatform.project import Project
 
 GENERATE = "orchestration"
@@ -82,7 +82,7 @@ class Validate:
         spec = self.pipeline.orchestration
         assert spec is not None
         name = f"{VALIDATE}:{self.pipeline.name}"
-        manifest_file = self.project.relative(self.pipeline.directory / "pipeline.yaml")
+        manifest_file = self.project.relative(self.pipeline.directory / MANIFEST)
         generated_dir = layout.output_dir(self.pipeline.directory)
         generated_from = {p: f"{manifest_file} (orchestration)" for p in self.dag_files
                           if p.parent == generated_dir}
@@ -151,7 +151,7 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
         out = layout.output_dir(pipeline.directory)
         names = layout.generated_names(pipeline.name, pipeline.directory, spec,
                                        _has_cdc(pipeline))
-        inputs = [pipeline.directory / "pipeline.yaml", *shared_inputs]
+        inputs = [pipeline.directory / MANIFEST, *shared_inputs]
         if layout.MANIFEST_NAME in names:
             inputs += [dbt_layout.manifest(pipeline.directory),
                        dbt_layout.dbt_dir(pipeline.directory) / dbt_layout.PROJECT_FILE]
