@@ -10,6 +10,7 @@ same environment wait for each other on a file lock instead of installing twice.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import shutil
@@ -26,11 +27,19 @@ MARKER = ".complete"
 
 
 def lock_digest(lock: Path) -> str:
+    """The lock's content digest; read once per process while the file stays as it was
+    (every validate task of a run asks for its environment)."""
     try:
-        return hashlib.sha256(lock.read_bytes()).hexdigest()
+        st = lock.stat()
+        return _digest(str(lock), st.st_size, st.st_mtime_ns)
     except OSError as exc:
         raise UserError(f"{lock}: cannot read the lock file ({exc.strerror}) — restore it or "
                         "point orchestration.yaml at another one") from None
+
+
+@functools.lru_cache(maxsize=32)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def env_dir(project: Project, tool: str, lock: Path) -> Path:

@@ -36,7 +36,6 @@ class Validation:
     engine_version: str = ""
     dags: list[dict] = field(default_factory=list)  # {"dag_id", "file"}
     problems: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         ids = ", ".join(d["dag_id"] for d in self.dags) or "none"
@@ -185,7 +184,6 @@ def validate(project: Project, settings: Settings, engine: str, files: list[Path
     for entry in seen["files"]:
         path = Path(entry["file"])
         shown = project.relative(path)
-        result.seconds[shown] = entry.get("seconds", 0.0)
         if entry["import_error"]:
             line = entry.get("import_error_line")
             result.problems.append(f"{shown}{f':{line}' if line else ''}: import error: "
