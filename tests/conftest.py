@@ -29,6 +29,9 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # Managed Airflow/Dagster environments are made once per machine and shared by every
 # throwaway checkout the tests create.
 os.environ.setdefault("DATAPLATFORM_ENVS_DIR", str(REPO / ".dataplatform" / "envs"))
+# The per-user index of checkouts (images/checkouts.py) gets the throwaway checkouts' entries,
+# not the user's.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="dataplatform-test-state-")
 
 
 def require(condition: bool, reason: str) -> None:

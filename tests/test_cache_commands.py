@@ -4,11 +4,13 @@ superseded, unused, old-enough images are ever removed."""
 from __future__ import annotations
 
 import io
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from conftest import TempProject, unique_name
+from conftest import TempProject, executed, unique_name
 from dataplatform.errors import UserError
 from dataplatform.images import housekeeping
 from test_image_tasks import fp_tags, image_project
@@ -104,3 +106,68 @@ def _current_short(project: TempProject, name: str) -> str:
     catalog = load_catalog(Project(project.root))
     [spec] = [s for s in catalog.images if s.name == name]
     return fingerprint.compute(spec, project.root, None).short
+
+
+def _second_checkout(first: TempProject, root: Path) -> TempProject:
+    """Another clone of the same project (same namespace) at another path."""
+    root.mkdir()
+    for name in ("dodo.py", "tasks.py"):
+        shutil.copy(first.root / name, root / name)
+    shutil.copytree(first.root / "templates", root / "templates")
+    shutil.copytree(first.root / "platform", root / "platform")
+    return TempProject(root, first.namespace)
+
+
+def test_clean_spares_what_another_checkout_uses_as_current(
+        project: TempProject, busybox_image: str, docker_client, tmp_path: Path) -> None:
+    """Two real checkouts of one project on one engine, on different content: cleaning one
+    never removes the other's current image, until that checkout is gone."""
+    name = unique_name()
+    image_project(project, busybox_image, [name])
+    other = _second_checkout(project, tmp_path / "other-clone")
+    (other.root / "platform/images" / name / "lib/util.py").write_text("X = 'other branch'\n")
+    for checkout in (project, other):
+        done = checkout.doit()
+        assert done.returncode == 0, done.stdout + done.stderr
+    mine, theirs = _current_short(project, name), _current_short(other, name)
+    assert mine != theirs
+    assert {f"{name}:fp-{mine}", f"{name}:fp-{theirs}"} <= set(fp_tags(docker_client, name))
+
+    status = project.invoke("cache.status")
+    assert status.returncode == 0, status.stderr
+    [row] = [line for line in status.stdout.splitlines() if theirs in line]
+    assert "current in checkout" in row
+
+    cleaned = project.invoke("cache.clean", "--older-than", "0s")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    assert f"keeping {name} fp-{theirs}: current in checkout {other.root.resolve()}" \
+        in cleaned.stdout
+    assert {f"{name}:fp-{mine}", f"{name}:fp-{theirs}"} <= set(fp_tags(docker_client, name))
+    again = other.doit()
+    assert again.returncode == 0 and executed(again) == []  # nothing to rebuild there
+
+    # The other checkout switches content: its old image is now superseded everywhere.
+    (other.root / "platform/images" / name / "lib/util.py").write_text("X = 1\n")
+    switched = other.doit()  # the first checkout's content: its image is there, only marked
+    assert switched.returncode == 0 and executed(switched) == [], switched.stdout
+    done = project.invoke("cache.clean", "--older-than", "0s")
+    assert done.returncode == 0, done.stderr
+    assert f"removing {name} fp-{theirs}" in done.stdout
+    assert set(fp_tags(docker_client, name)) == {f"{name}:fp-{mine}"}
+
+
+def test_a_deleted_checkout_protects_nothing(
+        project: TempProject, busybox_image: str, docker_client, tmp_path: Path) -> None:
+    name = unique_name()
+    image_project(project, busybox_image, [name])
+    other = _second_checkout(project, tmp_path / "gone-clone")
+    (other.root / "platform/images" / name / "lib/util.py").write_text("X = 'gone'\n")
+    for checkout in (project, other):
+        done = checkout.doit()
+        assert done.returncode == 0, done.stdout + done.stderr
+    theirs = _current_short(other, name)
+    shutil.rmtree(other.root)
+    done = project.invoke("cache.clean", "--older-than", "0s")
+    assert done.returncode == 0, done.stderr
+    assert f"removing {name} fp-{theirs}" in done.stdout
+    assert fp_tags(docker_client, name) == [f"{name}:fp-{_current_short(project, name)}"]

@@ -7,3 +7,6 @@ without it is ever stopped, removed or pruned.
 PROJECT = "dataplatform.project"
 IMAGE = "dataplatform.image"
 FINGERPRINT = "dataplatform.fingerprint"
+# Not a label but a tag repository: `<CURRENT_MARK>/<image>:<checkout id>` marks the image a
+# checkout currently uses (images/checkouts.py), so cleaning one clone spares another's.
+CURRENT_MARK = "dataplatform-current"

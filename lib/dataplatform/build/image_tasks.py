@@ -41,7 +41,23 @@ class ImageUpToDate:
             return False
         except UserError:
             return False
-        return presence.is_present(known, self.spec, fingerprint)
+        if not presence.is_present(known, self.spec, fingerprint):
+            return False
+        assert RUN.project is not None
+        if not presence.is_marked(known, self.spec, fingerprint, RUN.project.root):
+            # Present (e.g. built by another clone): nothing to build, but this checkout now
+            # uses it, so it marks it (images/checkouts.py); on an engine error the action runs
+            # and reports it.
+            import docker.errors
+
+            from dataplatform.images import checkouts
+
+            try:
+                checkouts.mark(RUN.api(), f"{self.spec.repository}:{fingerprint.tag}",
+                               self.spec.name, RUN.project.root)
+            except (EngineUnavailable, docker.errors.DockerException):
+                return False
+        return True
 
 
 class EnsureImage:
@@ -69,8 +85,9 @@ class EnsureImage:
         except UserError as exc:
             return TaskFailed(str(exc))
         try:
+            assert RUN.project is not None
             outcome = ensure.ensure_image(api, RUN.namespace, self.spec, fingerprint,
-                                          RUN.registry, _printer(task_name))
+                                          RUN.registry, _printer(task_name), RUN.project.root)
         except BaseImageUnreachable as exc:
             if RUN.strict:
                 return TaskFailed(str(exc))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from invoke import task
 from rich.table import Table
 
 from dataplatform import settings
 from dataplatform.catalog import load_catalog
-from dataplatform.cli.common import console, human_age, human_size, one_line_errors
+from dataplatform.cli.common import command, console, human_age, human_size
 from dataplatform.errors import UserError
 from dataplatform.images import engine, housekeeping
 from dataplatform.images import fingerprint as fp
@@ -32,14 +31,15 @@ def _mark(value: bool | None) -> str:
     return {True: "✓", False: "✗", None: "?"}[value]
 
 
-@task(name="status")
-@one_line_errors
+@command(name="status")
 def status(c):
-    """Table of this project's images: name, fingerprint, size, age, current?, in registry?"""
+    """Table of this project's images: name, fingerprint, size, age, current?, in registry?,
+    used by (containers, and other checkouts that use it as their current image)"""
     project = find_project()
     namespace, current = _current(project)
     registry = settings.registry(project.root)
-    records = housekeeping.survey(engine.client().api, namespace, current, registry)
+    records = housekeeping.survey(engine.client().api, namespace, current, registry,
+                                  project.root)
     now = datetime.now(tz=UTC)
     table = Table(title=f"images of {namespace}", title_justify="left")
     for column in ("image", "fingerprint", "size", "age", "current", "registry", "used by"):
@@ -47,7 +47,8 @@ def status(c):
     for r in records:
         table.add_row(r.name, r.short, human_size(r.size),
                       human_age((now - r.created).total_seconds()), _mark(r.current),
-                      _mark(r.in_registry) if registry else "—", ", ".join(r.used_by) or "")
+                      _mark(r.in_registry) if registry else "—",
+                      ", ".join([*r.used_by, *(f"current in {c}" for c in r.current_in)]))
     missing = [name for name, digest in current.items()
                if digest and not any(r.name == name and r.fingerprint == digest for r in records)]
     console.print(table)
@@ -57,24 +58,29 @@ def status(c):
                   + (f"; not built yet: {', '.join(missing)} (run doit)" if missing else ""))
 
 
-@task(
+@command(
     name="clean",
     help={
         "older-than": "only superseded images older than this (30m, 12h, 7d, 2w); default 7d",
         "dry-run": "list what would be removed, remove nothing",
     },
 )
-@one_line_errors
 def clean(c, older_than="7d", dry_run=False):
-    """Remove this project's superseded images; never current ones, in-use ones or foreign ones."""
+    """Remove this project's superseded images; never current ones (here or in another live
+    checkout on this engine), in-use ones or foreign ones."""
     threshold = housekeeping.parse_age(older_than)
     project = find_project()
     namespace, current = _current(project)
     api = engine.client().api
-    doomed = housekeeping.removable(housekeeping.survey(api, namespace, current), threshold)
+    records = housekeeping.survey(api, namespace, current, here=project.root)
+    for record in records:
+        if record.current is False and record.current_in:
+            console.print(f"keeping {record.name} fp-{record.short}: current in "
+                          f"{', '.join(record.current_in)}", markup=False)
+    doomed = housekeeping.removable(records, threshold)
     if not doomed:
         console.print(f"nothing to clean: no superseded image of {namespace} older than "
-                      f"{older_than} that no container uses")
+                      f"{older_than} that no container or other checkout uses")
         return
     verb = "would remove" if dry_run else "removing"
     for record in doomed:

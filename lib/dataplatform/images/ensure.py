@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker
 
 from dataplatform import labels
-from dataplatform.images import builder, registry
+from dataplatform.images import builder, checkouts, registry
 from dataplatform.images.fingerprint import Fingerprint
 from dataplatform.images.presence import is_present
 from dataplatform.images.spec import ImageSpec
@@ -33,7 +34,18 @@ def image_labels(namespace: str, spec: ImageSpec, fingerprint: Fingerprint) -> d
 
 
 def ensure_image(api: docker.APIClient, namespace: str, spec: ImageSpec,
-                 fingerprint: Fingerprint, registry_prefix: str | None, log: Log) -> Outcome:
+                 fingerprint: Fingerprint, registry_prefix: str | None, log: Log,
+                 checkout: Path | None = None) -> Outcome:
+    """`checkout`: the root of the checkout that now uses this image as current (it is marked
+    so, see images/checkouts.py)."""
+    outcome = _ensure(api, namespace, spec, fingerprint, registry_prefix, log)
+    if checkout is not None:
+        checkouts.mark(api, outcome.image_id, spec.name, checkout)
+    return outcome
+
+
+def _ensure(api: docker.APIClient, namespace: str, spec: ImageSpec,
+            fingerprint: Fingerprint, registry_prefix: str | None, log: Log) -> Outcome:
     reference = f"{spec.repository}:{fingerprint.tag}"
     if is_present(local_fingerprints_for(api, reference), spec, fingerprint):
         return Outcome("present", api.inspect_image(reference)["Id"])

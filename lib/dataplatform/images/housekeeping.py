@@ -1,8 +1,10 @@
 """The project's images on the engine: which are current, which are superseded, and cleaning.
 
 Only images labelled with this project's namespace are ever listed or removed. An image is
-removable when it is superseded (not the current fingerprint of a declared image), older than
-the threshold, and no container (running or stopped) uses it.
+removable when it is superseded (not the current fingerprint of a declared image in this
+checkout), older than the threshold, no container (running or stopped) uses it, and no other
+live checkout marks it as the image it currently uses (images/checkouts.py): the namespace is
+shared by every clone on the engine, so this checkout's view alone cannot decide.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import docker
 import docker.errors
 
 from dataplatform import labels
 from dataplatform.errors import UserError
+from dataplatform.images import checkouts
 from dataplatform.images import registry as registry_cache
 
 _AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -40,8 +44,9 @@ class ImageRecord:
     size: int
     created: datetime
     current: bool | None  # None: the declaration could not be fingerprinted
-    used_by: list[str] = field(default_factory=list)
+    used_by: list[str] = field(default_factory=list)  # containers, running or stopped
     in_registry: bool | None = None
+    current_in: list[str] = field(default_factory=list)  # other live checkouts using it
 
     @property
     def short(self) -> str:
@@ -49,13 +54,16 @@ class ImageRecord:
 
 
 def survey(api: docker.APIClient, namespace: str, current: dict[str, str | None],
-           registry: str | None = None) -> list[ImageRecord]:
+           registry: str | None = None, here: Path | None = None) -> list[ImageRecord]:
     """This project's images with their status; `current` maps declared name → fingerprint
-    (None when it could not be computed, which makes every image of that name count as current)."""
+    (None when it could not be computed, which makes every image of that name count as current).
+    `here` is this checkout's root: the other live checkouts that mark an image as their current
+    one are listed in its `current_in`."""
     users: dict[str, list[str]] = {}
     for container in api.containers(all=True):
         names = [n.lstrip("/") for n in container.get("Names") or []]
         users.setdefault(container.get("ImageID", ""), []).extend(names)
+    own = checkouts.checkout_id(here) if here is not None else None
     records = []
     for image in api.images(filters={"label": f"{labels.PROJECT}={namespace}"}):
         found = image.get("Labels") or {}
@@ -65,12 +73,13 @@ def survey(api: docker.APIClient, namespace: str, current: dict[str, str | None]
             is_current = None if current[name] is None else current[name] == digest
         else:
             is_current = False  # its declaration is gone
+        tags = sorted(t for t in image.get("RepoTags") or [] if t != "<none>:<none>")
         record = ImageRecord(
-            image_id=image["Id"], name=name, fingerprint=digest,
-            tags=sorted(t for t in image.get("RepoTags") or [] if t != "<none>:<none>"),
+            image_id=image["Id"], name=name, fingerprint=digest, tags=tags,
             size=int(image.get("Size") or 0),
             created=datetime.fromtimestamp(int(image.get("Created") or 0), tz=UTC),
             current=is_current, used_by=users.get(image["Id"], []),
+            current_in=_other_checkouts(tags, own),
         )
         if registry and digest:
             record.in_registry = registry_cache.present_in_registry(
@@ -80,11 +89,25 @@ def survey(api: docker.APIClient, namespace: str, current: dict[str, str | None]
     return records
 
 
+def _other_checkouts(tags: list[str], own: str | None) -> list[str]:
+    """The live checkouts other than this one that mark an image as their current one."""
+    found = []
+    for tag in tags:
+        parsed = checkouts.parse_mark(tag)
+        if parsed is None or parsed[1] == own:
+            continue
+        checkout = checkouts.lookup(parsed[1])
+        if checkout.live:
+            found.append(checkout.describe())
+    return found
+
+
 def removable(records: list[ImageRecord], older_than: timedelta,
               now: datetime | None = None) -> list[ImageRecord]:
     now = now or datetime.now(tz=UTC)
     return [r for r in records
-            if r.current is False and not r.used_by and now - r.created >= older_than]
+            if r.current is False and not r.used_by and not r.current_in
+            and now - r.created >= older_than]
 
 
 def remove(api: docker.APIClient, record: ImageRecord) -> None:
