@@ -3,20 +3,16 @@ pipelines their template has moved on from."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-from invoke import task
 from invoke.exceptions import Exit
 from rich.table import Table
 
-from dataplatform.cli.common import console, one_line_errors
+from dataplatform.cli.common import command, console
 from dataplatform.pipelines.manifest import load_pipelines
 from dataplatform.project import find_project
 from dataplatform.scaffold import create, templates
 
 
-@task(
+@command(
     name="create-pipeline",
     help={
         "name": "lowercase identifier: the folder under pipelines/ and the dbt project's name",
@@ -25,12 +21,8 @@ from dataplatform.scaffold import create, templates
         "owner": "the team that owns it",
     },
 )
-@one_line_errors
 def create_pipeline(c, name, template="dbt", description="", owner=""):
     """Create pipelines/NAME from a template; it is picked up by doit at once."""
-    if name in ("-h", "--help"):  # invoke hands a positional `--help` to the task itself
-        subprocess.run([sys.argv[0], "--help", "create-pipeline"], check=False)
-        return
     created = create.create_pipeline(find_project(), name, template, description, owner)
     console.print(f"created pipelines/{created.name} from template {created.template} "
                   f"({created.fingerprint[:19]}…)", markup=False)
@@ -38,8 +30,7 @@ def create_pipeline(c, name, template="dbt", description="", owner=""):
                   f"      doit dbt:{created.name}                 # build it", markup=False)
 
 
-@task(name="outdated")
-@one_line_errors
+@command(name="outdated")
 def outdated(c):
     """List pipelines whose template changed since they were created from it."""
     project = find_project()
@@ -70,8 +61,7 @@ def outdated(c):
         console.print("every pipeline matches the current version of its template")
 
 
-@task(name="update", help={"name": "the pipeline to bring up to date with its template"})
-@one_line_errors
+@command(name="update", help={"name": "the pipeline to bring up to date with its template"})
 def update(c, name):
     """Apply template changes to pipelines/NAME, keeping local edits (three-way merge)."""
     from dataplatform.scaffold.update import update_pipeline

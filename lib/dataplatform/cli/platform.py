@@ -5,17 +5,18 @@ from __future__ import annotations
 import sys
 import time
 
-from invoke import task
 from invoke.exceptions import Exit
 from rich.live import Live
 from rich.table import Table
 
-from dataplatform.cli.common import console, one_line_errors
+from dataplatform.cli.common import command, console, count, seconds
 from dataplatform.errors import UserError
 from dataplatform.project import find_project
 from dataplatform.services import compose
 from dataplatform.services.lifecycle import Platform
 
+TIMEOUT = seconds("--timeout", 300)
+TAIL = count("--tail", 100)
 _STYLE = {"ready": "green", "failed": "red", "starting": "cyan", "waiting": "yellow"}
 
 
@@ -59,20 +60,19 @@ def _platform() -> Platform:
     return Platform(find_project())
 
 
-@task(
+@command(
     name="up",
     iterable=["service", "profile"],
     help={"service": "start only this service and what it depends on (repeatable)",
           "profile": "also start services of this profile (repeatable)",
-          "timeout": "seconds to wait for everything to be ready (default 300)"},
+          "timeout": "seconds to wait for everything to be ready"},
 )
-@one_line_errors
-def up(c, service=None, profile=None, timeout=300.0):
+def up(c, service=None, profile=None, timeout=TIMEOUT):
     """Start the platform: images, network, volumes, services in dependency order, health-gated."""
     platform = _platform()
     started = time.monotonic()
     with Progress() as progress:
-        result = platform.up(service or None, profile or None, float(timeout), progress)
+        result = platform.up(service or None, profile or None, timeout, progress)
     parts = [f"{len(v)} {k}" for k, v in (("created", result.created),
                                           ("recreated", result.recreated),
                                           ("restarted", result.restarted),
@@ -81,9 +81,8 @@ def up(c, service=None, profile=None, timeout=300.0):
                   f"{time.monotonic() - started:.1f}s", markup=False)
 
 
-@task(name="down", help={"volumes": "also remove persistent volumes (their data is lost)",
-                         "yes": "do not ask before removing persistent volumes"})
-@one_line_errors
+@command(name="down", help={"volumes": "also remove persistent volumes (their data is lost)",
+                            "yes": "do not ask before removing persistent volumes"})
 def down(c, volumes=False, yes=False):
     """Stop and remove the platform's containers in reverse dependency order."""
     platform = _platform()
@@ -101,8 +100,7 @@ def down(c, volumes=False, yes=False):
                      "; persistent volumes kept"), markup=False)
 
 
-@task(name="status")
-@one_line_errors
+@command(name="status")
 def status(c):
     """Table of services: state, health, ports, image, uptime, and configuration drift."""
     platform = _platform()
@@ -115,30 +113,31 @@ def status(c):
     console.print(table)
 
 
-@task(name="logs", help={"follow": "keep streaming new lines", "tail": "lines to show first"})
-@one_line_errors
-def logs(c, service, follow=False, tail=100):
-    """Show a service's log."""
+@command(name="logs", help={"service": "the service whose log to show (see invoke status)",
+                            "follow": "keep streaming new lines",
+                            "tail": "how many of the last lines to show first"})
+def logs(c, service, follow=False, tail=TAIL):
+    """Show the log of SERVICE's container."""
     container = _platform().container(service)
     if follow:
-        for chunk in container.logs(stream=True, follow=True, tail=int(tail)):
+        for chunk in container.logs(stream=True, follow=True, tail=tail):
             sys.stdout.write(chunk.decode(errors="replace"))
             sys.stdout.flush()
     else:
-        sys.stdout.write(container.logs(tail=int(tail)).decode(errors="replace"))
+        sys.stdout.write(container.logs(tail=tail).decode(errors="replace"))
 
 
-@task(name="restart", help={"timeout": "seconds to wait for it to be ready again"})
-@one_line_errors
-def restart(c, service, timeout=300.0):
-    """Restart one service and wait until it is ready again."""
+@command(name="restart", help={"service": "the service to restart (see invoke status)",
+                               "timeout": "seconds to wait for it to be ready again"})
+def restart(c, service, timeout=TIMEOUT):
+    """Restart SERVICE and wait until it is ready again."""
     with Progress() as progress:
-        _platform().restart(service, float(timeout), progress)
+        _platform().restart(service, timeout, progress)
     console.print(f"{service} restarted and ready", markup=False)
 
 
-@task(name="compose", help={"output": "where to write it (default compose.yaml)"})
-@one_line_errors
+@command(name="compose", help={"output": "where to write it, relative to the project root "
+                                         "(default compose.yaml)"})
 def compose_file(c, output="compose.yaml"):
     """Write an equivalent compose.yaml for `docker compose` (values keep their ${VAR}s)."""
     project = find_project()

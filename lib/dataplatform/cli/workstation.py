@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from invoke import task
 from invoke.exceptions import Exit
 
-from dataplatform.cli.common import console, one_line_errors
+from dataplatform.cli.common import command, console
 from dataplatform.project import find_project
 from dataplatform.settings import REGISTRY
 from dataplatform.workstation import checks, envfile
@@ -29,8 +28,7 @@ def _failed(results: list[checks.Check]) -> list[checks.Check]:
     return [r for r in results if r.status == checks.FAIL and r.required]
 
 
-@task(name="setup", help={"registry": "shared image registry, HOST:PORT/PREFIX (kept in .env)"})
-@one_line_errors
+@command(name="setup", help={"registry": "shared image registry, HOST:PORT/PREFIX (kept in .env)"})
 def setup(c, registry=None):
     """Bootstrap this checkout: check prerequisites, write .env with generated secrets."""
     project = find_project()
@@ -56,8 +54,7 @@ def setup(c, registry=None):
                   "      invoke doctor # check everything", markup=False)
 
 
-@task(name="doctor", help={"json": "print the checks as JSON"})
-@one_line_errors
+@command(name="doctor", help={"json": "print the checks as JSON"})
 def doctor(c, json=False):
     """Check this workstation: one line per check with ✓ / ! / ✗ and the fix."""
     results = checks.run_all(find_project())
