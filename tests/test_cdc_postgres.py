@@ -3,6 +3,9 @@ and changes applied through the sink's own statements leave exactly the expected
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+
 import pytest
 import yaml
 
@@ -68,8 +71,13 @@ def test_upsert_update_replay_delete_and_reinsert(retail) -> None:
     assert conn.execute("SELECT \"Name\" FROM retail.customer WHERE tenant_id = 'oslo'"
                         ).fetchall() == [("Ada II",)]
     apply_change(conn, sink, change("dbo.Customer", "d", 14, customer(1, "Ada II")))
-    assert conn.execute("SELECT count(*) FROM retail.customer WHERE tenant_id = 'oslo'"
-                        ).fetchone() == (0,)
+    # the delete leaves a tombstone: the key, marked deleted, at the delete's LSN
+    assert conn.execute("SELECT \"__cdc_operation\", encode(\"__cdc_lsn\", 'hex') "
+                        "FROM retail.customer WHERE tenant_id = 'oslo'").fetchall() == [
+        ("d", lsn(14)[2:].lower())]
+    apply_change(conn, sink, change("dbo.Customer", "u", 12, customer(1, "Ada Lovelace")))
+    assert conn.execute("SELECT \"__cdc_operation\" FROM retail.customer "
+                        "WHERE tenant_id = 'oslo'").fetchall() == [("d",)]  # replay ignored
 
 
 def test_composite_key(retail) -> None:
@@ -86,7 +94,8 @@ def test_composite_key(retail) -> None:
     apply_change(conn, sink, change("dbo.OrderLine", "u", 21, line(7, 2, "3.250")))
     apply_change(conn, sink, change("dbo.OrderLine", "d", 22, line(7, 1, "1.000")))
     rows = conn.execute('SELECT "OrderId", "LineNo", "Quantity"::text, "ProductId"::text, '
-                        '"UpdatedAt" AT TIME ZONE \'UTC\' FROM retail.order_line').fetchall()
+                        '"UpdatedAt" AT TIME ZONE \'UTC\' FROM retail.order_line '
+                        'WHERE "__cdc_operation" <> \'d\'').fetchall()
     assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
         (7, 2, "3.250", "6f9619ff-8b86-d011-b42d-00c04fc964ff")]
     assert str(rows[0][4]) == "2026-11-01 09:00:00.123457"
@@ -149,3 +158,90 @@ def test_db_shared_pipeline_applies(pg_database) -> None:
         columns = {r[0] for r in conn.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'gl_entry'")}
         assert "tenant_id" not in columns  # db-shared tables carry their own tenant column
+
+
+# SQL Server's own order of the changes of one (LSN, sequence value): its __$operation code.
+SOURCE_ORDER = {"d": 1, "c": 2, "u": 4}
+# Histories of one key, as (operation, LSN, sequence value) in the source's order.
+HISTORIES = {
+    "insert, update, delete": [("c", 11, 1), ("u", 12, 1), ("d", 13, 1)],
+    "delete, then re-insert": [("c", 11, 1), ("d", 12, 1), ("c", 13, 1)],
+    "re-insert in the delete's transaction": [("c", 11, 1), ("d", 13, 1), ("c", 13, 2)],
+    "key updated in place (delete and insert share LSN and seq)": [
+        ("c", 11, 1), ("d", 13, 1), ("c", 13, 1)],
+    "two lives": [("c", 11, 1), ("u", 12, 1), ("d", 13, 1), ("c", 14, 1), ("d", 15, 1)],
+}
+
+
+def deliveries(history: list) -> list[tuple[str, list]]:
+    """Every order a broker could deliver `history` in, each delivered once and then again
+    (the whole window replayed), plus, for short histories, every order of every change
+    delivered twice."""
+    runs = []
+    for order in itertools.permutations(history):
+        runs.append((f"{list(order)} replayed", [*order, *order]))
+    if len(history) <= 3:
+        for order in sorted(set(itertools.permutations(history * 2))):
+            runs.append((f"{list(order)}", list(order)))
+    return runs
+
+
+def newest(history: list) -> tuple[str, int, int]:
+    return max(history, key=lambda c: (c[1], c[2], SOURCE_ORDER[c[0]]))
+
+
+def check_every_interleaving(conn, sink, table: str, row: Callable[[int, str], dict],
+                             tenant: Callable[[int], str], query: str) -> None:
+    """Apply every delivery order of every history, each to its own key; `query` returns
+    (key, visible value, operation, LSN, seq) per stored row."""
+    expected: dict[int, tuple] = {}
+    described: dict[int, str] = {}
+    key = 0
+    for name, history in HISTORIES.items():
+        op, at, seq = newest(history)
+        for description, delivered in deliveries(history):
+            key += 1
+            for d_op, d_at, d_seq in delivered:
+                apply_change(conn, sink, change(table, d_op, d_at, row(key, f"{d_op}@{d_at}"),
+                                                tenant=tenant(key), seq=d_seq))
+            expected[key] = (f"{op}@{at}", op, lsn(at)[2:].lower(), lsn(seq)[2:].lower())
+            described[key] = f"{name}: {description}"
+    stored = {r[0]: tuple(r[1:]) for r in conn.execute(query)}
+    wrong = [f"{described[k]} left {stored.get(k)}, the newest change is {expected[k]}"
+             for k in expected if stored.get(k) != expected[k]]
+    assert not wrong, f"{len(wrong)} of {len(expected)} delivery orders:\n" + "\n".join(
+        wrong[:10])
+
+
+def test_every_delivery_order_ends_in_the_newest_change_db_per_tenant(retail) -> None:
+    """A delete leaves a tombstone, so replaying an older insert or update cannot bring the
+    row back; every order and replay of a key's changes ends in its newest change."""
+    conn, sink, _ = retail
+    check_every_interleaving(
+        conn, sink, "dbo.Customer", lambda key, value: customer(key, value),
+        lambda key: "oslo",
+        'SELECT "CustomerId", "Name", "__cdc_operation", encode("__cdc_lsn", \'hex\'), '
+        'encode("__cdc_seq", \'hex\') FROM retail.customer WHERE tenant_id = \'oslo\'')
+    live = conn.execute("SELECT count(*) FROM retail.customer "
+                        "WHERE \"__cdc_operation\" <> 'd'").fetchone()[0]
+    assert live == sum(len(deliveries(h)) for h in HISTORIES.values()
+                       if newest(h)[0] != "d")
+
+
+def test_every_delivery_order_ends_in_the_newest_change_db_shared(pg_database) -> None:
+    server, name = pg_database
+    files = render_example("erp_cdc")
+    with server.connect(name) as conn:
+        for path in sorted(p for p in files if p.startswith("ddl/")):
+            conn.execute(files[path])
+        sink = yaml.safe_load(files["prod/sink.yaml"])
+
+        def entry(key: int, value: str) -> dict:
+            return {"CompanyId": 205, "EntryNo": key, "AccountNo": "3000",
+                    "PostingDate": "2026-11-20", "Amount": "1.5", "Currency": "NOK",
+                    "Description": value}
+
+        check_every_interleaving(
+            conn, sink, "dbo.GLEntry", entry, lambda key: "205",
+            'SELECT "EntryNo", "Description", "__cdc_operation", encode("__cdc_lsn", \'hex\'), '
+            'encode("__cdc_seq", \'hex\') FROM erp.gl_entry WHERE "CompanyId" = 205')

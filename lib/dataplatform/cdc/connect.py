@@ -5,8 +5,9 @@ A **source** (one per source database and environment) polls each table's
 emits one message per change keyed by the primary key, and saves the new LSN only after the
 broker acknowledged the batch (`fan_out_sequential`: Redpanda first, then the checkpoint).
 A **sink** (one per environment) applies each change to PostgreSQL with one idempotent
-statement per table. Targets Redpanda Connect 4.68 or newer: `generate`, `broker`, `sql_raw`,
-`redpanda`, `switch`, `cache` with the `sql` cache, Bloblang.
+statement per table (a delete leaves a tombstone, so a replayed older change is ignored).
+Targets Redpanda Connect 4.68 or newer: `generate`, `broker`, `sql_raw`, `redpanda`, `switch`,
+`cache` with the `sql` cache, Bloblang.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import yaml
 
 from dataplatform.cdc import naming
 from dataplatform.cdc.model import CdcPipeline, Database, Table
-from dataplatform.cdc.statements import CHECKPOINT_TABLE, SinkStatement
+from dataplatform.cdc.statements import CHECKPOINT_TABLE, OPERATIONS, SinkStatement
 
 TARGET_VERSION = "4.68"
 BROKERS = "${REDPANDA_BROKERS:localhost:9092}"
@@ -80,9 +81,7 @@ def _change_mapping(pipeline: CdcPipeline, env: str, database: Database, table: 
         "meta lsn = this.__lsn",
         f"meta key = [{', '.join(key_parts)}].format_json(no_indent: true).string()",
         "root.op = match this.__op {",
-        '  1 => "d"',
-        '  2 => "c"',
-        '  4 => "u"',
+        *(f"  {code} => {blob_string(letter)}" for code, letter in sorted(OPERATIONS.items())),
         '  _ => throw("unexpected CDC operation %v".format(this.__op))',
         "}",
         "root.lsn = this.__lsn",

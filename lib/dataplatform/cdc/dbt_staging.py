@@ -1,6 +1,7 @@
-"""The dbt side of a CDC pipeline's landed tables: a sources file, one staging model per table,
-and (for the embedded DuckDB warehouse) a macro that creates empty landing tables, so the
-pipeline's dbt project builds before any data has landed.
+"""The dbt side of a CDC pipeline's landed tables: a sources file, one staging model per table
+(its live rows: the tombstones deletes leave are filtered out), and (for the embedded DuckDB
+warehouse) a macro that creates empty landing tables, so the pipeline's dbt project builds
+before any data has landed.
 
 Files go into the pipeline's own dbt project (`dbt/models/staging/<source>/`, `dbt/macros/`),
 where hand-written files live too; the generator owns only what its manifest lists.
@@ -59,9 +60,14 @@ def _columns(pipeline: CdcPipeline, table: Table) -> list[tuple[str, str, str]]:
 
 
 def staging_model(pipeline: CdcPipeline, table: Table, header: str) -> str:
+    """The table's live rows (not the tombstones deletes leave), renamed and cast."""
+    operation = naming.pg_quote(statements.OPERATION_COLUMN)
     lines = [f"-- {header}", "with source as (",
              f"    select * from {{{{ source('{source_name(pipeline)}', "
-             f"'{table.target_table}') }}}}", "),", "", "renamed as (", "    select"]
+             f"'{table.target_table}') }}}}",
+             f"    where {operation} is distinct from '{statements.DELETED}'"
+             "  -- not a deleted row's tombstone",
+             "),", "", "renamed as (", "    select"]
     columns = _columns(pipeline, table)
     for index, (landed, pg_type, staged) in enumerate(columns):
         comma = "," if index < len(columns) - 1 else ""

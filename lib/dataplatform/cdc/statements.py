@@ -1,5 +1,6 @@
 """The SQL a CDC pipeline runs: PostgreSQL DDL, the T-SQL change query of each source table,
-and the one PostgreSQL statement the sink runs per change (upsert or delete, by LSN).
+and the one PostgreSQL statement the sink runs per change (an upsert guarded by the change's
+position; a delete leaves a tombstone, see `DELETED`).
 
 Statements come from the Jinja2 templates under `templates/cdc/`; this module decides their
 inputs: quoted identifiers, casts, parameter numbers and the column order the Redpanda Connect
@@ -17,6 +18,15 @@ from dataplatform.cdc import naming, types
 from dataplatform.cdc.model import CdcPipeline, Table
 
 CDC_COLUMNS = ("__cdc_operation", "__cdc_lsn", "__cdc_seq", "__cdc_commit_time")
+OPERATION_COLUMN = "__cdc_operation"
+# SQL Server's __$operation codes of the changes a pipeline replicates, and the letter each is
+# stored as. The codes also order the changes of one (LSN, sequence value): the source query
+# sorts by them, and the sink compares by them.
+OPERATIONS = {1: "d", 2: "c", 4: "u"}
+# A delete keeps its row as a tombstone: the key, the deleted row's last values, the delete's
+# LSN and sequence value, and this operation. The LSN guard then ignores any older change
+# replayed later; dbt staging shows only rows whose operation is not this.
+DELETED = "d"
 CHECKPOINT_TABLE = "_cdc_checkpoint"
 _NUMERIC = ("tinyint", "smallint", "int", "bigint", "decimal", "numeric", "bit")
 
@@ -149,6 +159,8 @@ def sink_statement(env: jinja2.Environment, pipeline: CdcPipeline, table: Table
         table=qualified(pipeline, table.target_table),
         columns=columns, op=op, lsn=lsn, seq=seq, time=time,
         key_columns=keys,
+        deleted=DELETED,
+        operation_order=[(letter, code) for code, letter in sorted(OPERATIONS.items())],
         insert_columns=data_columns + [naming.pg_quote(c) for c in CDC_COLUMNS],
         update_columns=[c for c in data_columns if c not in keys]
         + [naming.pg_quote(c) for c in CDC_COLUMNS],
