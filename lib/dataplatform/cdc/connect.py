@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from dataplatform.cdc import naming
+from dataplatform.cdc import naming, outputs
 from dataplatform.cdc.model import CdcPipeline, Database, Table
 from dataplatform.cdc.statements import CHECKPOINT_TABLE, OPERATIONS, SinkStatement
 
@@ -47,7 +47,7 @@ def blob_string(text: str) -> str:
 
 
 def topic(pipeline: CdcPipeline, env: str, table: Table) -> str:
-    return naming.topic("cdc", env, pipeline.name, table.schema, table.name)
+    return outputs.topic(pipeline.name, env, table)
 
 
 def mssql_dsn(database: Database) -> str:
@@ -65,7 +65,7 @@ def _change_mapping(pipeline: CdcPipeline, env: str, database: Database, table: 
     else:
         tenant_expr = blob_field("this", group.tenant_column or "") + ".string()"
     key_parts = [tenant_expr] + [blob_field("this", k) for k in table.primary_key]
-    checkpoint_key = "/".join([pipeline.name, env, database.key, table.capture_instance])
+    checkpoint_key = outputs.checkpoint_key(pipeline.name, env, database, table)
     source = {"group": group.name, "database": database.database, "table": table.qualified}
     if database.customer_id:
         source["customer_id"] = database.customer_id
@@ -118,7 +118,7 @@ def source_config(pipeline: CdcPipeline, env: str, database: Database,
     dsn = mssql_dsn(database)
     inputs = []
     for table in pipeline.tables:
-        checkpoint_key = "/".join([pipeline.name, env, database.key, table.capture_instance])
+        checkpoint_key = outputs.checkpoint_key(pipeline.name, env, database, table)
         inputs.append({
             "label": naming.label("poll", table.schema, table.name),
             "generate": {"interval": POLL_INTERVAL, "mapping": "root = {}"},

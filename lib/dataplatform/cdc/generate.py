@@ -7,7 +7,7 @@ input changes nothing and a run never leaves half its files behind.
 from __future__ import annotations
 
 from dataplatform import generated
-from dataplatform.cdc import connect, dbt_staging, loader, naming, statements
+from dataplatform.cdc import connect, dbt_staging, loader, outputs, statements
 from dataplatform.cdc.layout import (
     GENERATOR,
     SOURCE_GROUPS,
@@ -16,28 +16,26 @@ from dataplatform.cdc.layout import (
     output_dir,
 )
 from dataplatform.cdc.layout import dbt_manifest as dbt_manifest_path
-from dataplatform.cdc.model import SHARED, CdcPipeline
+from dataplatform.cdc.model import CdcPipeline
 from dataplatform.config.yamlsource import load_yaml
 from dataplatform.project import Project
 
 __all__ = ["CdcSource", "find_source", "generate", "load", "output_dir", "render"]
 
 def load(project: Project, source: CdcSource) -> CdcPipeline:
-    groups_path = project.root / SOURCE_GROUPS
     groups = loader.load_source_groups(project)
     doc = load_yaml(source.file, project.relative(source.file))
-    return loader.parse_pipeline(doc, source.keypath, source.pipeline, groups,
-                                 project.relative(groups_path))
+    return loader.parse_pipeline(doc, source.keypath, source.pipeline, groups)
 
 
 def render(project: Project, pipeline: CdcPipeline, inputs: list[str]) -> dict[str, str]:
     env = statements.environment(project.root / "templates")
     header = f"generated from {' and '.join(inputs)} — edit those instead"
-    files: dict[str, str] = {"ddl/00_schema.sql": statements.schema_ddl(env, pipeline, header)}
+    files: dict[str, str] = {
+        outputs.SCHEMA_DDL_FILE: statements.schema_ddl(env, pipeline, header)}
     queries, sinks = {}, {}
     for table in pipeline.tables:
-        files[f"ddl/10_{naming.label(table.target_table)}.sql"] = statements.table_ddl(
-            env, pipeline, table, header)
+        files[outputs.table_ddl_file(table)] = statements.table_ddl(env, pipeline, table, header)
         queries[table.qualified] = statements.source_query(env, pipeline, table)
         sinks[table.qualified] = statements.sink_statement(env, pipeline, table)
     yaml_header = [header, f"Redpanda Connect >= {connect.TARGET_VERSION}; see README (CDC)."]
@@ -45,13 +43,11 @@ def render(project: Project, pipeline: CdcPipeline, inputs: list[str]) -> dict[s
         for database in pipeline.group.databases:
             if database.env != env_name:
                 continue
-            name = "source.yaml" if pipeline.group.pattern == SHARED else \
-                f"source-{naming.label(database.key)}.yaml"
             config = connect.source_config(pipeline, env_name, database, queries)
-            files[f"{env_name}/{name}"] = connect.dump(config, [
+            files[outputs.source_file(pipeline.group, env_name, database)] = connect.dump(config, [
                 *yaml_header, f"Source: {database.database} on server {database.server.name}"
                 f"{f' (tenant {database.tenant})' if database.tenant else ''}, env {env_name}."])
-        files[f"{env_name}/sink.yaml"] = connect.dump(
+        files[outputs.sink_file(env_name)] = connect.dump(
             connect.sink_config(pipeline, env_name, sinks),
             [*yaml_header, f"Sink: every table of {pipeline.name} into PostgreSQL schema "
                            f"{pipeline.target_schema}, env {env_name}."])

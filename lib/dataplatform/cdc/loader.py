@@ -9,10 +9,12 @@ not map, and names that collide once made valid for Kafka or PostgreSQL.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from dataplatform.cdc import naming, types
-from dataplatform.cdc.layout import SOURCE_GROUPS
+from dataplatform.cdc import naming, outputs, types
+from dataplatform.cdc.layout import SOURCE_GROUPS, CdcSource
 from dataplatform.cdc.model import (
     ENVIRONMENTS,
     PER_TENANT,
@@ -26,7 +28,10 @@ from dataplatform.cdc.model import (
 )
 from dataplatform.config.validate import check_keys, describe, expect, optional, suggestion
 from dataplatform.config.yamlsource import KeyPath, YamlDocument, load_yaml
+from dataplatform.errors import ConfigError
 from dataplatform.project import Project
+
+T = TypeVar("T")
 
 GROUP_KEYS = ("type", "pattern", "servers", "tenants", "tenant_column", "databases")
 SERVER_KEYS = ("host", "port", "user", "password")
@@ -36,6 +41,10 @@ PIPELINE_KEYS = ("source_group", "target_schema", "tenant_column", "tables")
 TABLE_KEYS = ("primary_key", "columns", "capture_instance", "target_table")
 COLUMN_KEYS = ("type", "nullable", "target_type")
 ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$")
+# A credential names its variable and nothing else: a default would be the secret itself,
+# written into every generated config.
+CREDENTIAL_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
+CREDENTIALS = ("user", "password")
 ANY_REF = re.compile(r"\$\{[^}]*\}")
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -55,21 +64,44 @@ def _check_refs(doc: YamlDocument, keypath: KeyPath, value: str) -> None:
                             "write ${NAME} or ${NAME:-default}")
 
 
-def _server(doc: YamlDocument, keypath: KeyPath, name: str, body: Any) -> Server:
+def credential_variable(group: str, server: str, key: str) -> str:
+    """The variable to suggest for a server's credential: distinct for every group and server
+    (two groups' `main` servers get `ERP_MAIN_…` and `SHOP_MAIN_…`)."""
+    stem = re.sub(r"[^A-Za-z0-9]+", "_", f"{group}_{server}").strip("_").upper()
+    return f"{stem}_MSSQL_{key.upper()}"
+
+
+def _credential(doc: YamlDocument, keypath: KeyPath, group: str, server: str, key: str,
+                value: str) -> None:
+    """A credential is a bare `${VAR}`. Never echo the value: it may be the secret itself."""
+    if CREDENTIAL_REF.match(value):
+        return
+    variable = credential_variable(group, server, key)
+    if value.startswith("${") and ":-" in value:
+        name = value[2:value.index(":-")]
+        problem = ("takes no default: a default is a secret written into every generated "
+                   "config")
+        fix = f"write {key}: ${{{name}}} and keep the value in .env"
+    else:
+        problem = "must be an ${ENV} reference, not a literal value"
+        fix = f"write {key}: ${{{variable}}} and keep the value in .env"
+    raise doc.error((*keypath, key), problem, fix)
+
+
+def _server(doc: YamlDocument, keypath: KeyPath, group: str, name: str, body: Any) -> Server:
     expect(doc, keypath, body, dict)
     check_keys(doc, keypath, body, SERVER_KEYS)
     fields = {}
     for key in SERVER_KEYS:
         if key not in body:
             raise doc.error(keypath, f"missing {key}",
-                            f"add {key}: ${{...}}" if key in ("user", "password") else "")
+                            f"add {key}: ${{{credential_variable(group, name, key)}}}"
+                            if key in CREDENTIALS else "")
         value = _string(doc, (*keypath, key), body[key])
-        _check_refs(doc, (*keypath, key), value)
-        if key in ("user", "password") and not ENV_REF.match(value):
-            # Never echo the value: it may be the secret itself.
-            raise doc.error((*keypath, key), "must be an ${ENV} reference, not a literal value",
-                            f"write {key}: ${{{name.upper()}_MSSQL_{key.upper()}}} and keep the "
-                            "value in .env")
+        if key in CREDENTIALS:
+            _credential(doc, keypath, group, name, key, value)
+        else:
+            _check_refs(doc, (*keypath, key), value)
         fields[key] = value
     return Server(name, **fields)
 
@@ -110,9 +142,10 @@ def _group(doc: YamlDocument, name: str, body: Any) -> SourceGroup:
     raw_servers = optional(doc, keypath, body, "servers", dict, {})
     if not raw_servers:
         raise doc.error(keypath, "no servers", "add servers: {name: {host, port, user, password}}")
-    servers = {str(n): _server(doc, (*keypath, "servers", str(n)), str(n), b)
+    servers = {str(n): _server(doc, (*keypath, "servers", str(n)), name, str(n), b)
                for n, b in raw_servers.items()}
     databases: list[Database] = []
+    located: dict[int, KeyPath] = {}  # id(database) → where it is declared
     seen: dict[tuple[str, str, str], str] = {}
 
     def remember(db: Database, where: KeyPath) -> None:
@@ -123,6 +156,7 @@ def _group(doc: YamlDocument, name: str, body: Any) -> SourceGroup:
                             "each tenant needs its own database in db-per-tenant")
         seen[identity] = ".".join(str(p) for p in where[-2:])
         databases.append(db)
+        located[id(db)] = where
 
     if pattern == PER_TENANT:
         for key in ("tenant_column", "databases"):
@@ -132,18 +166,12 @@ def _group(doc: YamlDocument, name: str, body: Any) -> SourceGroup:
         tenants = optional(doc, keypath, body, "tenants", dict, {})
         if not tenants:
             raise doc.error(keypath, "no tenants", "add tenants: {name: {database, env}}")
-        folded: dict[str, str] = {}
         for tenant, spec in tenants.items():
             tenant = str(tenant)
             where = (*keypath, "tenants", tenant)
             if not NAME.match(tenant):
                 raise doc.error(where, f"tenant name {tenant!r} has characters outside "
                                 "[A-Za-z0-9_.-]")
-            if naming.topic_part(tenant) in folded:
-                raise doc.error(where, f"tenant {tenant!r} collides with "
-                                f"{folded[naming.topic_part(tenant)]!r} once lowercased",
-                                "rename one of them")
-            folded[naming.topic_part(tenant)] = tenant
             expect(doc, where, spec, dict)
             check_keys(doc, where, spec, TENANT_KEYS)
             database = optional(doc, where, spec, "database", str, None)
@@ -155,7 +183,11 @@ def _group(doc: YamlDocument, name: str, body: Any) -> SourceGroup:
             env = _env(doc, (*where, "env"), spec.get("env", "prod"))
             remember(Database(tenant, env, _pick_server(doc, where, spec, servers), database,
                               tenant, customer_id), where)
-        return SourceGroup(name, pattern, tuple(databases))
+        group = SourceGroup(name, pattern, tuple(databases))
+        _refuse_shared_outputs(doc, outputs.outputs_of_group(group),
+                               lambda db: located[id(db)], lambda db: f"tenant {db.key}",
+                               "rename one of the tenants")
+        return group
 
     tenant_column = optional(doc, keypath, body, "tenant_column", str, None)
     if not tenant_column:
@@ -184,16 +216,62 @@ def _group(doc: YamlDocument, name: str, body: Any) -> SourceGroup:
     return SourceGroup(name, pattern, tuple(databases), tenant_column, tuple(values))
 
 
-def load_source_groups(project: Project) -> dict[str, SourceGroup]:
+@dataclass(frozen=True)
+class SourceGroups:
+    """`source-groups.yaml` read group by group: one broken group leaves the others usable."""
+
+    display: str  # the file, as shown to people
+    groups: dict[str, SourceGroup] = field(default_factory=dict)
+    problems: dict[str, ConfigError] = field(default_factory=dict)  # group → its first problem
+    file_problem: ConfigError | None = None  # the file as a whole cannot be read
+
+    @property
+    def names(self) -> list[str]:
+        return [*self.groups, *self.problems]
+
+    def all_problems(self) -> list[ConfigError]:
+        return [self.file_problem] if self.file_problem else list(self.problems.values())
+
+    def usable(self, name: str) -> bool:
+        """Whether a pipeline naming `name` can be generated (an unknown name is the
+        pipeline's own mistake, reported against it)."""
+        return self.file_problem is None and name not in self.problems
+
+
+def load_source_groups(project: Project) -> SourceGroups:
     path = project.root / SOURCE_GROUPS
+    display = project.relative(path)
     if not path.exists():
-        return {}
-    doc = load_yaml(path, project.relative(path))
-    data = doc.data if doc.data is not None else {}
-    expect(doc, (), data, dict, "the top level holds groups:")
-    check_keys(doc, (), data, ("groups",))
-    groups = optional(doc, (), data, "groups", dict, {})
-    return {str(name): _group(doc, str(name), body) for name, body in groups.items()}
+        return SourceGroups(display)
+    try:
+        doc = load_yaml(path, display)
+        data = doc.data if doc.data is not None else {}
+        expect(doc, (), data, dict, "the top level holds groups:")
+        check_keys(doc, (), data, ("groups",))
+        raw = optional(doc, (), data, "groups", dict, {})
+    except ConfigError as exc:
+        return SourceGroups(display, file_problem=exc)
+    groups: dict[str, SourceGroup] = {}
+    problems: dict[str, ConfigError] = {}
+    for name, body in raw.items():
+        try:
+            groups[str(name)] = _group(doc, str(name), body)
+        except ConfigError as exc:
+            problems[str(name)] = exc
+    return SourceGroups(display, groups, problems)
+
+
+def declared_group(project: Project, source: CdcSource) -> str | None:
+    """The source group a pipeline's cdc section names, read without checking anything else
+    (a pipeline file that does not read reports its own error when generated)."""
+    try:
+        body = load_yaml(source.file, project.relative(source.file)).data
+    except ConfigError:
+        return None
+    for part in source.keypath:
+        body = body.get(part) if isinstance(body, dict) else None
+    group = body.get("source_group") if isinstance(body, dict) else None
+    return str(group) if group is not None else None
 
 
 def _column(doc: YamlDocument, keypath: KeyPath, name: str, body: Any) -> tuple[Column, bool]:
@@ -218,11 +296,17 @@ def _column(doc: YamlDocument, keypath: KeyPath, name: str, body: Any) -> tuple[
         target_type = optional(doc, keypath, body, "target_type", str, None)
     try:
         source_type = types.parse(type_text)
+    except types.TypeProblem as exc:
+        # target_type sets the PostgreSQL side only: how the value is read from SQL Server
+        # still depends on a type that parses.
+        raise doc.error((*keypath, "type") if isinstance(body, dict) else keypath,
+                        str(exc)) from None
+    try:
         mapped = types.postgres_type(source_type)
     except types.TypeProblem as exc:
         if target_type is None:
             raise doc.error(keypath, str(exc)) from None
-        source_type, mapped = types.parse(type_text.split("(")[0] or "unknown"), target_type
+        mapped = target_type
     return Column(name, source_type, target_type or mapped, nullable), explicit
 
 
@@ -276,45 +360,59 @@ def _table(doc: YamlDocument, keypath: KeyPath, qualified: str, body: Any) -> Ta
     return Table(schema, name, tuple(columns.values()), tuple(key), capture, target)
 
 
-def _check_collisions(doc: YamlDocument, pipeline: str, tables: list[tuple[KeyPath, Table]]
-                      ) -> None:
-    for what, make in (
-        ("Kafka topic", lambda t: naming.topic(pipeline, t.schema, t.name)),
-        ("PostgreSQL table", lambda t: t.target_table.lower()),
-        ("capture instance", lambda t: t.capture_instance.lower()),
-        ("file name", lambda t: naming.label(t.target_table)),
-    ):
-        seen: dict[str, str] = {}
-        for keypath, table in tables:
-            name = make(table)
-            if name in seen:
-                raise doc.error(keypath, f"{table.qualified} and {seen[name]} both become "
-                                f"{what} {name!r}", "rename one, or set target_table")
-            seen[name] = table.qualified
-        if what == "Kafka topic":
-            for keypath, table in tables:
-                longest = naming.topic("cdc", "nonprod", pipeline, table.schema, table.name)
-                if len(longest) > naming.TOPIC_MAX:
-                    raise doc.error(keypath, f"topic {longest[:40]}… is {len(longest)} "
-                                    f"characters; Kafka allows {naming.TOPIC_MAX}")
+def _refuse_shared_outputs(doc: YamlDocument, produced: Iterable[tuple[outputs.Output, T]],
+                           where: Callable[[T], KeyPath], describe_input: Callable[[T], str],
+                           fix: str, reserved: dict[tuple[str, str], str] | None = None
+                           ) -> None:
+    """Two inputs that would become one output name: an error at the second, naming the
+    first with its line and the output as the user will see it."""
+    collision = outputs.first_collision(produced, reserved)
+    if collision is None:
+        return
+    output, first, second = collision
+    if isinstance(first, str):  # a name the generator itself takes
+        raise doc.error(where(second), f"{describe_input(second)} becomes {output}, which is "
+                        f"{first}", fix)
+    line = doc.line(where(first))
+    raise doc.error(where(second), f"{describe_input(second)} and {describe_input(first)}"
+                    f"{f' (line {line})' if line else ''} both become {output}", fix)
+
+
+def _check_collisions(doc: YamlDocument, pipeline: CdcPipeline,
+                      tables: list[tuple[KeyPath, Table]]) -> None:
+    located = {id(table): keypath for keypath, table in tables}
+    _refuse_shared_outputs(doc, outputs.outputs_of_pipeline(pipeline),
+                           lambda t: located[id(t)], lambda t: t.qualified,
+                           "rename one, or set target_table", outputs.reserved_outputs(pipeline))
+    for keypath, table in tables:
+        for env in pipeline.group.environments:
+            topic = outputs.topic(pipeline.name, env, table)
+            if len(topic) > naming.TOPIC_MAX:
+                raise doc.error(keypath, f"topic {topic[:40]}… is {len(topic)} characters; "
+                                f"Kafka allows {naming.TOPIC_MAX}")
 
 
 def parse_pipeline(doc: YamlDocument, keypath: KeyPath, pipeline: str,
-                   groups: dict[str, SourceGroup], groups_display: str) -> CdcPipeline:
+                   source_groups: SourceGroups) -> CdcPipeline:
     body = doc.data
     for part in keypath:
         body = body[part]
     expect(doc, keypath, body, dict, "give source_group, target_schema and tables")
     check_keys(doc, keypath, body, PIPELINE_KEYS)
+    groups_display = source_groups.display
     group_name = optional(doc, keypath, body, "source_group", str, None)
     if not group_name:
         raise doc.error(keypath, "missing source_group", f"name a group of {groups_display}")
-    if group_name not in groups:
-        near = suggestion(group_name, groups)
+    if source_groups.file_problem:
+        raise source_groups.file_problem
+    if group_name in source_groups.problems:
+        raise source_groups.problems[group_name]
+    if group_name not in source_groups.groups:
+        near = suggestion(group_name, source_groups.names)
         raise doc.error((*keypath, "source_group"), f"unknown source group {group_name!r}",
                         f"did you mean '{near}'?" if near else
-                        f"groups in {groups_display}: {', '.join(groups) or 'none'}")
-    group = groups[group_name]
+                        f"groups in {groups_display}: {', '.join(source_groups.names) or 'none'}")
+    group = source_groups.groups[group_name]
     target_schema = optional(doc, keypath, body, "target_schema", str, None) or pipeline
     problem = naming.pg_identifier_problem(target_schema)
     if problem:
@@ -343,6 +441,7 @@ def parse_pipeline(doc: YamlDocument, keypath: KeyPath, pipeline: str,
                             "tenant column added to every table", "set cdc.tenant_column to "
                             "another name")
         tables.append((where, table))
-    _check_collisions(doc, pipeline, tables)
-    return CdcPipeline(pipeline, group, target_schema, tenant_column,
-                       tuple(t for _, t in tables), doc.display)
+    result = CdcPipeline(pipeline, group, target_schema, tenant_column,
+                         tuple(t for _, t in tables), doc.display)
+    _check_collisions(doc, result, tables)
+    return result
