@@ -103,3 +103,52 @@ def test_bad_input_is_one_line_and_writes_nothing(cdc_project: TempProject) -> N
                      "among the columns — did you mean 'AccountNo'?"]
     assert "Traceback" not in result.stdout + result.stderr
     assert snapshot(cdc_project.root) == before
+
+
+def test_a_source_groups_problem_is_reported_once_and_other_groups_still_generate(
+        project: TempProject) -> None:
+    """The broken group (erp) sorts first: its problem must not stop retail_cdc, nor be
+    reported under a pipeline's name."""
+    for part in ("platform/cdc", "pipelines/retail_cdc", "pipelines/erp_cdc",
+                 "pipelines/shared"):
+        copy_from_checkout(part, project.root)
+    groups = project.root / "platform/cdc/source-groups.yaml"
+    good = groups.read_text()
+    groups.write_text(good.replace("pattern: db-shared ", "pattern: db-sharde "))
+    line = good.splitlines().index(next(x for x in good.splitlines() if "db-shared " in x)) + 1
+    problem = (f"✗ cdc:source-groups: platform/cdc/source-groups.yaml:{line}: groups.erp.pattern: "
+               "pattern must be db-per-tenant or db-shared, got string 'db-sharde'")
+    result = project.doit("cdc")
+    assert result.returncode == 1
+    assert [x for x in result.stdout.splitlines() if x.startswith("✗")] == [problem]
+    assert executed(result) == ["cdc:retail_cdc", "cdc:source-groups"]
+    assert (project.root / "pipelines/retail_cdc" / OUT / "prod/sink.yaml").exists()
+    assert not (project.root / "pipelines/erp_cdc" / OUT).exists()
+    assert "Traceback" not in result.stdout + result.stderr
+
+    # even when doit goes on after a failure, the erp pipeline is not run on a broken group
+    going_on = project.doit("--continue", "cdc:erp_cdc")
+    assert going_on.returncode != 0
+    assert [x for x in going_on.stdout.splitlines() if x.startswith("✗")] == [
+        problem, "✗ cdc:erp_cdc: not run, it needs cdc:source-groups, which failed"]
+    assert not (project.root / "pipelines/erp_cdc" / OUT).exists()
+
+    groups.write_text(good)
+    fixed = project.doit("cdc")
+    assert fixed.returncode == 0, fixed.stdout
+    assert executed(fixed) == ["cdc:erp_cdc", "cdc:retail_cdc"]
+    assert (project.root / "pipelines/erp_cdc" / OUT / "prod/sink.yaml").exists()
+    assert executed(project.doit("cdc")) == []
+
+
+def test_an_unreadable_source_groups_file_is_reported_once(project: TempProject) -> None:
+    for part in ("platform/cdc", "pipelines/retail_cdc", "pipelines/erp_cdc"):
+        copy_from_checkout(part, project.root)
+    (project.root / "platform/cdc/source-groups.yaml").write_text("groups: [\n")
+    result = project.doit("cdc")
+    assert result.returncode == 1
+    failures = [x for x in result.stdout.splitlines() if x.startswith("✗")]
+    assert len(failures) == 1
+    assert failures[0].startswith("✗ cdc:source-groups: platform/cdc/source-groups.yaml:2: "
+                                  "invalid YAML")
+    assert not list(project.root.glob(f"pipelines/*/{OUT}"))

@@ -1,6 +1,10 @@
 """doit tasks `cdc:<pipeline>`: generate a CDC pipeline's Redpanda Connect configs and
 PostgreSQL DDL when its inputs (its cdc section, the source groups, the templates) changed or a
-generated file was edited or deleted; remove the output of pipelines that dropped CDC."""
+generated file was edited or deleted; remove the output of pipelines that dropped CDC.
+
+Problems in `platform/cdc/source-groups.yaml` are reported once, by `cdc:source-groups` (a task
+that exists only while the file has problems); pipelines of the groups that loaded still
+generate, those of a broken group wait for the fix."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from dataplatform.errors import UserError
 from dataplatform.project import Project
 
 BASENAME = "cdc"
+GROUPS_CHECK = "source-groups"  # not a pipeline name: those have no `-`
 
 
 class GenerateCdc:
@@ -58,12 +63,37 @@ def _remove_stale(project: Project, pipeline: str) -> None:
     say(f"   {BASENAME}:{pipeline}: CDC section gone, removed {len(removed)} generated files")
 
 
+class SourceGroupsProblems:
+    """Fails with every problem of the source-groups file: reported once, against the file."""
+
+    def __init__(self, problems: list[UserError]):
+        self.message = "\n".join(str(p) for p in problems)
+
+    def __call__(self) -> TaskFailed:
+        return TaskFailed(self.message)
+
+
+def _broken_groups(project: Project, catalog: Catalog) -> tuple[set[str] | None, list[UserError]]:
+    """The groups with problems (None: the file as a whole is unreadable) and the problems.
+    The file is read only when some pipeline declares CDC."""
+    if not (project.root / layout.SOURCE_GROUPS).exists() or not any(
+            layout.declares_cdc(p.directory, p.has_cdc_section) for p in catalog.pipelines):
+        return set(), []
+    from dataplatform.cdc import loader
+
+    found = loader.load_source_groups(project)
+    return (None if found.file_problem else set(found.problems)), list(found.all_problems())
+
+
 def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
     project = catalog.project
     yield {"basename": BASENAME, "name": None,
            "doc": "Redpanda Connect configs and PostgreSQL DDL of CDC pipelines"}
     groups = project.root / layout.SOURCE_GROUPS
     templates = sorted((project.root / "templates" / "cdc").glob("*.j2"))
+    broken, problems = _broken_groups(project, catalog)
+    check = f"{BASENAME}:{GROUPS_CHECK}"
+    blocked: list[dict[str, Any]] = []
     for pipeline in catalog.pipelines:
         try:
             source = layout.find_source(pipeline.directory, pipeline.has_cdc_section)
@@ -81,7 +111,7 @@ def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
         dbt_project = pipeline.directory / "dbt" / "dbt_project.yml"  # staging goes there
         file_dep = [str(p) for p in (groups, source.file, dbt_project, *templates)
                     if p.exists()]
-        yield {
+        task = {
             "basename": BASENAME,
             "name": pipeline.name,
             "doc": f"CDC configs and DDL of {pipeline.name}",
@@ -93,3 +123,23 @@ def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
                          OutputsIntact(project, pipeline.name)],
             "verbosity": 2,
         }
+        if problems and _reads_broken_group(project, source, broken):
+            blocked.append({**task, "task_dep": [check]})
+        else:
+            yield task
+    if problems:
+        # Pipelines of valid groups come first and still generate; then the file's problems
+        # fail once, as `cdc:source-groups`; the pipelines of broken groups depend on that
+        # task, so they never run on a group that did not load, nor repeat its error.
+        yield {"basename": BASENAME, "name": GROUPS_CHECK, "doc": f"{layout.SOURCE_GROUPS}",
+               "actions": [SourceGroupsProblems(problems)], "verbosity": 2}
+        yield from blocked
+
+
+def _reads_broken_group(project: Project, source: layout.CdcSource,
+                        broken: set[str] | None) -> bool:
+    if broken is None:
+        return True
+    from dataplatform.cdc import loader
+
+    return loader.declared_group(project, source) in broken

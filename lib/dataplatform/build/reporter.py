@@ -8,7 +8,7 @@ naming the image tasks that could not run when no Docker engine answered.
 
 from __future__ import annotations
 
-from doit.exceptions import TaskFailed
+from doit.exceptions import TaskFailed, UnmetDependency
 from doit.reporter import ConsoleReporter
 
 from dataplatform.build.runstate import RUN
@@ -39,6 +39,9 @@ class Reporter(ConsoleReporter):
         if isinstance(fail, TaskFailed) and not fail.traceback:
             message = fail.message.rstrip().removeprefix(f"{task.name}: ")
             self.write(f"✗ {task.name}: {message}\n")
+        elif isinstance(fail, UnmetDependency):  # the failed task said why, once
+            self.write(f"✗ {task.name}: not run, it needs {fail.message.strip()}, which "
+                       "failed\n")
         else:
             self.write(f"✗ {task.name}: {fail.get_name()}\n{fail.get_msg()}\n")
 
