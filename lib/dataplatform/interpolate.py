@@ -4,13 +4,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from dataplatform import settings
 from dataplatform.errors import UserError
-from dataplatform.settings import read_env_file
 
 _REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|\$([A-Za-z_]\w*)")
 
@@ -23,9 +22,7 @@ class MissingVariable(UserError):
 
 
 def variables(project_root: Path) -> dict[str, str]:
-    values = read_env_file(project_root / ".env")
-    values.update(os.environ)
-    return values
+    return settings.environment(project_root)
 
 
 def interpolate(text: str, values: Mapping[str, str], where: str) -> str:

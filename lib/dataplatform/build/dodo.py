@@ -46,15 +46,16 @@ class Loader:
     def catalog(self) -> Catalog:
         if self._catalog is None:
             try:
-                self._catalog = load_catalog(self.project)
+                catalog = load_catalog(self.project)
+                RUN.configure(
+                    self.project,
+                    catalog.namespace,
+                    settings.registry(self.project.root),
+                    settings.strict(self.project.root, get_var("strict", None)),
+                )
             except UserError as exc:
                 raise InvalidDodoFile(str(exc)) from None
-            RUN.configure(
-                self.project,
-                self._catalog.namespace,
-                settings.registry(self.project.root),
-                settings.strict(self.project.root, get_var("strict", None)),
-            )
+            self._catalog = catalog
         return self._catalog
 
     def image_tasks(self) -> Iterator[dict[str, Any]]:
@@ -74,7 +75,7 @@ class Loader:
 
         catalog = self.catalog()
         try:
-            chosen = target()
+            chosen = target(self.project.root)
         except UserError as exc:
             raise InvalidDodoFile(str(exc)) from None
         yield from dbt_tasks.dbt_tasks(catalog, chosen)

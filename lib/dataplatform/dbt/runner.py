@@ -18,11 +18,13 @@ from pathlib import Path
 
 import yaml
 
+from dataplatform import settings
 from dataplatform.dbt import layout
 from dataplatform.errors import UserError
+from dataplatform.project import find_project
 
-TARGETS = ("duckdb", "postgres")
-TARGET_ENV = "DATAPLATFORM_DBT_TARGET"
+TARGETS = settings.DBT_TARGETS
+TARGET_ENV = settings.DBT_TARGET
 _SUMMARY = re.compile(r"Done\. PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+(?: NO-OP=\d+)? TOTAL=\d+")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -32,12 +34,16 @@ class BuildResult:
     summary: str
 
 
-def target() -> str:
-    chosen = os.environ.get(TARGET_ENV, "duckdb")
-    if chosen not in TARGETS:
-        raise UserError(f"{TARGET_ENV}={chosen!r} is not a dbt target here — use one of "
-                        f"{', '.join(TARGETS)}")
-    return chosen
+def target(project_root: Path | None = None) -> str:
+    """The dbt target of every build (the environment, then the checkout's `.env`)."""
+    return settings.dbt_target(project_root)
+
+
+def _project_root(pipeline_dir: Path) -> Path | None:
+    try:
+        return find_project(pipeline_dir).root
+    except UserError:
+        return None
 
 
 def profile_name(pipeline_dir: Path) -> str:
@@ -133,7 +139,9 @@ def _run_dbt(pipeline_dir: Path, verb: str, chosen: str, target_dir: Path, log_d
                "--profiles-dir", str(profiles_dir), "--target-path", str(target_dir),
                "--log-path", str(log_dir), "--target", chosen, "--no-use-colors",
                *extra_args]
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    # dbt's env_var() in the generated profile reads the checkout's .env under the environment
+    env = {**settings.environment(_project_root(pipeline_dir)),
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     done = subprocess.run(command, capture_output=True, text=True, env=env,
                           cwd=layout.dbt_dir(pipeline_dir))
     return done, _ANSI.sub("", done.stdout + done.stderr)
@@ -190,7 +198,7 @@ def parse(pipeline_dir: Path) -> bool:
 
 def build(pipeline_dir: Path, extra_args: tuple[str, ...] = ()) -> BuildResult:
     """`dbt build` of one pipeline; raises a UserError naming what failed."""
-    chosen = target()
+    chosen = target(_project_root(pipeline_dir))
     target_dir = layout.build_dir(pipeline_dir) / "target"
     (target_dir / "run_results.json").unlink(missing_ok=True)
     done, output = _run_dbt(pipeline_dir, "build", chosen, target_dir,
