@@ -134,12 +134,165 @@ def test_env_keys_present_missing_and_left_at_default(repo: TempProject) -> None
     with open(repo.root / ".env", "a") as handle:
         handle.write("EXTRA_KEY=1\n")
     assert checks.env_file(project).status == checks.OK
+    assert checks.secrets(project).status == checks.OK
     text = (repo.root / ".env").read_text()
     (repo.root / ".env").write_text(
         "\n".join("AIRFLOW_SECRET_KEY=<generate:secret>" if line.startswith("AIRFLOW_SECRET")
                   else line for line in text.splitlines()) + "\n")
-    left = checks.env_file(project)
-    assert left.status == checks.FAIL and "AIRFLOW_SECRET_KEY" in left.observed
+    left = checks.secrets(project)
+    assert left.status == checks.FAIL
+    assert "AIRFLOW_SECRET_KEY (.env:" in left.observed and "template default" in left.observed
+
+
+def _follow(repo: TempProject, check) -> None:
+    """Do what a doctor fix says, as a person would (only the fixes these tests expect)."""
+    fix = check.fix
+    if fix.startswith("delete the line(s) of "):
+        keys = fix.removeprefix("delete the line(s) of ").split(" from .env")[0].split(", ")
+        path = repo.root / ".env"
+        path.write_text("".join(line for line in path.read_text().splitlines(keepends=True)
+                                if line.split("=", 1)[0] not in keys))
+        assert "run invoke setup" in fix
+        assert repo.invoke("setup").returncode == 0
+    elif fix == "chmod 600 .env":
+        (repo.root / ".env").chmod(0o600)
+    else:
+        raise AssertionError(f"unexpected fix: {fix}")
+
+
+def test_an_empty_value_is_a_value_not_an_unclosed_quote(repo: TempProject) -> None:
+    repo.write(".env", "EMPTY=\nQUOTED_EMPTY=''\nexport SPACED = \n")
+    result = repo.invoke("setup")
+    assert result.returncode == 0, result.stderr
+    values = env_values(repo)
+    assert (values["EMPTY"], values["QUOTED_EMPTY"], values["SPACED"]) == ("", "", "")
+    assert checks.env_file(Project(repo.root)).status == checks.OK
+    repo.write(".env", 'A=1\nB="\n')  # a lone quote still is one
+    assert envfile.read(repo.root / ".env").malformed == [(2, "B: unclosed quote")]
+
+
+def test_a_missing_key_gets_a_fix_that_makes_it_pass(repo: TempProject) -> None:
+    """A key setup cannot write (not in the template) is not sent back to setup; one that
+    setup does write is, and setup then adds it."""
+    repo.services("  db:\n    image: x\n    environment:\n      P: ${POSTGRES_PASSWORD}\n"
+                  "      Q: ${EXTRA_KEY}\n")
+    project = Project(repo.root)
+    repo.write(".env", "CUSTOM=1\n", mode=0o600)
+    missing = checks.env_file(project)
+    assert missing.observed == "missing EXTRA_KEY, POSTGRES_PASSWORD"
+    assert missing.fix == ("invoke setup (adds POSTGRES_PASSWORD, keeps your values); add "
+                           "EXTRA_KEY=… to .env (or to templates/env.template so invoke setup "
+                           "writes it for everyone)")
+    assert repo.invoke("setup").returncode == 0
+    after_setup = checks.env_file(project)
+    assert after_setup.observed == "missing EXTRA_KEY"
+    assert after_setup.fix.startswith("add EXTRA_KEY=… to .env")
+
+    template = repo.root / "templates/env.template"  # the fix's second way: the template
+    template.write_text(template.read_text() + "EXTRA_KEY=shared-default\n")
+    assert repo.invoke("setup").returncode == 0
+    assert checks.env_file(project).status == checks.OK
+    assert env_values(repo)["EXTRA_KEY"] == "shared-default"
+
+
+NOT_FERNET = "not a Fernet key (32 url-safe base64-encoded bytes)"
+
+
+@pytest.mark.parametrize("key, value, problem", [
+    ("POSTGRES_PASSWORD", "postgres", "a well-known default"),
+    ("POSTGRES_PASSWORD", "", "left at the template default"),
+    ("MINIO_SECRET_KEY", "x7Qz9", "shorter than 12 characters"),
+    ("AIRFLOW_FERNET_KEY", "not-a-fernet-key", NOT_FERNET),
+    # 32 bytes, but standard base64 with padding stripped: Fernet cannot decode it
+    ("AIRFLOW_FERNET_KEY", base64.urlsafe_b64encode(b"k" * 32).decode().rstrip("="),
+     NOT_FERNET),
+    ("AIRFLOW_FERNET_KEY", base64.urlsafe_b64encode(b"k" * 31).decode(), NOT_FERNET),
+])
+def test_weak_and_invalid_secrets_fail_doctor_until_fixed(repo: TempProject, key: str,
+                                                          value: str, problem: str) -> None:
+    assert repo.invoke("setup").returncode == 0
+    project = Project(repo.root)
+    assert checks.secrets(project).status == checks.OK
+    envfile.set_value(repo.root, key, value)
+    line = envfile.read(repo.root / ".env").lines[key]
+    found = checks.secrets(project)
+    assert (found.status, found.required) == (checks.FAIL, True)
+    assert found.observed == f"{key} (.env:{line}) {problem}"
+    assert value not in found.observed + found.fix or not value  # no secret is shown
+    _follow(repo, found)
+    assert checks.secrets(project).status == checks.OK
+    assert envfile.read(repo.root / ".env").values[key] != value
+
+
+def test_a_weak_secret_from_the_environment_is_named_there(repo: TempProject,
+                                                           monkeypatch) -> None:
+    assert repo.invoke("setup").returncode == 0
+    monkeypatch.setenv("POSTGRES_PASSWORD", "password")
+    found = checks.secrets(Project(repo.root))
+    assert found.observed == "POSTGRES_PASSWORD (the environment) a well-known default"
+    assert "in your environment" in found.fix
+
+
+def test_a_valid_fernet_key_passes() -> None:
+    key = envfile.generate("fernet")
+    assert envfile.secret_problem("fernet", key) is None
+    assert envfile.secret_problem("password", envfile.generate("password")) is None
+    assert envfile.secret_problem("password", "postgres-admin", user="postgres-admin") == (
+        "a well-known default")
+
+
+def test_an_env_file_others_can_read_fails_doctor(repo: TempProject) -> None:
+    assert repo.invoke("setup").returncode == 0
+    project = Project(repo.root)
+    assert checks.env_mode(project).status == checks.OK
+    for mode, who in ((0o644, "group and others"), (0o640, "group"), (0o604, "others")):
+        (repo.root / ".env").chmod(mode)
+        found = checks.env_mode(project)
+        assert (found.status, found.required) == (checks.FAIL, True)
+        assert found.observed == f".env is mode {mode:04o}: open to {who}"
+    doctor = repo.invoke("doctor", "--json", DOCKER_HOST="unix:///nonexistent.sock")
+    assert json.loads(doctor.stdout)["ok"] is False
+    _follow(repo, checks.env_mode(project))
+    assert checks.env_mode(project).status == checks.OK
+
+
+def test_setup_rejects_a_registry_that_is_not_one(repo: TempProject) -> None:
+    assert repo.invoke("setup").returncode == 0
+    before = (repo.root / ".env").read_text()
+    for value, problem in (
+            ("not a registry", "is not HOST[:PORT][/PREFIX]"),
+            ("https://registry.example.com/team", "has a scheme: leave it out "
+                                                  "(registry.example.com/team)"),
+            ("team", "has no registry host: Docker would read 'team' as a Docker Hub namespace"),
+            ("127.0.0.1:99999/team", "has port 99999, outside 1-65535"),
+            ("registry.example.com/Team", "has upper-case letters after the host")):
+        result = repo.invoke("setup", "--registry", value)
+        assert result.returncode == 1, value
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith(f"✗ --registry {value!r} {problem}"), line
+        assert (repo.root / ".env").read_text() == before
+    for good in ("127.0.0.1:5000/team", "localhost:5000", "registry.example.com",
+                 "[::1]:5000/a/b", "ghcr.io/org/sub-team"):
+        assert repo.invoke("setup", "--registry", good).returncode == 0, good
+        assert env_values(repo)["DATAPLATFORM_REGISTRY"] == good
+
+
+def test_a_bad_registry_in_env_is_reported_not_a_crash(repo: TempProject) -> None:
+    assert repo.invoke("setup").returncode == 0
+    envfile.set_value(repo.root, "DATAPLATFORM_REGISTRY", "not a registry")
+    line = envfile.read(repo.root / ".env").lines["DATAPLATFORM_REGISTRY"]
+    found = checks.registry(Project(repo.root))
+    assert (found.status, found.required) == (checks.FAIL, True)
+    assert found.observed.startswith(
+        f"DATAPLATFORM_REGISTRY='not a registry' (.env:{line}) is not HOST[:PORT][/PREFIX]")
+    doctor = repo.invoke("doctor", DOCKER_HOST="unix:///nonexistent.sock")
+    assert doctor.returncode == 1 and "Traceback" not in doctor.stdout + doctor.stderr
+    assert "✗ registry" in doctor.stdout
+    repo.services("")
+    built = repo.doit()
+    assert built.returncode != 0 and "Traceback" not in built.stdout + built.stderr
+    assert (f".env:{line}: DATAPLATFORM_REGISTRY: 'not a registry' is not HOST[:PORT][/PREFIX]"
+            in built.stdout + built.stderr)
 
 
 def test_wsl(tmp_path: Path) -> None:
@@ -172,6 +325,25 @@ def test_doctor_json_and_exit_code(repo: TempProject) -> None:
     assert by_name["env"]["status"] == "fail" and by_name["env"]["fix"] == "invoke setup"
     assert by_name["docker"]["status"] == "fail" and document["ok"] is False
     assert set(by_name) == {"python", "packages", "git", "docker", "memory", "ports", "env",
-                            "wsl", "registry"}
+                            "env-mode", "secrets", "cdc-dsn", "wsl", "registry"}
     human = repo.invoke("doctor", DOCKER_HOST="unix:///nonexistent.sock")
     assert "✗ env" in human.stdout and "→ invoke setup" in human.stdout
+
+
+def test_a_cdc_dsn_without_the_platform_password_is_flagged(repo: TempProject) -> None:
+    """An `.env` from before the DSN read POSTGRES_PASSWORD carries no password: doctor says
+    so and its fix (the template's line) makes the DSN carry it."""
+    assert repo.invoke("setup").returncode == 0
+    project = Project(repo.root)
+    assert checks.cdc_dsn(project).status == checks.OK
+    old = "postgres://postgres@localhost:5432/warehouse?sslmode=disable"
+    envfile.set_value(repo.root, "CDC_POSTGRES_DSN", old)
+    line = envfile.read(repo.root / ".env").lines["CDC_POSTGRES_DSN"]
+    found = checks.cdc_dsn(project)
+    assert found.status == checks.WARN
+    assert found.observed == f"CDC_POSTGRES_DSN (.env:{line}) carries no password"
+    envfile.set_value(repo.root, "CDC_POSTGRES_DSN", old.replace("postgres@", "postgres:x@"))
+    assert "other than POSTGRES_PASSWORD" in checks.cdc_dsn(project).observed
+    fixed = found.fix.removeprefix("set ").split(" in .env")[0]
+    envfile.set_value(repo.root, *fixed.split("=", 1))
+    assert checks.cdc_dsn(project).status == checks.OK

@@ -5,8 +5,9 @@ from __future__ import annotations
 from invoke.exceptions import Exit
 
 from dataplatform.cli.common import command, console
+from dataplatform.errors import UserError
 from dataplatform.project import find_project
-from dataplatform.settings import REGISTRY
+from dataplatform.settings import REGISTRY, registry_problem
 from dataplatform.workstation import checks, envfile
 
 _MARK = {checks.OK: "[green]✓[/]", checks.WARN: "[yellow]![/]", checks.FAIL: "[red]✗[/]"}
@@ -32,6 +33,8 @@ def _failed(results: list[checks.Check]) -> list[checks.Check]:
 def setup(c, registry=None):
     """Bootstrap this checkout: check prerequisites, write .env with generated secrets."""
     project = find_project()
+    if registry and (problem := registry_problem(registry)):
+        raise UserError(f"--registry {registry!r} {problem}; .env was left as it is")
     prerequisites = [checks.python_version(), checks.packages(), checks.git_present()]
     _print(prerequisites)
     if _failed(prerequisites):

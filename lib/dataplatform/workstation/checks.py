@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -155,6 +157,7 @@ def _our_container_on(namespace: str, port: int) -> str | None:
 
 
 def env_file(project: Project) -> Check:
+    """`.env` is there, well-formed, and sets every variable services.yaml needs."""
     from dataplatform.services.manifest import load_services
 
     path = project.env_file
@@ -175,17 +178,95 @@ def env_file(project: Project) -> Check:
                     needed.add(name)
     missing = sorted(n for n in needed if n not in parsed.values and n not in os.environ)
     if missing:
-        return Check("env", FAIL, f"missing {', '.join(missing)}", "invoke setup (adds "
-                     "missing keys, keeps yours)", required=True)
-    defaults = sorted(key for key in envfile.placeholder_keys(project.root)
-                      if parsed.values.get(key, "").startswith("<generate:")
-                      or parsed.values.get(key) in ("", "changeme"))
-    if defaults:
-        return Check("env", FAIL, f"secrets left at the template default: "
-                     f"{', '.join(defaults)}", "delete those lines and run invoke setup",
+        known = {key for key, _ in envfile.template_entries(project.root)}
+        fixes = []
+        if in_template := [n for n in missing if n in known]:
+            fixes.append(f"invoke setup (adds {', '.join(in_template)}, keeps your values)")
+        if unknown := [n for n in missing if n not in known]:
+            fixes.append(f"add {', '.join(f'{n}=…' for n in unknown)} to .env (or to "
+                         f"{envfile.TEMPLATE} so invoke setup writes it for everyone)")
+        return Check("env", FAIL, f"missing {', '.join(missing)}", "; ".join(fixes),
                      required=True)
     return Check("env", OK, f"{len(parsed.values)} keys, every referenced one set",
                  required=True)
+
+
+def env_mode(project: Project) -> Check:
+    """`.env` holds secrets: only its owner may read it."""
+    path = project.env_file
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return Check("env-mode", OK, "no .env yet", required=True)
+    if mode & 0o077:
+        who = " and ".join(w for w, bits in (("group", 0o070), ("others", 0o007))
+                           if mode & bits)
+        return Check("env-mode", FAIL, f".env is mode {mode:04o}: open to {who}",
+                     "chmod 600 .env", required=True)
+    return Check("env-mode", OK, f".env is mode {mode:04o} (owner only)", required=True)
+
+
+def secrets(project: Project) -> Check:
+    """Every secret the template generates is set to a real one: not left at the template's
+    placeholder, not a well-known default or short, and a Fernet key that Fernet accepts."""
+    if not project.env_file.exists():
+        return Check("secrets", OK, "no .env yet (invoke setup generates them)", required=True)
+    values = settings.environment(project.root)
+    user = values.get("POSTGRES_USER")
+    in_env_file, in_environment, problems = [], [], []
+    kinds = envfile.generated_kinds(project.root)
+    for key, kind in kinds.items():
+        value = values.get(key)
+        if value is None:
+            continue  # unset: the env check's business where something reads it
+        if value in ("", "changeme") or value.startswith("<generate:"):
+            problem: str | None = "left at the template default"
+        else:
+            problem = envfile.secret_problem(kind, value, user if key != "POSTGRES_USER" else None)
+        if problem:
+            where = settings.source(key, project.root)
+            problems.append(f"{key} ({where}) {problem}")
+            (in_environment if where == "the environment" else in_env_file).append(key)
+    if not problems:
+        return Check("secrets", OK, f"{len(kinds)} generated secret(s) strong and valid",
+                     required=True)
+    fixes = []
+    if in_env_file:
+        fixes.append(f"delete the line(s) of {', '.join(in_env_file)} from .env and run "
+                     "invoke setup (it generates new ones)")
+    if in_environment:
+        fixes.append(f"set a strong value for {', '.join(in_environment)} in your environment "
+                     "(it overrides .env)")
+    return Check("secrets", FAIL, "; ".join(problems), "; ".join(fixes), required=True)
+
+
+CDC_DSN = "CDC_POSTGRES_DSN"
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "postgres"}
+
+
+def cdc_dsn(project: Project) -> Check:
+    """`CDC_POSTGRES_DSN`, when it points at the platform's PostgreSQL, carries its password."""
+    values = settings.environment(project.root)
+    dsn = values.get(CDC_DSN)
+    if not dsn:
+        return Check("cdc-dsn", OK, f"{CDC_DSN} not set")
+    template = dict(envfile.template_entries(project.root)).get(CDC_DSN, "")
+    fix = (f"set {CDC_DSN}={template} in .env (it reads POSTGRES_PASSWORD)" if template
+           else f"put the password in {CDC_DSN}")
+    where = settings.source(CDC_DSN, project.root)
+    try:
+        parts = urllib.parse.urlsplit(dsn)
+        host, password = parts.hostname, parts.password
+        _ = parts.port
+    except ValueError:
+        return Check("cdc-dsn", WARN, f"{CDC_DSN} ({where}) is not a postgres:// URL", fix)
+    if not password:
+        return Check("cdc-dsn", WARN, f"{CDC_DSN} ({where}) carries no password", fix)
+    expected = values.get("POSTGRES_PASSWORD")
+    if host in _LOCAL_HOSTS and expected and urllib.parse.unquote(password) != expected:
+        return Check("cdc-dsn", WARN, f"{CDC_DSN} ({where}) has a password other than "
+                     "POSTGRES_PASSWORD for the platform's PostgreSQL", fix)
+    return Check("cdc-dsn", OK, f"{CDC_DSN} carries a password")
 
 
 def git_present() -> Check:
@@ -211,6 +292,13 @@ def wsl(project: Project, proc_version: Path = Path("/proc/version")) -> Check:
 
 
 def registry(project: Project) -> Check:
+    value = settings.setting(settings.REGISTRY, project.root)
+    problem = settings.registry_problem(value) if value else None
+    if problem:
+        return Check("registry", FAIL, f"{settings.REGISTRY}={value!r} "
+                     f"({settings.source(settings.REGISTRY, project.root)}) {problem}",
+                     f"set {settings.REGISTRY} to {settings.REGISTRY_FORMAT}, or remove it to "
+                     "build locally", required=True)
     configured = settings.registry(project.root)
     if not configured:
         return Check("registry", OK, "none configured (images are built locally)")
@@ -230,7 +318,8 @@ def registry(project: Project) -> Check:
 
 def run_all(project: Project) -> list[Check]:
     return [python_version(), packages(), git_present(), docker_engine(), free_memory(),
-            ports(project), env_file(project), wsl(project), registry(project)]
+            ports(project), env_file(project), env_mode(project), secrets(project),
+            cdc_dsn(project), wsl(project), registry(project)]
 
 
 def as_json(results: list[Check]) -> str:

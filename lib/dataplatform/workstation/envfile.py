@@ -15,10 +15,16 @@ from pathlib import Path
 from dataplatform.dotenv import LINE, EnvFile, parse, read
 from dataplatform.errors import UserError
 
-__all__ = ["EnvFile", "ensure", "generate", "parse", "placeholder_keys", "read", "set_value"]
+__all__ = ["EnvFile", "ensure", "generate", "generated_kinds", "parse", "placeholder_keys",
+           "read", "secret_problem", "set_value"]
 
 TEMPLATE = Path("templates/env.template")
 _GENERATE = re.compile(r"^<generate:([a-z-]+)>$")
+MIN_SECRET_LENGTH = 12
+# Values every scanner tries first: a secret equal to one of these is as good as none.
+WELL_KNOWN = {"postgres", "password", "passw0rd", "admin", "administrator", "root", "secret",
+              "changeme", "change-me", "minioadmin", "airflow", "dagster", "letmein", "test",
+              "123456", "12345678", "qwerty", "default"}
 
 
 def generate(kind: str) -> str:
@@ -35,6 +41,23 @@ def generate(kind: str) -> str:
                     "secret or access-key")
 
 
+def secret_problem(kind: str, value: str, user: str | None = None) -> str | None:
+    """Why `value` is not an acceptable secret of `kind` (a `<generate:kind>`), or None."""
+    if kind == "fernet":
+        try:
+            key = base64.b64decode(value.encode(), altchars=b"-_", validate=True)
+        except (ValueError, TypeError):
+            key = b""
+        if len(key) != 32:
+            return "not a Fernet key (32 url-safe base64-encoded bytes)"
+        return None
+    if value.lower() in WELL_KNOWN or (user and value.lower() == user.lower()):
+        return "a well-known default"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"shorter than {MIN_SECRET_LENGTH} characters"
+    return None
+
+
 def template_entries(root: Path) -> list[tuple[str, str]]:
     """(key, template value) in template order; `<generate:…>` values left as they are."""
     text = (root / TEMPLATE).read_text(encoding="utf-8")
@@ -45,8 +68,14 @@ def template_entries(root: Path) -> list[tuple[str, str]]:
     return list(parsed.values.items())
 
 
+def generated_kinds(root: Path) -> dict[str, str]:
+    """key → generator kind, for every `<generate:…>` key of the template."""
+    return {key: match.group(1) for key, value in template_entries(root)
+            if (match := _GENERATE.match(value))}
+
+
 def placeholder_keys(root: Path) -> set[str]:
-    return {key for key, value in template_entries(root) if _GENERATE.match(value)}
+    return set(generated_kinds(root))
 
 
 @dataclass
