@@ -1,0 +1,26 @@
+"""The `doit` command this package installs: doit itself, finding `dodo.py` from any folder.
+
+Plain doit looks for `dodo.py` in the current directory only, so `doit` from
+`pipelines/<name>/` failed while `invoke` (which searches parent folders for `tasks.py`) worked.
+doit's own `--seek-file` option (`-k`, environment `DOIT_SEEK_FILE`) searches the parent folders
+and then runs from the folder of the `dodo.py` it found; this entry point turns it on by
+default. `[tool.doit]` in pyproject.toml cannot do it: doit reads that file from the current
+directory only, which is exactly where it is missing. `DOIT_SEEK_FILE=0` turns it off again.
+"""
+
+from __future__ import annotations
+
+import os
+
+SEEK_FILE = "DOIT_SEEK_FILE"
+
+
+def main() -> None:
+    os.environ.setdefault(SEEK_FILE, "1")
+    from doit.__main__ import main as doit_main
+
+    doit_main()
+
+
+if __name__ == "__main__":
+    main()
