@@ -3,13 +3,14 @@ half-created folders."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
 import pytest
 import yaml
 
-from conftest import REPO, TempProject, clean_env, copy_from_checkout
+from conftest import REPO, TempProject, clean_env, copy_from_checkout, executed
 
 
 @pytest.fixture
@@ -57,6 +58,12 @@ def test_new_pipeline_is_discovered_and_builds_green(repo: TempProject) -> None:
     ("../escape", "contains a path"),
     ("a/b", "contains a path"),
     ("9lives", "is not a lowercase identifier"),
+    # a pipeline's name is also its DuckDB catalog and PostgreSQL schema: these cannot build
+    ("main", "'main' is reserved by DuckDB"),
+    ("system", "'system' is reserved by DuckDB"),
+    ("temp", "'temp' is reserved by DuckDB"),
+    ("pg_sync", "starts with 'pg_', which PostgreSQL reserves"),
+    ("dbt", "'dbt' is the name of one of dbt's own packages"),
 ])
 def test_bad_names_are_one_line_and_create_nothing(repo: TempProject, name: str,
                                                    problem: str) -> None:
@@ -161,3 +168,60 @@ def test_update_merges_template_changes_and_keeps_local_edits(repo: TempProject)
             in conflict.stdout)
     text = mart.read_text()
     assert "<<<<<<< pipeline" in text and ">>>>>>> template (new)" in text
+
+
+@pytest.mark.parametrize("template", ["dbt", "cdc"])
+def test_a_new_pipeline_builds_green_after_every_documented_step(repo: TempProject,
+                                                                  template: str) -> None:
+    """The steps are the template's own: create it, run doit; for cdc, rename
+    config/cdc.example.yaml to cdc.yaml as its first comment says, run doit again."""
+    for part in ("platform/cdc", "platform/orchestration"):
+        copy_from_checkout(part, repo.root)
+    assert repo.invoke("create-pipeline", "orders", "--template", template).returncode == 0
+    built = repo.doit()
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert "dbt:orders: " in built.stdout and "validate:orders: 1 DAG valid" in built.stdout
+    if template == "cdc":
+        config = repo.root / "pipelines/orders/config"
+        assert (config / "cdc.example.yaml").read_text().startswith("# Rename to cdc.yaml")
+        (config / "cdc.example.yaml").rename(config / "cdc.yaml")
+        built = repo.doit()
+        assert built.returncode == 0, built.stdout + built.stderr
+        assert re.search(r"dbt:orders: Done\. PASS=\d+ WARN=0 ERROR=0", built.stdout)
+    again = repo.doit()
+    assert again.returncode == 0 and executed(again, "dbt") == [], again.stdout
+
+
+def test_a_cdc_schema_named_like_its_pipeline_is_one_line(repo: TempProject) -> None:
+    """target_schema equal to the pipeline's name is the DuckDB catalog's name too: dbt fails
+    on it with an "Ambiguous reference"; it is refused before anything is generated."""
+    copy_from_checkout("platform/cdc", repo.root)
+    assert repo.invoke("create-pipeline", "orders", "--template", "cdc").returncode == 0
+    config = repo.root / "pipelines/orders/config"
+    text = (config / "cdc.example.yaml").read_text()
+    (config / "cdc.yaml").write_text(text.replace("target_schema: orders_raw",
+                                                  "target_schema: orders"))
+    result = repo.doit("cdc:orders")
+    assert result.returncode == 1
+    line = next(x for x in result.stdout.splitlines() if x.startswith("✗"))
+    assert re.search(r"pipelines/orders/config/cdc\.yaml:\d+: target_schema: schema name "
+                     r"'orders' is the pipeline's own name", line), line
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (repo.root / "pipelines/orders/generated").exists()
+    # left out, the schema defaults to <pipeline>_raw, which builds
+    (config / "cdc.yaml").write_text(re.sub(r"(?m)^target_schema:.*\n", "", text))
+    built = repo.doit("dbt:orders")
+    assert built.returncode == 0, built.stdout
+    assert (repo.root / "pipelines/orders/dbt/models/staging/orders_raw").is_dir()
+
+
+def test_a_hand_made_pipeline_with_a_reserved_name_is_one_line(repo: TempProject) -> None:
+    (repo.root / "pipelines/temp").mkdir()
+    (repo.root / "pipelines/temp/pipeline.yaml").write_text("name: temp\n")
+    result = repo.doit("list")
+    assert result.returncode == 3
+    assert result.stderr.strip() == (
+        "ERROR: pipelines/temp/pipeline.yaml:1: name: pipeline name 'temp' is reserved by "
+        "DuckDB (main, system, temp, memory, information_schema, pg_catalog) — it also names "
+        "the pipeline's dbt project, DuckDB catalog and PostgreSQL schema: rename the folder "
+        "and this name")

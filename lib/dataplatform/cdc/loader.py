@@ -30,6 +30,7 @@ from dataplatform.config.validate import check_keys, describe, expect, optional,
 from dataplatform.config.yamlsource import KeyPath, YamlDocument, load_yaml
 from dataplatform.errors import ConfigError
 from dataplatform.project import Project
+from dataplatform.scaffold.names import default_landing_schema, landing_schema_problem
 
 T = TypeVar("T")
 
@@ -413,8 +414,10 @@ def parse_pipeline(doc: YamlDocument, keypath: KeyPath, pipeline: str,
                         f"did you mean '{near}'?" if near else
                         f"groups in {groups_display}: {', '.join(source_groups.names) or 'none'}")
     group = source_groups.groups[group_name]
-    target_schema = optional(doc, keypath, body, "target_schema", str, None) or pipeline
-    problem = naming.pg_identifier_problem(target_schema)
+    target_schema = (optional(doc, keypath, body, "target_schema", str, None)
+                     or default_landing_schema(pipeline))
+    problem = (naming.pg_identifier_problem(target_schema)
+               or landing_schema_problem(target_schema, pipeline))
     if problem:
         raise doc.error((*keypath, "target_schema"), f"schema name {problem}")
     tenant_column = optional(doc, keypath, body, "tenant_column", str, None)

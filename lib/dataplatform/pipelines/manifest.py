@@ -19,6 +19,7 @@ from dataplatform.orchestration.spec import (
     parse_orchestration,
 )
 from dataplatform.project import Project
+from dataplatform.scaffold.names import pipeline_name_problem
 
 MANIFEST = "pipeline.yaml"
 KEYS = ("name", "description", "owner", "template", "images", "cdc", "orchestration")
@@ -60,6 +61,11 @@ def load_pipeline(project: Project, directory: Path,
     if name != directory.name:
         raise doc.error(("name",), f"{name!r} differs from the folder name {directory.name!r}",
                         "rename one so they match")
+    problem = pipeline_name_problem(name)
+    if problem:
+        raise doc.error(("name",), f"pipeline name {problem}", "it also names the pipeline's "
+                        "dbt project, DuckDB catalog and PostgreSQL schema: rename the folder "
+                        "and this name")
     template = optional(doc, (), data, "template", dict, {})
     check_keys(doc, ("template",), template, TEMPLATE_KEYS)
     template_name = optional(doc, ("template",), template, "name", str, None)
