@@ -7,22 +7,42 @@ import re
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import yaml
 
-from dataplatform.cdc import generate
+from dataplatform.cdc import dbt_staging, generate
+from dataplatform.cdc.model import CdcPipeline
 from dataplatform.project import Project
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def render_example(name: str) -> dict[str, str]:
-    """The files `doit` generates for an example pipeline of the repository."""
-    project = Project(REPO)
-    directory = REPO / "pipelines" / name
+def load_pipeline(name: str, root: Path = REPO) -> tuple[Project, CdcPipeline]:
+    project = Project(root)
+    directory = root / "pipelines" / name
     has_section = "cdc" in (yaml.safe_load((directory / "pipeline.yaml").read_text()) or {})
-    source = generate.find_source(directory, has_section)
-    pipeline = generate.load(project, source)
+    return project, generate.load(project, generate.find_source(directory, has_section))
+
+
+def render_example(name: str, root: Path = REPO) -> dict[str, str]:
+    """The files `doit` generates for an example pipeline of the repository (or of `root`)."""
+    project, pipeline = load_pipeline(name, root)
     return generate.render(project, pipeline, ["in.yaml", "groups.yaml"])
+
+
+def compile_staging(name: str, root: Path = REPO) -> dict[str, str]:
+    """The SQL of each generated staging model, by model name, compiled as dbt would: Jinja
+    with `source()` naming the landed table (for a target dbt cannot run here)."""
+    _, pipeline = load_pipeline(name, root)
+    schema = pipeline.target_schema
+
+    def source(_source: str, table: str) -> str:
+        return f'"{schema}"."{table}"'
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    return {path.rsplit("/", 1)[1].removesuffix(".sql"): env.from_string(text).render(
+        source=source) for path, text in dbt_staging.render(pipeline, "test").items()
+        if path.startswith("models/") and path.endswith(".sql")}
 
 
 _SEGMENT = re.compile(r'\.(?:([A-Za-z_][A-Za-z0-9_]*)|"((?:[^"\\]|\\.)*)")')
@@ -71,3 +91,18 @@ def apply_change(conn, sink: dict, message: dict[str, Any]) -> None:
 
     assert status in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK), \
         result.error_message.decode()
+
+
+# Columns named like reserved words: `User` is PostgreSQL's current role when written bare,
+# `Order` and `Select` are syntax errors on both DuckDB and PostgreSQL.
+RESERVED_WORD_COLUMNS = {"User": "nvarchar(50)", "Order": "int", "Select": "bit"}
+
+
+def add_reserved_word_columns(root: Path) -> None:
+    """Give retail_cdc's dbo.Customer (in the checkout at `root`) RESERVED_WORD_COLUMNS."""
+    manifest = root / "pipelines/retail_cdc/pipeline.yaml"
+    text = manifest.read_text()
+    anchor = "        RowVersion: rowversion\n"
+    assert anchor in text
+    manifest.write_text(text.replace(anchor, anchor + "".join(
+        f"        {name}: {type_}\n" for name, type_ in RESERVED_WORD_COLUMNS.items())))

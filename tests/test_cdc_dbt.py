@@ -4,11 +4,15 @@ over landed sample data, regenerate only what changed, and never overwrite hand-
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import duckdb
 import pytest
 
+from cdc_helpers import add_reserved_word_columns
 from conftest import TempProject, copy_from_checkout, executed
+from dataplatform.dbt import keywords
+from dataplatform.dbt.runner import TARGETS
 
 STAGING = "pipelines/retail_cdc/dbt/models/staging/retail"
 
@@ -99,3 +103,57 @@ def test_regeneration_rewrites_only_what_changed(retail: TempProject) -> None:
     assert changed == ["_retail__sources.yml", "stg_retail__fravaersarsak.sql"]
     assert "cast(\"Kode\" as varchar(10)) as kode" in (
         folder / "stg_retail__fravaersarsak.sql").read_text()
+
+
+def bare_reference_works(run: Callable[[str], list], word: str) -> bool:
+    """Whether a query can use `word` as a bare column name and get the column."""
+    try:
+        rows = run(f'select {word} from (select 42 as "{word}") as s where {word} = 42 '
+                   f"order by {word}")
+    except Exception:
+        return False
+    return rows == [(42,)]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_reserved_words_are_the_engines_own(target: str, request) -> None:
+    """keywords.RESERVED lists, per dbt target, exactly the engine's keywords that cannot be
+    a bare column name: every other keyword can (asked of the real DuckDB and PostgreSQL)."""
+    assert set(keywords.RESERVED) == set(TARGETS)  # a new target brings its own words
+    if target == "duckdb":
+        db = duckdb.connect()
+        run = lambda sql: db.execute(sql).fetchall()  # noqa: E731
+        words = {w for (w,) in db.execute("select keyword_name from duckdb_keywords()"
+                                          ).fetchall()}
+    else:
+        server = request.getfixturevalue("postgres_server")
+        conn = server.connect()
+        request.addfinalizer(conn.close)
+        run = lambda sql: conn.execute(sql).fetchall()  # noqa: E731
+        words = {w for (w,) in conn.execute("select word from pg_get_keywords()").fetchall()}
+    unusable = {w for w in words if not bare_reference_works(run, w)}
+    assert unusable == keywords.RESERVED[target]
+
+
+def test_reserved_word_columns_come_through_as_data(retail: TempProject) -> None:
+    """Columns named `User`, `Order`, `Select` build on DuckDB, and every staging column can
+    be written bare in a query and gives the column's data (`user` would be a keyword)."""
+    add_reserved_word_columns(retail.root)
+    first = retail.doit("dbt:retail_cdc")
+    assert first.returncode == 0, first.stdout + first.stderr
+    warehouse = retail.root / "pipelines/retail_cdc/build/retail_cdc.duckdb"
+    with duckdb.connect(str(warehouse)) as db:
+        db.execute("""insert into retail.customer ("tenant_id", "CustomerId", "CustomerNumber",
+            "Name", "IsActive", "CreatedAt", "User", "Order", "Select", "__cdc_operation",
+            "__cdc_loaded_at") values ('oslo', 1, 'C1', 'Ada', true, '2026-01-02 03:04:05',
+            'ada', 7, true, 'c', now())""")
+    built = retail.doit("--always-execute", "dbt:retail_cdc")
+    assert built.returncode == 0, built.stdout
+    with duckdb.connect(str(warehouse), read_only=True) as db:
+        names = [r[0] for r in db.execute("describe stg_retail__customer").fetchall()]
+        for name in names:
+            bare = db.execute(f"select {name} from stg_retail__customer").fetchall()
+            quoted = db.execute(f'select "{name}" from stg_retail__customer').fetchall()
+            assert bare == quoted, name
+        row = db.execute("select user_, order_, select_ from stg_retail__customer").fetchall()
+    assert row == [("ada", 7, True)]

@@ -9,7 +9,8 @@ from collections.abc import Callable
 import pytest
 import yaml
 
-from cdc_helpers import apply_change, render_example
+from cdc_helpers import add_reserved_word_columns, apply_change, compile_staging, render_example
+from conftest import copy_from_checkout
 
 pytestmark = pytest.mark.postgres
 
@@ -245,3 +246,35 @@ def test_every_delivery_order_ends_in_the_newest_change_db_shared(pg_database) -
             conn, sink, "dbo.GLEntry", entry, lambda key: "205",
             'SELECT "EntryNo", "Description", "__cdc_operation", encode("__cdc_lsn", \'hex\'), '
             'encode("__cdc_seq", \'hex\') FROM erp.gl_entry WHERE "CompanyId" = 205')
+
+
+def test_staging_on_postgres_shows_live_rows_with_reserved_word_columns_as_data(
+        pg_database, tmp_path) -> None:
+    """The staging models on PostgreSQL, over rows landed by the sink: a tombstone is not a
+    row, and every column (`User`, `Order`, `Select` among them) can be written bare and gives
+    its data, not a keyword's value. dbt-postgres is not installed here, so the models are
+    compiled the way dbt does (Jinja, `source()` naming the landed table) and run as views."""
+    for part in ("templates", "platform/cdc", "pipelines/retail_cdc"):
+        copy_from_checkout(part, tmp_path)
+    add_reserved_word_columns(tmp_path)
+    files = render_example("retail_cdc", tmp_path)
+    server, name = pg_database
+    with server.connect(name) as conn:
+        for path in sorted(p for p in files if p.startswith("ddl/")):
+            conn.execute(files[path])
+        sink = yaml.safe_load(files["prod/sink.yaml"])
+        reserved = {"User": "ada", "Order": 7, "Select": True}
+        apply_change(conn, sink, change("dbo.Customer", "c", 10, customer(1, "Ada", **reserved)))
+        apply_change(conn, sink, change("dbo.Customer", "c", 10, customer(2, "Bo", **reserved)))
+        apply_change(conn, sink, change("dbo.Customer", "d", 11, customer(2, "Bo", **reserved)))
+        model = compile_staging("retail_cdc", tmp_path)["stg_retail__customer"]
+        conn.execute(f"CREATE VIEW retail.stg_customer AS {model}")
+        names = [r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = "
+            "'stg_customer' ORDER BY ordinal_position")]
+        for column in names:
+            bare = conn.execute(f"SELECT {column} FROM retail.stg_customer").fetchall()
+            quoted = conn.execute(f'SELECT "{column}" FROM retail.stg_customer').fetchall()
+            assert bare == quoted, column
+        assert conn.execute("SELECT customer_id, user_, order_, select_ "
+                            "FROM retail.stg_customer").fetchall() == [(1, "ada", 7, True)]

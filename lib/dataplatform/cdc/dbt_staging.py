@@ -15,6 +15,7 @@ import yaml
 
 from dataplatform.cdc import naming, statements
 from dataplatform.cdc.model import CdcPipeline, Table
+from dataplatform.dbt import keywords
 from dataplatform.errors import UserError
 
 LANDING_MACRO = "cdc_landing_tables"
@@ -41,12 +42,19 @@ def model_name(pipeline: CdcPipeline, table: Table) -> str:
     return f"stg_{source_name(pipeline)}__{naming.label(table.target_table)}"
 
 
+def staging_column(landed: str) -> str:
+    """A landed column's name in staging: snake_case, and never a word a dbt target reserves
+    (`User` → `user_`, not `user`, which PostgreSQL reads as the current role), so downstream
+    models can write every staging column bare."""
+    return keywords.bare_column(naming.snake_case(landed))
+
+
 def _columns(pipeline: CdcPipeline, table: Table) -> list[tuple[str, str, str]]:
     """(landed column, its PostgreSQL type, staging name) in table order, metadata last."""
     columns = []
     if pipeline.adds_tenant_column:
-        columns.append((pipeline.tenant_column, "text", naming.snake_case(pipeline.tenant_column)))
-    columns += [(c.name, c.target_type, naming.snake_case(c.name)) for c in table.columns]
+        columns.append((pipeline.tenant_column, "text", staging_column(pipeline.tenant_column)))
+    columns += [(c.name, c.target_type, staging_column(c.name)) for c in table.columns]
     columns += [("__cdc_operation", "char(1)", "cdc_operation"),
                 ("__cdc_commit_time", "timestamp(3)", "cdc_committed_at"),
                 ("__cdc_loaded_at", "timestamptz", "cdc_loaded_at")]
