@@ -157,3 +157,19 @@ def test_reserved_word_columns_come_through_as_data(retail: TempProject) -> None
             assert bare == quoted, name
         row = db.execute("select user_, order_, select_ from stg_retail__customer").fetchall()
     assert row == [("ada", 7, True)]
+
+
+def test_two_columns_with_one_staging_name_are_one_clear_error(retail: TempProject) -> None:
+    """`User` is renamed `user_` in staging; a column `User_` would be too: that is an error
+    naming both, and nothing is written."""
+    manifest = retail.root / "pipelines/retail_cdc/pipeline.yaml"
+    anchor = "        RowVersion: rowversion\n"
+    manifest.write_text(manifest.read_text().replace(
+        anchor, anchor + "        User: int\n        User_: int\n"))
+    result = retail.doit("cdc:retail_cdc")
+    assert result.returncode == 1
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("✗")]
+    assert line == ("✗ cdc:retail_cdc: pipelines/retail_cdc/pipeline.yaml: dbo.Customer: "
+                    "columns 'User' and 'User_' both become the staging column 'user_' — "
+                    "rename one")
+    assert not (retail.root / "pipelines/retail_cdc/generated").exists()

@@ -62,7 +62,8 @@ def _columns(pipeline: CdcPipeline, table: Table) -> list[tuple[str, str, str]]:
     for landed, _, staged in columns:
         if staged in seen:
             raise UserError(f"{pipeline.declared_in}: {table.qualified}: columns {seen[staged]!r} "
-                            f"and {landed!r} both become {staged!r} in snake_case — rename one")
+                            f"and {landed!r} both become the staging column {staged!r} — "
+                            "rename one")
         seen[staged] = landed
     return columns
 
