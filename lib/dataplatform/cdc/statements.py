@@ -101,6 +101,8 @@ def table_ddl(env: jinja2.Environment, pipeline: CdcPipeline, table: Table, head
     return env.get_template("cdc/table.sql.j2").render(
         header=header,
         source_table=table.qualified,
+        operation_column=naming.pg_quote(OPERATION_COLUMN),
+        deleted=DELETED,
         tenant_column=pipeline.tenant_column if pipeline.adds_tenant_column else None,
         table=qualified(pipeline, table.target_table),
         columns=columns,
@@ -159,7 +161,6 @@ def sink_statement(env: jinja2.Environment, pipeline: CdcPipeline, table: Table
         table=qualified(pipeline, table.target_table),
         columns=columns, op=op, lsn=lsn, seq=seq, time=time,
         key_columns=keys,
-        deleted=DELETED,
         operation_order=[(letter, code) for code, letter in sorted(OPERATIONS.items())],
         insert_columns=data_columns + [naming.pg_quote(c) for c in CDC_COLUMNS],
         update_columns=[c for c in data_columns if c not in keys]
