@@ -152,3 +152,32 @@ def test_an_unreadable_source_groups_file_is_reported_once(project: TempProject)
     assert failures[0].startswith("✗ cdc:source-groups: platform/cdc/source-groups.yaml:2: "
                                   "invalid YAML")
     assert not list(project.root.glob(f"pipelines/*/{OUT}"))
+
+
+def test_two_pipelines_landing_in_one_table_is_an_error(cdc_project: TempProject) -> None:
+    """A second pipeline into the same schema and table would overwrite the first one's rows."""
+    root = cdc_project.root
+    copy = root / "pipelines/erp_gl_cdc"
+    (copy / "config").mkdir(parents=True)
+    (copy / "pipeline.yaml").write_text("name: erp_gl_cdc\n")
+    text = (root / "pipelines/erp_cdc/config/cdc.yaml").read_text()
+    text = text.replace("tables:\n", "tables:\n  dbo.Budget:\n    primary_key: [CompanyId, Code]\n"
+                        "    columns: {CompanyId: int, Code: int}\n")
+    (copy / "config/cdc.yaml").write_text(text)
+    lines = text.splitlines()
+    result = cdc_project.doit("cdc")
+    assert result.returncode == 1
+    here = lines.index("  dbo.GLEntry:") + 1
+    there = (root / "pipelines/erp_cdc/config/cdc.yaml").read_text().splitlines().index(
+        "  dbo.GLEntry:") + 1
+    assert [x for x in result.stdout.splitlines() if x.startswith("✗")] == [
+        f"✗ cdc:erp_gl_cdc: pipelines/erp_gl_cdc/config/cdc.yaml:{here}: tables.dbo.GLEntry: "
+        f"dbo.GLEntry and dbo.GLEntry of pipeline erp_cdc (pipelines/erp_cdc/config/cdc.yaml:"
+        f"{there}) both become PostgreSQL relation 'erp.gl_entry' — set another target_schema "
+        "or target_table"]
+    assert not (copy / OUT).exists()
+
+    (copy / "config/cdc.yaml").write_text(text.replace("target_schema: erp", "target_schema: gl"))
+    fixed = cdc_project.doit("cdc")
+    assert fixed.returncode == 0, fixed.stdout
+    assert executed(fixed) == ["cdc:erp_gl_cdc"]

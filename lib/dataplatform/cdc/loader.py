@@ -448,3 +448,24 @@ def parse_pipeline(doc: YamlDocument, keypath: KeyPath, pipeline: str,
                          tuple(t for _, t in tables), doc.display)
     _check_collisions(doc, result, tables)
     return result
+
+
+def table_keypath(doc: YamlDocument, keypath: KeyPath, table: Table) -> KeyPath:
+    """Where `table` is declared in its pipeline's document (`dbo.` may be left out)."""
+    for key in (table.qualified, table.name):
+        if (*keypath, "tables", key) in doc.lines:
+            return (*keypath, "tables", key)
+    return (*keypath, "tables")
+
+
+def refuse_relations_of_others(doc: YamlDocument, keypath: KeyPath, pipeline: CdcPipeline,
+                               holder: Callable[[str], str | None]) -> None:
+    """A PostgreSQL relation another pipeline already writes is an error. `holder` names the
+    input of another pipeline that writes a relation (as compared), or None."""
+    for output, table in outputs.outputs_of_pipeline(pipeline):
+        if output.kind != outputs.RELATION:
+            continue
+        other = holder(output.key[1])
+        if other:
+            raise doc.error(table_keypath(doc, keypath, table), f"{table.qualified} and {other} "
+                            f"both become {output}", "set another target_schema or target_table")

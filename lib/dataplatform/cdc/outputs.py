@@ -62,6 +62,12 @@ def checkpoint_key(pipeline: str, env: str, database: Database, table: Table) ->
     return "/".join([pipeline, env, database.key, table.capture_instance])
 
 
+RELATION = "PostgreSQL relation"
+# Lists the relations a pipeline writes, so other pipelines landing in the same schema can
+# check theirs against it without parsing this pipeline's YAML.
+RELATIONS_FILE = "relations.txt"
+
+
 def primary_key_name(table: Table) -> str:
     """The name of a target table's primary-key constraint (an index: a relation too)."""
     return f"{table.target_table}_pkey"[:naming.PG_IDENTIFIER_MAX_BYTES]
@@ -83,8 +89,7 @@ def outputs_of_pipeline(pipeline: CdcPipeline) -> Iterator[tuple[Output, Table]]
         yield Output("generated file", f"{folder}/{table_ddl_file(table)}"), table
         for relation in (table.target_table, primary_key_name(table)):
             # dbt and DuckDB fold case; PostgreSQL relations share one namespace per schema
-            yield Output("PostgreSQL relation", f"{schema}.{relation}",
-                         f"{schema}.{relation}".lower()), table
+            yield Output(RELATION, f"{schema}.{relation}", f"{schema}.{relation}".lower()), table
         yield Output("SQL Server capture instance", table.capture_instance,
                      table.capture_instance.lower()), table
         for env in pipeline.group.environments:
@@ -100,7 +105,22 @@ def reserved_outputs(pipeline: CdcPipeline) -> dict[tuple[str, str], str]:
     from dataplatform.cdc.statements import CHECKPOINT_TABLE  # loads Jinja: only when used
 
     relation = f"{pipeline.target_schema}.{CHECKPOINT_TABLE}"
-    return {("PostgreSQL relation", relation.lower()): "the checkpoint table"}
+    return {(RELATION, relation.lower()): "the checkpoint table"}
+
+
+def relations_listing(pipeline: CdcPipeline, header: str) -> str:
+    """`relation<TAB>table` a line: each PostgreSQL relation the pipeline writes (as compared)
+    and the source table it comes from."""
+    lines = sorted({f"{output.key[1]}\t{table.qualified}"
+                    for output, table in outputs_of_pipeline(pipeline)
+                    if output.kind == RELATION})
+    return "".join(f"{line}\n" for line in [f"# {header}", *lines])
+
+
+def read_relations(text: str) -> dict[str, str]:
+    """What `relations_listing` wrote: relation → source table."""
+    pairs = (line.split("\t") for line in text.splitlines() if not line.startswith("#"))
+    return {pair[0]: pair[1] for pair in pairs if len(pair) == 2}
 
 
 def first_collision(outputs: Iterable[tuple[Output, T]],
