@@ -113,3 +113,104 @@ def test_unknown_key_suggests_the_right_one(project: TempProject) -> None:
     [line] = failure_lines(result, "ERROR:")
     assert line == (f"ERROR: platform/services.yaml:6: services.{name}.build.dockerfil: unknown "
                     "key — did you mean 'dockerfile'?")
+
+
+NO_ENGINE = "unix:///nonexistent/docker.sock"
+
+
+def _malformed_base(project: TempProject) -> str:
+    name = unique_name()
+    project.write(f"platform/images/{name}/Dockerfile",
+                  "# a multi-stage build\n"
+                  "ARG BASE=python:3.11-slim\nFROM ${BASE} AS build\nFROM build\n"
+                  "FROM --platform=linux/amd64 \\\n    Not_Lower/Case:1\nCOPY . /app\n")
+    project.services(f"  {name}:\n    build: images/{name}\n")
+    return name
+
+
+def _assert_malformed_base_line(result: subprocess.CompletedProcess, name: str) -> None:
+    assert result.returncode == 1, result.stdout + result.stderr
+    [line] = failure_lines(result, f"✗ image:{name}:")
+    assert line == (f"✗ image:{name}: platform/images/{name}/Dockerfile:5: FROM Not_Lower/Case:1 "
+                    "is not a valid image reference: repository names must be lowercase — fix "
+                    "the base image name (e.g. python:3.11-slim, "
+                    "registry.example.com:5000/team/base:1)")
+    assert f"did not run image:{name}" not in result.stdout  # an error, not an offline skip
+
+
+def test_a_malformed_base_image_name_is_an_error_even_offline(project: TempProject) -> None:
+    """No engine at all (laptop mode): the name is checked against Docker's grammar here."""
+    name = _malformed_base(project)
+    _assert_malformed_base_line(project.doit(DOCKER_HOST=NO_ENGINE), name)
+
+
+def test_a_malformed_base_image_name_is_the_same_error_with_an_engine(
+        project: TempProject, docker_client) -> None:
+    name = _malformed_base(project)
+    _assert_malformed_base_line(project.doit(), name)
+    assert_untagged(docker_client, name)
+
+
+def test_a_malformed_base_image_from_a_build_arg_names_the_arg(project: TempProject) -> None:
+    name = unique_name()
+    project.write(f"platform/images/{name}/Dockerfile", "ARG BASE\nFROM $BASE\n")
+    project.services(f"  {name}:\n    build:\n      context: images/{name}\n"
+                     "      args: {BASE: \"Python:3.11\"}\n")
+    result = project.doit(DOCKER_HOST=NO_ENGINE)
+    assert result.returncode == 1
+    [line] = failure_lines(result, f"✗ image:{name}:")
+    assert "Dockerfile:2: FROM Python:3.11 (from $BASE) is not a valid image reference" in line
+
+
+# Checked against the engine below: valid references, then malformed ones.
+VALID = ["python:3.11-slim-bookworm", "busybox", "library/busybox:1.36", "localhost/x:1",
+         "127.0.0.1:5000/team/base:1", "registry.example.com/a/b/c:v1.2_3",
+         "Registry.Example.com:443/team/img", "a__b/c-d---e.f:latest", "x:" + "t" * 128]
+MALFORMED = ["Not_Lower/Case:1", "Python:3.11", "python:3.11:slim", "team//base", "-x:1",
+             "x:-tag", "x:" + "t" * 129, "bad_host_/x:1", "under_/x", "a..b/c", ":1",
+             "x" * 256]
+
+
+@pytest.mark.parametrize("reference", VALID + MALFORMED)
+def test_reference_grammar_agrees_with_the_engine(reference: str, docker_client,
+                                                  busybox_image: str) -> None:
+    """The engine's own parser is the authority: tagging with the reference must succeed
+    exactly when base_images finds nothing wrong with it."""
+    import docker.errors
+
+    from dataplatform.images import base_images
+
+    repository, _, tag = reference.rpartition(":") if ":" in reference.rsplit("/", 1)[-1] \
+        else (reference, "", "")
+    try:
+        docker_client.api.tag(busybox_image, repository, tag or None)
+        accepted = True
+        docker_client.api.remove_image(reference if tag else f"{reference}:latest")
+    except docker.errors.APIError:
+        accepted = False
+    assert (base_images.reference_problem(reference) is None) == accepted
+    assert accepted == (reference in VALID)
+
+
+def test_from_lines_resolve_args_and_skip_stages() -> None:
+    from dataplatform.images.base_images import from_lines
+
+    text = ("ARG BASE=python:3.11 OTHER\nARG TAG=\"1\"\n# FROM commented:out\n"
+            "FROM ${BASE} AS builder\nARG LATE=nope\nFROM Builder AS again\n"
+            "FROM $OTHER\nFROM ${MISSING:-debian:bookworm}\nFROM reg/x:${TAG}\n"
+            "FROM ${LATE}\n")
+    lines = [(f.line, f.written, f.reference) for f in from_lines(text, {"TAG": "2"})]
+    assert lines == [(4, "${BASE}", "python:3.11"), (7, "$OTHER", None),
+                     (8, "${MISSING:-debian:bookworm}", "debian:bookworm"),
+                     (9, "reg/x:${TAG}", "reg/x:2"), (10, "${LATE}", None)]
+
+
+def test_every_shipped_dockerfile_passes() -> None:
+    from conftest import REPO
+    from dataplatform.images.base_images import from_lines, reference_problem
+
+    dockerfiles = sorted(REPO.glob("platform/images/*/Dockerfile"))
+    assert dockerfiles
+    for dockerfile in dockerfiles:
+        for line in from_lines(dockerfile.read_text(), {}):
+            assert line.reference is None or reference_problem(line.reference) is None, line

@@ -197,14 +197,3 @@ def test_unreachable_base_image_is_one_line_unless_strict(project: TempProject,
     assert f"✗ image:{name}: build failed at Step 2/" in strict.stdout
     assert "cannot be pulled" in strict.stdout
     assert fp_tags(docker_client, name) == []
-
-
-def test_a_malformed_base_image_name_is_an_error_even_offline(project: TempProject,
-                                                             docker_client) -> None:
-    """Offline means no registry; the engine itself rejects the name, so it must answer."""
-    name = unique_name()
-    project.write(f"platform/images/{name}/Dockerfile", "FROM Not_Lower/Case:1\n")
-    project.services(f"  {name}:\n    build: images/{name}\n")
-    result = project.doit()
-    assert result.returncode == 1
-    assert f"✗ image:{name}: build failed" in result.stdout

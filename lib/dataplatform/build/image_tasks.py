@@ -12,7 +12,7 @@ from dataplatform.build.console import say
 from dataplatform.build.runstate import RUN
 from dataplatform.catalog import Catalog
 from dataplatform.errors import EngineUnavailable, UserError
-from dataplatform.images import presence
+from dataplatform.images import base_images, presence
 from dataplatform.images.spec import ImageSpec
 
 BASENAME = "image"
@@ -36,7 +36,7 @@ class ImageUpToDate:
             fingerprint = RUN.fingerprint(self.spec)
             known = RUN.local_images()
         except EngineUnavailable as exc:
-            if not RUN.strict:
+            if not RUN.strict and _bases_are_valid(self.spec):  # else the action says why
                 RUN.note_engine_missing(task_name, exc)
             return False
         except UserError:
@@ -60,6 +60,15 @@ class ImageUpToDate:
         return True
 
 
+def _bases_are_valid(spec: ImageSpec) -> bool:
+    assert RUN.project is not None
+    try:
+        base_images.check(spec, RUN.project.root)
+    except UserError:
+        return False
+    return True
+
+
 class EnsureImage:
     """doit action: make the image of the current fingerprint exist."""
 
@@ -75,6 +84,8 @@ class EnsureImage:
         task_name = f"{BASENAME}:{self.spec.name}"
         try:
             fingerprint = RUN.fingerprint(self.spec)
+            assert RUN.project is not None
+            base_images.check(self.spec, RUN.project.root)  # a malformed FROM fails offline too
             api = RUN.api()
         except EngineUnavailable as exc:
             if RUN.strict:
