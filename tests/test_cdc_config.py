@@ -252,3 +252,16 @@ def test_both_places_for_cdc_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "pipelines/shop_cdc/config/cdc.yaml").write_text("source_group: shop\n")
     with pytest.raises(UserError, match=r"both pipeline\.yaml"):
         generate.find_source(tmp_path / "pipelines/shop_cdc", True)
+
+
+def test_a_column_yaml_reads_as_a_boolean_is_an_error(tmp_path: Path) -> None:
+    """`No` (a common ERP column) is `false` in YAML 1.1: it must not land as a column False."""
+    text = PIPELINE.replace("        Total: decimal(10,2)\n", "        No: nvarchar(20)\n")
+    assert error(tmp_path, pipeline=text) == (
+        "pipelines/shop_cdc/pipeline.yaml:10: cdc.tables.dbo.Orders.columns.False: a column "
+        "name YAML reads as true/false (from yes, no, on, off) — quote it, e.g. \"No\": int")
+    quoted = text.replace("No: nvarchar", '"No": nvarchar').replace("[OrderId]", "[OrderId, No]")
+    assert "cdc.tables.dbo.Orders.primary_key[1]: a column name YAML reads as true/false" in error(
+        tmp_path, pipeline=quoted)
+    fixed = quoted.replace("[OrderId, No]", '[OrderId, "No"]')
+    assert [c.name for c in load(tmp_path, pipeline=fixed).tables[0].columns] == ["OrderId", "No"]

@@ -1,9 +1,10 @@
 """Read `platform/cdc/source-groups.yaml` and a pipeline's `cdc:` section into the model.
 
 Every rule a generator relies on is checked here, with file, line and key: unknown keys (with a
-did-you-mean), secrets that are not `${ENV}` references, unknown servers and groups, duplicate
+did-you-mean), credentials that are not a bare `${VAR}`, unknown servers and groups, duplicate
 databases, tables without a primary key, primary-key columns that are not columns, types that do
-not map, and names that collide once made valid for Kafka or PostgreSQL.
+not map, and two inputs that would become one output (`outputs.py` lists them). The source
+groups are read group by group, so one broken group leaves the others usable.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ CREDENTIALS = ("user", "password")
 ANY_REF = re.compile(r"\$\{[^}]*\}")
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_YAML_BOOLEAN = "a column name YAML reads as true/false (from yes, no, on, off)"
+_QUOTE_IT = "quote it, e.g. \"No\": int"
 _COLUMN_SHORTHAND = re.compile(r"^(?P<type>.*?)(?:\s+(?P<null>not\s+null|null))?\s*$", re.I)
 
 
@@ -325,6 +328,8 @@ def _table(doc: YamlDocument, keypath: KeyPath, qualified: str, body: Any) -> Ta
     columns: dict[str, Column] = {}
     explicit: dict[str, bool] = {}
     for column_name, spec in raw_columns.items():
+        if isinstance(column_name, bool):
+            raise doc.error((*keypath, "columns", str(column_name)), _YAML_BOOLEAN, _QUOTE_IT)
         column_name = str(column_name)
         where = (*keypath, "columns", column_name)
         problem = naming.pg_identifier_problem(column_name)
@@ -340,6 +345,8 @@ def _table(doc: YamlDocument, keypath: KeyPath, qualified: str, body: Any) -> Ta
     for index, column_name in enumerate(key):
         where = (*keypath, "primary_key") if isinstance(raw_key, str) else \
             (*keypath, "primary_key", index)
+        if isinstance(column_name, bool):
+            raise doc.error(where, _YAML_BOOLEAN, _QUOTE_IT)
         if column_name not in columns:
             near = suggestion(str(column_name), columns)
             raise doc.error(where, f"primary-key column {column_name!r} is not among the columns",
