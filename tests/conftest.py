@@ -7,6 +7,8 @@ elsewhere it skips and says why.
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
 import os
 import re
 import shutil
@@ -41,6 +43,28 @@ def require(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: a missing engine fails instead of skipping)")
     pytest.skip(reason)
+
+
+def require_dbt_extra():
+    """For a whole test module that runs dbt: the `duckdb` module. When the dbt extra is not
+    installed the module fails under CI and is skipped elsewhere, with the reason, instead of
+    failing to collect. Call it right after the module's imports."""
+    missing = [name for name in ("duckdb", "dbt.adapters.duckdb") if not _importable(name)]
+    if missing:
+        why = (f"the dbt extra is not installed (missing: {', '.join(missing)}) — "
+               "pip install -e '.[dev,dbt]'")
+        if IN_CI:
+            pytest.fail(f"{why} (CI=true: a missing package fails instead of skipping)",
+                        pytrace=False)
+        pytest.skip(why, allow_module_level=True)
+    return importlib.import_module("duckdb")
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:  # a parent package is missing
+        return False
 
 
 @pytest.fixture(scope="session")

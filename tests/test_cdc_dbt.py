@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-import duckdb
 import pytest
 
 from cdc_helpers import add_reserved_word_columns
@@ -136,17 +135,17 @@ def test_reserved_words_are_the_engines_own(target: str, request) -> None:
 
 
 def test_reserved_word_columns_come_through_as_data(retail: TempProject) -> None:
-    """Columns named `User`, `Order`, `Select` build on DuckDB, and every staging column can
-    be written bare in a query and gives the column's data (`user` would be a keyword)."""
+    """Columns named `User`, `Order`, `Select`, `1stContact` build on DuckDB, and every staging
+    column can be written bare in a query and gives the column's data."""
     add_reserved_word_columns(retail.root)
     first = retail.doit("dbt:retail_cdc")
     assert first.returncode == 0, first.stdout + first.stderr
     warehouse = retail.root / "pipelines/retail_cdc/build/retail_cdc.duckdb"
     with duckdb.connect(str(warehouse)) as db:
         db.execute("""insert into retail.customer ("tenant_id", "CustomerId", "CustomerNumber",
-            "Name", "IsActive", "CreatedAt", "User", "Order", "Select", "__cdc_operation",
-            "__cdc_loaded_at") values ('oslo', 1, 'C1', 'Ada', true, '2026-01-02 03:04:05',
-            'ada', 7, true, 'c', now())""")
+            "Name", "IsActive", "CreatedAt", "User", "Order", "Select", "1stContact",
+            "__cdc_operation", "__cdc_loaded_at") values ('oslo', 1, 'C1', 'Ada', true,
+            '2026-01-02 03:04:05', 'ada', 7, true, '2026-01-05', 'c', now())""")
     built = retail.doit("--always-execute", "dbt:retail_cdc")
     assert built.returncode == 0, built.stdout
     with duckdb.connect(str(warehouse), read_only=True) as db:
@@ -155,8 +154,9 @@ def test_reserved_word_columns_come_through_as_data(retail: TempProject) -> None
             bare = db.execute(f"select {name} from stg_retail__customer").fetchall()
             quoted = db.execute(f'select "{name}" from stg_retail__customer').fetchall()
             assert bare == quoted, name
-        row = db.execute("select user_, order_, select_ from stg_retail__customer").fetchall()
-    assert row == [("ada", 7, True)]
+        row = db.execute("select user_, order_, select_, _1st_contact::text "
+                         "from stg_retail__customer").fetchall()
+    assert row == [("ada", 7, True, "2026-01-05")]
 
 
 def test_two_columns_with_one_staging_name_are_one_clear_error(retail: TempProject) -> None:

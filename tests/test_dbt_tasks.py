@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 
-import duckdb
 import pytest
 
-from conftest import TempProject, copy_from_checkout, executed
+from conftest import TempProject, copy_from_checkout, executed, require_dbt_extra
+
+duckdb = require_dbt_extra()  # skips (fails under CI) without the dbt extra
 
 
 @pytest.fixture
@@ -94,3 +95,48 @@ def test_bad_pipeline_manifest_is_one_line(project: TempProject, text: str,
     result = project.doit("dbt")
     assert result.returncode == 3
     assert result.stderr.strip() == expected
+
+
+@pytest.fixture
+def fresh(project: TempProject) -> TempProject:
+    """One new pipeline, not built yet: these errors stop dbt before it runs anything."""
+    for part in ("pipelines/_templates", "pipelines/shared"):
+        copy_from_checkout(part, project.root)
+    assert project.invoke("create-pipeline", "alpha").returncode == 0
+    return project
+
+
+MART = "pipelines/alpha/dbt/models/marts/daily_sales.sql"
+SCHEMA = "pipelines/alpha/dbt/models/staging/_stg_events.yml"
+
+
+@pytest.mark.parametrize(("path", "text", "where", "reason"), [
+    (MART, "-- daily\n\nselect * from {{ ref('no_such_model') }}\n", f"{MART}:3",
+     "depends on a node named 'no_such_model' which was not found"),
+    (MART, "select 1 as a,\n  {{ percent_of( }}\n", f"{MART}:2",
+     "unexpected '}', expected ')'"),
+    (SCHEMA, "version: 2\nmodels:\n  - name: stg_events\n    columns: [\n", f"{SCHEMA}:5",
+     "did not find expected node content"),
+])
+def test_a_parse_or_compile_error_keeps_dbts_reason_file_and_line(
+        fresh: TempProject, path: str, text: str, where: str, reason: str) -> None:
+    (fresh.root / path).write_text(text)
+    for task, verb in (("dbt:alpha", "build"), ("dbt-manifest:alpha", "parse")):
+        result = fresh.doit(task)
+        assert result.returncode == 1
+        out = result.stdout
+        [head] = [x for x in out.splitlines() if x.startswith("✗")]
+        assert head.startswith(f"✗ {task}: dbt {verb} failed") and head.endswith(f" at {where}")
+        assert reason in out, out
+        log = ("pipelines/alpha/build/logs/dbt.log" if verb == "build"
+               else "pipelines/alpha/build/parse/logs/dbt.log")
+        assert f"    full log: {log}\n" in out and (fresh.root / log).is_file()
+        assert "Traceback" not in out + result.stderr
+
+
+def test_an_undefined_macro_in_a_model_names_the_model_file_and_line(fresh: TempProject) -> None:
+    (fresh.root / MART).write_text("select\n  {{ no_such_macro() }} as x\n")
+    result = fresh.doit("dbt:alpha")
+    assert result.returncode == 1
+    assert re.search(rf"    model daily_sales: {re.escape(MART)}:2: Compilation Error .*"
+                     r"'no_such_macro' is undefined", result.stdout), result.stdout
