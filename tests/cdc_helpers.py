@@ -93,9 +93,10 @@ def apply_change(conn, sink: dict, message: dict[str, Any]) -> None:
         result.error_message.decode()
 
 
-# Columns named like reserved words: `User` is PostgreSQL's current role when written bare,
-# `Order` and `Select` are syntax errors on both DuckDB and PostgreSQL.
-RESERVED_WORD_COLUMNS = {"User": "nvarchar(50)", "Order": "int", "Select": "bit"}
+# Columns whose snake_case name cannot be written bare: `user` is PostgreSQL's current role,
+# `order`, `select` and `1st_contact` are syntax errors on both DuckDB and PostgreSQL.
+RESERVED_WORD_COLUMNS = {"User": "nvarchar(50)", "Order": "int", "Select": "bit",
+                         "1stContact": "date"}
 
 
 def add_reserved_word_columns(root: Path) -> None:

@@ -251,9 +251,10 @@ def test_every_delivery_order_ends_in_the_newest_change_db_shared(pg_database) -
 def test_staging_on_postgres_shows_live_rows_with_reserved_word_columns_as_data(
         pg_database, tmp_path) -> None:
     """The staging models on PostgreSQL, over rows landed by the sink: a tombstone is not a
-    row, and every column (`User`, `Order`, `Select` among them) can be written bare and gives
-    its data, not a keyword's value. dbt-postgres is not installed here, so the models are
-    compiled the way dbt does (Jinja, `source()` naming the landed table) and run as views."""
+    row, and every column (`User`, `Order`, `Select`, `1stContact` among them) can be written
+    bare and gives its data, not a keyword's value. dbt-postgres is not installed here, so the
+    models are compiled the way dbt does (Jinja, `source()` naming the landed table) and run
+    as views."""
     for part in ("templates", "platform/cdc", "pipelines/retail_cdc"):
         copy_from_checkout(part, tmp_path)
     add_reserved_word_columns(tmp_path)
@@ -263,7 +264,7 @@ def test_staging_on_postgres_shows_live_rows_with_reserved_word_columns_as_data(
         for path in sorted(p for p in files if p.startswith("ddl/")):
             conn.execute(files[path])
         sink = yaml.safe_load(files["prod/sink.yaml"])
-        reserved = {"User": "ada", "Order": 7, "Select": True}
+        reserved = {"User": "ada", "Order": 7, "Select": True, "1stContact": "2026-01-05"}
         apply_change(conn, sink, change("dbo.Customer", "c", 10, customer(1, "Ada", **reserved)))
         apply_change(conn, sink, change("dbo.Customer", "c", 10, customer(2, "Bo", **reserved)))
         apply_change(conn, sink, change("dbo.Customer", "d", 11, customer(2, "Bo", **reserved)))
@@ -276,5 +277,6 @@ def test_staging_on_postgres_shows_live_rows_with_reserved_word_columns_as_data(
             bare = conn.execute(f"SELECT {column} FROM retail.stg_customer").fetchall()
             quoted = conn.execute(f'SELECT "{column}" FROM retail.stg_customer').fetchall()
             assert bare == quoted, column
-        assert conn.execute("SELECT customer_id, user_, order_, select_ "
-                            "FROM retail.stg_customer").fetchall() == [(1, "ada", 7, True)]
+        assert conn.execute("SELECT customer_id, user_, order_, select_, _1st_contact::text "
+                            "FROM retail.stg_customer").fetchall() == [
+            (1, "ada", 7, True, "2026-01-05")]

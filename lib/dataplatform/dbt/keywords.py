@@ -45,7 +45,10 @@ SUFFIX = "_"
 
 
 def bare_column(name: str) -> str:
-    """`name` (lowercase) if every target can use it as a bare column name, else `name_`
-    (`user` → `user_`): one model runs on every target, so a word any of them reserves is
-    renamed."""
+    """`name` (lowercase) if every target can use it as a bare column name, else a name that
+    can be: a reserved word gets a trailing `_` (`user` → `user_`; one model runs on every
+    target, so a word any of them reserves is renamed), a name starting with a digit a
+    leading `_` (`1st_contact` → `_1st_contact`, as a digit cannot start a bare name)."""
+    if name[:1].isdigit():
+        return "_" + name
     return name + SUFFIX if any(name in words for words in RESERVED.values()) else name
