@@ -37,8 +37,10 @@ class ImageError(UserError):
 
 
 class EngineUnavailable(UserError):
-    """No Docker engine answers; `reason` says what was tried and what happened."""
+    """No Docker engine answers; `reason` says where we looked and what happened there, `fix`
+    what to do about that cause (the message carries both, so every edge shows the fix)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, fix: str = ""):
         self.reason = reason
-        super().__init__(f"Docker engine not reachable: {reason}")
+        self.fix = fix
+        super().__init__(f"Docker engine not reachable: {reason}" + (f" — {fix}" if fix else ""))

@@ -89,8 +89,8 @@ class EnsureImage:
             api = RUN.api()
         except EngineUnavailable as exc:
             if RUN.strict:
-                return TaskFailed(f"{exc} — start Docker (see `invoke doctor`); this is an "
-                                  "error because CI=true, DATAPLATFORM_STRICT or strict=1 is set")
+                return TaskFailed(f"{exc}; this is an error because CI=true, "
+                                  "DATAPLATFORM_STRICT or strict=1 is set")
             RUN.note_engine_missing(task_name, exc)
             return None
         except UserError as exc:

@@ -49,8 +49,9 @@ class Reporter(ConsoleReporter):
         if RUN.engine_skipped:
             names = ", ".join(RUN.engine_skipped)
             reason = RUN.engine_failure.reason if RUN.engine_failure else "no engine"
-            self.write(f"! Docker engine not reachable ({reason}): did not run {names} — start "
-                       "Docker and run doit again (set DATAPLATFORM_STRICT=1 to make this an "
+            fix = (RUN.engine_failure.fix if RUN.engine_failure else "") or "start Docker"
+            self.write(f"! Docker engine not reachable ({reason}): did not run {names} — {fix}, "
+                       "and run doit again (set DATAPLATFORM_STRICT=1 to make this an "
                        "error)\n")
         if RUN.offline_bases:
             names = ", ".join(f"{task} ({base})" for task, base in RUN.offline_bases.items())

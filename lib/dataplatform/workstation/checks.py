@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 from dataplatform import interpolate, labels, settings
-from dataplatform.errors import UserError
+from dataplatform.errors import EngineUnavailable, UserError
 from dataplatform.project import Project
 from dataplatform.workstation import envfile
 
@@ -86,9 +86,10 @@ def docker_engine(client_factory: Callable | None = None) -> Check:
     try:
         client = (client_factory or engine.client)()
         info = client.info()
+    except EngineUnavailable as exc:  # the cause and its fix, from where they are known
+        return Check("docker", FAIL, exc.reason, exc.fix, required=True)
     except UserError as exc:
-        return Check("docker", FAIL, str(exc), "start Docker (Docker Desktop, or `sudo "
-                     "systemctl start docker`, or `dockerd &`)", required=True)
+        return Check("docker", FAIL, str(exc), engine.START, required=True)
     root = info.get("DockerRootDir", "")
     free = shutil.disk_usage(root).free if root and os.path.isdir(root) else None
     observed = (f"engine {info.get('ServerVersion')}, storage {info.get('Driver')}"
