@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from dataplatform import settings
-from dataplatform.dbt import layout
+from dataplatform.dbt import diagnostics, layout
 from dataplatform.errors import UserError
 from dataplatform.project import find_project
 
@@ -27,6 +27,7 @@ TARGETS = settings.DBT_TARGETS
 TARGET_ENV = settings.DBT_TARGET
 _SUMMARY = re.compile(r"Done\. PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+(?: NO-OP=\d+)? TOTAL=\d+")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+LOG_FILE = "dbt.log"  # dbt's own full log, in the --log-path folder
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,11 @@ def _project_root(pipeline_dir: Path) -> Path | None:
         return find_project(pipeline_dir).root
     except UserError:
         return None
+
+
+def _shown_root(pipeline_dir: Path) -> Path:
+    """What paths in messages are relative to: the checkout (else the pipelines' parent)."""
+    return _project_root(pipeline_dir) or pipeline_dir.resolve().parent.parent
 
 
 def profile_name(pipeline_dir: Path) -> str:
@@ -114,8 +120,9 @@ def dbt_executable() -> str:
     raise UserError("dbt is not installed in this environment — pip install -e '.[dbt]'")
 
 
-def failures(target_dir: Path) -> list[str]:
-    """`kind name: message` for every failing node of the last run."""
+def failures(target_dir: Path, pipeline_dir: Path, root: Path) -> list[str]:
+    """`kind name: message` for every failing node of the last run; a compilation error also
+    names the file (and line) it points at."""
     try:
         results = json.loads((target_dir / "run_results.json").read_text())["results"]
     except (OSError, ValueError, KeyError):
@@ -127,8 +134,12 @@ def failures(target_dir: Path) -> list[str]:
             kind, name = parts[0], ".".join(parts[2:]) or parts[-1]
             if kind == "test" and len(parts) > 3 and re.fullmatch(r"[0-9a-f]{10}", parts[-1]):
                 name = ".".join(parts[2:-1])  # drop dbt's hash suffix
-            message = " ".join((result.get("message") or "").split())
-            lines.append(f"{kind} {name}: {message}")
+            raw = result.get("message") or ""
+            where = (diagnostics.locate(raw, pipeline_dir, root)
+                     if raw.startswith("Compilation Error") else None)
+            message = " ".join(raw.split())
+            lines.append(f"{kind} {name}: {where}: {message}" if where
+                         else f"{kind} {name}: {message}")
     return lines
 
 
@@ -145,11 +156,6 @@ def _run_dbt(pipeline_dir: Path, verb: str, chosen: str, target_dir: Path, log_d
     done = subprocess.run(command, capture_output=True, text=True, env=env,
                           cwd=layout.dbt_dir(pipeline_dir))
     return done, _ANSI.sub("", done.stdout + done.stderr)
-
-
-def _error_lines(output: str) -> list[str]:
-    return ([line.strip() for line in output.splitlines() if "Error" in line or "error" in line]
-            [-6:] or output.strip().splitlines()[-6:])
 
 
 # Manifest fields that change on every parse without the project changing.
@@ -182,8 +188,9 @@ def parse(pipeline_dir: Path) -> bool:
     target_dir = layout.build_dir(pipeline_dir) / "parse"
     done, output = _run_dbt(pipeline_dir, "parse", "duckdb", target_dir, target_dir / "logs")
     if done.returncode != 0:
-        raise UserError("\n".join(["dbt parse failed", *(f"    {line}"
-                                                        for line in _error_lines(output))]))
+        raise UserError(diagnostics.report("dbt parse failed", output, pipeline_dir,
+                                           _shown_root(pipeline_dir),
+                                           target_dir / "logs" / LOG_FILE))
     raw = json.loads((target_dir / "manifest.json").read_text())
     text = json.dumps(normalized_manifest(raw, pipeline_dir), sort_keys=True, indent=1) + "\n"
     destination = layout.manifest(pipeline_dir)
@@ -211,6 +218,8 @@ def build(pipeline_dir: Path, extra_args: tuple[str, ...] = ()) -> BuildResult:
 
             duckdb.connect(str(warehouse)).close()
         return BuildResult(summary.group(0) if summary else "nothing to build yet")
-    details = failures(target_dir) or _error_lines(output)  # else: failed before running
+    root = _shown_root(pipeline_dir)
     head = f"dbt build failed ({summary.group(0) if summary else 'exit ' + str(done.returncode)})"
-    raise UserError("\n".join([head, *(f"    {line}" for line in details)]))
+    raise UserError(diagnostics.report(  # no failing node: dbt stopped before running any
+        head, output, pipeline_dir, root, layout.build_dir(pipeline_dir) / "logs" / LOG_FILE,
+        failures(target_dir, pipeline_dir, root)))
