@@ -67,7 +67,7 @@ def test_dbt_sees_the_values_of_env(dbt_repo: TempProject) -> None:
         assert db.execute("select seen from probe").fetchone() == ("warehouse.internal:5432",)
     profile = yaml.safe_load((dbt_repo.root / "pipelines/alpha/build/profiles.yml").read_text())
     password = profile["alpha"]["outputs"]["postgres"]["password"]
-    assert password.startswith("{{ env_var('POSTGRES_PASSWORD'")  # a reference, not a value
+    assert password == "{{ env_var('POSTGRES_PASSWORD') }}"  # a reference, and no default
 
 
 def test_env_values_expand_references_environment_first(tmp_path: Path, monkeypatch) -> None:

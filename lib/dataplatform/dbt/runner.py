@@ -84,7 +84,7 @@ def profiles_text(pipeline_dir: Path, duckdb_path: str) -> str:
                     "host": "{{ env_var('POSTGRES_HOST', 'localhost') }}",
                     "port": "{{ env_var('POSTGRES_PORT', '5432') | as_number }}",
                     "user": "{{ env_var('POSTGRES_USER', 'postgres') }}",
-                    "password": "{{ env_var('POSTGRES_PASSWORD', '') }}",
+                    "password": "{{ env_var('POSTGRES_PASSWORD') }}",  # no default for a secret
                     "dbname": "{{ env_var('POSTGRES_DB', 'warehouse') }}",
                     "schema": pipeline_dir.name,
                     "threads": 4,
