@@ -126,7 +126,7 @@ def test_the_example_dag_has_one_task_per_model(repo: Checkout) -> None:
     # the generated profile carries no literal secret: connections come from the environment
     profiles = (repo.root / "pipelines/stavanger_parking/generated/orchestration/profiles.yml")
     outputs = yaml.safe_load(profiles.read_text())["stavanger_parking"]["outputs"]
-    assert outputs["postgres"]["password"] == "{{ env_var('POSTGRES_PASSWORD', '') }}"
+    assert outputs["postgres"]["password"] == "{{ env_var('POSTGRES_PASSWORD') }}"
     assert outputs["duckdb"]["path"] == \
         "{{ env_var('DATAPLATFORM_WAREHOUSE_DIR') }}/stavanger_parking.duckdb"
 
