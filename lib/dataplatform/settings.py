@@ -124,7 +124,7 @@ def registry(project_root: Path | None = None) -> str | None:
     problem = registry_problem(value)
     if problem:
         raise _invalid(REGISTRY, value, project_root, problem,
-                       f"set {REGISTRY} to {REGISTRY_FORMAT}, or remove it to build locally")
+                       "correct it, or remove it to build locally")
     return value.strip().rstrip("/")
 
 

@@ -119,7 +119,7 @@ def resolve() -> Endpoint:
         docker_endpoint = data["Endpoints"]["docker"]
     except FileNotFoundError:
         raise EngineUnavailable(
-            f"{shown} does not exist (no {meta})",
+            f"{shown} does not exist in {config_dir()}",
             f"`docker context ls` lists the contexts; `docker context use NAME`"
             f"{', or unset DOCKER_CONTEXT' if origin == 'DOCKER_CONTEXT' else ''}") from None
     except (OSError, ValueError, KeyError, TypeError):

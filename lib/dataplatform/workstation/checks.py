@@ -298,8 +298,8 @@ def registry(project: Project) -> Check:
     if problem:
         return Check("registry", FAIL, f"{settings.REGISTRY}={value!r} "
                      f"({settings.source(settings.REGISTRY, project.root)}) {problem}",
-                     f"set {settings.REGISTRY} to {settings.REGISTRY_FORMAT}, or remove it to "
-                     "build locally", required=True)
+                     f"correct {settings.REGISTRY} there, or remove it to build locally",
+                     required=True)
     configured = settings.registry(project.root)
     if not configured:
         return Check("registry", OK, "none configured (images are built locally)")
