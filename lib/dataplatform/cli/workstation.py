@@ -29,7 +29,8 @@ def _failed(results: list[checks.Check]) -> list[checks.Check]:
     return [r for r in results if r.status == checks.FAIL and r.required]
 
 
-@command(name="setup", help={"registry": "shared image registry, HOST[:PORT][/PREFIX] (kept in .env)"})
+@command(name="setup",
+         help={"registry": "shared image registry, HOST[:PORT][/PREFIX] (kept in .env)"})
 def setup(c, registry=None):
     """Bootstrap this checkout: check prerequisites, write .env with generated secrets."""
     project = find_project()
