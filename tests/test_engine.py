@@ -22,6 +22,7 @@ from dataplatform.images import engine
 from dataplatform.workstation import checks
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"  # the docker CLI's default on Linux
+REAL_ENGINE = os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET  # before any test unsets it
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +48,7 @@ def contexts(docker_client, tmp_path: Path, monkeypatch) -> dict[str, str]:
     a socket nothing serves; the environment of `docker info` and of the toolkit alike."""
     docker_cli = shutil.which("docker")
     require(docker_cli is not None, "the docker CLI is not installed (apt-get install docker.io)")
-    real = os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+    real = REAL_ENGINE
     config = tmp_path / "docker-config"
     config.mkdir()
     env = {**os.environ, "DOCKER_CONFIG": str(config)}
@@ -81,7 +82,7 @@ def _ours(monkeypatch, **overrides: str | None) -> checks.Check:
 @pytest.mark.docker
 def test_the_toolkit_uses_the_engine_docker_info_uses(contexts: dict[str, str],
                                                       monkeypatch) -> None:
-    real = os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+    real = REAL_ENGINE
     cases: list[dict[str, str | None]] = [
         {"DOCKER_CONTEXT": "dead"},
         {"DOCKER_CONTEXT": "good"},
