@@ -14,8 +14,13 @@ def task_image():
 
 
 def task_cdc():
-    """Redpanda Connect configs and PostgreSQL DDL of CDC pipelines."""
+    """Redpanda Connect configs and dbt staging of CDC pipelines."""
     yield from LOADER.cdc_tasks()
+
+
+def task_warehouse():
+    """PostgreSQL DDL of each pipeline's warehouse tables (declared and CDC), objects.json."""
+    yield from LOADER.warehouse_tasks()
 
 
 def task_dbt():

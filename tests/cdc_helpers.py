@@ -30,6 +30,26 @@ def render_example(name: str, root: Path = REPO) -> dict[str, str]:
     return generate.render(project, pipeline, ["in.yaml", "groups.yaml"])
 
 
+def render_warehouse(name: str, root: Path = REPO) -> dict[str, str]:
+    """The files `doit warehouse:<name>` writes for a pipeline of the repository (or of
+    `root`): `objects.json` and the numbered `.sql` files."""
+    from dataplatform.warehouse import generate as warehouse
+    from dataplatform.warehouse.layout import inputs_of
+
+    project = Project(root)
+    directory = root / "pipelines" / name
+    manifest = yaml.safe_load((directory / "pipeline.yaml").read_text()) or {}
+    inputs = inputs_of(directory, "warehouse" in manifest, "cdc" in manifest)
+    return warehouse.render_files(project, inputs)
+
+
+def apply_warehouse(conn, files: dict[str, str]) -> None:
+    """Apply generated warehouse SQL the way the orchestration's DDL step does: every `.sql`
+    file, in name order."""
+    for path in sorted(p for p in files if p.endswith(".sql")):
+        conn.execute(files[path])
+
+
 def compile_staging(name: str, root: Path = REPO) -> dict[str, str]:
     """The SQL of each generated staging model, by model name, compiled as dbt would: Jinja
     with `source()` naming the landed table (for a target dbt cannot run here)."""

@@ -13,12 +13,15 @@ import yaml
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
-from cdc_helpers import REPO, render_example
+from cdc_helpers import REPO, render_example, render_warehouse
 from dataplatform.cdc import generate
 from dataplatform.project import Project
+from dataplatform.warehouse import generate as warehouse
+from dataplatform.warehouse.layout import inputs_of
 
 RETAIL = render_example("retail_cdc")
 ERP = render_example("erp_cdc")
+RETAIL_TABLES = render_warehouse("retail_cdc")
 TENANT_DATABASES = {"oslo": "Retail_Oslo", "bergen": "Retail_Bergen",
                     "stavanger": "Retail_Stavanger", "demo": "Retail_Demo"}
 TOPIC = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
@@ -39,10 +42,14 @@ def processor(inputs: dict, kind: str) -> dict:
 
 def test_files_per_environment_and_tenant() -> None:
     assert sorted(RETAIL) == [
-        "ddl/00_schema.sql", "ddl/10_customer.sql", "ddl/10_fravaersarsak.sql",
-        "ddl/10_order_line.sql", "ddl/10_sales_store_location.sql", "dev/sink.yaml",
-        "dev/source-demo.yaml", "prod/sink.yaml", "prod/source-bergen.yaml",
+        "dev/sink.yaml", "dev/source-demo.yaml", "prod/sink.yaml", "prod/source-bergen.yaml",
         "prod/source-oslo.yaml", "prod/source-stavanger.yaml", "relations.txt"]
+    # the replica tables' DDL is the warehouse generator's (generated/warehouse/)
+    assert sorted(RETAIL_TABLES) == [
+        "10_schema_retail.sql", "20_table_retail.cdc_checkpoint.sql",
+        "20_table_retail.customer.sql", "20_table_retail.fravaersarsak.sql",
+        "20_table_retail.order_line.sql", "20_table_retail.sales_store_location.sql",
+        "objects.json"]
     assert sorted(p for p in ERP if p.endswith(".yaml")) == [
         "nonprod/sink.yaml", "nonprod/source.yaml", "prod/sink.yaml", "prod/source.yaml"]
 
@@ -69,7 +76,7 @@ def test_mappings_use_plain_field_names_and_keep_non_ascii() -> None:
     source = yaml.safe_load(RETAIL["prod/source-oslo.yaml"])
     mapping = processor(next(i for i in table_inputs(source) if "fra" in i["label"]), "mapping")
     assert '"Årsak": this."Årsak"' in mapping and 'this."ÅrsakId"' in mapping
-    assert '"Årsak" varchar(100) NOT NULL' in RETAIL["ddl/10_fravaersarsak.sql"]
+    assert '"Årsak" varchar(100) NOT NULL' in RETAIL_TABLES["20_table_retail.fravaersarsak.sql"]
 
 
 def test_topics_are_valid_kafka_names_shared_by_source_and_sink() -> None:
@@ -145,7 +152,8 @@ def test_composite_keys_everywhere() -> None:
     query = next(c["output"]["sql_raw"]["query"] for c in yaml.safe_load(
         RETAIL["prod/sink.yaml"])["output"]["switch"]["cases"] if "OrderLine" in c["check"])
     assert 'ON CONFLICT ("tenant_id", "OrderId", "LineNo")' in query
-    assert 'PRIMARY KEY ("tenant_id", "OrderId", "LineNo")' in RETAIL["ddl/10_order_line.sql"]
+    assert 'PRIMARY KEY ("tenant_id", "OrderId", "LineNo")' in RETAIL_TABLES[
+        "20_table_retail.order_line.sql"]
 
 
 def test_no_secret_reaches_a_generated_file(tmp_path: Path, monkeypatch) -> None:
@@ -161,9 +169,13 @@ def test_no_secret_reaches_a_generated_file(tmp_path: Path, monkeypatch) -> None
     project = Project(root)
     source = generate.find_source(root / "pipelines/retail_cdc", True)
     generate.generate(project, source)
+    warehouse.generate(project, inputs_of(root / "pipelines/retail_cdc", False, True))
     out = root / "pipelines/retail_cdc/generated/cdc"
     texts = [p.read_text() for p in out.rglob("*") if p.is_file()]
-    assert len(texts) == 13
+    assert len(texts) == 8
+    tables = [p.read_text() for p in (out.parent / "warehouse").iterdir()]
+    assert len(tables) == 8
+    texts += tables
     for text in texts:
         for value in secrets.values():
             assert value not in text

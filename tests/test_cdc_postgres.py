@@ -9,7 +9,14 @@ from collections.abc import Callable
 import pytest
 import yaml
 
-from cdc_helpers import add_reserved_word_columns, apply_change, compile_staging, render_example
+from cdc_helpers import (
+    add_reserved_word_columns,
+    apply_change,
+    apply_warehouse,
+    compile_staging,
+    render_example,
+    render_warehouse,
+)
 from conftest import copy_from_checkout
 
 pytestmark = pytest.mark.postgres
@@ -30,8 +37,7 @@ def retail(pg_database):
     files = render_example("retail_cdc")
     conn = server.connect(name)
     for _ in range(2):  # idempotent: applying again changes nothing and does not fail
-        for path in sorted(p for p in files if p.startswith("ddl/")):
-            conn.execute(files[path])
+        apply_warehouse(conn, render_warehouse("retail_cdc"))
     yield conn, yaml.safe_load(files["prod/sink.yaml"]), files
     conn.close()
 
@@ -144,8 +150,7 @@ def test_db_shared_pipeline_applies(pg_database) -> None:
     server, name = pg_database
     files = render_example("erp_cdc")
     with server.connect(name) as conn:
-        for path in sorted(p for p in files if p.startswith("ddl/")):
-            conn.execute(files[path])
+        apply_warehouse(conn, render_warehouse("erp_cdc"))
         sink = yaml.safe_load(files["prod/sink.yaml"])
         amount = "12345678901234567.12345678901234567890"
         for company in (101, 205):
@@ -233,8 +238,7 @@ def test_every_delivery_order_ends_in_the_newest_change_db_shared(pg_database) -
     server, name = pg_database
     files = render_example("erp_cdc")
     with server.connect(name) as conn:
-        for path in sorted(p for p in files if p.startswith("ddl/")):
-            conn.execute(files[path])
+        apply_warehouse(conn, render_warehouse("erp_cdc"))
         sink = yaml.safe_load(files["prod/sink.yaml"])
 
         def entry(key: int, value: str) -> dict:
@@ -261,8 +265,7 @@ def test_staging_on_postgres_shows_live_rows_with_reserved_word_columns_as_data(
     files = render_example("retail_cdc", tmp_path)
     server, name = pg_database
     with server.connect(name) as conn:
-        for path in sorted(p for p in files if p.startswith("ddl/")):
-            conn.execute(files[path])
+        apply_warehouse(conn, render_warehouse("retail_cdc", tmp_path))
         sink = yaml.safe_load(files["prod/sink.yaml"])
         reserved = {"User": "ada", "Order": 7, "Select": True, "1stContact": "2026-01-05"}
         apply_change(conn, sink, change("dbo.Customer", "c", 10, customer(1, "Ada", **reserved)))

@@ -1,6 +1,7 @@
-"""doit tasks `cdc:<pipeline>`: generate a CDC pipeline's Redpanda Connect configs and
-PostgreSQL DDL when its inputs (its cdc section, the source groups, the templates) changed or a
-generated file was edited or deleted; remove the output of pipelines that dropped CDC.
+"""doit tasks `cdc:<pipeline>`: generate a CDC pipeline's Redpanda Connect configs and dbt
+staging (its PostgreSQL tables are `warehouse:<pipeline>`'s) when its inputs (its cdc section,
+the source groups, the templates) changed or a generated file was edited or deleted; remove the
+output of pipelines that dropped CDC.
 
 Problems in `platform/cdc/source-groups.yaml` are reported once, by `cdc:source-groups` (a task
 that exists only while the file has problems); pipelines of the groups that loaded still
@@ -42,7 +43,7 @@ class GenerateCdc:
 
 
 class OutputsIntact:
-    """No generated file (configs, DDL, dbt staging) was edited or deleted since."""
+    """No generated file (configs, dbt staging) was edited or deleted since."""
 
     def __init__(self, project: Project, pipeline: str):
         self.directory = layout.output_dir(project, pipeline)
@@ -88,7 +89,7 @@ def _broken_groups(project: Project, catalog: Catalog) -> tuple[set[str] | None,
 def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
     project = catalog.project
     yield {"basename": BASENAME, "name": None,
-           "doc": "Redpanda Connect configs and PostgreSQL DDL of CDC pipelines"}
+           "doc": "Redpanda Connect configs and dbt staging of CDC pipelines"}
     groups = project.root / layout.SOURCE_GROUPS
     templates = sorted((project.root / "templates" / "cdc").glob("*.j2"))
     broken, problems = _broken_groups(project, catalog)
@@ -114,7 +115,7 @@ def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
         task = {
             "basename": BASENAME,
             "name": pipeline.name,
-            "doc": f"CDC configs and DDL of {pipeline.name}",
+            "doc": f"CDC configs of {pipeline.name}",
             "actions": [GenerateCdc(project, source)],
             "file_dep": file_dep,
             "targets": [str(layout.dbt_manifest(project, pipeline.name))]

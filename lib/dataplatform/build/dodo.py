@@ -14,7 +14,13 @@ from doit import get_var
 from doit.exceptions import InvalidDodoFile
 
 from dataplatform import settings
-from dataplatform.build import cdc_tasks, dbt_tasks, image_tasks, orchestration_tasks
+from dataplatform.build import (
+    cdc_tasks,
+    dbt_tasks,
+    image_tasks,
+    orchestration_tasks,
+    warehouse_tasks,
+)
 from dataplatform.build.reporter import Reporter
 from dataplatform.build.runstate import RUN
 from dataplatform.catalog import Catalog, load_catalog
@@ -63,6 +69,9 @@ class Loader:
 
     def cdc_tasks(self) -> Iterator[dict[str, Any]]:
         yield from cdc_tasks.cdc_tasks(self.catalog())
+
+    def warehouse_tasks(self) -> Iterator[dict[str, Any]]:
+        yield from warehouse_tasks.warehouse_tasks(self.catalog())
 
     def dbt_manifest_tasks(self) -> Iterator[dict[str, Any]]:
         yield from dbt_tasks.manifest_tasks(self.catalog())

@@ -22,20 +22,23 @@ from doit.tools import config_changed
 from dataplatform import generated
 from dataplatform.build.console import say
 from dataplatform.catalog import Catalog
-from dataplatform.cdc import layout as cdc_layout
 from dataplatform.dbt import layout as dbt_layout
 from dataplatform.errors import UserError
 from dataplatform.orchestration import layout
 from dataplatform.pipelines.manifest import MANIFEST, Pipeline
 from dataplatform.project import Project
+from dataplatform.warehouse import layout as warehouse_layout
 
 GENERATE = "orchestration"
 VALIDATE = "validate"
 ASSEMBLE = "dags"
 
 
-def _has_cdc(pipeline: Pipeline) -> bool:
-    return cdc_layout.declares_cdc(pipeline.directory, pipeline.has_cdc_section)
+def _has_warehouse(pipeline: Pipeline) -> bool:
+    """Whether the pipeline has warehouse DDL to deploy before its run (CDC replicas or
+    declared tables, in `generated/warehouse/`)."""
+    return warehouse_layout.has_warehouse(pipeline.directory, pipeline.has_warehouse_section,
+                                          pipeline.has_cdc_section)
 
 
 class Generate:
@@ -52,7 +55,7 @@ class Generate:
         try:
             result = generate.generate(self.project, self.pipeline.name,
                                        self.pipeline.description, spec,
-                                       _has_cdc(self.pipeline), self.inputs)
+                                       _has_warehouse(self.pipeline), self.inputs)
         except UserError as exc:
             return TaskFailed(f"{GENERATE}:{self.pipeline.name}: {exc}")
         say(f"   {GENERATE}:{self.pipeline.name}: {result.summary()}")
@@ -150,7 +153,7 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             continue
         out = layout.output_dir(pipeline.directory)
         names = layout.generated_names(pipeline.name, pipeline.directory, spec,
-                                       _has_cdc(pipeline))
+                                       _has_warehouse(pipeline))
         inputs = [pipeline.directory / MANIFEST, *shared_inputs]
         if layout.MANIFEST_NAME in names:
             inputs += [dbt_layout.manifest(pipeline.directory),

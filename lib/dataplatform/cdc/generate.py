@@ -81,11 +81,9 @@ def render(project: Project, pipeline: CdcPipeline, inputs: list[str]) -> dict[s
     env = statements.environment(project.root / "templates")
     header = f"generated from {' and '.join(inputs)} — edit those instead"
     files: dict[str, str] = {
-        outputs.SCHEMA_DDL_FILE: statements.schema_ddl(env, pipeline, header),
         outputs.RELATIONS_FILE: outputs.relations_listing(pipeline, header)}
     queries, sinks = {}, {}
     for table in pipeline.tables:
-        files[outputs.table_ddl_file(table)] = statements.table_ddl(env, pipeline, table, header)
         queries[table.qualified] = statements.source_query(env, pipeline, table)
         sinks[table.qualified] = statements.sink_statement(env, pipeline, table)
     yaml_header = [header, f"Redpanda Connect >= {connect.TARGET_VERSION}; see README (CDC)."]
@@ -105,8 +103,9 @@ def render(project: Project, pipeline: CdcPipeline, inputs: list[str]) -> dict[s
 
 
 def generate(project: Project, source: CdcSource) -> generated.SyncResult:
-    """Render and write the CDC configs and DDL, and the dbt staging when the pipeline has a
-    dbt project; validation and ownership checks all happen before the first write."""
+    """Render and write the CDC configs, and the dbt staging when the pipeline has a dbt
+    project; validation and ownership checks all happen before the first write. (The replica
+    tables' DDL is the warehouse generator's: `dataplatform.warehouse`.)"""
     doc, pipeline = _load(project, source)
     loader.refuse_relations_of_others(doc, source.keypath, pipeline,
                                       OtherPipelines(project, source.pipeline).holder)

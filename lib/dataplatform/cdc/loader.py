@@ -40,7 +40,7 @@ SERVER_KEYS = ("host", "port", "user", "password")
 TENANT_KEYS = ("database", "server", "env", "customer_id")
 SHARED_DB_KEYS = ("server", "database")
 PIPELINE_KEYS = ("source_group", "target_schema", "tenant_column", "tables")
-TABLE_KEYS = ("primary_key", "columns", "capture_instance", "target_table")
+TABLE_KEYS = ("primary_key", "columns", "capture_instance", "target_table", "history")
 COLUMN_KEYS = ("type", "nullable", "target_type")
 ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$")
 # A credential names its variable and nothing else: a default would be the secret itself,
@@ -365,7 +365,15 @@ def _table(doc: YamlDocument, keypath: KeyPath, qualified: str, body: Any) -> Ta
     if problem:
         raise doc.error(keypath, f"target table name {target!r} {problem}", "set target_table")
     capture = optional(doc, keypath, body, "capture_instance", str, f"{schema}_{name}")
-    return Table(schema, name, tuple(columns.values()), tuple(key), capture, target)
+    history = optional(doc, keypath, body, "history", bool, False)
+    if history:
+        from dataplatform.warehouse.names import LONGEST_SUFFIX
+
+        problem = naming.pg_identifier_problem(target + LONGEST_SUFFIX)
+        if problem:
+            raise doc.error((*keypath, "history"), f"its history table name "
+                            f"{target + LONGEST_SUFFIX!r} {problem}", "set a shorter target_table")
+    return Table(schema, name, tuple(columns.values()), tuple(key), capture, target, history)
 
 
 def _refuse_shared_outputs(doc: YamlDocument, produced: Iterable[tuple[outputs.Output, T]],

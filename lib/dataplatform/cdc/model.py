@@ -61,6 +61,7 @@ class Table:
     primary_key: tuple[str, ...]
     capture_instance: str
     target_table: str
+    history: bool = False  # the replica keeps every version (see dataplatform.warehouse)
 
     @property
     def qualified(self) -> str:

@@ -47,13 +47,6 @@ def sink_file(env: str) -> str:
     return f"{env}/sink.yaml"
 
 
-SCHEMA_DDL_FILE = "ddl/00_schema.sql"
-
-
-def table_ddl_file(table: Table) -> str:
-    return f"ddl/10_{naming.label(table.target_table)}.sql"
-
-
 def topic(pipeline: str, env: str, table: Table) -> str:
     return naming.topic("cdc", env, pipeline, table.schema, table.name)
 
@@ -83,11 +76,15 @@ def outputs_of_group(group: SourceGroup) -> Iterator[tuple[Output, Database]]:
 def outputs_of_pipeline(pipeline: CdcPipeline) -> Iterator[tuple[Output, Table]]:
     """What each table of a pipeline becomes: its DDL file, its topic in every environment,
     its PostgreSQL relations, its capture instance and its checkpoint key per source database."""
-    folder = f"pipelines/{pipeline.name}/{OUTPUT}"
+    from dataplatform.warehouse import layout as warehouse
+
+    folder = f"pipelines/{pipeline.name}/{warehouse.OUTPUT}"
     schema = pipeline.target_schema
     for table in pipeline.tables:
-        yield Output("generated file", f"{folder}/{table_ddl_file(table)}"), table
-        for relation in (table.target_table, primary_key_name(table)):
+        path = warehouse.object_file("table", schema, table.target_table)
+        yield Output("generated file", f"{folder}/{path}"), table
+        for relation in (table.target_table, primary_key_name(table),
+                         *history_relations(table)):
             # dbt and DuckDB fold case; PostgreSQL relations share one namespace per schema
             yield Output(RELATION, f"{schema}.{relation}", f"{schema}.{relation}".lower()), table
         yield Output("SQL Server capture instance", table.capture_instance,
@@ -98,6 +95,13 @@ def outputs_of_pipeline(pipeline: CdcPipeline) -> Iterator[tuple[Output, Table]]
                 if database.env == env:
                     yield Output("checkpoint key", checkpoint_key(pipeline.name, env, database,
                                                                   table)), table
+
+
+def history_relations(table: Table) -> tuple[str, ...]:
+    """The relations a replica with history adds: its history table and that table's index."""
+    from dataplatform.warehouse.names import history_relations as relations
+
+    return relations(table.target_table) if table.history else ()
 
 
 def reserved_outputs(pipeline: CdcPipeline) -> dict[tuple[str, str], str]:

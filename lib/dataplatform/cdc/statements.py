@@ -1,6 +1,7 @@
-"""The SQL a CDC pipeline runs: PostgreSQL DDL, the T-SQL change query of each source table,
-and the one PostgreSQL statement the sink runs per change (an upsert guarded by the change's
-position; a delete leaves a tombstone, see `DELETED`).
+"""The SQL a CDC pipeline runs: the T-SQL change query of each source table, and the one
+PostgreSQL statement the sink runs per change (an upsert guarded by the change's position; a
+delete leaves a tombstone, see `DELETED`). The replica tables themselves are warehouse tables
+(`dataplatform.warehouse.render` makes their DDL from `replica_columns` and `key_columns`).
 
 Statements come from the Jinja2 templates under `templates/cdc/`; this module decides their
 inputs: quoted identifiers, casts, parameter numbers and the column order the Redpanda Connect
@@ -74,43 +75,21 @@ def key_columns(pipeline: CdcPipeline, table: Table) -> list[str]:
         table.primary_key)
 
 
-def schema_ddl(env: jinja2.Environment, pipeline: CdcPipeline, header: str) -> str:
-    return env.get_template("cdc/schema.sql.j2").render(
-        header=header, schema=naming.pg_quote(pipeline.target_schema),
-        checkpoint_table=checkpoint_table(pipeline))
+# The columns the sink writes besides the source's: (name, type, nullable, default).
+METADATA_COLUMNS = (
+    ("__cdc_operation", "char(1)", False, "'c'"),
+    ("__cdc_lsn", "bytea", False, "'\\x'::bytea"),
+    ("__cdc_seq", "bytea", False, "'\\x'::bytea"),
+    ("__cdc_commit_time", "timestamp(3)", True, None),
+    ("__cdc_loaded_at", "timestamptz", False, "now()"),
+)
 
 
-def table_ddl(env: jinja2.Environment, pipeline: CdcPipeline, table: Table, header: str) -> str:
-    columns = [
-        {"sql": naming.pg_quote(c["name"]), "type": c["type"], "nullable": c["nullable"],
-         "key": c["key"], "default": None}
-        for c in _target_columns(pipeline, table)
-    ]
-    columns += [
-        {"sql": '"__cdc_operation"', "type": "char(1)", "nullable": False, "key": False,
-         "default": "'c'"},
-        {"sql": '"__cdc_lsn"', "type": "bytea", "nullable": False, "key": False,
-         "default": "'\\x'::bytea"},
-        {"sql": '"__cdc_seq"', "type": "bytea", "nullable": False, "key": False,
-         "default": "'\\x'::bytea"},
-        {"sql": '"__cdc_commit_time"', "type": "timestamp(3)", "nullable": True, "key": False,
-         "default": None},
-        {"sql": '"__cdc_loaded_at"', "type": "timestamptz", "nullable": False, "key": False,
-         "default": "now()"},
-    ]
-    return env.get_template("cdc/table.sql.j2").render(
-        header=header,
-        source_table=table.qualified,
-        operation_column=naming.pg_quote(OPERATION_COLUMN),
-        deleted=DELETED,
-        tenant_column=pipeline.tenant_column if pipeline.adds_tenant_column else None,
-        table=qualified(pipeline, table.target_table),
-        columns=columns,
-        pkey_name=naming.pg_quote(f"{table.target_table}_pkey"[:63]),
-        key_columns=[naming.pg_quote(k) for k in key_columns(pipeline, table)],
-        comment=naming.pg_string(f"CDC replica of {table.qualified} from source group "
-                                 f"{pipeline.group.name}; {header}"),
-    )
+def replica_columns(pipeline: CdcPipeline, table: Table) -> list[tuple[str, str, bool, str | None]]:
+    """Every column of a table's PostgreSQL replica, in order: (name, type, nullable,
+    default). The warehouse generator makes the table from these (see `key_columns`)."""
+    return [(c["name"], c["type"], c["nullable"], None)
+            for c in _target_columns(pipeline, table)] + list(METADATA_COLUMNS)
 
 
 def _tenant_filter(pipeline: CdcPipeline, table: Table) -> str | None:

@@ -11,13 +11,13 @@ from pathlib import Path
 import jinja2
 
 from dataplatform import generated
-from dataplatform.cdc import layout as cdc_layout
 from dataplatform.dbt import layout as dbt_layout
 from dataplatform.dbt import runner as dbt_runner
 from dataplatform.errors import UserError
 from dataplatform.orchestration import layout
 from dataplatform.orchestration.spec import Orchestration
 from dataplatform.project import Project
+from dataplatform.warehouse import layout as warehouse_layout
 
 # Dagster schedules take cron expressions; Airflow's presets are spelled out.
 PRESET_CRON = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0",
@@ -54,7 +54,7 @@ def render(project: Project, pipeline: str, description: str, spec: Orchestratio
     context = {
         "pipeline": pipeline, "description": description, "spec": spec,
         "dbt": resolved.dbt, "ddl": resolved.ddl,
-        "ddl_dir": (cdc_layout.OUTPUT / "ddl").as_posix(),
+        "ddl_dir": warehouse_layout.OUTPUT.as_posix(),
         "manifest_name": layout.MANIFEST_NAME, "profiles_name": layout.PROFILES_NAME,
         "target_env": dbt_runner.TARGET_ENV,
         "shared_macros_env": dbt_layout.SHARED_MACROS_ENV,

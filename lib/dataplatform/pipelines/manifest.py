@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dataplatform.config.validate import check_keys, expect, optional
 from dataplatform.config.yamlsource import load_yaml
+from dataplatform.errors import ConfigError
 from dataplatform.images.spec import ImageSpec, parse_build
 from dataplatform.orchestration.spec import (
     Orchestration,
@@ -19,10 +20,12 @@ from dataplatform.orchestration.spec import (
     parse_orchestration,
 )
 from dataplatform.project import Project
+from dataplatform.scaffold import conflicts
 from dataplatform.scaffold.names import pipeline_name_problem
 
 MANIFEST = "pipeline.yaml"
-KEYS = ("name", "description", "owner", "template", "images", "cdc", "orchestration")
+KEYS = ("name", "description", "owner", "template", "images", "cdc", "orchestration",
+        "warehouse")
 TEMPLATE_KEYS = ("name", "fingerprint")
 
 
@@ -34,6 +37,8 @@ class Pipeline:
     owner: str
     images: tuple[ImageSpec, ...]
     has_cdc_section: bool = False  # `cdc:` in pipeline.yaml (validated by the cdc generator)
+    # `warehouse:` in pipeline.yaml (validated by the warehouse generator)
+    has_warehouse_section: bool = False
     template: str | None = None  # the template it was created from
     template_fingerprint: str | None = None  # that template's fingerprint at creation
     orchestration: Orchestration | None = None  # `orchestration:` in pipeline.yaml
@@ -53,6 +58,11 @@ def pipeline_dirs(project: Project) -> list[Path]:
 def load_pipeline(project: Project, directory: Path,
                   settings: Settings | None = None) -> Pipeline:
     path = directory / MANIFEST
+    marker = conflicts.first_marker(path)
+    if marker is not None:  # else a YAML syntax error would hide the cause
+        raise ConfigError(project.relative(path), marker, "", "unresolved merge conflict "
+                          "marker", "keep the lines you want, delete the <<<<<<< ======= "
+                          ">>>>>>> lines")
     doc = load_yaml(path, project.relative(path))
     data = doc.data if doc.data is not None else {}
     expect(doc, (), data, dict, "a pipeline manifest is a mapping of name, description, ...")
@@ -86,6 +96,7 @@ def load_pipeline(project: Project, directory: Path,
         owner=owner,
         images=tuple(images),
         has_cdc_section="cdc" in data,
+        has_warehouse_section="warehouse" in data,
         template=template_name,
         template_fingerprint=template_fingerprint,
         orchestration=orchestration,
