@@ -163,7 +163,7 @@ def _table(doc: YamlDocument, keypath: KeyPath, body: Any, default_schema: str) 
     key = _column_list(doc, keypath, body, "key", names)
     if layer == SILVER and not key:
         raise doc.error(keypath, f"silver table {schema}.{name} has no key",
-                        "name its key column(s): key: [id] — history is kept per key")
+                        "name its key column(s), e.g. key: [id] (history is kept per key)")
     history = optional(doc, keypath, body, "history", bool, layer == SILVER)
     if history and layer != SILVER:
         why = ("a bronze table is append-only: its rows never change" if layer == BRONZE
@@ -191,7 +191,8 @@ def _layer(doc: YamlDocument, keypath: KeyPath, body: dict) -> str:
     layer = body["layer"]
     if layer not in LAYERS:
         near = suggestion(str(layer), LAYERS) if isinstance(layer, str) else ""
-        raise doc.error((*keypath, "layer"), f"unknown layer {describe(layer)}",
+        shown = repr(layer) if isinstance(layer, str) else describe(layer)
+        raise doc.error((*keypath, "layer"), f"unknown layer {shown}",
                         f"did you mean '{near}'?" if near else f"use one of {', '.join(LAYERS)}")
     return layer
 
