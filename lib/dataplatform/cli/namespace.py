@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from dataplatform.cli import cache, pipelines, platform, workstation
+from dataplatform.cli import cache, db, pipelines, platform, workstation
 
 
 def build_namespace() -> Collection:
@@ -17,4 +17,5 @@ def build_namespace() -> Collection:
         root.add_task(command)
     root.add_collection(Collection("cache", cache.status, cache.clean))
     root.add_collection(Collection("pipelines", pipelines.outdated, pipelines.update))
+    root.add_collection(Collection("db", db.plan_command, db.deploy_command))
     return root
