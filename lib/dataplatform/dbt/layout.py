@@ -48,12 +48,17 @@ def _files_under(directory: Path) -> list[Path]:
 
 def input_files(project: Project, pipeline_dir: Path) -> list[Path]:
     """Everything a `dbt build` of this pipeline reads, shared macros included."""
+    return project_input_files(pipeline_dir, project.root)
+
+
+def project_input_files(pipeline_dir: Path, repository_root: Path) -> list[Path]:
+    """`input_files` from the repository's root folder (for callers without a Project)."""
     root = dbt_dir(pipeline_dir)
     files = [root / name for name in INPUT_FILES if (root / name).is_file()]
     for name in INPUT_DIRS:
         if (root / name).is_dir():
             files += _files_under(root / name)
-    shared = project.root / SHARED_MACROS
+    shared = repository_root / SHARED_MACROS
     if shared.is_dir():
         files += _files_under(shared)
     return files

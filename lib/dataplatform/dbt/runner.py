@@ -22,6 +22,7 @@ from dataplatform import settings
 from dataplatform.dbt import diagnostics, layout
 from dataplatform.errors import UserError
 from dataplatform.project import find_project
+from dataplatform.scaffold import conflicts
 
 TARGETS = settings.DBT_TARGETS
 TARGET_ENV = settings.DBT_TARGET
@@ -145,6 +146,8 @@ def failures(target_dir: Path, pipeline_dir: Path, root: Path) -> list[str]:
 
 def _run_dbt(pipeline_dir: Path, verb: str, chosen: str, target_dir: Path, log_dir: Path,
              extra_args: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess, str]:
+    root = _shown_root(pipeline_dir)  # conflict markers would reach dbt as a parse error
+    conflicts.refuse(layout.project_input_files(pipeline_dir, root), root, "run doit again")
     profiles_dir = write_profiles(pipeline_dir)
     command = [dbt_executable(), verb, "--project-dir", str(layout.dbt_dir(pipeline_dir)),
                "--profiles-dir", str(profiles_dir), "--target-path", str(target_dir),
