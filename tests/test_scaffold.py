@@ -36,7 +36,7 @@ def test_creates_the_full_layout_and_keeps_dbt_jinja(repo: TempProject) -> None:
     assert manifest["name"] == "sales_daily"
     assert manifest["description"] == 'Daily "sales"' and manifest["owner"] == "revenue"
     assert manifest["template"]["name"] == "dbt"
-    assert manifest["template"]["fingerprint"].startswith("sha256:")
+    assert manifest["template"]["fingerprint"].startswith("v2-sha256:")
     assert "{{ ref('events') }}" in (root / "dbt/models/staging/stg_events.sql").read_text()
     assert "name: sales_daily" in (root / "dbt/dbt_project.yml").read_text()
     assert (root / "data/raw/.gitkeep").exists()
@@ -225,3 +225,173 @@ def test_a_hand_made_pipeline_with_a_reserved_name_is_one_line(repo: TempProject
         "DuckDB (main, system, temp, memory, information_schema, pg_catalog) — it also names "
         "the pipeline's dbt project, DuckDB catalog and PostgreSQL schema: rename the folder "
         "and this name")
+
+
+# --- pipelines.update and pipelines.outdated against real git history -------------------------
+
+TEMPLATE = "pipelines/_templates/dbt/{{cookiecutter.pipeline_name}}"
+
+
+def committed(repo: TempProject, message: str, *paths: str) -> None:
+    git(repo.root, "add", *(paths or ("-A",)))
+    git(repo.root, "commit", "-qm", message)
+
+
+def made_from_committed_template(repo: TempProject, name: str = "demo") -> None:
+    git(repo.root, "init", "-q")
+    committed(repo, "template v1")
+    assert repo.invoke("create-pipeline", name).returncode == 0
+    committed(repo, f"{name} created")
+
+
+def recorded_fingerprint(repo: TempProject, name: str = "demo") -> str:
+    manifest = yaml.safe_load((repo.root / f"pipelines/{name}/pipeline.yaml").read_text())
+    return manifest["template"]["fingerprint"]
+
+
+def test_a_file_deleted_here_and_changed_in_the_template_is_a_conflict(repo: TempProject
+                                                                        ) -> None:
+    made_from_committed_template(repo)
+    readme = repo.root / "pipelines/demo/docs/README.md"
+    readme.unlink()
+    template_readme = repo.root / TEMPLATE / "docs/README.md"
+    template_readme.write_text(template_readme.read_text() + "\nSee the runbook.\n")
+    committed(repo, "template v2", "pipelines/_templates")
+    before = recorded_fingerprint(repo)
+
+    result = repo.invoke("pipelines.update", "demo")
+    assert result.returncode == 1
+    assert ("CONFLICT (modify/delete): docs/README.md deleted here and changed in the "
+            "template" in result.stdout), result.stdout
+    assert "added" not in result.stdout
+    assert not readme.exists()  # not resurrected
+    assert recorded_fingerprint(repo) == before
+    assert "demo" in repo.invoke("pipelines.outdated").stdout
+
+
+def test_conflicts_keep_the_recorded_fingerprint_until_they_are_resolved(repo: TempProject
+                                                                         ) -> None:
+    made_from_committed_template(repo)
+    mart = repo.root / "pipelines/demo/dbt/models/marts/daily_sales.sql"
+    mart.write_text(mart.read_text().replace("count(*) as sales,", "count(*) as sale_count,"))
+    template_mart = repo.root / TEMPLATE / "dbt/models/marts/daily_sales.sql"
+    template_mart.write_text(template_mart.read_text().replace(
+        "count(*) as sales,", "count(distinct event_id) as sales,"))
+    committed(repo, "template v2", "pipelines/_templates")
+    before = recorded_fingerprint(repo)
+
+    conflict = repo.invoke("pipelines.update", "demo")
+    assert conflict.returncode == 1
+    assert ("CONFLICT (content): Merge conflict in dbt/models/marts/daily_sales.sql"
+            in conflict.stdout)
+    assert recorded_fingerprint(repo) == before  # outdated still lists it
+    listed = repo.invoke("pipelines.outdated").stdout
+    assert "demo" in listed and "update in progress" in listed
+
+    # the markers are found before dbt parses them as SQL
+    marker_line = mart.read_text().splitlines().index("<<<<<<< pipeline") + 1
+    built = repo.doit("dbt:demo")
+    assert built.returncode == 1
+    assert (f"✗ dbt:demo: pipelines/demo/dbt/models/marts/daily_sales.sql:{marker_line}: "
+            "unresolved merge conflict marker" in built.stdout), built.stdout
+    again = repo.invoke("pipelines.update", "demo")
+    assert again.returncode == 1 and again.stderr.count("\n") == 1
+    assert f"daily_sales.sql:{marker_line}: unresolved merge conflict marker" in again.stderr
+    assert recorded_fingerprint(repo) == before
+
+    text = mart.read_text()
+    resolved = re.sub(r"<<<<<<< pipeline\n.*?=======\n(.*?)>>>>>>> template \(new\)\n", r"\1",
+                      text, flags=re.S)
+    assert "<<<<<<<" not in resolved
+    mart.write_text(resolved)
+    finished = repo.invoke("pipelines.update", "demo")
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert recorded_fingerprint(repo) != before
+    assert not (repo.root / "pipelines/demo/.template-update.yaml").exists()
+    assert "every pipeline matches" in repo.invoke("pipelines.outdated").stdout
+    assert repo.doit("dbt:demo").returncode == 0
+
+
+def test_update_refuses_an_uncommitted_template(repo: TempProject) -> None:
+    made_from_committed_template(repo)
+    (repo.root / TEMPLATE / "scripts/backfill.sh").write_text("#!/bin/sh\necho backfill\n")
+    assert "demo" in repo.invoke("pipelines.outdated").stdout
+    result = repo.invoke("pipelines.update", "demo")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert ("✗ pipelines/_templates/dbt has uncommitted changes "
+            "(pipelines/_templates/dbt/{{cookiecutter.pipeline_name}}/scripts/backfill.sh) — "
+            "commit them first") in result.stderr, result.stderr
+    assert not (repo.root / "pipelines/demo/scripts/backfill.sh").exists()
+    status = subprocess.run(["git", "status", "--porcelain", "pipelines/demo"], cwd=repo.root,
+                            capture_output=True, text=True).stdout
+    assert status == ""  # nothing of the pipeline changed
+
+
+def test_a_binary_file_edited_on_both_sides_is_kept_not_emptied(repo: TempProject) -> None:
+    picture = "docs/diagram.png"
+    (repo.root / TEMPLATE / picture).write_bytes(b"\x89PNG\r\n\x1a\n\0v1")
+    made_from_committed_template(repo)
+    ours = repo.root / "pipelines/demo" / picture
+    ours.write_bytes(b"\x89PNG\r\n\x1a\n\0ours")
+    (repo.root / TEMPLATE / picture).write_bytes(b"\x89PNG\r\n\x1a\n\0v2")
+    committed(repo, "template v2", "pipelines/_templates")
+
+    result = repo.invoke("pipelines.update", "demo")
+    assert result.returncode == 1
+    assert "CONFLICT (binary): docs/diagram.png edited here and in the template" in result.stdout
+    assert ours.read_bytes() == b"\x89PNG\r\n\x1a\n\0ours"
+
+
+def test_the_example_pipeline_matches_its_template_on_a_fresh_clone(repo: TempProject) -> None:
+    copy_from_checkout("pipelines/stavanger_parking", repo.root)
+    report = repo.invoke("pipelines.outdated")
+    assert report.returncode == 0, report.stderr
+    assert "every pipeline matches" in report.stdout, report.stdout
+
+
+def test_a_comment_only_template_change_is_not_a_change(repo: TempProject) -> None:
+    made_from_committed_template(repo)
+    template = repo.root / TEMPLATE
+    for relpath, comment in (("pipeline.yaml", "# who to ask: #data-platform\n"),
+                             ("dbt/dbt_project.yml", "  # materializations above\n"),
+                             ("dbt/models/marts/daily_sales.sql", "-- revenue per day\n"),
+                             ("dbt/models/staging/stg_events.sql", "{# raw events #}\n"),
+                             ("docs/README.md", "<!-- keep this short -->\n")):
+        path = template / relpath
+        path.write_text(path.read_text() + comment)
+    committed(repo, "template comments", "pipelines/_templates")
+    assert "every pipeline matches" in repo.invoke("pipelines.outdated").stdout
+    update = repo.invoke("pipelines.update", "demo")
+    assert update.returncode == 0 and "already matches its template" in update.stdout
+
+    # what a comment marker inside a value or a block scalar holds is no comment
+    yaml_file = template / "pipeline.yaml"
+    yaml_file.write_text(yaml_file.read_text().replace('schedule: "@daily"',
+                                                       'schedule: "@daily # not a comment"'))
+    assert "demo" in repo.invoke("pipelines.outdated").stdout
+
+
+@pytest.mark.parametrize(("relpath", "before", "after", "same"), [
+    ("a.yaml", 'k: "x # y"\n', 'k: "x # z"\n', False),
+    ("a.yaml", "k: |\n  # heading\n", "k: |\n  # other heading\n", False),
+    ("a.yaml", "k: v\n", "k: v   # note\n\n# more\n", True),
+    ("a.sql", "select '--' as a\n", "select '-- x' as a\n", False),
+    ("a.sql", "select 1\n", "/* a\n   b */\nselect 1 -- one\n", True),
+    ("run.sh", "#!/bin/sh\necho\n", "#!/bin/bash\necho\n", False),
+    ("run.sh", "#!/bin/sh\necho\n", "#!/bin/sh\n# say nothing\necho\n", True),
+])
+def test_what_counts_as_only_a_comment(relpath: str, before: str, after: str,
+                                       same: bool) -> None:
+    from dataplatform.scaffold.comments import significant
+
+    assert (significant(relpath, before.encode()) == significant(relpath, after.encode())) is same
+
+
+def test_a_malformed_cookiecutter_json_is_one_line(repo: TempProject) -> None:
+    context = repo.root / "pipelines/_templates/dbt/cookiecutter.json"
+    context.write_text('{\n  "pipeline_name": "my_pipeline",\n  "owner": ""\n  "x": 1\n}\n')
+    result = repo.invoke("create-pipeline", "doomed")
+    assert result.returncode == 1
+    assert result.stderr == ("✗ pipelines/_templates/dbt/cookiecutter.json:4: not valid JSON "
+                             "(Expecting ',' delimiter, column 3) — fix the file\n")
+    assert not (repo.root / "pipelines/doomed").exists()

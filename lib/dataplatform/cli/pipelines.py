@@ -6,7 +6,8 @@ from __future__ import annotations
 from invoke.exceptions import Exit
 from rich.table import Table
 
-from dataplatform.cli.common import command, console
+from dataplatform.cli.common import command, console, errors
+from dataplatform.errors import UserError
 from dataplatform.pipelines.manifest import load_pipelines
 from dataplatform.project import find_project
 from dataplatform.scaffold import create, templates
@@ -26,15 +27,21 @@ def create_pipeline(c, name, template="dbt", description="", owner=""):
     created = create.create_pipeline(find_project(), name, template, description, owner)
     console.print(f"created pipelines/{created.name} from template {created.template} "
                   f"({created.fingerprint[:19]}…)", markup=False)
+    if created.uncommitted:
+        errors.print(f"! template {created.template} has uncommitted changes "
+                     f"({created.uncommitted[0]}…): commit them, or pipelines.update cannot "
+                     "find this version in git history later", markup=False)
     console.print(f"next: doit list --all | grep {created.name}   # its tasks\n"
                   f"      doit dbt:{created.name}                 # build it", markup=False)
 
 
 @command(name="outdated")
 def outdated(c):
-    """List pipelines whose template changed since they were created from it."""
+    """List pipelines whose template changed since they were created from it (a change to
+    comments only does not count), and those with an update still to finish."""
+    from dataplatform.scaffold.update import STATE_FILE
+
     project = find_project()
-    current: dict[str, str | None] = {}
     table = Table(title="pipelines behind their template", title_justify="left")
     for column in ("pipeline", "template", "created from", "template now"):
         table.add_column(column)
@@ -42,21 +49,23 @@ def outdated(c):
     for pipeline in load_pipelines(project):
         if not pipeline.template:
             continue
-        if pipeline.template not in current:
-            try:
-                current[pipeline.template] = templates.fingerprint(
-                    templates.template_dir(project, pipeline.template))
-            except Exception:
-                current[pipeline.template] = None
-        now = current[pipeline.template]
-        if now != pipeline.template_fingerprint:
-            behind += 1
-            table.add_row(pipeline.name, pipeline.template,
-                          (pipeline.template_fingerprint or "?")[:19],
-                          (now or "template gone")[:19])
+        recorded = pipeline.template_fingerprint or "?"
+        try:
+            directory = templates.template_dir(project, pipeline.template)
+        except UserError:
+            directory = None
+        pending = (pipeline.directory / STATE_FILE).is_file()
+        if directory is not None and not pending and templates.matches(recorded, directory):
+            continue
+        behind += 1
+        now = templates.fingerprint(directory)[:24] if directory else "template gone"
+        if pending:
+            now += f" (update in progress: resolve, then pipelines.update {pipeline.name})"
+        table.add_row(pipeline.name, pipeline.template, recorded[:24], now)
     if behind:
         console.print(table)
-        console.print(f"{behind} pipeline(s) behind their template")
+        console.print(f"{behind} pipeline(s) behind their template — invoke pipelines.update "
+                      "NAME applies the changes")
     else:
         console.print("every pipeline matches the current version of its template")
 
@@ -67,16 +76,23 @@ def update(c, name):
     from dataplatform.scaffold.update import update_pipeline
 
     result = update_pipeline(find_project(), name)
+    if result.resumed:
+        console.print(f"the conflicts of the last update of pipelines/{name} are resolved",
+                      markup=False)
     for relpath in result.updated:
         console.print(f"updated  {relpath}", markup=False)
     for relpath in result.added:
         console.print(f"added    {relpath}", markup=False)
     for relpath in result.removed:
         console.print(f"removed  {relpath}", markup=False)
-    for relpath in result.conflicts:
-        console.print(f"CONFLICT (content): Merge conflict in {relpath}", markup=False)
+    for conflict in result.conflicts:
+        console.print(str(conflict), markup=False)
     if result.conflicts:
-        raise Exit(f"{len(result.conflicts)} conflict(s): resolve the <<<<<<< markers in "
-                   f"pipelines/{name}, then run doit", code=1)
-    if not (result.updated or result.added or result.removed):
-        console.print(f"pipelines/{name} already matches its template")
+        raise Exit(f"{len(result.conflicts)} conflict(s) in pipelines/{name}: resolve them "
+                   f"(see {result.state_file}), then run invoke pipelines.update {name} again "
+                   "to finish", code=1)
+    if result.finished is None:
+        console.print(f"pipelines/{name} already matches its template", markup=False)
+    else:
+        console.print(f"pipelines/{name} now records template version "
+                      f"{result.finished[:24]}…", markup=False)

@@ -29,6 +29,7 @@ class Created:
     directory: Path
     template: str
     fingerprint: str
+    uncommitted: tuple[str, ...] = ()  # template files that differ from git's HEAD
 
 
 def create_pipeline(project: Project, name: str, template: str = "dbt", description: str = "",
@@ -38,12 +39,18 @@ def create_pipeline(project: Project, name: str, template: str = "dbt", descript
     if target.exists():
         raise UserError(f"pipelines/{name} already exists — choose another name or remove it")
     source = templates.template_dir(project, template)
+    templates.check_context(source, f"{templates.TEMPLATES_DIR}/{template}")
     fingerprint = templates.fingerprint(source)
-    context = generate_context(
-        context_file=str(source / "cookiecutter.json"),
-        extra_context={"pipeline_name": name, "description": description, "owner": owner,
-                       "_template_name": template, "_template_fingerprint": fingerprint},
-    )
+    try:
+        context = generate_context(
+            context_file=str(source / templates.CONTEXT_FILE),
+            extra_context={"pipeline_name": name, "description": description, "owner": owner,
+                           "_template_name": template, "_template_fingerprint": fingerprint},
+        )
+    except CookiecutterException as exc:
+        raise UserError(f"{templates.TEMPLATES_DIR}/{template}/{templates.CONTEXT_FILE}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__} — "
+                        "fix the file; nothing was created") from None
     project.pipelines_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=project.pipelines_dir))
     try:
@@ -59,4 +66,5 @@ def create_pipeline(project: Project, name: str, template: str = "dbt", descript
                         f"{templates.TEMPLATES_DIR}/{template}; nothing was created") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return Created(name, target, template, fingerprint)
+    return Created(name, target, template, fingerprint,
+                   tuple(templates.uncommitted(project, source)))
