@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import sys
 import threading
 import time
@@ -385,3 +386,36 @@ def test_objects_json_round_trip_is_what_the_commands_read(checkout):
     data = json.loads(deployer.objects_file(checkout / "pipelines/shop").read_text())
     assert deployer.load(checkout / "pipelines/shop") == shop()
     assert {o["sha256"] for o in data["objects"]} == {o.sha256 for o in shop().objects}
+
+
+# --- the orchestration's DDL step --------------------------------------------------------------
+
+def test_the_orchestration_step_deploys_through_the_deployer_on_psycopg2(database, checkout):
+    """The DAG/Dagster helper `apply_cdc_ddl`, rendered from the template and run in its own
+    process on psycopg2 (the driver of the Airflow/Dagster environments), from a checkout
+    whose lib/ it imports the deployer from, as in the containers (/opt/dataplatform)."""
+    import jinja2
+
+    pytest.importorskip("psycopg2", reason="psycopg2-binary (dev extra) is not installed")
+    (checkout / "lib").symlink_to(REPO / "lib")
+    template = (REPO / "templates/orchestration/_pipeline_paths.py.j2").read_text()
+    helper = jinja2.Template(template).render(pipeline="shop", ddl=True,
+                                              ddl_dir="generated/warehouse")
+    (checkout / "paths_module.py").write_text("import os\nfrom pathlib import Path\n" + helper)
+    env = clean_env(DATAPLATFORM_ROOT=str(checkout), POSTGRES_HOST=database.server.host,
+                    POSTGRES_PORT=str(database.server.port), POSTGRES_USER="postgres",
+                    POSTGRES_PASSWORD="", POSTGRES_DB=database.name)
+    step = [sys.executable, "-c", "import paths_module; print(paths_module.apply_cdc_ddl())"]
+
+    first, second = run(step, checkout, env), run(step, checkout, env)
+    write_objects(checkout, shop({"id": "integer", "name": "varchar(10)"}))
+    narrowed = run(step, checkout, env)
+
+    assert (first.returncode, first.stdout) == (0, "4\n"), first.stderr
+    assert (second.returncode, second.stdout) == (0, "0\n"), second.stderr
+    assert narrowed.returncode == 1
+    assert "RuntimeError: shop: table shop.orders, column name: character varying(50) → " \
+           "character varying(10)" in narrowed.stderr
+    assert database.columns()["name"] == "character varying(50)"
+    assert {row[0] for row in database.query("SELECT deployed_by FROM _platform.deployments")
+            } == {f"orchestrator@{socket.gethostname()}"}

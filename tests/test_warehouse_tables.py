@@ -120,6 +120,16 @@ def test_several_updates_in_one_transaction_leave_one_history_row(db) -> None:
 
 
 @pytest.mark.postgres
+def test_a_changed_key_keeps_the_old_keys_version(db) -> None:
+    db.execute("INSERT INTO wh.account (id, name) VALUES (1, 'Ada'), (2, 'Bo')")
+    before = clock(db)
+    db.execute("UPDATE wh.account SET id = id + 10")
+    after = clock(db)
+    assert as_of(db, before) == [(1, "Ada", "0.00"), (2, "Bo", "0.00")]
+    assert as_of(db, after) == [(11, "Ada", "0.00"), (12, "Bo", "0.00")]
+
+
+@pytest.mark.postgres
 def test_updates_touching_only_ignored_columns_leave_no_history(db) -> None:
     db.execute("INSERT INTO wh.account (id, name) VALUES (1, 'Ada')")
     start = db.execute("SELECT sys_period FROM wh.account").fetchone()[0]
@@ -229,7 +239,7 @@ def test_the_orchestration_ddl_step_applies_the_warehouse_folder(pg_database, tm
                           catchup=False, dbt=False, cdc_ddl=None, tasks=())
     dag = orchestration.render(Project(tmp_path), "erp_cdc", "", spec_, True)["erp_cdc_dag.py"]
     assert '"generated/warehouse"' in dag
-    end = dag.index("return len(files)") + len("return len(files)")
+    end = dag.index("return len(outcome.executed)") + len("return len(outcome.executed)")
     helper = "import os\nfrom pathlib import Path\n" + dag[dag.index("PIPELINE = "):end] + "\n"
     server, name = pg_database
     shim = types.ModuleType("psycopg2")
@@ -248,7 +258,7 @@ def test_the_orchestration_ddl_step_applies_the_warehouse_folder(pg_database, tm
     assert module.apply_cdc_ddl() == len(list(folder.glob("*.sql")))
     with server.connect(name) as conn:
         assert conn.execute("SELECT count(*) FROM information_schema.triggers "
-                            "WHERE event_object_schema = 'erp'").fetchone()[0] == 4
+                            "WHERE event_object_schema = 'erp'").fetchone()[0] == 6
 
 
 # ---------------------------------------------------------------- doit warehouse:<p>
@@ -393,7 +403,8 @@ def test_a_pipeline_without_cdc_gets_its_own_schema(project: TempProject) -> Non
     assert {o.id for o in objects.objects} == {
         "schema:sales", "table:sales.orders", "table:sales.orders_history",
         "function:sales.orders_versioning", "function:sales.orders_as_of",
-        "trigger:sales.orders_version_update", "trigger:sales.orders_version_delete"}
+        "trigger:sales.orders_version_stamp", "trigger:sales.orders_version_update",
+        "trigger:sales.orders_version_delete"}
     table = next(o for o in objects.objects if o.id == "table:sales.orders")
     assert [c.name for c in table.columns] == ["id", "status", "sys_period"]
     assert table.key == ("id",) and table.declared_in == "pipelines/sales/pipeline.yaml:4"

@@ -144,7 +144,9 @@ def deploy_command(c, pipeline=None, env="dev", dsn=None, allow_destructive=Fals
     for outcome in outcomes:
         if outcome.up_to_date:
             console.print(f"✓ {outcome.pipeline}: up to date (no DDL run)", markup=False)
+        elif outcome.executed:
+            console.print(f"✓ {outcome.pipeline}: deployed ({len(outcome.executed)} "
+                          "statement(s); ledger _platform.deployments updated)", markup=False)
         else:
-            ran = len(outcome.executed)
-            console.print(f"✓ {outcome.pipeline}: deployed ({ran} statement(s); ledger "
-                          "_platform.deployments updated)", markup=False)
+            console.print(f"✓ {outcome.pipeline}: already in place; recorded in the ledger "
+                          "_platform.deployments (no DDL run)", markup=False)

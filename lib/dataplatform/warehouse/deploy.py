@@ -25,10 +25,10 @@ from pathlib import Path
 
 from dataplatform.errors import UserError
 from dataplatform.warehouse import observe
+from dataplatform.warehouse.layout import OUTPUT
 from dataplatform.warehouse.objects import OBJECTS_FILE, PipelineObjects
 from dataplatform.warehouse.plan import Plan, Step, plan, type_requests
 
-GENERATED_DIR = ("generated", "warehouse")
 LEDGER_DDL = (
     "CREATE SCHEMA IF NOT EXISTS _platform",
     """CREATE TABLE IF NOT EXISTS _platform.deployments (
@@ -55,7 +55,7 @@ LOCK_KEY = int.from_bytes(hashlib.sha256(b"dataplatform.warehouse.deploy").diges
 
 
 def objects_file(pipeline_dir: Path) -> Path:
-    return pipeline_dir.joinpath(*GENERATED_DIR, OBJECTS_FILE)
+    return pipeline_dir / OUTPUT / OBJECTS_FILE
 
 
 def load(pipeline_dir: Path) -> PipelineObjects:
@@ -65,11 +65,11 @@ def load(pipeline_dir: Path) -> PipelineObjects:
     try:
         return PipelineObjects.read(path)
     except FileNotFoundError:
-        raise UserError(f"pipelines/{name}: no {'/'.join(GENERATED_DIR)}/{OBJECTS_FILE} — run "
-                        f"doit first (doit warehouse:{name})") from None
+        raise UserError(f"pipelines/{name}: no {OUTPUT.as_posix()}/{OBJECTS_FILE} — run doit "
+                        f"first (doit warehouse:{name})") from None
     except (ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"pipelines/{name}/{'/'.join(GENERATED_DIR)}/{OBJECTS_FILE} is not "
-                        f"readable ({exc}) — run doit again to regenerate it") from None
+        raise UserError(f"pipelines/{name}/{OUTPUT.as_posix()}/{OBJECTS_FILE} is not readable "
+                        f"({exc}) — run doit again to regenerate it") from None
 
 
 @dataclass(frozen=True)
