@@ -8,8 +8,9 @@ What each layer gets:
   refuses UPDATE and DELETE. A CDC replica is bronze but mutable (the sink upserts, a delete
   leaves a tombstone): no such trigger.
 - silver (and a replica with `history: true`): `sys_period`, `<table>_history`, one PL/pgSQL
-  trigger function with fixed SQL, its UPDATE (only when a column outside `history_ignore`
-  changed) and DELETE triggers, and `<table>_as_of(timestamptz)`.
+  trigger function with fixed SQL and its three triggers (a row whose columns outside
+  `history_ignore` changed gets a new version start; per statement, the versions that ended
+  go to history in one INSERT), and `<table>_as_of(timestamptz)`.
 - gold: its columns + `_refreshed_at`.
 """
 
@@ -208,14 +209,17 @@ def _history(env: jinja2.Environment, table: Table, table_id: str, add) -> None:
         env.get_template("versioning.sql.j2").render(
             function=qualified(table.schema, function),
             history=qualified(table.schema, history_name),
-            columns=[q(c.name) for c in kept]),
+            columns=[q(c.name) for c in kept], key=[q(k) for k in table.key]),
         depends_on=(table_id, history_id), declared_in=table.declared_in))
     when = (f"ROW({', '.join(f'OLD.{c}' for c in compared)}) IS DISTINCT FROM "
             f"ROW({', '.join(f'NEW.{c}' for c in compared)})")
-    add(_trigger(env, table, names.update_trigger(table.name), "BEFORE UPDATE", "ROW", when,
-                 function, (table_id, function_id)))
-    add(_trigger(env, table, names.delete_trigger(table.name), "BEFORE DELETE", "ROW", None,
-                 function, (table_id, function_id)))
+    depends = (table_id, function_id)
+    add(_trigger(env, table, names.stamp_trigger(table.name), "BEFORE UPDATE", "ROW", when,
+                 function, depends))
+    add(_trigger(env, table, names.update_trigger(table.name), "AFTER UPDATE", "STATEMENT",
+                 None, function, depends, "OLD TABLE AS old_rows NEW TABLE AS new_rows"))
+    add(_trigger(env, table, names.delete_trigger(table.name), "AFTER DELETE", "STATEMENT",
+                 None, function, depends, "OLD TABLE AS old_rows"))
     as_of = names.as_of_function(table.name)
     add(WarehouseObject(
         "function", table.schema, as_of,
@@ -230,10 +234,11 @@ def _history(env: jinja2.Environment, table: Table, table_id: str, add) -> None:
 
 
 def _trigger(env: jinja2.Environment, table: Table, name: str, timing: str, level: str,
-             when: str | None, function: str, depends_on: tuple[str, ...]) -> WarehouseObject:
+             when: str | None, function: str, depends_on: tuple[str, ...],
+             referencing: str | None = None) -> WarehouseObject:
     ddl = env.get_template("trigger.sql.j2").render(
         name=q(name), timing=timing, table=qualified(table.schema, table.name), level=level,
-        when=when, function=qualified(table.schema, function))
+        when=when, function=qualified(table.schema, function), referencing=referencing)
     return WarehouseObject("trigger", table.schema, name, ddl, table=table.name,
                            depends_on=depends_on, declared_in=table.declared_in)
 
