@@ -344,6 +344,10 @@ BAD_INPUT = [
     ("    key: [CompanyId, AccountNo]\n", "",
      "pipelines/erp_cdc/config/tables.yaml:7: tables[0]: silver table erp.account_balance has "
      "no key — name its key column(s), e.g. key: [id] (history is kept per key)"),
+    ("revenue: numeric(38,2) not null", "revenue: numeric(38,2 not null",
+     "pipelines/erp_cdc/config/tables.yaml:24: tables[1].columns.revenue: 'numeric(38,2' is "
+     "not a PostgreSQL type name — write a PostgreSQL type, e.g. text, varchar(60), "
+     "numeric(12,2), timestamptz"),
     ("layer: gold", "layer: bronze\n    history: true",
      "pipelines/erp_cdc/config/tables.yaml:20: tables[1].history: history is for silver tables "
      "(and CDC replicas); a bronze table is append-only: its rows never change — use layer: "
@@ -353,7 +357,7 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize(("old", "new", "expected"), BAD_INPUT,
                          ids=["unknown layer", "key column unknown", "key missing",
-                              "history on bronze"])
+                              "malformed type", "history on bronze"])
 def test_bad_input_is_one_line_and_writes_nothing(wh_project: TempProject, old: str, new: str,
                                                   expected: str) -> None:
     tables = wh_project.root / "pipelines/erp_cdc/config/tables.yaml"

@@ -30,9 +30,8 @@ from typing import Any
 from dataplatform.cdc import naming
 from dataplatform.config.validate import check_keys, describe, expect, optional, suggestion
 from dataplatform.config.yamlsource import KeyPath, YamlDocument, load_yaml
-from dataplatform.errors import ConfigError
 from dataplatform.project import Project
-from dataplatform.warehouse.layout import SECTION, SEPARATE_FILE, TablesSource
+from dataplatform.warehouse.layout import SEPARATE_FILE, TablesSource
 from dataplatform.warehouse.names import LONGEST_SUFFIX
 from dataplatform.warehouse.objects import Column
 
@@ -280,9 +279,3 @@ def _column_list(doc: YamlDocument, keypath: KeyPath, body: dict, key: str,
         raise doc.error((*keypath, key), "lists a column twice")
     return tuple(values)
 
-
-def error_at(spec: WarehouseSpec, table: TableSpec, problem: str, fix: str) -> ConfigError:
-    """An error about a whole table, at the line declaring it."""
-    file, _, line = table.declared_in.rpartition(":")
-    return ConfigError(file, int(line) if line.isdigit() else None,
-                       f"{SECTION} table {table.qualified}", problem, fix)
