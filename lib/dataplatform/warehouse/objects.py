@@ -41,10 +41,13 @@ class WarehouseObject:
     - schema: `name` is the schema; `ddl` is `CREATE SCHEMA IF NOT EXISTS …`.
     - table: `columns` are every physical column in order (metadata columns included), `key`
       the primary key; `ddl` creates the table when absent (later changes are migrated by the
-      deployer from the column lists, not by re-running `ddl`).
-    - function: `ddl` is `CREATE OR REPLACE FUNCTION …`, safe to re-run.
-    - trigger: `table` is the table it is on; `ddl` creates it (the deployer drops the old one
-      first when the sha changed).
+      deployer from the column lists, not by re-running `ddl`); it may also hold the table's
+      `ADD COLUMN IF NOT EXISTS`, `CREATE INDEX IF NOT EXISTS` (history tables) and `COMMENT`.
+    - function: `ddl` is `CREATE OR REPLACE FUNCTION …`, safe to re-run; a function whose
+      result columns follow a table's (`<table>_as_of`) is `DROP FUNCTION IF EXISTS …;
+      CREATE FUNCTION …` instead, as a replaced function cannot change its result type.
+    - trigger: `table` is the table it is on; `ddl` is `CREATE OR REPLACE TRIGGER …` (the
+      deployer drops the old one first when the sha changed).
     `depends_on` names other objects by `id`. `declared_in` is `file:line` of the YAML that
     asked for it, for error messages.
     """
