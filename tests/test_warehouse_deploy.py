@@ -419,3 +419,124 @@ def test_the_orchestration_step_deploys_through_the_deployer_on_psycopg2(databas
     assert database.columns()["name"] == "character varying(50)"
     assert {row[0] for row in database.query("SELECT deployed_by FROM _platform.deployments")
             } == {f"orchestrator@{socket.gethostname()}"}
+
+
+# --- the issue's case, through the real generator ----------------------------------------------
+
+def test_a_widened_source_column_reaches_a_replica_with_history(database, tmp_path):
+    """nvarchar(100) → nvarchar(120) in erp_cdc's config/cdc.yaml, generated as `doit` does:
+    the replica, its history table and the as_of function follow, the versioning triggers
+    (whose WHEN names the column) are re-created around the change, and the rows stay."""
+    from cdc_helpers import render_warehouse
+    from conftest import copy_from_checkout
+
+    for part in ("templates", "platform/cdc", "pipelines/erp_cdc"):
+        copy_from_checkout(part, tmp_path)
+
+    def generated() -> PipelineObjects:
+        return PipelineObjects.from_json(render_warehouse("erp_cdc", tmp_path)["objects.json"])
+
+    deploy(database, generated())
+    database.run("INSERT INTO erp.account (\"CompanyId\", \"AccountNo\", \"Name\") "
+                 f"VALUES (1, '1000', '{'n' * 100}')")
+    config = tmp_path / "pipelines/erp_cdc/config/cdc.yaml"
+    text = config.read_text()
+    assert "      Name: nvarchar(100) not null\n" in text
+    config.write_text(text.replace("      Name: nvarchar(100) not null\n",
+                                   "      Name: nvarchar(120) not null\n"))
+
+    outcome = deploy(database, generated())
+
+    assert {s.detail for s in outcome.executed if s.action == "alter type"} == {
+        "table erp.account, column Name: character varying(100) → character varying(120) "
+        "(widening, data kept)",
+        "table erp.account_history, column Name: character varying(100) → character "
+        "varying(120) (widening, data kept)"}
+    assert database.query("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
+                          "attrelid = 'erp.account'::regclass AND attname = 'Name'") == [
+        ("character varying(120)",)]
+    database.run(f"UPDATE erp.account SET \"Name\" = '{'w' * 110}'")
+    assert database.query("SELECT length(\"Name\") FROM erp.account") == [(110,)]
+    assert database.query("SELECT length(\"Name\") FROM erp.account_history") == [(100,)]
+    triggers = {o.name for o in generated().objects if o.kind == "trigger" and o.table == "account"}
+    assert triggers and {row[0] for row in database.query(
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = 'erp.account'::regclass AND NOT "
+        "tgisinternal")} == triggers
+    assert deploy(database, generated()).up_to_date
+
+
+def test_a_view_on_a_widened_column_is_one_line_saying_what_to_do(database):
+    """PostgreSQL cannot retype a column a view uses (a dbt model on the replica, say)."""
+    deploy(database, shop())
+    database.run("CREATE VIEW public.names AS SELECT name FROM shop.orders")
+    before = database.ledger()
+
+    with pytest.raises(UserError) as failed:
+        deploy(database, shop({"id": "integer", "name": "varchar(60)"}))
+
+    message = str(failed.value)
+    assert "\n" not in message
+    assert "table shop.orders, column name" in message
+    assert 'view names depends on column "name"' in message
+    assert "drop that view (dbt run creates it again)" in message
+    assert "nothing was changed" in message
+    assert database.columns()["name"] == "character varying(50)"
+    assert database.ledger() == before
+
+
+# --- pure parts: type changes, the target ---------------------------------------------------------
+
+@pytest.mark.parametrize(("old", "new", "safe"), [
+    (("varchar", 54), ("varchar", 64), True),      # varchar(50) → varchar(60)
+    (("varchar", 64), ("varchar", 54), False),
+    (("varchar", 54), ("varchar", -1), True),      # → varchar
+    (("varchar", 54), ("text", -1), True),
+    (("int4", -1), ("text", -1), True),            # anything → text
+    (("int2", -1), ("int4", -1), True),
+    (("int4", -1), ("int8", -1), True),
+    (("int8", -1), ("int4", -1), False),
+    (("numeric", (10 << 16 | 2) + 4), ("numeric", (12 << 16 | 2) + 4), True),
+    (("numeric", (10 << 16 | 2) + 4), ("numeric", (10 << 16 | 3) + 4), False),  # 8 → 7 digits
+    (("numeric", (10 << 16 | 2) + 4), ("numeric", (11 << 16 | 3) + 4), True),
+    (("numeric", (10 << 16 | 2) + 4), ("numeric", -1), True),
+    (("int4", -1), ("numeric", (10 << 16) + 4), True),
+    (("int4", -1), ("numeric", (9 << 16) + 4), False),
+    (("float4", -1), ("float8", -1), True),
+    (("float8", -1), ("float4", -1), False),
+    (("timestamp", 3), ("timestamp", 6), True),
+    (("timestamp", -1), ("timestamp", 3), False),
+    (("bpchar", 7), ("varchar", 7), False),        # char(3) → varchar(3) trims blanks
+    (("text", -1), ("varchar", 104), False),
+])
+def test_which_type_changes_keep_every_value(old, new, safe):
+    from dataplatform.warehouse.observe import ResolvedType
+    from dataplatform.warehouse.plan import widens
+
+    assert widens(ResolvedType("", *old, None), ResolvedType("", *new, None)) is safe
+
+
+def test_the_target_comes_from_settings_and_never_shows_its_password(tmp_path, monkeypatch):
+    from dataplatform.warehouse import target
+
+    for name in ("CDC_POSTGRES_DSN", *target.PART_SETTINGS):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / ".env").write_text("POSTGRES_PASSWORD=s3cr%t/pw\nPOSTGRES_PORT=6543\n"
+                                   "CDC_POSTGRES_DSN=postgres://app:${POSTGRES_PASSWORD}"
+                                   "@localhost:${POSTGRES_PORT}/warehouse\n")
+
+    dev = target.resolve(tmp_path)
+    assert dev.dsn == "postgres://app:s3cr%t/pw@localhost:6543/warehouse"
+    assert dev.source == "CDC_POSTGRES_DSN (.env:3)"
+    assert dev.shown == "postgres://app:***@localhost:6543/warehouse"
+    assert dev.redact("error for s3cr%t/pw and s3cr%25t%2Fpw") == "error for *** and ***"
+    assert target.redact("host=h password='a b' user=u") == "host=h password=*** user=u"
+    assert target.resolve(tmp_path, dsn="host=x password=p").source == "--dsn"
+    with pytest.raises(UserError, match=r"^no warehouse to talk to for --env prod: .*"
+                                        r"\(\.env is the dev platform's\)"):
+        target.resolve(tmp_path, env="prod")
+    with pytest.raises(UserError, match="did you mean 'prod'"):
+        target.resolve(tmp_path, env="prd")
+    (tmp_path / ".env").write_text("POSTGRES_PASSWORD=pw\nPOSTGRES_DB=dw\n")
+    made = target.resolve(tmp_path)
+    assert (made.source, made.password) == ("POSTGRES_* settings", "pw")
+    assert "pw" not in made.shown and "dbname=dw" in made.shown

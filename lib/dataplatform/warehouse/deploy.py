@@ -171,11 +171,9 @@ def _deploy_pipeline(connection, desired: PipelineObjects, allow_destructive: bo
             try:
                 cursor.execute(step.sql)
             except Exception as exc:
-                message = " ".join(str(exc).strip().splitlines()[0].split()) if str(exc) \
-                    else type(exc).__name__
                 raise UserError(f"{desired.pipeline}: {step.action} ({step.detail}) failed: "
-                                f"{message} — nothing was changed (the pipeline's deploy was "
-                                "rolled back)") from None
+                                f"{_server_message(exc)} — nothing was changed (the pipeline's "
+                                "deploy was rolled back)") from None
             executed.append(step)
             log(desired.pipeline, step)
         _record(cursor, desired, current, env, actor)
@@ -186,6 +184,17 @@ def _deploy_pipeline(connection, desired: PipelineObjects, allow_destructive: bo
         if not committed:
             connection.rollback()
         cursor.close()
+
+
+def _server_message(exc: Exception) -> str:
+    """The server's error and its DETAIL on one line, with what to do when a view stands in
+    the way (PostgreSQL cannot change a column type a view uses)."""
+    lines = [" ".join(line.split()) for line in str(exc).strip().splitlines()]
+    kept = [line for line in lines if line and not line.startswith(("LINE ", "^"))]
+    message = "; ".join(kept) or type(exc).__name__
+    if "used by a view" in message:
+        message += (" — drop that view (dbt run creates it again) and deploy again")
+    return message
 
 
 def _record(cursor, desired: PipelineObjects, done: Plan, env: str, actor: str) -> None:

@@ -159,8 +159,25 @@ def plan(desired: PipelineObjects, catalog: Catalog, ledger: Sequence[LedgerRow]
         forget.append(row.object_id)
         if row.object_id not in owned_elsewhere:
             steps.extend(_drop(row, catalog))
-    for obj in ordered(desired.objects):
-        steps.extend(_object_steps(obj, catalog, recorded.get(obj.id), types))
+    objects = ordered(desired.objects)
+    planned = {obj.id: _object_steps(obj, catalog, recorded.get(obj.id), types)
+               for obj in objects}
+    # PostgreSQL cannot change the type of a column a trigger's WHEN names: the triggers of a
+    # table whose column types change are dropped first and created again after
+    retyped = {(o.schema, o.name) for o in objects
+               if any(s.action == "alter type" for s in planned[o.id])}
+    for obj in objects:
+        if obj.kind != "trigger" or (obj.schema, obj.table) not in retyped or \
+                catalog.fingerprint(obj.kind, obj.schema, obj.name, obj.table) is None:
+            continue
+        why = f"{_describe(obj)}: re-created around the type change of its table"
+        notes = [s for s in planned[obj.id] if s.sql is None]  # its drift, if any
+        drift = any(s.drift for s in planned[obj.id])
+        steps.append(Step(obj.id, "drop trigger", why, _drop_trigger(obj.schema, obj.name,
+                                                                     obj.table or ""), drift))
+        planned[obj.id] = [*notes, Step(obj.id, "create", why, obj.ddl, drift)]
+    for obj in objects:
+        steps.extend(planned[obj.id])
     refusals = tuple(_refusal(desired.pipeline, s) for s in steps
                      if s.destructive and not allow_destructive)
     if refusals:
@@ -206,8 +223,7 @@ def _drop(row: LedgerRow, catalog: Catalog) -> list[Step]:
     if row.kind == "trigger":
         return [Step(row.object_id, "drop trigger", f"trigger {row.name} on "
                      f"{row.schema}.{row.table} is no longer declared",
-                     f"DROP TRIGGER IF EXISTS {quote(row.name)} ON "
-                     f"{qualified(row.schema, row.table or '')}")]
+                     _drop_trigger(row.schema, row.name, row.table or ""))]
     if row.kind == "function":
         return [Step(row.object_id, "drop function", f"function {row.schema}.{row.name} is no "
                      "longer declared",
@@ -260,10 +276,14 @@ def _object_steps(obj: WarehouseObject, catalog: Catalog, row: LedgerRow | None,
         reason = ("definition changed" if changed else "restores the declared trigger"
                   if drifted else "not in the ledger yet: re-created")
         steps.append(Step(obj.id, "drop trigger", f"{what}: {reason}",
-                          f"DROP TRIGGER IF EXISTS {quote(obj.name)} ON "
-                          f"{qualified(obj.schema, obj.table or '')}", drift=only_drift))
+                          _drop_trigger(obj.schema, obj.name, obj.table or ""),
+                          drift=only_drift))
         steps.append(Step(obj.id, "create", f"{what}: {reason}", obj.ddl, drift=only_drift))
     return steps
+
+
+def _drop_trigger(schema: str, name: str, table: str) -> str:
+    return f"DROP TRIGGER IF EXISTS {quote(name)} ON {qualified(schema, table)}"
 
 
 def _mark(step: Step, drift: bool) -> Step:

@@ -30,6 +30,7 @@ DEFAULT_ENV = "dev"
 MASK = "***"
 # conninfo `password=value` or `password='quoted value'`
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.I)
+_URL_USERINFO = re.compile(r"^[a-z0-9+.-]+://[^:@/]*:(.*)@[^@]*$", re.I | re.S)
 _URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^:/@\s]*:)([^@\s]*)(@)", re.I)
 
 
@@ -56,13 +57,14 @@ class Target:
 
 def password_of(dsn: str) -> str | None:
     if "://" in dsn:
+        # by hand, not urlsplit: a password with an unencoded `/` or `#` must still be found
+        match = _URL_USERINFO.match(dsn)
+        if match and match.group(1):
+            return urllib.parse.unquote(match.group(1))
         try:
-            found = urllib.parse.urlsplit(dsn).password
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(dsn).query)
         except ValueError:
-            found = None
-        if found:
-            return urllib.parse.unquote(found)
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(dsn).query)
+            return None
         return (query.get("password") or [None])[0]
     match = _KV_PASSWORD.search(dsn)
     if not match:
