@@ -213,6 +213,29 @@ def test_a_narrowing_is_refused_naming_table_and_column_and_changes_nothing(data
     assert database.ledger() == before
 
 
+def test_a_serial_column_and_a_changed_key_and_nullability(database):
+    """`serial` is no type to_regtype knows (a shorthand): checked as integer, its sequence
+    default never reported as a change. A new key (its column now NOT NULL) is migrated."""
+    first = PipelineObjects("shop", (shop().objects[-1], table_object(
+        "events", {"id": "serial", "kind": "text"}, key=("id",))))
+    deploy(database, first)
+    database.run("INSERT INTO shop.events (kind) VALUES ('a'), ('b')")
+    assert deploy(database, first).up_to_date
+
+    rekeyed = PipelineObjects("shop", (shop().objects[-1], table_object(
+        "events", {"id": "serial", "kind": "text"}, key=("id", "kind"))))
+    outcome = deploy(database, rekeyed)
+
+    assert [s.action for s in outcome.executed] == ["set not null", "drop key", "add key"]
+    assert database.query("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = "
+                          "'shop.events'::regclass AND contype = 'p'") == [
+        ("PRIMARY KEY (id, kind)",)]
+    database.run("INSERT INTO shop.events (kind) VALUES ('c')")
+    assert database.query("SELECT id, kind FROM shop.events ORDER BY id") == [
+        (1, "a"), (2, "b"), (3, "c")]
+    assert deploy(database, rekeyed).up_to_date
+
+
 def test_a_table_no_longer_declared_is_refused_then_dropped_with_allow_destructive(database):
     deploy(database, shop(tables=("orders", "returns")))
 
