@@ -140,3 +140,37 @@ def test_an_undefined_macro_in_a_model_names_the_model_file_and_line(fresh: Temp
     assert result.returncode == 1
     assert re.search(rf"    model daily_sales: {re.escape(MART)}:2: Compilation Error .*"
                      r"'no_such_macro' is undefined", result.stdout), result.stdout
+
+
+def test_a_comment_in_a_yaml_input_rebuilds_nothing(repo: TempProject) -> None:
+    project_file = repo.root / "pipelines/alpha/dbt/dbt_project.yml"
+    project_file.write_text(project_file.read_text() + "# owned by the events team\n")
+    schema = repo.root / "pipelines/alpha/dbt/models/staging/_stg_events.yml"
+    schema.write_text(schema.read_text() + "\n# tests above\n")
+    result = repo.doit("dbt")
+    assert result.returncode == 0 and executed(result, "dbt") == [], result.stdout
+
+    schema.write_text(schema.read_text().replace("  - name: stg_events\n",
+                                                 "  - name: stg_events\n    description: x\n"))
+    assert "description: x" in schema.read_text()
+    assert executed(repo.doit("dbt"), "dbt") == ["dbt:alpha"]
+
+
+def test_a_comment_in_the_cdc_config_rebuilds_no_dbt(project: TempProject) -> None:
+    """The CDC generator's manifest records its config's digest; the dbt build follows the
+    generated staging files, which a comment does not change."""
+    for part in ("pipelines/_templates", "pipelines/shared", "platform/cdc"):
+        copy_from_checkout(part, project.root)
+    assert project.invoke("create-pipeline", "orders", "--template", "cdc").returncode == 0
+    config = project.root / "pipelines/orders/config"
+    (config / "cdc.example.yaml").rename(config / "cdc.yaml")
+    assert project.doit("dbt:orders").returncode == 0
+
+    (config / "cdc.yaml").write_text((config / "cdc.yaml").read_text() + "# reviewed\n")
+    result = project.doit("dbt:orders")
+    assert result.returncode == 0, result.stdout
+    assert executed(result) == ["cdc:orders"] and "0 written" in result.stdout
+
+    (config / "cdc.yaml").write_text((config / "cdc.yaml").read_text().replace(
+        "UpdatedAt: datetime2(3)", "UpdatedAt: datetime2(3)\n      Note: nvarchar(20)"))
+    assert executed(project.doit("dbt:orders")) == ["cdc:orders", "dbt:orders"]

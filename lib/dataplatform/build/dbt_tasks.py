@@ -1,15 +1,24 @@
 """doit tasks `dbt:<pipeline>`: `dbt build` of each pipeline's dbt project, re-run only when
 its models, seeds, macros, tests, snapshots, project file, the shared macros or its generated
 staging changed (or its warehouse file is gone); and `dbt-manifest:<pipeline>`: `dbt parse` of
-each orchestrated pipeline, the manifest its DAG reads, re-run on the same inputs."""
+each orchestrated pipeline, the manifest its DAG reads, re-run on the same inputs.
+
+What "changed" means is content: a YAML input (dbt_project.yml, schema files) counts by what
+it parses to, so a comment is no change, and generated CDC staging counts by the generated
+files' digests, not by its manifest's bytes (which also record the CDC config's digests, and
+so change with a comment there).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import yaml
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
@@ -70,25 +79,74 @@ class DbtParse:
         return None
 
 
+YAML_SUFFIXES = (".yml", ".yaml")
+
+
+def _yaml_meaning(path: Path) -> str:
+    """What a YAML file says (its parsed data), else its bytes' digest (dbt reports the rest)."""
+    try:
+        data = yaml.safe_load(path.read_bytes())
+        return json.dumps(data, sort_keys=True, default=str)
+    except (OSError, yaml.YAMLError, ValueError):
+        try:
+            return hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            return "missing"
+
+
+class InputsSaySame:
+    """Up to date while the YAML inputs parse to what they did at the last successful run and
+    the generated CDC staging files hold what they held then. Evaluated when the task is due,
+    after `cdc:<pipeline>` ran, like doit's config_changed."""
+
+    KEY = "dbt-inputs"
+
+    def __init__(self, yaml_files: list[Path], staging_manifest: Path | None, root: Path):
+        self.yaml_files = yaml_files
+        self.staging_manifest = staging_manifest
+        self.root = root
+
+    def digest(self) -> str:
+        meaning: dict[str, object] = {
+            path.relative_to(self.root).as_posix() if path.is_relative_to(self.root)
+            else str(path): _yaml_meaning(path) for path in self.yaml_files}
+        if self.staging_manifest is not None:
+            files = generated.read_manifest(self.staging_manifest.parent,
+                                            self.staging_manifest).get("files", {})
+            meaning["generated staging"] = {relpath: entry.get("sha256")
+                                            for relpath, entry in sorted(files.items())}
+        return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
+
+    def __call__(self, task: Any, values: dict[str, Any]) -> bool:
+        digest = self.digest()
+        task.value_savers.append(lambda: {self.KEY: digest})
+        return values.get(self.KEY) == digest
+
+
 def _clean(pipeline_dir: Path) -> None:
     shutil.rmtree(layout.build_dir(pipeline_dir), ignore_errors=True)
 
 
-def project_inputs(catalog: Catalog, pipeline: Pipeline) -> tuple[list[str], list[str]]:
-    """`file_dep` and `task_dep` of anything that reads the pipeline's whole dbt project."""
+def project_inputs(catalog: Catalog, pipeline: Pipeline
+                   ) -> tuple[list[str], list[str], list[Callable[..., bool]]]:
+    """`file_dep`, `task_dep` and `uptodate` checks of anything that reads the pipeline's whole
+    dbt project."""
     project = catalog.project
     inputs = layout.input_files(project, pipeline.directory)
     task_dep = []
+    staging_manifest = None
     if cdc_layout.declares_cdc(pipeline.directory, pipeline.has_cdc_section):
-        # cdc:<pipeline> writes the staging models first; they are represented by its
-        # manifest (a target of that task, changed whenever they are), so the dependency
-        # list is the same before and after they first appear
-        generated_staging = cdc_layout.dbt_manifest(project, pipeline.name)
+        # cdc:<pipeline> writes the staging models first; they are represented by the digests
+        # its manifest lists, so the dependency list is the same before and after they first
+        # appear
+        staging_manifest = cdc_layout.dbt_manifest(project, pipeline.name)
         task_dep.append(f"cdc:{pipeline.name}")
         owned = set(generated.listed_files(layout.dbt_dir(pipeline.directory),
-                                           generated_staging))
-        inputs = [p for p in inputs if p not in owned] + [generated_staging]
-    return [str(p) for p in inputs], task_dep
+                                           staging_manifest))
+        inputs = [p for p in inputs if p not in owned]
+    yaml_files = [p for p in inputs if p.suffix in YAML_SUFFIXES]
+    file_dep = [str(p) for p in inputs if p.suffix not in YAML_SUFFIXES]
+    return file_dep, task_dep, [InputsSaySame(yaml_files, staging_manifest, project.root)]
 
 
 def manifest_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
@@ -97,7 +155,7 @@ def manifest_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
     for pipeline in catalog.pipelines:
         if pipeline.orchestration is None or not layout.dbt_dir(pipeline.directory).is_dir():
             continue
-        file_dep, task_dep = project_inputs(catalog, pipeline)
+        file_dep, task_dep, checks = project_inputs(catalog, pipeline)
         yield {
             "basename": MANIFEST_BASENAME,
             "name": pipeline.name,
@@ -106,7 +164,7 @@ def manifest_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "file_dep": file_dep,
             "task_dep": task_dep,
             "targets": [str(layout.manifest(pipeline.directory))],
-            "uptodate": [config_changed({"runner": RUNNER_VERSION})],
+            "uptodate": [config_changed({"runner": RUNNER_VERSION}), *checks],
             "verbosity": 2,
         }
 
@@ -117,7 +175,7 @@ def dbt_tasks(catalog: Catalog, target: str) -> Iterator[dict[str, Any]]:
     for pipeline in catalog.pipelines:
         if not layout.dbt_dir(pipeline.directory).is_dir():
             continue
-        file_dep, task_dep = project_inputs(catalog, pipeline)
+        file_dep, task_dep, checks = project_inputs(catalog, pipeline)
         yield {
             "basename": BASENAME,
             "name": pipeline.name,
@@ -126,7 +184,7 @@ def dbt_tasks(catalog: Catalog, target: str) -> Iterator[dict[str, Any]]:
             "file_dep": file_dep,
             "task_dep": task_dep,
             "uptodate": [config_changed({"runner": RUNNER_VERSION, "target": target}),
-                         WarehousePresent(pipeline.directory, target)],
+                         WarehousePresent(pipeline.directory, target), *checks],
             "clean": [(_clean, [pipeline.directory])],
             "verbosity": 2,
         }
