@@ -395,3 +395,28 @@ def test_a_malformed_cookiecutter_json_is_one_line(repo: TempProject) -> None:
     assert result.stderr == ("✗ pipelines/_templates/dbt/cookiecutter.json:4: not valid JSON "
                              "(Expecting ',' delimiter, column 3) — fix the file\n")
     assert not (repo.root / "pipelines/doomed").exists()
+
+
+def test_create_pipeline_warns_about_an_uncommitted_template(repo: TempProject) -> None:
+    git(repo.root, "init", "-q")
+    committed(repo, "template v1")
+    (repo.root / TEMPLATE / "scripts/new.sh").write_text("#!/bin/sh\n")
+    result = repo.invoke("create-pipeline", "fresh")
+    assert result.returncode == 0
+    assert result.stderr.startswith("! template dbt has uncommitted changes ("), result.stderr
+
+
+def test_conflict_markers_in_pipeline_yaml_are_named_before_yaml_parses_them(
+        repo: TempProject) -> None:
+    assert repo.invoke("create-pipeline", "demo").returncode == 0
+    manifest = repo.root / "pipelines/demo/pipeline.yaml"
+    manifest.write_text(manifest.read_text().replace(
+        '  schedule: "@daily"\n',
+        '<<<<<<< pipeline\n  schedule: "@hourly"\n=======\n  schedule: "@daily"\n'
+        '>>>>>>> template (new)\n'))
+    line = manifest.read_text().splitlines().index("<<<<<<< pipeline") + 1
+    result = repo.doit("list")
+    assert result.returncode == 3
+    assert result.stderr.strip() == (
+        f"ERROR: pipelines/demo/pipeline.yaml:{line}: unresolved merge conflict marker — keep "
+        "the lines you want, delete the <<<<<<< ======= >>>>>>> lines")
