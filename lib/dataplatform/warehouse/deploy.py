@@ -98,6 +98,12 @@ def _schemas(desired: Sequence[PipelineObjects], rows: Sequence[observe.LedgerRo
     return names
 
 
+def _transactional(connection) -> None:
+    if getattr(connection, "autocommit", False):
+        raise ValueError("the deployer needs a connection with autocommit off: a deploy is "
+                         "one transaction per pipeline")
+
+
 def _plan_in_transaction(cursor, desired: Sequence[PipelineObjects],
                          allow_destructive: bool) -> list[Plan]:
     rows = observe.ledger(cursor)
@@ -112,6 +118,7 @@ def _plan_in_transaction(cursor, desired: Sequence[PipelineObjects],
 def plan_all(connection, desired: Sequence[PipelineObjects],
              allow_destructive: bool = False) -> list[Plan]:
     """Plan every pipeline against the database; changes nothing (rolls back)."""
+    _transactional(connection)
     cursor = connection.cursor()
     try:
         return _plan_in_transaction(cursor, desired, allow_destructive)

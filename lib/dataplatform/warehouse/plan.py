@@ -65,7 +65,7 @@ class Plan:
 
     @property
     def up_to_date(self) -> bool:
-        return not self.steps and not self.forget
+        return not self.steps and not self.forget and not self.refusals
 
     @property
     def statements(self) -> tuple[Step, ...]:
