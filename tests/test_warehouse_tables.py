@@ -142,6 +142,22 @@ def test_updates_touching_only_ignored_columns_leave_no_history(db) -> None:
 
 
 @pytest.mark.postgres
+def test_column_names_like_the_generated_codes_own_words_work(pg_database) -> None:
+    """`at`, `n`, `o`, `old_rows`, `User`: names the trigger and as_of use or SQL reserves."""
+    server, name = pg_database
+    columns = ["at", "n", "o", "old_rows", "User"]
+    files = files_of("tables:\n  - name: odd\n    layer: silver\n    key: [o]\n    columns:\n"
+                     + "".join(f'      "{c}": text\n' for c in columns))
+    with server.connect(name) as conn:
+        apply_warehouse(conn, files)
+        conn.execute("""INSERT INTO wh.odd VALUES ('a', 'b', 'k', 'd', 'e')""")
+        inserted = clock(conn)
+        conn.execute("""UPDATE wh.odd SET "User" = 'f'""")
+        rows = conn.execute("SELECT * FROM wh.odd_as_of(%s)", (inserted,)).fetchall()
+    assert [r[:5] for r in rows] == [("a", "b", "k", "d", "e")]
+
+
+@pytest.mark.postgres
 def test_bronze_is_append_only_with_a_clear_message(db) -> None:
     db.execute("""INSERT INTO wh.landing (payload, _source) VALUES ('{"a": 1}', 'api')""")
     row = db.execute("SELECT _ingested_at IS NOT NULL, _source FROM wh.landing").fetchone()

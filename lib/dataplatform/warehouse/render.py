@@ -118,6 +118,12 @@ def cdc_tables(pipeline: CdcPipeline, lines: dict[str, int | None]) -> list[Tabl
     return tables
 
 
+def _place(declared_in: str) -> tuple[str, int | None]:
+    """(file, line) of a `file:line` (or a bare file)."""
+    file, _, line = declared_in.rpartition(":")
+    return (file, int(line)) if file and line.isdigit() else (declared_in, None)
+
+
 def check_names(tables: list[Table]) -> None:
     """No two tables (or the relations around them) share a name: an error at the second."""
     taken: dict[tuple[str, str], Table] = {}
@@ -129,10 +135,8 @@ def check_names(tables: list[Table]) -> None:
             folded = (table.schema.lower(), relation.lower())
             first = taken.setdefault(folded, table)
             if first is not table:
-                file, _, line = table.declared_in.rpartition(":")
-                if not line.isdigit():
-                    file, line = table.declared_in, ""
-                raise ConfigError(file, int(line) if line else None, table.display,
+                file, line = _place(table.declared_in)
+                raise ConfigError(file, line, table.display,
                                   f"{table.schema}.{relation} is also made by "
                                   f"{first.display} ({first.declared_in})",
                                   "rename one of the tables")
@@ -209,7 +213,8 @@ def _history(env: jinja2.Environment, table: Table, table_id: str, add) -> None:
         env.get_template("versioning.sql.j2").render(
             function=qualified(table.schema, function),
             history=qualified(table.schema, history_name),
-            columns=[q(c.name) for c in kept], key=[q(k) for k in table.key]),
+            columns=[q(c.name) for c in kept], key=[q(k) for k in table.key],
+            sys_period=q(SYS_PERIOD.name)),
         depends_on=(table_id, history_id), declared_in=table.declared_in))
     when = (f"ROW({', '.join(f'OLD.{c}' for c in compared)}) IS DISTINCT FROM "
             f"ROW({', '.join(f'NEW.{c}' for c in compared)})")
@@ -228,7 +233,7 @@ def _history(env: jinja2.Environment, table: Table, table_id: str, add) -> None:
             table=qualified(table.schema, table.name),
             history=qualified(table.schema, history_name),
             columns=[{"sql": q(c.name), "type": c.type} for c in table.columns],
-            live_filter=table.live_filter,
+            live_filter=table.live_filter, sys_period=q(SYS_PERIOD.name),
             comment=naming.pg_string(f"rows of {table.display} as they were at an instant")),
         depends_on=(table_id, history_id), declared_in=table.declared_in))
 
@@ -252,7 +257,6 @@ def sql_files(objects: PipelineObjects) -> dict[str, str]:
             stem = path.removesuffix(".sql")
             path = next(f"{stem}_{n}.sql" for n in range(2, 1000)
                         if f"{stem}_{n}.sql" not in files)
-        source = obj.declared_in.rpartition(":")[0] if obj.declared_in.rpartition(":")[
-            2].isdigit() else obj.declared_in
+        source = _place(obj.declared_in)[0]
         files[path] = f"-- generated from {source} — edit it instead\n{obj.ddl}"
     return files
