@@ -389,6 +389,17 @@ def test_bad_input_is_one_line_and_writes_nothing(wh_project: TempProject, old: 
     assert snapshot(wh_project.root) == before
 
 
+def test_a_table_named_like_a_replicas_history_is_one_line(wh_project: TempProject) -> None:
+    tables = wh_project.root / "pipelines/erp_cdc/config/tables.yaml"
+    tables.write_text(tables.read_text().replace("name: monthly_revenue", "name: account_history"))
+    result = wh_project.doit("warehouse")
+    assert result.returncode != 0
+    assert ("✗ warehouse:erp_cdc: pipelines/erp_cdc/config/tables.yaml:18: gold table "
+            "erp.account_history: the name is already the history table of the CDC replica "
+            "erp.account (pipelines/erp_cdc/config/cdc.yaml:14) — rename one of them"
+            ) in result.stdout.splitlines(), result.stdout
+
+
 def test_tables_in_both_places_is_one_line_naming_both(project: TempProject) -> None:
     project.write("pipelines/sales/pipeline.yaml", textwrap.dedent("""\
         name: sales

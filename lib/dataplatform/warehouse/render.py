@@ -124,22 +124,35 @@ def _place(declared_in: str) -> tuple[str, int | None]:
     return (file, int(line)) if file and line.isdigit() else (declared_in, None)
 
 
+def _describe(table: Table) -> str:
+    if table.layer is None:
+        return "the CDC checkpoint table"
+    if table.live_filter:  # a replica
+        return f"the CDC replica {table.display}"
+    return f"{table.layer} table {table.display}"
+
+
 def check_names(tables: list[Table]) -> None:
-    """No two tables (or the relations around them) share a name: an error at the second."""
-    taken: dict[tuple[str, str], Table] = {}
+    """No two tables (or the relations around them: primary key, history table and its
+    index) share a name: an error at the second, naming the first."""
+    taken: dict[tuple[str, str], str] = {}
     for table in tables:
-        relations = [table.name, *((names.pkey(table.name),) if table.key else ())]
+        own = _describe(table)
+        relations = {table.name: ""}
+        if table.key:
+            relations[names.pkey(table.name)] = "primary key"
         if table.history:
-            relations += names.history_relations(table.name)
-        for relation in relations:
+            history, index = names.history_relations(table.name)
+            relations |= {history: "history table", index: "history index"}
+        for relation, role in relations.items():
             folded = (table.schema.lower(), relation.lower())
-            first = taken.setdefault(folded, table)
-            if first is not table:
+            if folded in taken:
                 file, line = _place(table.declared_in)
-                raise ConfigError(file, line, table.display,
-                                  f"{table.schema}.{relation} is also made by "
-                                  f"{first.display} ({first.declared_in})",
-                                  "rename one of the tables")
+                subject = f"its {role} {table.schema}.{relation}" if role else "the name"
+                raise ConfigError(file, line, own, f"{subject} is already {taken[folded]}",
+                                  "rename one of them")
+            taken[folded] = (f"the {role} of {own}" if role else own) + \
+                f" ({table.declared_in})"
 
 
 def build(pipeline: str, tables: list[Table], templates_root: Path) -> PipelineObjects:
