@@ -177,13 +177,15 @@ def test_a_new_pipeline_builds_green_after_every_documented_step(repo: TempProje
     config/cdc.example.yaml to cdc.yaml as its first comment says, run doit again."""
     for part in ("platform/cdc", "platform/orchestration"):
         copy_from_checkout(part, repo.root)
-    assert repo.invoke("create-pipeline", "orders", "--template", template).returncode == 0
+    created = repo.invoke("create-pipeline", "orders", "--template", template)
+    assert created.returncode == 0 and "doit dbt:orders" in created.stdout
     built = repo.doit()
     assert built.returncode == 0, built.stdout + built.stderr
     assert "dbt:orders: " in built.stdout and "validate:orders: 1 DAG valid" in built.stdout
     if template == "cdc":
         config = repo.root / "pipelines/orders/config"
         assert (config / "cdc.example.yaml").read_text().startswith("# Rename to cdc.yaml")
+        assert "rename pipelines/orders/config/cdc.example.yaml to cdc.yaml" in created.stdout
         (config / "cdc.example.yaml").rename(config / "cdc.yaml")
         built = repo.doit()
         assert built.returncode == 0, built.stdout + built.stderr

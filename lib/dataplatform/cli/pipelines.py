@@ -33,6 +33,10 @@ def create_pipeline(c, name, template="dbt", description="", owner=""):
                      "find this version in git history later", markup=False)
     console.print(f"next: doit list --all | grep {created.name}   # its tasks\n"
                   f"      doit dbt:{created.name}                 # build it", markup=False)
+    example = created.directory / "config" / "cdc.example.yaml"
+    if example.is_file():
+        console.print(f"      CDC: rename pipelines/{created.name}/config/cdc.example.yaml to "
+                      "cdc.yaml, declare its tables, run doit", markup=False)
 
 
 @command(name="outdated")
