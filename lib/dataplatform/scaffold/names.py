@@ -3,7 +3,9 @@
 A pipeline's name is its folder, its dbt project, the catalog of its DuckDB warehouse
 (`build/<name>.duckdb`) and its schema on PostgreSQL; a CDC `target_schema` is a schema in both.
 `sql_name_problem` is the one rule for names DuckDB or PostgreSQL reserve: `check_pipeline_name`
-applies it to new pipelines, the manifest loader to hand-made ones, the CDC loader to schemas.
+applies it to new pipelines, the manifest loader to hand-made ones, and the CDC loader, through
+`landing_schema_problem`, to schemas (which also may not be the pipeline's own name: that is
+the DuckDB catalog; `default_landing_schema` is the CDC schema when none is given).
 """
 
 from __future__ import annotations
