@@ -190,6 +190,12 @@ def test_a_new_pipeline_builds_green_after_every_documented_step(repo: TempProje
         built = repo.doit()
         assert built.returncode == 0, built.stdout + built.stderr
         assert re.search(r"dbt:orders: Done\. PASS=\d+ WARN=0 ERROR=0", built.stdout)
+        # the next example file of the template, renamed as its first comment says
+        for example in sorted(config.glob("*.example.yaml")):
+            assert example.read_text().startswith("# Rename to "), example.name
+            example.rename(config / example.name.replace(".example", ""))
+            built = repo.doit()
+            assert built.returncode == 0, example.name + built.stdout + built.stderr
     again = repo.doit()
     assert again.returncode == 0 and executed(again, "dbt") == [], again.stdout
 
