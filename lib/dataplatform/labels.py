@@ -7,6 +7,10 @@ without it is ever stopped, removed or pruned.
 PROJECT = "dataplatform.project"
 IMAGE = "dataplatform.image"
 FINGERPRINT = "dataplatform.fingerprint"
+# On a service's container, so `down` can stop in reverse dependency order with the service's
+# grace period even when services.yaml does not load (its stop signal is the container's own).
+DEPENDS_ON = "dataplatform.depends-on"  # comma-separated service names
+STOP_GRACE = "dataplatform.stop-grace-period"  # seconds
 # Not a label but a tag repository: `<CURRENT_MARK>/<image>:<checkout id>` marks the image a
 # checkout currently uses (images/checkouts.py), so cleaning one clone spares another's.
 CURRENT_MARK = "dataplatform-current"

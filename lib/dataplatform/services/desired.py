@@ -126,11 +126,21 @@ def desired(service: Service, namespace: str, image: str, image_id: str, root: P
         "image_id": image_id, "environment": environment, "command": command,
         "ports": [p.__dict__ for p in ports], "mounts": [m.__dict__ for m in mounts],
         "healthcheck": health, "network": network_name(namespace),
+        "stop_signal": service.stop_signal, "stop_grace_period": service.stop_grace_period,
     }
     digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
     return DesiredContainer(
         service=service, name=container_name(namespace, service.name), image=image,
         image_id=image_id, environment=environment, command=command, ports=ports,
         mounts=mounts, healthcheck=health,
-        labels={labels.PROJECT: namespace, SERVICE_LABEL: service.name, HASH_LABEL: digest},
+        labels={labels.PROJECT: namespace, SERVICE_LABEL: service.name, HASH_LABEL: digest,
+                **stop_labels(service)},
     )
+
+
+def stop_labels(service: Service) -> dict[str, str]:
+    """What `down` reads from a container when services.yaml does not load (services/stop.py)."""
+    found = {labels.DEPENDS_ON: ",".join(service.dependencies)}
+    if service.stop_grace_period is not None:
+        found[labels.STOP_GRACE] = f"{service.stop_grace_period:g}"
+    return found

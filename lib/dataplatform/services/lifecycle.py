@@ -1,6 +1,6 @@
-"""The local platform on a Docker engine: up (converge and wait, health-gated), down, status,
-logs and restart. Every container, network and volume carries the namespace label; nothing
-without it is ever stopped or removed.
+"""The local platform on a Docker engine: up (converge and wait, health-gated); down, status,
+logs and restart live in services/stop.py, status.py and found.py. Every container, network
+and volume carries the namespace label; nothing without it is ever stopped or removed.
 
 `up` starts every selected service whose dependencies meet their conditions, in parallel, and
 polls until each is ready: healthy when it has a health check, exited 0 when others wait for it
@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import docker
 import docker.errors
@@ -197,7 +196,7 @@ class Platform:
             want.image, command=want.command, name=want.name, environment=want.environment,
             labels=want.labels, ports=port_map or None, mounts=mounts or None,
             healthcheck=want.healthcheck, network=desired_mod.network_name(self.namespace),
-            hostname=want.service.name, detach=True)
+            hostname=want.service.name, stop_signal=want.service.stop_signal, detach=True)
         network = self.client.networks.get(desired_mod.network_name(self.namespace))
         network.disconnect(container)
         network.connect(container, aliases=[want.service.name])
@@ -310,87 +309,3 @@ class Platform:
             return container.logs(tail=tail).decode(errors="replace")
         except docker.errors.APIError:
             return ""
-
-    # -- down, status, logs, restart ----------------------------------------------------------
-    def down(self, volumes: bool = False, report: Report = _quiet) -> list[str]:
-        current = self.containers()
-        order = graph.start_order({n: s.dependencies for n, s in self.manifest.services.items()})
-        known = [n for n in reversed(order) if n in current]
-        orphans = [n for n in current if n not in self.manifest.services]
-        removed = []
-        for name in orphans + known:
-            report(name, "stopping", "")
-            container = current[name]
-            if container.status == "running":
-                container.stop(timeout=10)
-            container.remove()
-            removed.append(name)
-            report(name, "removed", "")
-        for network in self.client.networks.list(
-                filters={"label": f"{labels.PROJECT}={self.namespace}"}):
-            network.remove()
-        for volume in self.client.volumes.list(
-                filters={"label": f"{labels.PROJECT}={self.namespace}"}):
-            persistent = volume.attrs.get("Labels", {}).get("dataplatform.persistent") == "true"
-            if volumes or not persistent:
-                volume.remove()
-        return removed
-
-    def status(self) -> list[dict]:
-        current = self.containers()
-        try:
-            wanted = self.desired(list(self.manifest.services.values()), fetch=False)
-        except UserError:
-            wanted = {}
-        rows = []
-        now = datetime.now(tz=UTC)
-        for name in sorted(set(current) | set(self.manifest.services)):
-            container = current.get(name)
-            want = wanted.get(name)
-            row = {"service": name, "state": "absent", "health": "", "ports": "", "image": "",
-                   "uptime": "", "drift": ""}
-            if container is not None:
-                state = container.attrs.get("State", {})
-                row["state"] = state.get("Status", "?")
-                row["health"] = (state.get("Health") or {}).get("Status", "")
-                bindings = container.attrs.get("HostConfig", {}).get("PortBindings") or {}
-                row["ports"] = ", ".join(f"{b.get('HostPort')}→{p}" for p, bs in
-                                         bindings.items() for b in bs or [])
-                row["image"] = container.attrs.get("Config", {}).get("Image", "")
-                started = state.get("StartedAt", "")
-                if row["state"] == "running" and started:
-                    since = datetime.fromisoformat(started[:26].rstrip("Z") + "+00:00")
-                    row["uptime"] = f"{int((now - since).total_seconds())}s"
-                if name not in self.manifest.services:
-                    row["drift"] = "not in services.yaml"
-                elif want is not None:
-                    same = container.labels.get(HASH_LABEL) == want.config_hash
-                    row["drift"] = "" if same else "changed"
-            rows.append(row)
-        return rows
-
-    def container(self, service: str):
-        current = self.containers()
-        if service not in current:
-            raise UserError(f"service {service!r} has no container in namespace "
-                            f"{self.namespace} — run invoke up first")
-        return current[service]
-
-    def restart(self, service: str, timeout: float = 300.0, report: Report = _quiet) -> None:
-        container = self.container(service)
-        container.restart(timeout=10)
-        spec = self.manifest.services.get(service)
-        if spec is None:
-            return
-        want = self.desired([spec], fetch=False).get(service)
-        if want is None:
-            return
-        deadline = time.monotonic() + timeout
-        while True:
-            state, detail = self._readiness(container, want, is_job=False)
-            report(service, state, detail)
-            if state == "ready":
-                return
-            if state == "failed" or time.monotonic() > deadline:
-                raise UpFailed(service, detail, self._logs(container))
-            time.sleep(POLL_S)

@@ -10,11 +10,11 @@ from typing import Any
 from dataplatform.config.validate import check_keys, describe, expect, optional
 from dataplatform.config.yamlsource import KeyPath, YamlDocument
 from dataplatform.images.spec import ImageSpec, parse_build
-from dataplatform.services.durations import parse_duration
+from dataplatform.services.durations import parse_duration, signal_name
 
 SERVICE_KEYS = (
     "template", "image", "build", "environment", "command", "ports", "volumes", "persistent",
-    "depends_on", "healthcheck", "profiles",
+    "depends_on", "healthcheck", "profiles", "stop_signal", "stop_grace_period",
 )
 HEALTHCHECK_KEYS = ("test", "interval", "timeout", "retries", "start_period", "disable")
 CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
@@ -46,6 +46,8 @@ class Service:
     healthcheck: HealthCheck | None = None
     profiles: tuple[str, ...] = ()
     template: str | None = None  # "postgres:16" when it came from a template
+    stop_signal: str | None = None  # "SIGTERM"; None: the image's, else SIGTERM
+    stop_grace_period: float | None = None  # seconds before SIGKILL; None: 10 s
     lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -85,7 +87,17 @@ def _environment(doc: YamlDocument, keypath: KeyPath, value: Any) -> tuple[tuple
                  for k, v in value.items())
 
 
-def _duration(doc: YamlDocument, keypath: KeyPath, value: Any, default: float) -> float:
+def _stop_signal(doc: YamlDocument, keypath: KeyPath, value: Any) -> str | None:
+    if value is None:
+        return None
+    name = signal_name(value)
+    if name is None:
+        raise doc.error(keypath, f"{value!r} is not a signal",
+                        "write a name like SIGTERM, SIGINT, SIGQUIT or SIGUSR1")
+    return name
+
+
+def _duration(doc: YamlDocument, keypath: KeyPath, value: Any, default: Any) -> Any:
     if value is None:
         return default
     seconds = parse_duration(value)
@@ -168,5 +180,8 @@ def parse_service(doc: YamlDocument, keypath: KeyPath, name: str, body: dict, ba
         if healthcheck is not None else None,
         profiles=_string_list(doc, (*keypath, "profiles"), body.get("profiles")),
         template=template,
+        stop_signal=_stop_signal(doc, (*keypath, "stop_signal"), body.get("stop_signal")),
+        stop_grace_period=_duration(doc, (*keypath, "stop_grace_period"),
+                                    body.get("stop_grace_period"), None),
         lines={key: doc.line((*keypath, key)) or 0 for key in body},
     )

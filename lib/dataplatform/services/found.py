@@ -1,0 +1,62 @@
+"""What `down`, `status`, `logs` and `restart` read from the engine: the namespace's containers,
+inspected, keyed by service. Only labels decide what is ours, so these commands also work when
+services.yaml does not load (services/recovery.py)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from dataplatform import labels
+from dataplatform.images import engine
+from dataplatform.services.desired import SERVICE_LABEL
+
+
+@dataclass(frozen=True)
+class Found:
+    """One container of the namespace, as the engine's inspect shows it."""
+
+    service: str
+    attrs: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return self.attrs["Id"]
+
+    @property
+    def name(self) -> str:
+        return self.attrs.get("Name", "").lstrip("/")
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return self.attrs.get("Config", {}).get("Labels") or {}
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.attrs.get("State") or {}
+
+    @property
+    def status(self) -> str:
+        return self.state.get("Status", "?")
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("running", "restarting", "paused")
+
+
+def containers(namespace: str) -> dict[str, Found]:
+    """service → its container, for every container labelled with `namespace` (one listing,
+    then the inspections side by side)."""
+    api = engine.client().api
+    listed = api.containers(all=True, filters={"label": f"{labels.PROJECT}={namespace}"})
+    if not listed:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(listed))) as pool:
+        inspected = list(pool.map(lambda summary: api.inspect_container(summary["Id"]), listed))
+    found = {}
+    for attrs in inspected:
+        service = (attrs.get("Config", {}).get("Labels") or {}).get(SERVICE_LABEL) \
+            or attrs.get("Name", "").lstrip("/")
+        found[service] = Found(service, attrs)
+    return found

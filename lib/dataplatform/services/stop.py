@@ -1,0 +1,236 @@
+"""Stopping the platform's containers (`down`, `restart`): in reverse dependency order, every
+container whose dependents are gone at once, each with its service's stop signal and grace
+period (compose's `stop_signal`, `stop_grace_period`), then SIGKILL.
+
+The engine's own `stop` waits for one container per call, and API 1.41 cannot be told which
+signal to send; so the signals are sent here and one loop watches every stopping container
+with a single listing per poll, killing each whose grace period is over. What to stop, in which
+order and how, comes from services.yaml when it loads and from the containers' labels otherwise
+(`labels.DEPENDS_ON`, `labels.STOP_GRACE`, the container's own StopSignal).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from dataplatform import labels
+from dataplatform.images import engine
+from dataplatform.services.durations import (
+    DEFAULT_STOP_GRACE_S,
+    DEFAULT_STOP_SIGNAL,
+    format_duration,
+)
+from dataplatform.services.found import Found
+from dataplatform.services.spec import Service
+
+Report = Callable[[str, str, str], None]  # service, state, detail
+POLL_S = (0.02, 0.2)  # adaptive: from 20 ms, doubling while nothing changes, at most 200 ms
+
+
+@dataclass(frozen=True)
+class StopTarget:
+    service: str
+    container_id: str
+    running: bool
+    signal: str
+    grace: float  # seconds between the signal and SIGKILL
+    dependencies: tuple[str, ...]
+
+    @property
+    def how(self) -> str:
+        return f"{self.signal}, SIGKILL after {format_duration(self.grace)}"
+
+
+def targets(found: Mapping[str, Found], services: Mapping[str, Service] | None
+            ) -> dict[str, StopTarget]:
+    """How to stop each found container: services.yaml's settings where the service is
+    declared there, else what the container carries."""
+    result = {}
+    for name, container in found.items():
+        declared = (services or {}).get(name)
+        config = container.attrs.get("Config") or {}
+        carried = container.labels
+        signal = (declared.stop_signal if declared else None) or config.get("StopSignal") \
+            or DEFAULT_STOP_SIGNAL
+        if declared is not None and declared.stop_grace_period is not None:
+            grace = declared.stop_grace_period
+        else:
+            grace = _float(carried.get(labels.STOP_GRACE)) if declared is None else None
+            if grace is None:
+                grace = DEFAULT_STOP_GRACE_S
+        if declared is not None:
+            dependencies = tuple(declared.dependencies)
+        else:
+            dependencies = tuple(d for d in carried.get(labels.DEPENDS_ON, "").split(",") if d)
+        result[name] = StopTarget(name, container.id, container.running, signal, grace,
+                                  dependencies)
+    return result
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def stop(stopping: Mapping[str, StopTarget], remove: bool, report: Report,
+         on_stopped: Callable[[str], None] | None = None) -> list[str]:
+    """Stop (and with `remove`, remove) every target, dependents before their dependencies,
+    all of a level at once. Returns the services in the order they were done."""
+    api = engine.client().api
+    dependents = {name: {n for n, t in stopping.items() if name in t.dependencies}
+                  for name in stopping}
+    waiting = dict(stopping)
+    signalled: dict[str, float] = {}  # service → when SIGKILL is due
+    killed: set[str] = set()
+    done: list[str] = []
+    pause = POLL_S[0]
+    while waiting or signalled:
+        changed = False
+        blocked = {n for n in waiting if dependents[n] - set(done)}
+        if blocked == set(waiting) and not signalled:
+            blocked = set()  # a cycle (labels of containers from different configurations)
+        for name in sorted(waiting):
+            if name in blocked:
+                continue
+            target = waiting.pop(name)
+            if target.running and _signal(api, target.container_id, target.signal):
+                signalled[name] = time.monotonic() + target.grace
+                report(name, "stopping", f"sent {target.how}")
+            else:
+                signalled[name] = 0.0  # not running: only its removal is left
+            changed = True
+        if signalled:
+            running = _running(api, {stopping[n].container_id for n in signalled})
+            now = time.monotonic()
+            for name in sorted(signalled):
+                target = stopping[name]
+                if target.container_id in running:
+                    if now >= signalled[name] and name not in killed:
+                        _signal(api, target.container_id, "SIGKILL")
+                        killed.add(name)
+                        report(name, "stopping", f"killed: still running after "
+                               f"{format_duration(target.grace)} ({target.signal} ignored)")
+                    continue
+                del signalled[name]
+                if remove:
+                    _remove(api, target.container_id)
+                done.append(name)
+                changed = True
+                if on_stopped is not None:
+                    on_stopped(name)
+                report(name, "removed" if remove else "stopped",
+                       "after SIGKILL" if name in killed else "")
+        if waiting or signalled:
+            pause = POLL_S[0] if changed else min(pause * 2, POLL_S[1])
+            time.sleep(pause)
+    return done
+
+
+def _signal(api, container_id: str, signal: str) -> bool:
+    """Send `signal`; False when the container is not running (nothing to signal)."""
+    import docker.errors
+
+    try:
+        api.kill(container_id, signal=signal)
+        return True
+    except docker.errors.NotFound:
+        return False
+    except docker.errors.APIError as exc:
+        if exc.response is not None and exc.response.status_code == 409:  # not running
+            return False
+        raise
+
+
+def _running(api, ids: Iterable[str]) -> set[str]:
+    wanted = set(ids)
+    listed = api.containers(all=True, filters={"id": sorted(wanted)}) if wanted else []
+    return {c["Id"] for c in listed
+            if c["Id"] in wanted and c.get("State") in ("running", "restarting", "paused",
+                                                        "removing")}
+
+
+def _remove(api, container_id: str) -> None:
+    import docker.errors
+
+    with contextlib.suppress(docker.errors.NotFound):
+        api.remove_container(container_id, force=True)
+
+
+def down(namespace: str, services: Mapping[str, Service] | None, volumes: bool,
+         report: Report) -> list[str]:
+    """Stop and remove every container of `namespace`, then its network and its volumes but
+    the persistent ones (all of them with `volumes`). `services` None: services.yaml is
+    broken, so the containers' labels decide."""
+    from dataplatform.services import found
+
+    api = engine.client().api
+    removed = stop(targets(found.containers(namespace), services), remove=True, report=report)
+    ours = {"label": f"{labels.PROJECT}={namespace}"}
+    for network in api.networks(filters=ours):
+        api.remove_network(network["Id"])
+    for volume in api.volumes(filters=ours).get("Volumes") or []:
+        persistent = (volume.get("Labels") or {}).get("dataplatform.persistent") == "true"
+        if volumes or not persistent:
+            api.remove_volume(volume["Name"])
+    return removed
+
+
+def restart(container: Found, declared: Service | None, timeout: float,
+            report: Report) -> None:
+    """Stop `container` as `down` would (without removing it), start it, and wait until it is
+    ready: healthy when it has a health check, running (or exited 0, for a job) otherwise."""
+    from dataplatform.services.lifecycle import UpFailed
+
+    api = engine.client().api
+    name = container.service
+    target = targets({name: container}, {name: declared} if declared else None)[name]
+    stop({name: target}, remove=False, report=report)
+    api.start(target.container_id)
+    report(name, "starting", "")
+    deadline = time.monotonic() + timeout
+    pause = POLL_S[0]
+    while True:
+        state, detail = readiness(api.inspect_container(target.container_id))
+        report(name, state, detail)
+        if state == "ready":
+            return
+        if state == "failed" or time.monotonic() > deadline:
+            if state != "failed":
+                detail = f"not ready after {timeout:g}s ({detail})"
+            log = api.logs(target.container_id, tail=20).decode(errors="replace")
+            raise UpFailed(name, detail, log)
+        time.sleep(pause)
+        pause = min(pause * 2, POLL_S[1])
+
+
+def readiness(attrs: dict) -> tuple[str, str]:
+    """(ready | waiting | failed, what it is waiting for) from a container's inspect."""
+    state = attrs.get("State") or {}
+    status = state.get("Status")
+    check = (attrs.get("Config") or {}).get("Healthcheck") or {}
+    test = [part for part in check.get("Test") or [] if part not in ("CMD", "CMD-SHELL")]
+    if status == "exited":
+        code = state.get("ExitCode")
+        if code == 0 and not test:
+            return "ready", "completed"
+        return "failed", f"exited with code {code}"
+    if status != "running":
+        return "waiting", status or "?"
+    health = state.get("Health")
+    if not test or not health:
+        return "ready", "running"
+    shown = f"`{' '.join(test)}`"
+    if health.get("Status") == "healthy":
+        return "ready", "healthy"
+    if health.get("Status") == "unhealthy":
+        last = (health.get("Log") or [{}])[-1]
+        output = " ".join((last.get("Output") or "").split())[:300]
+        return "failed", (f"unhealthy: health check {shown} failed "
+                          f"(exit {last.get('ExitCode')}): {output or 'no output'}")
+    interval = (check.get("Interval") or 30_000_000_000) / 1e9
+    return "waiting", f"health check {shown} (every {format_duration(interval)})"

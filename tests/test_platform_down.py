@@ -1,0 +1,135 @@
+"""invoke down against a real Docker engine: dependents before their dependencies, a level at
+once, each service's stop_signal and stop_grace_period; and from the containers' labels alone
+when services.yaml is broken. What happened is read from the engine's event stream (signals
+sent, exits, their order), never from how long a command took."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+import pytest
+
+from conftest import TempProject
+
+pytestmark = pytest.mark.docker
+
+# sh runs the trap between two sleeps: it notes the signal and carries on, so only SIGKILL
+# (after the grace period) ends it.
+IGNORES_USR1 = '["sh", "-c", "trap \\"echo got-usr1\\" USR1; while true; do sleep 0.2; done"]'
+EXITS_ON_TERM = '["sh", "-c", "trap \\"exit 0\\" TERM; while true; do sleep 0.2; done"]'
+
+
+def stack(busybox: str) -> str:
+    """a and b ignore their stop signal (SIGUSR1) for their 3 s grace period; both depend on
+    base, which exits at once on SIGTERM."""
+    ignoring = f"""    image: {busybox}
+    command: {IGNORES_USR1}
+    stop_signal: SIGUSR1
+    stop_grace_period: 3s
+    depends_on: [base]
+"""
+    return (f"  base:\n    image: {busybox}\n    command: {EXITS_ON_TERM}\n"
+            f"  a:\n{ignoring}  b:\n{ignoring}")
+
+
+def containers(docker_client, namespace: str) -> dict[str, object]:
+    found = docker_client.containers.list(
+        all=True, filters={"label": f"dataplatform.project={namespace}"})
+    return {c.labels["dataplatform.service"]: c for c in found}
+
+
+@pytest.fixture
+def running(project: TempProject, busybox_image: str, docker_client):
+    project.services(stack(busybox_image))
+    started = project.invoke("up")
+    assert started.returncode == 0, started.stdout + started.stderr
+    yield project
+    for container in containers(docker_client, project.namespace).values():
+        container.remove(force=True)
+    for network in docker_client.networks.list(
+            filters={"label": f"dataplatform.project={project.namespace}"}):
+        network.remove()
+
+
+def events_of(docker_client, namespace: str, since: int) -> dict[str, list[tuple]]:
+    """service → [(time in ns, action, signal or exit code)] from the engine's event log."""
+    found: dict[str, list[tuple]] = defaultdict(list)
+    stream = docker_client.events(since=since, until=int(time.time()) + 1, decode=True,
+                                  filters={"type": "container",
+                                           "label": f"dataplatform.project={namespace}"})
+    for event in stream:
+        attributes = event["Actor"]["Attributes"]
+        service = attributes.get("dataplatform.service")
+        action = event.get("Action") or event.get("status")
+        if action in ("kill", "die", "destroy"):
+            value = attributes.get("signal") or attributes.get("exitCode")
+            found[service].append((event["timeNano"], action, value))
+    return found
+
+
+def first(events: list[tuple], action: str, value: str | None = None) -> int:
+    return next(t for t, a, v in events if a == action and (value is None or v == value))
+
+
+def assert_stopped_in_parallel_then_base(seen: dict[str, list[tuple]]) -> None:
+    for name in ("a", "b"):
+        actions = [(a, v) for _, a, v in seen[name]]
+        # its stop signal (SIGUSR1 = 10), ignored; SIGKILL after the grace period; exit 137
+        assert actions[:3] == [("kill", "10"), ("kill", "9"), ("die", "137")], actions
+        assert ("destroy", None) in actions
+        grace_ns = first(seen[name], "kill", "9") - first(seen[name], "kill", "10")
+        assert grace_ns >= 3e9 - 1e8, grace_ns  # never killed before its grace period ends
+    # a and b were signalled before either of them died: their stops overlapped
+    assert max(first(seen["a"], "kill", "10"), first(seen["b"], "kill", "10")) < \
+        min(first(seen["a"], "die"), first(seen["b"], "die"))
+    # base (SIGTERM = 15, the default) only after both its dependents were gone; it exits 0
+    assert first(seen["base"], "kill", "15") > max(first(seen["a"], "die"),
+                                                    first(seen["b"], "die"))
+    assert [(a, v) for _, a, v in seen["base"]][:2] == [("kill", "15"), ("die", "0")]
+
+
+def test_down_stops_a_level_at_once_with_each_services_signal_and_grace(
+        running: TempProject, docker_client) -> None:
+    since = int(time.time()) - 1
+    result = running.invoke("down")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert containers(docker_client, running.namespace) == {}
+    seen = events_of(docker_client, running.namespace, since)
+    assert_stopped_in_parallel_then_base(seen)
+    # piped: one plain line per change, saying what it waits for
+    assert "a: stopping sent SIGUSR1, SIGKILL after 3s" in result.stdout, result.stdout
+    assert "a: stopping killed: still running after 3s (SIGUSR1 ignored)" in result.stdout
+    assert "removed 3 container(s)" in result.stdout
+
+
+def test_down_works_from_the_labels_when_services_yaml_is_broken(
+        running: TempProject, docker_client) -> None:
+    running.write("platform/services.yaml",
+                  f"namespace: {running.namespace}\nservices:\n  a: [unclosed\n")
+    since = int(time.time()) - 1
+    result = running.invoke("down")
+    assert result.returncode == 0, result.stdout + result.stderr
+    notice = result.stderr.strip()
+    assert notice.count("\n") == 0, notice  # one line saying the file is broken, and where
+    assert "services.yaml is broken (platform/services.yaml:" in notice
+    assert f"working from the engine's labels of namespace {running.namespace}" in notice
+    assert containers(docker_client, running.namespace) == {}
+    # the same order, signals and grace periods, read from the containers this time
+    assert_stopped_in_parallel_then_base(events_of(docker_client, running.namespace, since))
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("stop_signal", "SIGNOPE", "'SIGNOPE' is not a signal — write a name like SIGTERM"),
+    ("stop_grace_period", "soon", "'soon' is not a duration — write it like 500ms, 10s"),
+])
+def test_a_bad_stop_setting_is_one_line_with_its_place(project: TempProject,
+                                                       busybox_image: str, docker_client,
+                                                       key: str, value: str,
+                                                       message: str) -> None:
+    project.services(f"  web:\n    image: {busybox_image}\n    {key}: {value}\n")
+    result = project.invoke("up")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"platform/services.yaml:5: services.web.{key}: {message}" in result.stderr
+    assert containers(docker_client, project.namespace) == {}
