@@ -152,9 +152,14 @@ def test_a_no_op_runs_nothing_and_a_change_revalidates_one_pipeline(repo: Checko
     changed = repo.doit("dags")
     assert executed(changed) == ["orchestration:alpha"], changed.stdout
 
-    # a dbt change that leaves the manifest's content as it was stops at dbt-manifest
+    # a comment in a dbt schema file is not a change at all
     schema_file = repo.root / "pipelines/alpha/dbt/models/staging/_stg_events.yml"
     schema_file.write_text(schema_file.read_text() + "# a comment\n")
+    assert executed(repo.doit("dags")) == []
+
+    # a dbt input that changes without changing the manifest stops at dbt-manifest
+    notes = repo.root / "pipelines/alpha/dbt/models/staging/notes.md"
+    notes.write_text("Plain notes: no docs block, so nothing dbt records.\n")
     same = repo.doit("dags")
     assert executed(same) == ["dbt-manifest:alpha"], same.stdout
     assert "dbt-manifest:alpha: manifest unchanged" in same.stdout
