@@ -136,7 +136,7 @@ def test_a_killed_container_is_restarted(platform: TempProject, docker_client) -
     app.reload()
     assert app.attrs["State"]["StartedAt"] != before
     missing = platform.invoke("logs", "nope")
-    assert missing.returncode == 1 and "service 'nope' has no container" in missing.stderr
+    assert missing.returncode == 1 and "unknown service 'nope'" in missing.stderr
 
 
 def test_a_service_that_never_gets_healthy_fails_with_its_logs(platform: TempProject) -> None:

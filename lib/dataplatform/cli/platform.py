@@ -19,6 +19,7 @@ from dataplatform.errors import UserError
 if TYPE_CHECKING:
     from dataplatform.services.lifecycle import Platform
     from dataplatform.services.recovery import Loaded
+    from dataplatform.services.status import Row
 
 TIMEOUT = seconds("--timeout", 300)
 TAIL = count("--tail", 100)
@@ -184,14 +185,18 @@ def status(c):
     for row in rows:
         style = {"ok": "green", "failed": "red"}.get(row.outcome, "")
         state = f"[{style}]{row.shown_state}[/]" if style else row.shown_state
-        if row.running_for is not None:
-            uptime = human_age(row.running_for)
-        elif row.ended_ago is not None:
-            uptime = f"ended {human_age(row.ended_ago)} ago"
-        else:
-            uptime = ""
-        table.add_row(row.service, state, row.health, row.ports, row.image, uptime, row.drift)
+        table.add_row(row.service, state, row.health, row.ports, row.image, uptime(row),
+                      row.drift)
     console.print(table)
+
+
+def uptime(row: Row) -> str:
+    """`3m` for a container running 3 minutes; `ended 2h ago` for one that exited."""
+    if row.running_for is not None:
+        return human_age(row.running_for)
+    if row.ended_ago is not None:
+        return f"ended {human_age(row.ended_ago)} ago"
+    return ""
 
 
 def _unknown_service(service: str, loaded: Loaded, found: dict) -> UserError:
