@@ -22,7 +22,7 @@ EXITS_ON_TERM = '["sh", "-c", "trap \\"exit 0\\" TERM; while true; do sleep 0.2;
 
 def stack(busybox: str) -> str:
     """a and b ignore their stop signal (SIGUSR1) for their 3 s grace period; both depend on
-    base, which exits at once on SIGTERM."""
+    base, which exits at once on SIGTERM and has a health check."""
     ignoring = f"""    image: {busybox}
     command: {IGNORES_USR1}
     stop_signal: SIGUSR1
@@ -30,6 +30,7 @@ def stack(busybox: str) -> str:
     depends_on: [base]
 """
     return (f"  base:\n    image: {busybox}\n    command: {EXITS_ON_TERM}\n"
+            "    healthcheck: {test: [CMD, 'true'], interval: 500ms}\n"
             f"  a:\n{ignoring}  b:\n{ignoring}")
 
 
@@ -117,6 +118,28 @@ def test_down_works_from_the_labels_when_services_yaml_is_broken(
     assert containers(docker_client, running.namespace) == {}
     # the same order, signals and grace periods, read from the containers this time
     assert_stopped_in_parallel_then_base(events_of(docker_client, running.namespace, since))
+
+
+def test_restart_says_what_it_waits_for(running: TempProject, docker_client) -> None:
+    before = containers(docker_client, running.namespace)
+    since = int(time.time()) - 1
+    result = running.invoke("restart", "a")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "a: stopping sent SIGUSR1, SIGKILL after 3s" in out, out
+    assert "a: stopping killed: still running after 3s (SIGUSR1 ignored)" in out
+    assert "a restarted and ready" in out
+    seen = events_of(docker_client, running.namespace, since)
+    assert [(a, v) for _, a, v in seen["a"]][:3] == [("kill", "10"), ("kill", "9"),
+                                                      ("die", "137")]
+    assert "b" not in seen and "base" not in seen  # nothing else was touched
+    healthy = running.invoke("restart", "base")
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert "base: waiting health check `true` (every 0.5s)" in healthy.stdout, healthy.stdout
+    assert "base: ready healthy" in healthy.stdout
+    after = containers(docker_client, running.namespace)
+    assert {n: c.id for n, c in after.items()} == {n: c.id for n, c in before.items()}
+    assert all(c.status == "running" for c in after.values())
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [
