@@ -1,21 +1,25 @@
-"""`invoke cache.*`: see and clean this project's content-addressed images."""
+"""`invoke cache.*`: see and clean this project's content-addressed images.
+
+The catalog, the engine and rich's tables are imported by the commands that use them, so that
+every other invoke command starts without them (the namespace imports this module)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from rich.table import Table
-
-from dataplatform import settings
-from dataplatform.catalog import load_catalog
 from dataplatform.cli.common import command, console, human_age, human_size
 from dataplatform.errors import UserError
-from dataplatform.images import engine, housekeeping
-from dataplatform.images import fingerprint as fp
-from dataplatform.project import Project, find_project
+from dataplatform.project import find_project
+
+if TYPE_CHECKING:
+    from dataplatform.project import Project
 
 
 def _current(project: Project) -> tuple[str, dict[str, str | None]]:
+    from dataplatform.catalog import load_catalog
+    from dataplatform.images import fingerprint as fp
+
     catalog = load_catalog(project)
     current: dict[str, str | None] = {}
     for spec in catalog.images:
@@ -35,6 +39,11 @@ def _mark(value: bool | None) -> str:
 def status(c):
     """Table of this project's images: name, fingerprint, size, age, current?, in registry?,
     used by (containers, and other checkouts that use it as their current image)"""
+    from rich.table import Table
+
+    from dataplatform import settings
+    from dataplatform.images import engine, housekeeping
+
     project = find_project()
     namespace, current = _current(project)
     registry = settings.registry(project.root)
@@ -68,6 +77,8 @@ def status(c):
 def clean(c, older_than="7d", dry_run=False):
     """Remove this project's superseded images; never current ones (here or in another live
     checkout on this engine), in-use ones or foreign ones."""
+    from dataplatform.images import engine, housekeeping
+
     threshold = housekeeping.parse_age(older_than)
     project = find_project()
     namespace, current = _current(project)

@@ -7,19 +7,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
-from rich.table import Table
 
 from dataplatform.cli.common import command, console
-from dataplatform.config.validate import suggestion
 from dataplatform.errors import UserError
-from dataplatform.pipelines.manifest import pipeline_dirs
-from dataplatform.project import Project, find_project
-from dataplatform.warehouse import deploy as deployer
-from dataplatform.warehouse import target as targets
-from dataplatform.warehouse.objects import PipelineObjects
-from dataplatform.warehouse.plan import Plan, Step
+from dataplatform.project import find_project
+
+# The warehouse modules and rich's tables are imported by the commands that use them, so that
+# every other invoke command starts without them.
+if TYPE_CHECKING:
+    from dataplatform.project import Project
+    from dataplatform.warehouse import target as targets
+    from dataplatform.warehouse.objects import PipelineObjects
+    from dataplatform.warehouse.plan import Plan, Step
 
 HELP = {
     "pipeline": "only this pipeline (default: every pipeline with generated warehouse objects)",
@@ -32,6 +34,10 @@ HELP = {
 
 def desired_objects(project: Project, pipeline: str | None) -> list[PipelineObjects]:
     """The generated objects of `pipeline`, or of every pipeline that has them."""
+    from dataplatform.config.validate import suggestion
+    from dataplatform.pipelines.manifest import pipeline_dirs
+    from dataplatform.warehouse import deploy as deployer
+
     directories = {d.name: d for d in pipeline_dirs(project)}
     if pipeline is not None:
         if pipeline not in directories:
@@ -54,6 +60,8 @@ def _session(project: Project, dsn: str | None, env: str
              ) -> Iterator[tuple[targets.Target, object]]:
     """A connection to the target; every error leaving it is one redacted line."""
     import psycopg
+
+    from dataplatform.warehouse import target as targets
 
     chosen = targets.resolve(project.root, dsn, env)
     connection = None
@@ -89,6 +97,10 @@ def plan_command(c, pipeline=None, env="dev", dsn=None):
     """Show what db.deploy would change on the warehouse PostgreSQL: new objects, added
     columns, changed types, changed functions and triggers, and drift (objects changed by hand
     since the last deploy). Changes nothing, not even the ledger."""
+    from rich.table import Table
+
+    from dataplatform.warehouse import deploy as deployer
+
     project = find_project()
     desired = desired_objects(project, pipeline)
     with _session(project, dsn, env) as (_, connection):
@@ -125,6 +137,8 @@ def deploy_command(c, pipeline=None, env="dev", dsn=None, allow_destructive=Fals
     """Apply the pipelines' generated warehouse objects to the warehouse PostgreSQL: one
     transaction per pipeline, in dependency order, recorded in the ledger
     _platform.deployments. Nothing changed since the last deploy: runs no DDL."""
+    from dataplatform.warehouse import deploy as deployer
+
     project = find_project()
     desired = desired_objects(project, pipeline)
 

@@ -4,13 +4,13 @@ pipelines their template has moved on from."""
 from __future__ import annotations
 
 from invoke.exceptions import Exit
-from rich.table import Table
 
 from dataplatform.cli.common import command, console, errors
 from dataplatform.errors import UserError
-from dataplatform.pipelines.manifest import load_pipelines
 from dataplatform.project import find_project
-from dataplatform.scaffold import create, templates
+
+# The scaffolding, the pipeline manifests and rich's tables are imported by the commands that
+# use them, so that every other invoke command starts without them.
 
 
 @command(
@@ -24,6 +24,8 @@ from dataplatform.scaffold import create, templates
 )
 def create_pipeline(c, name, template="dbt", description="", owner=""):
     """Create pipelines/NAME from a template; it is picked up by doit at once."""
+    from dataplatform.scaffold import create
+
     created = create.create_pipeline(find_project(), name, template, description, owner)
     console.print(f"created pipelines/{created.name} from template {created.template} "
                   f"({created.fingerprint[:19]}…)", markup=False)
@@ -43,6 +45,10 @@ def create_pipeline(c, name, template="dbt", description="", owner=""):
 def outdated(c):
     """List pipelines whose template changed since they were created from it (a change to
     comments only does not count), and those with an update still to finish."""
+    from rich.table import Table
+
+    from dataplatform.pipelines.manifest import load_pipelines
+    from dataplatform.scaffold import templates
     from dataplatform.scaffold.update import STATE_FILE
 
     project = find_project()

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke.exceptions import Exit
 
 from dataplatform.cli.common import command, console
 from dataplatform.errors import UserError
 from dataplatform.project import find_project
 from dataplatform.settings import REGISTRY, registry_problem
-from dataplatform.workstation import checks, envfile
 
-_MARK = {checks.OK: "[green]✓[/]", checks.WARN: "[yellow]![/]", checks.FAIL: "[red]✗[/]"}
+# The checks are imported by the commands, so that every other invoke command starts without
+# them (the namespace imports this module).
+if TYPE_CHECKING:
+    from dataplatform.workstation import checks
 
 
 def _print(results: list[checks.Check]) -> None:
+    from dataplatform.workstation import checks
+
+    marks = {checks.OK: "[green]✓[/]", checks.WARN: "[yellow]![/]", checks.FAIL: "[red]✗[/]"}
     width = max(len(r.name) for r in results)
     for result in results:
-        line = f"{_MARK[result.status]} {result.name:<{width}}  "
+        line = f"{marks[result.status]} {result.name:<{width}}  "
         console.print(line, end="")
         console.print(result.observed, markup=False, end="")
         if result.fix and result.status != checks.OK:
@@ -26,6 +33,8 @@ def _print(results: list[checks.Check]) -> None:
 
 
 def _failed(results: list[checks.Check]) -> list[checks.Check]:
+    from dataplatform.workstation import checks
+
     return [r for r in results if r.status == checks.FAIL and r.required]
 
 
@@ -33,6 +42,8 @@ def _failed(results: list[checks.Check]) -> list[checks.Check]:
          help={"registry": "shared image registry, HOST[:PORT][/PREFIX] (kept in .env)"})
 def setup(c, registry=None):
     """Bootstrap this checkout: check prerequisites, write .env with generated secrets."""
+    from dataplatform.workstation import checks, envfile
+
     project = find_project()
     if registry and (problem := registry_problem(registry)):
         raise UserError(f"--registry {registry!r} {problem}; .env was left as it is")
@@ -61,6 +72,8 @@ def setup(c, registry=None):
 @command(name="doctor", help={"json": "print the checks as JSON"})
 def doctor(c, json=False):
     """Check this workstation: one line per check with ✓ / ! / ✗ and the fix."""
+    from dataplatform.workstation import checks
+
     results = checks.run_all(find_project())
     if json:
         print(checks.as_json(results))

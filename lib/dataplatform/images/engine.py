@@ -308,3 +308,45 @@ def list_images(label: str) -> list[dict[str, Any]]:
         raise UserError(f"Docker engine error listing images: HTTP {response.status} "
                         f"{body[:200].decode(errors='replace')}")
     return json.loads(body)
+
+
+def get_json(path: str, params: dict[str, Any] | None = None, missing_ok: bool = False) -> Any:
+    """`GET path` of the engine API, decoded: one plain HTTP request on a local unix socket
+    (so a read-only command such as `invoke status` never imports the docker SDK), through the
+    SDK's client for any other endpoint. `missing_ok`: None for a 404 (a container that went
+    away between a listing and its inspection)."""
+    global _failure
+    if _failure is not None:
+        raise _failure
+    try:
+        where = endpoint()
+    except EngineUnavailable as exc:
+        with _lock:
+            _failure = exc
+        raise
+    query = urllib.parse.urlencode({key: json.dumps(value) if isinstance(value, dict) else value
+                                    for key, value in (params or {}).items()})
+    target = f"{path}?{query}" if query else path
+    if where.socket_path is None:
+        api = client().api
+        response = api.get(api._url(path), params=dict(urllib.parse.parse_qsl(query)))
+        if missing_ok and response.status_code == 404:
+            return None
+        return api._result(response, json=True)
+    connection = _UnixHTTPConnection(where.socket_path, API_TIMEOUT_S)
+    try:
+        connection.request("GET", target)
+        response = connection.getresponse()
+        body = response.read()
+    except OSError as exc:
+        with _lock:
+            _failure = classify(exc, where)
+        raise _failure from None
+    finally:
+        connection.close()
+    if missing_ok and response.status == 404:
+        return None
+    if response.status != 200:
+        raise UserError(f"Docker engine error on GET {path}: HTTP {response.status} "
+                        f"{body[:200].decode(errors='replace')}")
+    return json.loads(body)

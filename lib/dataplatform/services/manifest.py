@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from dataplatform.config.validate import check_keys, expect, optional, suggestion
 from dataplatform.config.yamlsource import YamlDocument, load_yaml, parse_yaml
 from dataplatform.errors import ConfigError
@@ -62,6 +60,8 @@ def _expand_template(project: Project, doc: YamlDocument, keypath, name: str, re
         raise doc.error(where, f"unknown service template {template!r}",
                         f"did you mean '{near}'?" if near else f"templates: {', '.join(known)}")
     path = project.root / TEMPLATES / f"{template}.yaml.j2"
+    import jinja2  # only services from templates need it: every other command starts faster
+
     try:
         text = jinja2.Template(path.read_text(), undefined=jinja2.StrictUndefined).render(
             name=name, version=version)
