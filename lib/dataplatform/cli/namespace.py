@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from dataplatform.cli import cache, db, pipelines, platform, workstation
+from dataplatform.cli import cache, cdc, db, pipelines, platform, workstation
 
 
 def build_namespace() -> Collection:
@@ -18,4 +18,5 @@ def build_namespace() -> Collection:
     root.add_collection(Collection("cache", cache.status, cache.clean))
     root.add_collection(Collection("pipelines", pipelines.outdated, pipelines.update))
     root.add_collection(Collection("db", db.plan_command, db.deploy_command))
+    root.add_collection(Collection("cdc", cdc.lint_command))
     return root
