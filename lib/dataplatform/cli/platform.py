@@ -151,16 +151,21 @@ def down(c, volumes=False, yes=False):
 
 
 def _hashes(loaded: Loaded) -> dict[str, str]:
-    """Each declared service's config hash, for drift; {} when it cannot be known without
-    building or pulling (a missing image, a ${VAR} without value)."""
+    """Each declared service's config hash, for drift, from one listing of the engine's images
+    (nothing is built or pulled); a service whose image is missing, or with a ${VAR} without a
+    value, has none (its drift shows as unknown)."""
     if loaded.manifest is None:
         return {}
+    from dataplatform.images import engine
     from dataplatform.project import find_project
     from dataplatform.services.lifecycle import Platform
+    from dataplatform.services.observe import from_listings
 
+    observed = from_listings(loaded.namespace, [], engine.get_json("/images/json"))
     platform = Platform(find_project(), loaded.manifest)
     try:
-        wanted = platform.desired(list(loaded.manifest.services.values()), fetch=False)
+        wanted = platform.desired(list(loaded.manifest.services.values()), fetch=False,
+                                  observed=observed)
     except UserError:
         return {}
     return {name: want.config_hash for name, want in wanted.items()}

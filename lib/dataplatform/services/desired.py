@@ -1,23 +1,37 @@
-"""What a service's container should look like: names, interpolated settings, and the config
-hash that `up` compares with the label on a running container to keep, recreate or restart it
-(the idea of docker compose's convergence)."""
+"""What a service's container should look like: names, interpolated settings, the volumes it
+mounts, and the config hash that `up` compares with the label on a container to keep or
+recreate it (the idea of docker compose's convergence).
+
+The hash is computed by exclusion, like compose's `ServiceHash`: the whole service definition,
+interpolated, minus the fields in `HASH_EXCLUDES` (those that do not shape the container). A key
+added to the schema therefore recreates containers by default when its value changes.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dataplatform import labels
 from dataplatform.errors import UserError
 from dataplatform.interpolate import interpolate
 from dataplatform.services.spec import Service
 
-SERVICE_LABEL = "dataplatform.service"
-HASH_LABEL = "dataplatform.config-hash"
+SERVICE_LABEL = labels.SERVICE  # kept for callers that import them from here
+HASH_LABEL = labels.CONFIG_HASH
+# Fields of `Service` that do not shape its container: where it was declared, how its image is
+# built (the image reference and ID stand for it), its place in the graph, and per-service
+# volume persistence (a volume label, not container config).
+HASH_EXCLUDES = frozenset({
+    "declared_in", "lines", "template", "build", "depends_on", "optional_deps",
+    "restart_deps", "profiles", "persistent",
+})
 _PORT = re.compile(r"^(?:(?P<ip>\d+\.\d+\.\d+\.\d+|\[[0-9a-f:]+\]):)?(?:(?P<host>\d+):)?"
                    r"(?P<container>\d+)"
                    r"(?:/(?P<proto>tcp|udp))?$")
@@ -32,7 +46,31 @@ def network_name(namespace: str) -> str:
 
 
 def volume_name(namespace: str, service: str, volume: str) -> str:
+    """A per-service volume: `data:/x` in a service, `data` not declared under `volumes:`."""
     return f"{namespace}_{service}_{volume}"
+
+
+def shared_volume_name(namespace: str, key: str) -> str:
+    """A top-level volume, shared by every service that mounts it (compose's naming)."""
+    return f"{namespace}_{key}"
+
+
+def volume_labels(namespace: str, persistent: bool, service: str | None = None,
+                  key: str | None = None) -> dict[str, str]:
+    found = {labels.PROJECT: namespace, labels.PERSISTENT: str(persistent).lower()}
+    if service is not None:
+        found[labels.SERVICE] = service
+    if key is not None:
+        found[labels.VOLUME] = key
+    return found
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    """A named volume `up` creates (with these labels) when it does not exist."""
+
+    name: str
+    labels: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -63,6 +101,7 @@ class DesiredContainer:
     mounts: list[Mount]
     healthcheck: dict | None
     labels: dict[str, str] = field(default_factory=dict)
+    volumes: tuple[VolumeSpec, ...] = ()
 
     @property
     def config_hash(self) -> str:
@@ -79,7 +118,10 @@ def parse_port(text: str, where: str) -> Port:
                 int(host) if host else None, (match.group("ip") or "").strip("[]") or None)
 
 
-def parse_mount(text: str, namespace: str, service: str, root: Path, where: str) -> Mount:
+def parse_mount(text: str, namespace: str, service: str, root: Path, where: str,
+                shared: Mapping[str, Any] = {}) -> Mount:
+    """`shared`: the top-level volumes by key; a named source among them is the shared
+    volume, any other is the service's own."""
     parts = text.split(":")
     if len(parts) not in (2, 3) or not parts[1].startswith("/"):
         raise UserError(f"{where}: volume {text!r} is not SOURCE:/container/path[:ro] — e.g. "
@@ -89,7 +131,39 @@ def parse_mount(text: str, namespace: str, service: str, root: Path, where: str)
     if source.startswith((".", "/", "~")):
         path = (root / source).resolve() if not source.startswith("/") else Path(source)
         return Mount(str(path), target, read_only, named=False)
-    return Mount(volume_name(namespace, service, source), target, read_only, named=True)
+    name = shared_volume_name(namespace, source) if source in shared \
+        else volume_name(namespace, service, source)
+    return Mount(name, target, read_only, named=True)
+
+
+def mount_volumes(service: Service, namespace: str, mounts: list[Mount],
+                  shared: Mapping[str, Any]) -> tuple[VolumeSpec, ...]:
+    """The named volumes behind `mounts`, with the labels they are created with."""
+    found = []
+    for text, mount in zip(service.volumes, mounts, strict=True):
+        if not mount.named:
+            continue
+        key = text.split(":", 1)[0]
+        if mount.source == shared_volume_name(namespace, key) and key in shared:
+            made = volume_labels(namespace, shared[key].persistent, key=key)
+        else:
+            made = volume_labels(namespace, service.persistent, service=service.name)
+        found.append(VolumeSpec(mount.source, tuple(sorted(made.items()))))
+    return tuple(found)
+
+
+def config_hash(service: Service, resolved: Mapping[str, Any]) -> str:
+    """sha256 of the service definition minus HASH_EXCLUDES, with `resolved` (interpolated
+    values, the image) in place of the raw fields of the same name."""
+    config: dict[str, Any] = {}
+    for item in dataclasses.fields(service):
+        if item.name not in HASH_EXCLUDES:
+            value = getattr(service, item.name)
+            config[item.name] = dataclasses.asdict(value) \
+                if dataclasses.is_dataclass(value) else value
+    config.update(resolved)
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def healthcheck_config(service: Service) -> dict | None:
@@ -103,8 +177,10 @@ def healthcheck_config(service: Service) -> dict | None:
 
 
 def desired(service: Service, namespace: str, image: str, image_id: str, root: Path,
-            values: Mapping[str, str]) -> DesiredContainer:
-    """Interpolate and assemble; raises a UserError (naming the service) on bad values."""
+            values: Mapping[str, str], shared: Mapping[str, Any] = {}
+            ) -> DesiredContainer:
+    """Interpolate and assemble; raises a UserError (naming the service) on bad values.
+    `shared`: the manifest's top-level volumes."""
     where = f"{service.declared_in} (service {service.name})"
 
     def text(value: str) -> str:
@@ -117,24 +193,23 @@ def desired(service: Service, namespace: str, image: str, image_id: str, root: P
     elif command is not None:
         command = [text(part) for part in command]
     ports = [parse_port(text(p), where) for p in service.ports]
-    mounts = [parse_mount(text(v), namespace, service.name, root, where)
+    mounts = [parse_mount(text(v), namespace, service.name, root, where, shared)
               for v in service.volumes]
     health = healthcheck_config(service)
     if health:
         health["test"] = [text(part) for part in health["test"]]
-    config = {
-        "image_id": image_id, "environment": environment, "command": command,
-        "ports": [p.__dict__ for p in ports], "mounts": [m.__dict__ for m in mounts],
+    digest = config_hash(service, {
+        "image": image, "image_id": image_id, "environment": environment, "command": command,
+        "ports": [p.__dict__ for p in ports], "volumes": [m.__dict__ for m in mounts],
         "healthcheck": health, "network": network_name(namespace),
-        "stop_signal": service.stop_signal, "stop_grace_period": service.stop_grace_period,
-    }
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+    })
     return DesiredContainer(
         service=service, name=container_name(namespace, service.name), image=image,
         image_id=image_id, environment=environment, command=command, ports=ports,
         mounts=mounts, healthcheck=health,
-        labels={labels.PROJECT: namespace, SERVICE_LABEL: service.name, HASH_LABEL: digest,
-                **stop_labels(service)},
+        labels={labels.PROJECT: namespace, labels.SERVICE: service.name,
+                labels.CONFIG_HASH: digest, **stop_labels(service)},
+        volumes=mount_volumes(service, namespace, mounts, shared),
     )
 
 

@@ -21,7 +21,9 @@ from dataplatform.project import Project
 from dataplatform.services import spec as service_spec
 from dataplatform.services.spec import SERVICE_KEYS, Service
 
-TOP_KEYS = ("namespace", "services")
+TOP_KEYS = ("namespace", "services", "volumes")
+VOLUME_KEYS = ("persistent",)
+VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 NAMESPACE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 TEMPLATES = Path("templates/services")
@@ -30,13 +32,32 @@ MULTI_TEMPLATE_OVERRIDES = ("environment", "profiles")
 
 
 @dataclass(frozen=True)
+class Volume:
+    """A top-level volume: named once (`<namespace>_<key>`), shared by every service that
+    mounts `<key>:/path`; `persistent` ones survive `down` (only `down --volumes --yes`
+    removes them)."""
+
+    key: str
+    persistent: bool = False
+    declared_in: str = ""
+
+
+@dataclass(frozen=True)
 class ServicesManifest:
     namespace: str
     services: dict[str, Service] = field(default_factory=dict)
     declared_in: str = ""
+    volumes: dict[str, Volume] = field(default_factory=dict)
 
     def edges(self) -> dict[str, list[str]]:
-        return {name: s.dependencies for name, s in self.services.items()}
+        """Every declared dependency (present ones), for order and cycles."""
+        return {name: [d for d in s.dependencies if d in self.services]
+                for name, s in self.services.items()}
+
+    def required_edges(self) -> dict[str, list[str]]:
+        """Dependencies a selected service pulls in (`required: false` ones do not)."""
+        return {name: [d for d in s.required_dependencies if d in self.services]
+                for name, s in self.services.items()}
 
 
 def default_namespace(root: Path) -> str:
@@ -102,7 +123,9 @@ def _parse_overrides(doc: YamlDocument, keypath, name: str, overrides: dict[str,
     if "image" not in probe and "build" not in probe:
         probe["image"] = "template"  # only to satisfy the one-source rule while parsing
     parsed = service_spec.parse_service(doc, keypath, name, probe, project.platform_dir)
-    return {key: getattr(parsed, key) for key in overrides}
+    keys = [*overrides, *(("optional_deps", "restart_deps") if "depends_on" in overrides
+                          else ())]
+    return {key: getattr(parsed, key) for key in keys}
 
 
 def _apply(service: Service, overrides: dict[str, Any]) -> Service:
@@ -152,16 +175,33 @@ def load_services(project: Project) -> ServicesManifest:
                 raise doc.error(keypath, f"service {service.name!r} is defined twice (also at "
                                 f"{services[service.name].declared_in})")
             services[service.name] = service
-    manifest = ServicesManifest(namespace, services, doc.display)
+    volumes = _volumes(doc, optional(doc, (), data, "volumes", dict, {}))
+    manifest = ServicesManifest(namespace, services, doc.display, volumes)
     _check_dependencies(doc, manifest)
     return manifest
+
+
+def _volumes(doc: YamlDocument, raw: dict[str, Any]) -> dict[str, Volume]:
+    found: dict[str, Volume] = {}
+    for key, body in raw.items():
+        key = str(key)
+        keypath = ("volumes", key)
+        if not VOLUME_NAME.match(key):
+            raise doc.error(keypath, f"volume name {key!r} is not a valid Docker volume name",
+                            "use letters, digits, '_', '.' or '-'")
+        body = body if body is not None else {}
+        expect(doc, keypath, body, dict, "a mapping like {persistent: true}, or nothing")
+        check_keys(doc, keypath, body, VOLUME_KEYS)
+        found[key] = Volume(key, optional(doc, keypath, body, "persistent", bool, False),
+                            f"{doc.display}:{doc.line(keypath)}")
+    return found
 
 
 def _check_dependencies(doc: YamlDocument, manifest: ServicesManifest) -> None:
     from dataplatform.services.graph import find_cycle
 
     for service in manifest.services.values():
-        for dependency in service.dependencies:
+        for dependency in service.required_dependencies:
             if dependency not in manifest.services:
                 near = suggestion(dependency, manifest.services)
                 raise ConfigError(service.declared_in.rsplit(":", 1)[0],

@@ -48,11 +48,20 @@ class Service:
     template: str | None = None  # "postgres:16" when it came from a template
     stop_signal: str | None = None  # "SIGTERM"; None: the image's, else SIGTERM
     stop_grace_period: float | None = None  # seconds before SIGKILL; None: 10 s
+    # depends_on options (compose semantics): `required: false` dependencies may be absent or
+    # not selected (skipped with a note); `restart: true` ones restart this service when `up`
+    # recreates or restarts them.
+    optional_deps: tuple[str, ...] = ()
+    restart_deps: tuple[str, ...] = ()
     lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def dependencies(self) -> list[str]:
         return [name for name, _ in self.depends_on]
+
+    @property
+    def required_dependencies(self) -> list[str]:
+        return [name for name, _ in self.depends_on if name not in self.optional_deps]
 
 
 def _scalar_text(doc: YamlDocument, keypath: KeyPath, value: Any) -> str:
@@ -130,14 +139,21 @@ def _healthcheck(doc: YamlDocument, keypath: KeyPath, value: Any) -> HealthCheck
     )
 
 
-def _depends_on(doc: YamlDocument, keypath: KeyPath, value: Any) -> tuple[tuple[str, str], ...]:
+DependsOn = tuple[tuple[tuple[str, str], ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _depends_on(doc: YamlDocument, keypath: KeyPath, value: Any) -> DependsOn:
+    """(service, condition) pairs, the optional (`required: false`) ones, the `restart: true`
+    ones."""
     if value is None:
-        return ()
+        return (), (), ()
     if isinstance(value, list):
         return tuple((_scalar_text(doc, (*keypath, i), v), "service_started")
-                     for i, v in enumerate(value))
+                     for i, v in enumerate(value)), (), ()
     expect(doc, keypath, value, dict, "a list of services, or service: {condition: ...}")
     pairs = []
+    optional_names: list[str] = []
+    restart_names: list[str] = []
     for name, spec in value.items():
         where = (*keypath, str(name))
         spec = spec or {}
@@ -148,7 +164,11 @@ def _depends_on(doc: YamlDocument, keypath: KeyPath, value: Any) -> tuple[tuple[
             raise doc.error((*where, "condition"), f"unknown condition {condition!r}",
                             f"use one of {', '.join(CONDITIONS)}")
         pairs.append((str(name), condition))
-    return tuple(pairs)
+        if not optional(doc, where, spec, "required", bool, True):
+            optional_names.append(str(name))
+        if optional(doc, where, spec, "restart", bool, False):
+            restart_names.append(str(name))
+    return tuple(pairs), tuple(optional_names), tuple(restart_names)
 
 
 def parse_service(doc: YamlDocument, keypath: KeyPath, name: str, body: dict, base_dir: Path,
@@ -165,6 +185,8 @@ def parse_service(doc: YamlDocument, keypath: KeyPath, name: str, body: dict, ba
     if command is not None and not isinstance(command, str):
         command = _string_list(doc, (*keypath, "command"), command)
     healthcheck = body.get("healthcheck")
+    depends_on, optional_deps, restart_deps = _depends_on(doc, (*keypath, "depends_on"),
+                                                          body.get("depends_on"))
     return Service(
         name=name,
         declared_in=f"{doc.display}:{doc.line(keypath)}",
@@ -175,7 +197,9 @@ def parse_service(doc: YamlDocument, keypath: KeyPath, name: str, body: dict, ba
         ports=_string_list(doc, (*keypath, "ports"), body.get("ports")),
         volumes=_string_list(doc, (*keypath, "volumes"), body.get("volumes")),
         persistent=optional(doc, keypath, body, "persistent", bool, False),
-        depends_on=_depends_on(doc, (*keypath, "depends_on"), body.get("depends_on")),
+        depends_on=depends_on,
+        optional_deps=optional_deps,
+        restart_deps=restart_deps,
         healthcheck=_healthcheck(doc, (*keypath, "healthcheck"), healthcheck)
         if healthcheck is not None else None,
         profiles=_string_list(doc, (*keypath, "profiles"), body.get("profiles")),

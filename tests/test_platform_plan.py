@@ -1,0 +1,220 @@
+"""The convergence planner of `up` (services/plan.py), a pure function: every decision, with
+no engine. Observed state is written as the engine's container list would give it."""
+
+from __future__ import annotations
+
+import pytest
+
+from dataplatform.services.observe import (
+    Observed,
+    ObservedContainer,
+    container_from_summary,
+    from_listings,
+    image_key,
+)
+from dataplatform.services.plan import Plan, Want, plan
+
+NS = "ns"
+
+
+def want(name: str, **fields) -> Want:
+    return Want(**{"name": name, "container": f"{NS}-{name}", "config_hash": f"h-{name}",
+                   "image_id": "sha256:img", **fields})
+
+
+def seen(name: str, state: str = "running", **fields) -> ObservedContainer:
+    return ObservedContainer(**{"id": f"id-{name}", "name": f"{NS}-{name}", "namespace": NS,
+                                "service": name, "state": state, "config_hash": f"h-{name}",
+                                "image_id": "sha256:img", **fields})
+
+
+def observed(*containers: ObservedContainer, others: tuple[ObservedContainer, ...] = ()
+             ) -> Observed:
+    return Observed(NS, {c.service: c for c in containers}, {c.name: c for c in others})
+
+
+def kinds(made: Plan, service: str | None = None) -> list[str]:
+    return [s.kind for s in made.steps if service is None or s.target == service]
+
+
+def step(made: Plan, kind: str, target: str) -> int:
+    return next(i for i, s in enumerate(made.steps) if s.kind == kind and s.target == target)
+
+
+def test_everything_running_and_healthy_is_a_plan_without_steps() -> None:
+    made = plan([want("db", healthcheck=True, long_running=True), want("app")],
+                observed(seen("db", health="healthy"), seen("app")))
+    assert made.decisions == {"db": "keep", "app": "keep"}
+    assert made.is_noop
+
+
+def test_a_missing_container_is_created_after_network_and_volumes_then_waited_for() -> None:
+    made = plan([want("db", healthcheck=True, volumes=("ns_data",))], observed(), "ns_default")
+    assert made.decisions == {"db": "create"}
+    assert kinds(made) == ["network", "volume", "create", "start", "wait"]
+    create = step(made, "create", "db")
+    assert set(made.steps[create].after) == {step(made, "network", "ns_default"),
+                                              step(made, "volume", "ns_data")}
+    assert made.steps[step(made, "wait", "db")].detail == "healthy"
+
+
+def test_a_shared_volume_is_one_step_for_every_service_mounting_it() -> None:
+    made = plan([want("db", volumes=("ns_data",)), want("migrate", volumes=("ns_data",))],
+                observed())
+    assert kinds(made).count("volume") == 1
+    volume = step(made, "volume", "ns_data")
+    assert all(volume in made.steps[step(made, "create", s)].after for s in ("db", "migrate"))
+
+
+def test_a_changed_config_hash_recreates_and_says_why() -> None:
+    made = plan([want("app", config_hash="new")], observed(seen("app")))
+    assert made.decisions == {"app": "recreate"}
+    assert made.reasons["app"] == "configuration changed"
+    assert kinds(made, "app") == ["remove", "create", "start", "wait"]
+    assert step(made, "remove", "app") in made.steps[step(made, "create", "app")].after
+
+
+def test_a_changed_image_recreates_and_says_so() -> None:
+    made = plan([want("app", config_hash="new", image_id="sha256:newer")],
+                observed(seen("app")))
+    assert made.reasons["app"] == "image changed"
+
+
+def test_a_crashed_or_created_container_with_the_same_config_is_started() -> None:
+    made = plan([want("db", long_running=True), want("web")],
+                observed(seen("db", "exited", exit_code=137), seen("web", "created")))
+    assert made.decisions == {"db": "start", "web": "start"}
+    assert made.reasons["db"] == "exited with code 137"
+    assert kinds(made, "db") == ["start", "wait"]
+
+
+def test_a_server_that_exited_0_is_started_again() -> None:
+    made = plan([want("db", healthcheck=True, long_running=True)],
+                observed(seen("db", "exited", exit_code=0)))
+    assert made.decisions == {"db": "start"}
+
+
+@pytest.mark.parametrize("waited_on", [False, True])
+def test_a_job_that_exited_0_with_the_same_config_stays_completed(waited_on: bool) -> None:
+    wants = [want("init")]
+    if waited_on:
+        wants.append(want("app", depends_on=(("init", "service_completed_successfully"),)))
+    made = plan(wants, observed(seen("init", "exited", exit_code=0), seen("app")))
+    assert made.decisions["init"] == "completed"
+    assert made.is_noop
+
+
+def test_a_job_whose_config_changed_runs_again_and_its_dependents_wait_for_it() -> None:
+    made = plan([want("init", config_hash="new"),
+                 want("app", depends_on=(("init", "service_completed_successfully"),))],
+                observed(seen("init", "exited", exit_code=0), seen("app")))
+    assert made.decisions == {"init": "recreate", "app": "keep"}
+    assert made.steps[step(made, "wait", "init")].detail == "completed"
+
+
+def test_a_dependent_starts_only_after_its_dependency_meets_the_condition() -> None:
+    made = plan([want("db", healthcheck=True),
+                 want("init", depends_on=(("db", "service_healthy"),)),
+                 want("app", depends_on=(("db", "service_started"),
+                                         ("init", "service_completed_successfully")))],
+                observed())
+    assert step(made, "wait", "db") in made.steps[step(made, "create", "init")].after
+    app = made.steps[step(made, "create", "app")].after
+    assert step(made, "start", "db") in app and step(made, "wait", "init") in app
+    assert step(made, "wait", "db") not in app  # service_started does not wait for health
+
+
+def test_a_kept_dependency_that_is_ready_gates_nothing() -> None:
+    made = plan([want("db", healthcheck=True),
+                 want("app", depends_on=(("db", "service_healthy"),))],
+                observed(seen("db", health="healthy")))
+    assert kinds(made) == ["network", "create", "start", "wait"]
+    assert made.steps[step(made, "create", "app")].after == (step(made, "network", ""),)
+
+
+def test_a_kept_dependency_still_starting_is_waited_for() -> None:
+    made = plan([want("db", healthcheck=True),
+                 want("app", depends_on=(("db", "service_healthy"),))],
+                observed(seen("db", health="starting")))
+    assert made.decisions["db"] == "keep"
+    assert step(made, "wait", "db") in made.steps[step(made, "create", "app")].after
+
+
+def test_a_dependency_that_is_not_selected_is_not_waited_for() -> None:
+    made = plan([want("app", depends_on=(("cache", "service_healthy"),))], observed())
+    assert made.decisions == {"app": "create"}
+    assert kinds(made) == ["network", "create", "start", "wait"]
+
+
+def test_restart_true_restarts_a_kept_dependent_when_its_dependency_is_recreated() -> None:
+    made = plan([want("db", config_hash="new"),
+                 want("app", depends_on=(("db", "service_started"),), restart_deps=("db",)),
+                 want("other", depends_on=(("db", "service_started"),))],
+                observed(seen("db"), seen("app"), seen("other")))
+    assert made.decisions == {"db": "recreate", "app": "restart", "other": "keep"}
+    assert made.reasons["app"] == "dependency db is recreated"
+    stop = step(made, "stop", "app")
+    assert stop in made.steps[step(made, "remove", "db")].after  # stopped before db goes
+    assert step(made, "start", "db") in made.steps[step(made, "start", "app")].after
+    assert kinds(made, "other") == []
+
+
+def test_restart_true_does_nothing_when_the_dependency_is_kept() -> None:
+    made = plan([want("db"), want("app", restart_deps=("db",),
+                                  depends_on=(("db", "service_started"),))],
+                observed(seen("db"), seen("app")))
+    assert made.is_noop
+
+
+def test_restart_true_reruns_a_completed_job_when_its_dependency_is_started() -> None:
+    made = plan([want("db", long_running=True),
+                 want("seed", depends_on=(("db", "service_started"),), restart_deps=("db",))],
+                observed(seen("db", "exited", exit_code=137),
+                         seen("seed", "exited", exit_code=0)))
+    assert made.decisions == {"db": "start", "seed": "restart"}
+    assert made.reasons["seed"] == "dependency db is started"
+
+
+def test_a_foreign_container_holding_our_name_is_a_conflict_and_nothing_is_planned() -> None:
+    stranger = ObservedContainer("abcdef1234567890", f"{NS}-db", None, None, "running")
+    made = plan([want("db"), want("app")], observed(others=(stranger,)))
+    assert made.steps == ()
+    assert made.conflicts == (
+        "service db: the container name ns-db is taken by container ns-db (abcdef123456, not "
+        "made by invoke up) — remove or rename that container, or change the namespace in "
+        "services.yaml",)
+
+
+def test_our_own_container_under_our_name_is_no_conflict() -> None:
+    made = plan([want("db", config_hash="new")], observed(seen("db")))
+    assert made.conflicts == ()
+
+
+def test_the_engine_list_is_read_into_plain_data() -> None:
+    summaries = [
+        {"Id": "a" * 64, "Names": ["/ns-db"], "State": "running",
+         "Status": "Up 3 minutes (healthy)", "ImageID": "sha256:1",
+         "Labels": {"dataplatform.project": NS, "dataplatform.service": "db",
+                    "dataplatform.config-hash": "h"},
+         "Ports": [{"PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"},
+                   {"PrivatePort": 80, "PublicPort": 8080, "Type": "tcp", "IP": "::"}]},
+        {"Id": "b" * 64, "Names": ["/ns-init"], "State": "exited",
+         "Status": "Exited (3) 5 seconds ago", "Labels": {"dataplatform.project": NS,
+                                                          "dataplatform.service": "init"}},
+        {"Id": "c" * 64, "Names": ["/ns-app"], "State": "running", "Status": "Up 1 second",
+         "Labels": {}},
+    ]
+    found = from_listings(NS, summaries, [{"Id": "sha256:9", "RepoTags": ["busybox:latest"],
+                                           "Labels": {"dataplatform.fingerprint": "f"}}])
+    assert found.ours["db"].health == "healthy" and found.ours["db"].host_ports == (8080,)
+    assert found.ours["init"].exit_code == 3 and found.ours["init"].state == "exited"
+    assert set(found.others) == {"ns-app"} and found.others["ns-app"].namespace is None
+    assert found.port_holder(8080) is found.ours["db"]
+    assert found.images == {"busybox:latest": "sha256:9"}
+    assert found.fingerprints == {"busybox:latest": "f"}
+    starting = container_from_summary({"State": "running",
+                                       "Status": "Up 2 seconds (health: starting)"})
+    assert starting.health == "starting"
+    assert image_key("busybox") == "busybox:latest"
+    assert image_key("127.0.0.1:5000/team/x") == "127.0.0.1:5000/team/x:latest"
+    assert image_key("postgres:16") == "postgres:16"
