@@ -15,6 +15,7 @@ from sqlglot.errors import ErrorLevel
 
 from cdc_helpers import REPO, render_example, render_warehouse
 from dataplatform.cdc import generate
+from dataplatform.cdc.lint import mssql_dsn
 from dataplatform.project import Project
 from dataplatform.warehouse import generate as warehouse
 from dataplatform.warehouse.layout import inputs_of
@@ -58,8 +59,8 @@ def test_each_tenant_source_points_at_its_own_database() -> None:
     for path, source in configs(RETAIL, "source").items():
         tenant = re.search(r"source-(\w+)\.yaml", path).group(1)
         for table_input in table_inputs(source):
-            databases = re.findall(r"database=([^;]+)", processor(table_input, "sql_raw")["dsn"])
-            assert databases == [TENANT_DATABASES[tenant]], path
+            dsn = mssql_dsn.parse(processor(table_input, "sql_raw")["dsn"])
+            assert dsn["database"] == TENANT_DATABASES[tenant], path
             assert f'root.tenant = "{tenant}"' in processor(table_input, "mapping")
 
 
@@ -181,8 +182,11 @@ def test_no_secret_reaches_a_generated_file(tmp_path: Path, monkeypatch) -> None
             assert value not in text
     dsn = processor(table_inputs(yaml.safe_load((out / "prod/source-oslo.yaml").read_text()))[0],
                     "sql_raw")["dsn"]
-    assert "user id=${RETAIL_MSSQL_USER};password=${RETAIL_MSSQL_PASSWORD}" in dsn
-    assert "${RETAIL_MSSQL_HOST:mssql-nordic.internal}" in dsn  # shell default → Connect syntax
+    params = mssql_dsn.parse(dsn)
+    assert params["user id"] == "${RETAIL_MSSQL_USER}"
+    assert params["password"] == "${RETAIL_MSSQL_PASSWORD}"
+    # a shell default (`:-`) is written in Redpanda Connect's syntax (`:`)
+    assert params["server"] == "${RETAIL_MSSQL_HOST:mssql-nordic.internal}"
 
 
 # The fields each Redpanda Connect component we emit accepts (from its documentation).

@@ -7,23 +7,33 @@ broker acknowledged the batch (`fan_out_sequential`: Redpanda first, then the ch
 A **sink** (one per environment) applies each change to PostgreSQL with one idempotent
 statement per table (a delete leaves a tombstone, so a replayed older change is ignored).
 Targets Redpanda Connect 4.68 or newer: `generate`, `broker`, `sql_raw`, `redpanda`, `switch`,
-`cache` with the `sql` cache, Bloblang.
+`cache` with the `sql` cache, Bloblang. What is assembled here must pass `dataplatform.cdc.lint`
+(Redpanda Connect's own component specification); the generator checks before it writes.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import yaml
 
 from dataplatform.cdc import naming, outputs
+from dataplatform.cdc.lint import mssql_dsn as mssql_dsn_grammar
 from dataplatform.cdc.model import CdcPipeline, Database, Table
 from dataplatform.cdc.statements import CHECKPOINT_TABLE, OPERATIONS, SinkStatement
 
+
+class Block(str):
+    """A string dumped as a YAML block scalar (`|-`): Redpanda Connect substitutes `${VAR}` into
+    the config's text before reading the YAML, and in a block scalar every character of a
+    value (a `#`, `: `, a quote) stays text (a newline arrives as `\\n`)."""
+
+
 TARGET_VERSION = "4.68"
 BROKERS = "${REDPANDA_BROKERS:localhost:9092}"
-POSTGRES_DSN = "${CDC_POSTGRES_DSN}"
+POSTGRES_DSN = Block("${CDC_POSTGRES_DSN}")
 POLL_INTERVAL = "${CDC_POLL_INTERVAL:5s}"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SHELL_DEFAULT = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):-")
@@ -35,27 +45,35 @@ def connect_env(value: str) -> str:
 
 
 def blob_field(root: str, *parts: str) -> str:
-    """A Bloblang path; segments that are not plain identifiers are quoted (`this."Årsak"`)."""
+    """A Bloblang path; segments that are not plain identifiers are quoted (`this."Årsak"`,
+    `this."Line\\"No"`): Bloblang reads a quoted segment as a Go string literal."""
     out = root
     for part in parts:
-        out += f".{part}" if _IDENTIFIER.match(part) else '."' + part + '"'
+        out += f".{part}" if _IDENTIFIER.match(part) else "." + blob_string(part)
     return out
 
 
 def blob_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A Bloblang string literal (a Go string literal: JSON's escapes are a subset; a newline
+    or control character is escaped, non-ASCII text kept)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def topic(pipeline: CdcPipeline, env: str, table: Table) -> str:
     return outputs.topic(pipeline.name, env, table)
 
 
-def mssql_dsn(database: Database) -> str:
+def mssql_dsn(database: Database) -> Block:
+    """The ADO-form DSN of go-mssqldb (what Redpanda Connect's `mssql` driver reads), every
+    value double-quoted and the password last: `${VAR}` values are substituted raw, so a `;`,
+    `}`, `@`, `/`, `%`, `'`, `=` or space in a password is safe; only a `"` is not (see
+    `dataplatform.cdc.lint.mssql_dsn`)."""
     server = database.server
-    parts = [f"server={server.host}", f"port={server.port}", f"user id={server.user}",
-             f"password={server.password}", f"database={database.database}",
-             "app name=dataplatform-cdc"]
-    return connect_env(";".join(parts))
+    parts = [("server", server.host), ("port", str(server.port)), ("user id", server.user),
+             ("database", database.database), ("app name", "dataplatform-cdc"),
+             ("password", server.password)]
+    return Block(connect_env(";".join(f"{key}={mssql_dsn_grammar.quote(value)}"
+                                      for key, value in parts)))
 
 
 def _change_mapping(pipeline: CdcPipeline, env: str, database: Database, table: Table) -> str:
@@ -191,11 +209,12 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+    style = "|" if "\n" in value or isinstance(value, Block) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style=style)
 
 
 _Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(Block, _represent_str)
 
 
 def dump(config: dict[str, Any], header: list[str]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataplatform import generated
 from dataplatform.cdc import connect, dbt_staging, loader, outputs, statements
+from dataplatform.cdc import lint as connect_lint
 from dataplatform.cdc.layout import (
     GENERATOR,
     OUTPUT,
@@ -99,6 +100,8 @@ def render(project: Project, pipeline: CdcPipeline, inputs: list[str]) -> dict[s
             connect.sink_config(pipeline, env_name, sinks),
             [*yaml_header, f"Sink: every table of {pipeline.name} into PostgreSQL schema "
                            f"{pipeline.target_schema}, env {env_name}."])
+    # A config Redpanda Connect would reject is the generator's bug: fail before any write.
+    connect_lint.refuse_findings(files, project.relative(output_dir(project, pipeline.name)))
     return files
 
 

@@ -12,7 +12,7 @@ SOURCE_GROUPS = Path("platform/cdc/source-groups.yaml")
 SEPARATE_FILE = Path("config/cdc.yaml")  # a pipeline's cdc section, outside pipeline.yaml
 OUTPUT = Path("generated/cdc")
 # Bump when the generator's code changes what it writes: every CDC pipeline regenerates.
-GENERATOR = "dataplatform.cdc/4"
+GENERATOR = "dataplatform.cdc/5"
 
 
 @dataclass(frozen=True)

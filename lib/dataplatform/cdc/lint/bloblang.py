@@ -28,62 +28,74 @@ class Problem:
     message: str
 
 
+_CALLS = """
+(call_expression function: (identifier) @function)
+(call_expression function: (member_expression property: (identifier) @method))
+"""
+
+
+@functools.cache
+def _language() -> tree_sitter.Language:
+    return tree_sitter.Language(tree_sitter_bloblang.language())
+
+
 @functools.cache
 def _parser() -> tree_sitter.Parser:
-    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_bloblang.language()))
+    return tree_sitter.Parser(_language())
+
+
+@functools.cache
+def _calls() -> tree_sitter.Query:
+    return tree_sitter.Query(_language(), _CALLS)
 
 
 def _nodes(node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
-    yield node
-    for child in node.children:
-        yield from _nodes(child)
+    """Every node below `node`, depth first (iterative: mappings can nest deeply)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
 
 
 def _text(node: tree_sitter.Node | None) -> str:
     return node.text.decode("utf-8", "replace") if node is not None and node.text else ""
 
 
+@functools.lru_cache(maxsize=8192)
 def check(text: str, functions: frozenset[str], methods: frozenset[str],
-          query: bool = False) -> list[Problem]:
+          query: bool = False) -> tuple[Problem, ...]:
     """Syntax errors, then calls of functions or methods the specification does not name.
-    `query`: the text must be one expression (an interpolation), not a mapping."""
+    `query`: the text must be one expression (an interpolation), not a mapping. (Cached: a
+    generated pipeline repeats the same mappings across environments and tenants.)"""
     tree = _parser().parse(text.encode("utf-8"))
     problems: list[Problem] = []
-    for node in _nodes(tree.root_node):
-        row, column = node.start_point
-        if node.is_missing:
-            problems.append(Problem(row, column, f"Bloblang syntax error: missing '{node.type}'"))
-        elif node.type == "ERROR":
-            near = _text(node).strip().splitlines()[0][:40] if _text(node).strip() else ""
-            problems.append(Problem(row, column, "Bloblang syntax error"
-                                    + (f" at '{near}'" if near else "")))
-    if problems:
-        return problems
+    if tree.root_node.has_error:
+        for node in _nodes(tree.root_node):
+            row, column = node.start_point
+            if node.is_missing:
+                problems.append(Problem(row, column,
+                                        f"Bloblang syntax error: missing '{node.type}'"))
+            elif node.type == "ERROR":
+                near = _text(node).strip().splitlines()[0][:40] if _text(node).strip() else ""
+                problems.append(Problem(row, column, "Bloblang syntax error"
+                                        + (f" at '{near}'" if near else "")))
+        return tuple(problems)
     statements = [c for c in tree.root_node.named_children if c.type != "comment"]
     if query and (len(statements) != 1 or statements[0].type != "expression_statement"):
-        return [Problem(0, 0, "an interpolation holds one Bloblang query (an expression), "
-                              "not a mapping")]
-    for node in _nodes(tree.root_node):
-        if node.type != "call_expression":
-            continue
-        target = node.child_by_field_name("function")
-        if target is None:
-            continue
-        if target.type == "identifier":
-            name, known, what = _text(target), functions, "function"
-        elif target.type == "member_expression":
-            target = target.child_by_field_name("property")
-            if target is None or target.type != "identifier":
-                continue
-            name, known, what = _text(target), methods, "method"
-        else:
-            continue
+        return (Problem(0, 0, "an interpolation holds one Bloblang query (an expression), "
+                              "not a mapping"),)
+    captures = tree_sitter.QueryCursor(_calls()).captures(tree.root_node)
+    found = [(node, "function", functions) for node in captures.get("function", [])]
+    found += [(node, "method", methods) for node in captures.get("method", [])]
+    for node, what, known in sorted(found, key=lambda item: item[0].start_byte):
+        name = _text(node)
         if name not in known:
             near = suggestion(name, known)
-            row, column = target.start_point
+            row, column = node.start_point
             problems.append(Problem(row, column, f"unknown Bloblang {what} '{name}'"
                                     + (f" — did you mean '{near}'?" if near else "")))
-    return problems
+    return tuple(problems)
 
 
 @dataclass(frozen=True)
