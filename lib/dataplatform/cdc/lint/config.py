@@ -18,6 +18,7 @@ are not in the specification file: `RESERVED` lists them, after Redpanda Connect
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -266,27 +267,34 @@ class _Linter:
             self.add(here, dsn, "a DSN with ${VAR} references must be a YAML block scalar "
                                 "(|-): values are substituted into the text before the YAML is "
                                 "read, so a ' #' or ': ' in a password would cut or break it")
-        if not isinstance(driver, yaml.ScalarNode) or driver.value != "mssql":
-            return
-        if mssql_dsn.form(dsn.value) != "ado":
-            if not environment.only_reference(dsn.value):
-                self.add(here, dsn, "a URL or odbc: DSN cannot hold a raw ${VAR} safely — use "
-                                    'the ADO form with quoted values: key="${VAR}";...')
-            return
-        parts = [p for p in mssql_dsn.parts(dsn.value) if p.strip()]
-        for i, part in enumerate(parts):
-            key, _, value = part.partition("=")
-            value = value.strip()
-            if not environment.references(value):
-                continue
-            quoted = len(value) >= 2 and value.startswith('"') and value.endswith('"')
-            if not quoted:
-                self.add(here, dsn, f"{key.strip()}={value}: a substituted value must be "
-                                    f'double-quoted ({key.strip()}="{value}"): a \';\' in it '
-                                    "would end it")
-            elif key.strip().lower() in ("password", "pwd") and i != len(parts) - 1:
-                self.add(here, dsn, "the password must be the DSN's last value: a '\"' in it "
-                                    "could otherwise swallow the values after it")
+        if isinstance(driver, yaml.ScalarNode) and driver.value == "mssql":
+            for message in _mssql_dsn_problems(dsn.value):
+                self.add(here, dsn, message)
+
+
+@functools.lru_cache(maxsize=1024)
+def _mssql_dsn_problems(dsn: str) -> tuple[str, ...]:
+    """Why substituting the environment into this SQL Server DSN could break it (cached: every
+    table of a source repeats its DSN)."""
+    if mssql_dsn.form(dsn) != "ado":
+        if environment.only_reference(dsn):
+            return ()
+        return ("a URL or odbc: DSN cannot hold a raw ${VAR} safely — use the ADO form with "
+                'quoted values: key="${VAR}";...',)
+    problems = []
+    parts = [p for p in mssql_dsn.parts(dsn) if p.strip()]
+    for i, part in enumerate(parts):
+        key, _, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not environment.references(value):
+            continue
+        if not (len(value) >= 2 and value.startswith('"') and value.endswith('"')):
+            problems.append(f'{key}={value}: a substituted value must be double-quoted '
+                            f'({key}="{value}"): a \';\' in it would end it')
+        elif key.lower() in ("password", "pwd") and i != len(parts) - 1:
+            problems.append("the password must be the DSN's last value: a '\"' in it could "
+                            "otherwise swallow the values after it")
+    return tuple(problems)
 
 
 def _default(reference: str) -> str:
