@@ -16,13 +16,15 @@ from dataplatform.project import find_project
                       "with generated CDC configs)"},
 )
 def lint_command(c, pipeline=None):
-    """Lint the generated Redpanda Connect configs (pipelines/*/generated/cdc/**.yaml, written
-    by doit) against Redpanda Connect's component specification: unknown components or fields,
-    wrong kinds, values outside a field's options, missing required fields, deprecated
-    components or fields, invalid or duplicate labels, Bloblang that does not parse or calls
-    unknown functions or methods, and SQL Server DSNs a substituted password could break.
-    Prints one line per finding (file:line: YAML path: problem) and exits 1 when there is
-    any. Lints the files as they are: run doit first after changing a pipeline."""
+    """Check the generated CDC configs against Redpanda Connect's own component spec.
+
+    Lints pipelines/*/generated/cdc/**.yaml (written by doit) against the vendored facts of
+    Redpanda Connect's component specification: unknown components or fields, wrong kinds,
+    values outside a field's options, missing required fields, deprecated components or
+    fields, invalid or duplicate labels, Bloblang that does not parse or calls unknown
+    functions or methods, and SQL Server DSNs a substituted password could break. Prints one
+    line per finding (file:line: YAML path: problem) and exits 1 when there is any. Lints the
+    files as they are: run doit first after changing a pipeline."""
     project = find_project()
     files = lint.generated_configs(project, pipeline)
     findings = [f for path in files for f in lint.lint_file(path, project.relative(path))]
