@@ -148,7 +148,7 @@ def odd_project(root: Path) -> Path:
 def test_every_generated_config_of_the_test_pipelines_is_clean(tmp_path: Path) -> None:
     """A pipeline with awkward names (before the fix, a column `Line"No` was written as the
     Bloblang path `this."Line"No"` and `Back\\slash` as `this."Back\\slash"`: both broke the
-    mapping), and retail_cdc with reserved-word columns."""
+    mapping), retail_cdc with reserved-word columns, and the CDC template's example tables."""
     odd = configs(render_example("odd_cdc", odd_project(tmp_path / "odd")))
     assert len(odd) == 3
     mapping = yaml.safe_load(odd["prod/source-north.yaml"])["input"]["broker"]["inputs"][0][
@@ -158,8 +158,18 @@ def test_every_generated_config_of_the_test_pipelines_is_clean(tmp_path: Path) -
     for part in ("platform/cdc", "pipelines/retail_cdc", "templates"):
         copy_from_checkout(part, reserved)
     add_reserved_word_columns(reserved)
-    files = {**odd, **{f"retail/{k}": v for k, v in
-                       configs(render_example("retail_cdc", reserved)).items()}}
+    template = REPO / "pipelines/_templates/cdc/{{cookiecutter.pipeline_name}}/config"
+    (reserved / "pipelines/from_template/config").mkdir(parents=True)
+    (reserved / "pipelines/from_template/pipeline.yaml").write_text("name: from_template\n")
+    (reserved / "pipelines/from_template/config/cdc.yaml").write_text(
+        (template / "cdc.example.yaml").read_text().replace(
+            "{{ cookiecutter.pipeline_name }}", "from_template"))
+    files = {**odd,
+             **{f"retail/{k}": v for k, v in
+                configs(render_example("retail_cdc", reserved)).items()},
+             **{f"template/{k}": v for k, v in
+                configs(render_example("from_template", reserved)).items()}}
+    assert any(name.startswith("template/") for name in files)
     for path, text in files.items():
         assert lint_text(text, path) == [], path
 
