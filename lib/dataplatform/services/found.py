@@ -10,7 +10,6 @@ from typing import Any
 
 from dataplatform import labels
 from dataplatform.images import engine
-from dataplatform.services.desired import SERVICE_LABEL
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def containers(namespace: str) -> dict[str, Found]:
     for attrs in inspected:
         if attrs is None:  # removed between the listing and its inspection
             continue
-        service = (attrs.get("Config", {}).get("Labels") or {}).get(SERVICE_LABEL) \
+        service = (attrs.get("Config", {}).get("Labels") or {}).get(labels.SERVICE) \
             or attrs.get("Name", "").lstrip("/")
         found[service] = Found(service, attrs)
     return found

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from dataplatform.services.desired import HASH_LABEL
+from dataplatform import labels
 from dataplatform.services.found import Found
 from dataplatform.services.spec import Service
 
@@ -84,7 +84,8 @@ def row(service: str, container: Found | None, declared: bool, wanted_hash: str 
     if not declared:
         fields["drift"] = "not in services.yaml"
     elif wanted_hash is not None:
-        fields["drift"] = "" if container.labels.get(HASH_LABEL) == wanted_hash else "changed"
+        same = container.labels.get(labels.CONFIG_HASH) == wanted_hash
+        fields["drift"] = "" if same else "changed"
     else:
         fields["drift"] = "unknown"
     return Row(service, status, **fields)

@@ -187,7 +187,7 @@ def down(namespace: str, services: Mapping[str, Service] | None, volumes: bool,
     for network in api.networks(filters=ours):
         api.remove_network(network["Id"])
     for volume in api.volumes(filters=ours).get("Volumes") or []:
-        persistent = (volume.get("Labels") or {}).get("dataplatform.persistent") == "true"
+        persistent = (volume.get("Labels") or {}).get(labels.PERSISTENT) == "true"
         if volumes or not persistent:
             api.remove_volume(volume["Name"])
     return removed
@@ -197,7 +197,7 @@ def restart(container: Found, declared: Service | None, timeout: float,
             report: Report) -> None:
     """Stop `container` as `down` would (without removing it), start it, and wait until it is
     ready: healthy when it has a health check, running (or exited 0, for a job) otherwise."""
-    from dataplatform.services.lifecycle import UpFailed
+    from dataplatform.services.execute import UpFailed
 
     api = engine.client().api
     name = container.service
