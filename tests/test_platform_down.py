@@ -156,3 +156,43 @@ def test_a_bad_stop_setting_is_one_line_with_its_place(project: TempProject,
     assert result.stderr.count("\n") == 1, result.stderr
     assert f"platform/services.yaml:5: services.web.{key}: {message}" in result.stderr
     assert containers(docker_client, project.namespace) == {}
+
+
+def test_down_keeps_a_persistent_shared_volume_until_down_volumes_yes(
+        project: TempProject, busybox_image: str, docker_client) -> None:
+    """Top-level volumes (shared by services) follow the same rule as per-service ones:
+    persistent ones survive `down`, scratch ones do not, `down --volumes --yes` removes all."""
+    project.write("platform/services.yaml", f"""namespace: {project.namespace}
+volumes:
+  data: {{persistent: true}}
+  scratch: {{}}
+services:
+  writer:
+    image: {busybox_image}
+    command: ["sh", "-c", "echo kept > /data/file; exec sleep 600"]
+    volumes: ["data:/data", "scratch:/scratch"]
+    stop_signal: SIGKILL
+  reader:
+    image: {busybox_image}
+    command: ["sleep", "600"]
+    volumes: ["data:/data"]
+    stop_signal: SIGKILL
+""")
+    ours = {"label": f"dataplatform.project={project.namespace}"}
+    try:
+        assert project.invoke("up").returncode == 0
+        names = {v.name for v in docker_client.volumes.list(filters=ours)}
+        assert names == {f"{project.namespace}_data", f"{project.namespace}_scratch"}, names
+        down = project.invoke("down")
+        assert down.returncode == 0, down.stderr
+        assert {v.name for v in docker_client.volumes.list(filters=ours)} == {
+            f"{project.namespace}_data"}
+        assert project.invoke("down", "--volumes", "--yes").returncode == 0
+        assert docker_client.volumes.list(filters=ours) == []
+    finally:
+        for container in containers(docker_client, project.namespace).values():
+            container.remove(force=True)
+        for volume in docker_client.volumes.list(filters=ours):
+            volume.remove(force=True)
+        for network in docker_client.networks.list(filters=ours):
+            network.remove()
