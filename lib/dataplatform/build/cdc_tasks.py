@@ -16,6 +16,7 @@ from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from dataplatform import generated
+from dataplatform.build import inputs
 from dataplatform.build.console import say
 from dataplatform.catalog import Catalog
 from dataplatform.cdc import layout
@@ -124,6 +125,8 @@ def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
                          OutputsIntact(project, pipeline.name)],
             "verbosity": 2,
         }
+        inputs.declare(task, pipeline=pipeline.name, files=[groups, source.file, dbt_project],
+                       trees=[project.root / "templates" / "cdc"])
         if problems and _reads_broken_group(project, source, broken):
             blocked.append({**task, "task_dep": [check]})
         else:

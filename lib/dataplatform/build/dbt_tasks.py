@@ -23,6 +23,7 @@ from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from dataplatform import generated
+from dataplatform.build import inputs
 from dataplatform.build.console import say
 from dataplatform.catalog import Catalog
 from dataplatform.cdc import layout as cdc_layout
@@ -149,6 +150,16 @@ def project_inputs(catalog: Catalog, pipeline: Pipeline
     return file_dep, task_dep, [InputsSaySame(yaml_files, staging_manifest, project.root)]
 
 
+def declared_inputs(catalog: Catalog, pipeline: Pipeline) -> dict[str, Any]:
+    """What `inputs.declare` records for a task reading the whole dbt project: the YAML files
+    InputsSaySame reads and the folders where any file (a new model, a deleted macro) counts."""
+    root = layout.dbt_dir(pipeline.directory)
+    return {"pipeline": pipeline.name,
+            "files": [root / name for name in layout.INPUT_FILES],
+            "trees": [*(root / name for name in layout.INPUT_DIRS),
+                      catalog.project.root / layout.SHARED_MACROS]}
+
+
 def manifest_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
     yield {"basename": MANIFEST_BASENAME, "name": None,
            "doc": "dbt manifest (dbt parse) of each orchestrated pipeline"}
@@ -156,7 +167,7 @@ def manifest_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
         if pipeline.orchestration is None or not layout.dbt_dir(pipeline.directory).is_dir():
             continue
         file_dep, task_dep, checks = project_inputs(catalog, pipeline)
-        yield {
+        yield inputs.declare({
             "basename": MANIFEST_BASENAME,
             "name": pipeline.name,
             "doc": f"dbt parse of {pipeline.name}: the manifest its orchestration reads",
@@ -166,7 +177,7 @@ def manifest_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "targets": [str(layout.manifest(pipeline.directory))],
             "uptodate": [config_changed({"runner": RUNNER_VERSION}), *checks],
             "verbosity": 2,
-        }
+        }, **declared_inputs(catalog, pipeline))
 
 
 def dbt_tasks(catalog: Catalog, target: str) -> Iterator[dict[str, Any]]:
@@ -176,7 +187,7 @@ def dbt_tasks(catalog: Catalog, target: str) -> Iterator[dict[str, Any]]:
         if not layout.dbt_dir(pipeline.directory).is_dir():
             continue
         file_dep, task_dep, checks = project_inputs(catalog, pipeline)
-        yield {
+        yield inputs.declare({
             "basename": BASENAME,
             "name": pipeline.name,
             "doc": f"dbt build of {pipeline.name} ({target})",
@@ -187,4 +198,4 @@ def dbt_tasks(catalog: Catalog, target: str) -> Iterator[dict[str, Any]]:
                          WarehousePresent(pipeline.directory, target), *checks],
             "clean": [(_clean, [pipeline.directory])],
             "verbosity": 2,
-        }
+        }, **declared_inputs(catalog, pipeline))

@@ -8,6 +8,7 @@ from typing import Any
 
 from doit.exceptions import TaskFailed
 
+from dataplatform.build import inputs
 from dataplatform.build.console import say
 from dataplatform.build.runstate import RUN
 from dataplatform.catalog import Catalog
@@ -120,11 +121,23 @@ def image_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
         "doc": "Docker images addressed by the content of their build context",
     }
     for spec in catalog.images:
-        yield {
+        declared_in = catalog.project.root / _declaring_file(spec)
+        yield inputs.declare({
             "basename": BASENAME,
             "name": spec.name,
             "doc": f"image {spec.name} from {catalog.project.relative(spec.context)}",
             "actions": [EnsureImage(spec)],
             "uptodate": [ImageUpToDate(spec)],
             "verbosity": 2,
-        }
+        }, files=[spec.dockerfile, declared_in], trees=[spec.context],
+            pipeline=_pipeline_of(catalog, spec))
+
+
+def _declaring_file(spec: ImageSpec) -> str:
+    """The file of `declared_in` ("platform/services.yaml:28", "templates/services/x.yaml.j2
+    (x:1):12")."""
+    return spec.declared_in.rsplit(":", 1)[0].split(" (", 1)[0]
+
+
+def _pipeline_of(catalog: Catalog, spec: ImageSpec) -> str | None:
+    return next((p.name for p in catalog.pipelines if spec in p.images), None)

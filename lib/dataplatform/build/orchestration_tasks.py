@@ -20,6 +20,7 @@ from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from dataplatform import generated
+from dataplatform.build import inputs as declared
 from dataplatform.build.console import say
 from dataplatform.catalog import Catalog
 from dataplatform.dbt import layout as dbt_layout
@@ -159,7 +160,7 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             inputs += [dbt_layout.manifest(pipeline.directory),
                        dbt_layout.dbt_dir(pipeline.directory) / dbt_layout.PROJECT_FILE]
         targets = [out / n for n in names]
-        yield {
+        yield declared.declare({
             "basename": GENERATE,
             "name": pipeline.name,
             "doc": f"{spec.engine} orchestration of {pipeline.name}",
@@ -168,7 +169,7 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "targets": [str(t) for t in targets],
             "uptodate": [config_changed(layout.GENERATOR), OutputsIntact(pipeline.directory)],
             "verbosity": 2,
-        }
+        }, pipeline=pipeline.name, trees=[project.root / layout.TEMPLATES])
         hand_written = layout.hand_written_files(pipeline.directory)
         entry_points = [t for t in targets if t.suffix == ".py"]
         dag_files = entry_points + [p for p in hand_written if not layout.is_helper(p)]
@@ -177,7 +178,7 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
         if settings_file.exists():
             validation_inputs.append(settings_file)
         result = layout.validation_result(pipeline.directory)
-        yield {
+        yield declared.declare({
             "basename": VALIDATE,
             "name": pipeline.name,
             "doc": f"{pipeline.name}'s {spec.engine} files loaded and checked",
@@ -186,7 +187,7 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "targets": [str(result)],
             "uptodate": [config_changed({"engine": spec.engine, "lock": str(lock)})],
             "verbosity": 2,
-        }
+        }, pipeline=pipeline.name, trees=[layout.hand_written_dir(pipeline.directory)])
         members.append(layout.Member(pipeline.name, spec.engine, pipeline.directory))
         assembled_inputs += [str(result), *(str(t) for t in targets),
                              *(str(p) for p in hand_written)]

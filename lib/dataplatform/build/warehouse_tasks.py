@@ -16,6 +16,7 @@ from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from dataplatform import generated
+from dataplatform.build import inputs as declared
 from dataplatform.build.console import say
 from dataplatform.catalog import Catalog
 from dataplatform.cdc import layout as cdc_layout
@@ -83,7 +84,7 @@ def warehouse_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
                    "actions": [lambda message=str(exc): TaskFailed(message)]}
             continue
         file_dep = [str(p) for p in inputs.files(project) if p.exists()] + templates
-        yield {
+        yield declared.declare({
             "basename": BASENAME,
             "name": pipeline.name,
             "doc": f"warehouse DDL of {pipeline.name}",
@@ -93,4 +94,5 @@ def warehouse_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "targets": [str(layout.output_dir(project, pipeline.name) / OBJECTS_FILE)],
             "uptodate": [config_changed(layout.GENERATOR), OutputsIntact(project, pipeline.name)],
             "verbosity": 2,
-        }
+        }, pipeline=pipeline.name, files=inputs.files(project),
+            trees=[project.root / layout.TEMPLATES])

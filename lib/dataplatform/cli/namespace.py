@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from dataplatform.cli import cache, cdc, db, pipelines, platform, workstation
+from dataplatform.cli import cache, cdc, db, pipelines, platform, workflow, workstation
 
 
 def build_namespace() -> Collection:
@@ -14,6 +14,9 @@ def build_namespace() -> Collection:
     root.add_task(pipelines.create_pipeline)
     for command in (platform.up, platform.down, platform.status, platform.logs,
                     platform.restart, platform.compose_file):
+        root.add_task(command)
+    for command in (workflow.affected, workflow.why, workflow.graph, workflow.plan,
+                    workflow.watch, workflow.validate):
         root.add_task(command)
     root.add_collection(Collection("cache", cache.status, cache.clean))
     root.add_collection(Collection("pipelines", pipelines.outdated, pipelines.update))
