@@ -1,0 +1,127 @@
+"""Kerberos without Docker: a real KDC (Debian's krb5kdc, made by the kdc image's own script),
+the kerberos-sidecar's own script renewing into a FILE: cache, and a real PostgreSQL 15 that
+accepts only GSSAPI-encrypted logins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dataplatform.kerberos import ccache
+from kerberos_helpers import (
+    PG_SPN,
+    gss_postgres,
+    running_kdc,
+    sidecar,
+    start_sidecar,
+    wait_until,
+)
+
+pytestmark = pytest.mark.postgres
+REALM = "TEST.LOCAL"
+USER = "alice"
+
+
+@pytest.fixture(scope="module")
+def kdc():
+    with running_kdc(REALM, [USER, PG_SPN]) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def gss_pg(kdc):
+    with gss_postgres(kdc.keytab(PG_SPN), [USER]) as server:
+        yield server
+
+
+def _stat_gssapi(dsn: str, env: dict[str, str], monkeypatch) -> tuple:
+    import psycopg
+
+    for key in ("KRB5_CONFIG", "KRB5CCNAME"):
+        monkeypatch.setenv(key, env[key])
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT gss_authenticated, principal, encrypted FROM pg_stat_gssapi "
+                            "WHERE pid = pg_backend_pid()").fetchone()
+
+
+def test_login_without_a_ticket_is_refused(kdc, gss_pg, monkeypatch):
+    import psycopg
+
+    with pytest.raises(psycopg.OperationalError, match="GSSAPI encryption required but no "
+                                                       "credential cache"):
+        _stat_gssapi(gss_pg.dsn(USER), kdc.env(), monkeypatch)
+
+
+def test_login_with_the_sidecars_cache_is_gssapi_authenticated_and_encrypted(
+        kdc, gss_pg, tmp_path, monkeypatch):
+    cache = tmp_path / "krb" / "ccache"
+    env = kdc.env(cache)
+    done = sidecar("renew", "--once", "--principal", USER, "--keytab", str(kdc.keytab(USER)),
+                   "--cache", str(cache), env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"ticket for {USER} valid until" in done.stdout
+    assert oct(cache.stat().st_mode & 0o777) == "0o644"  # readers in other containers
+    assert _stat_gssapi(gss_pg.dsn(USER), env, monkeypatch) == (True, f"{USER}@{REALM}", True)
+
+
+def test_a_missing_keytab_is_one_line_and_writes_no_cache(kdc, tmp_path):
+    cache = tmp_path / "ccache"
+    done = sidecar("renew", "--once", "--principal", USER, "--keytab",
+                   str(tmp_path / "absent.keytab"), "--cache", str(cache), env=kdc.env(cache))
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"sidecar: renewal failed: keytab {tmp_path}/absent.keytab " \
+                                  "not found"
+    assert not cache.exists()
+
+
+@pytest.fixture
+def short_lived_kdc():
+    """Tickets live one minute (the realm's and the principal's max_life)."""
+    with running_kdc("SHORT.LOCAL", [USER], max_life="1m") as made:
+        yield made
+
+
+def _expiry(cache: Path) -> int | None:
+    try:
+        return ccache.read(str(cache)).expires
+    except ccache.CacheError:
+        return None
+
+
+def _health(kdc, cache: Path) -> bool:
+    done = sidecar("health", "--cache", str(cache), "--threshold", "50", env=kdc.env(cache))
+    return done.returncode == 0
+
+
+def test_the_sidecar_renews_a_one_minute_ticket_and_its_health_follows_the_kdc(
+        short_lived_kdc, tmp_path):
+    kdc = short_lived_kdc
+    cache = tmp_path / "ccache"
+    # renew when under 57 s of a 60 s ticket, healthy while over 50 s: without a KDC the
+    # ticket falls under the threshold within seconds
+    process = start_sidecar("--principal", USER, "--keytab", str(kdc.keytab(USER)),
+                            "--cache", str(cache), "--renew-before", "57", "--interval", "0.5",
+                            env=kdc.env(cache))
+    try:
+        first = wait_until(lambda: _expiry(cache), "the first ticket")
+        start, end = next((c.start, c.end) for c in ccache.read(str(cache)).credentials)
+        assert end - start == 60  # the realm's one-minute lifetime
+        later = wait_until(lambda: (e := _expiry(cache)) and e > first and e, "a renewal")
+        assert later > first
+        wait_until(lambda: _health(kdc, cache), "healthy")
+
+        kdc.stop()
+        wait_until(lambda: not _health(kdc, cache), "unhealthy without the KDC")
+        unhealthy = sidecar("health", "--cache", str(cache), "--threshold", "50",
+                            env=kdc.env(cache))
+        assert "not more than the 50 s threshold" in unhealthy.stdout
+
+        kdc.start()
+        wait_until(lambda: _health(kdc, cache), "healthy again with the KDC back")
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert process.returncode == 0
+    assert "renewal failed: kinit: Cannot contact any KDC for realm 'SHORT.LOCAL'" in output
+    assert output.count("renewal failed") == 1  # said once, not every half second
