@@ -5,7 +5,7 @@ so `validate` says exactly what `doit` would; it runs each one separately, so a 
 does not hide the problems of the others: services.yaml, the orchestration settings, each
 source group, each pipeline.yaml, each pipeline's CDC config and warehouse tables, each
 pipeline template's cookiecutter.json, and the cross-file rules of the catalog. No engine,
-no dbt, no rendering of templates.
+no dbt.
 """
 
 from __future__ import annotations
@@ -59,9 +59,9 @@ class _Collector:
 
 
 def validate(project: Project) -> list[Problem]:
-    from dataplatform.cdc import generate as cdc_generate
     from dataplatform.cdc import layout as cdc_layout
     from dataplatform.cdc import loader as cdc_loader
+    from dataplatform.config.yamlsource import load_yaml
     from dataplatform.orchestration.spec import load_settings
     from dataplatform.pipelines.manifest import load_pipeline, pipeline_dirs
     from dataplatform.scaffold import templates
@@ -81,8 +81,9 @@ def validate(project: Project) -> list[Problem]:
             continue
         source = found.attempt(lambda p=pipeline: cdc_layout.find_source(
             p.directory, p.has_cdc_section))
-        if source is not None:
-            found.attempt(lambda s=source: cdc_generate.load(project, s))
+        if source is not None:  # what cdc.generate.load does, with the groups read once
+            found.attempt(lambda s=source: cdc_loader.parse_pipeline(
+                load_yaml(s.file, project.relative(s.file)), s.keypath, s.pipeline, groups))
         if warehouse_layout.declares_tables(directory, pipeline.has_warehouse_section):
             inputs = found.attempt(lambda p=pipeline: warehouse_layout.inputs_of(
                 p.directory, p.has_warehouse_section, p.has_cdc_section))
