@@ -218,3 +218,27 @@ def test_the_engine_list_is_read_into_plain_data() -> None:
     assert image_key("busybox") == "busybox:latest"
     assert image_key("127.0.0.1:5000/team/x") == "127.0.0.1:5000/team/x:latest"
     assert image_key("postgres:16") == "postgres:16"
+
+
+def test_down_keeps_what_services_yaml_declares_persistent_now_else_what_the_label_says() -> None:
+    from types import SimpleNamespace
+
+    from dataplatform.services.volumes import to_remove
+
+    def volume(name: str, **found: str) -> dict:
+        return {"Name": name, "Labels": {"dataplatform.project": NS, **found}}
+
+    listed = [
+        volume("ns_data", **{"dataplatform.volume": "data", "dataplatform.persistent": "false"}),
+        volume("ns_db_own", **{"dataplatform.service": "db",
+                               "dataplatform.persistent": "false"}),
+        volume("ns_gone", **{"dataplatform.volume": "gone", "dataplatform.persistent": "true"}),
+        volume("ns_tmp", **{"dataplatform.volume": "tmp", "dataplatform.persistent": "false"}),
+        {"Name": "theirs", "Labels": {"dataplatform.project": "other"}},
+    ]
+    declared = {"data": SimpleNamespace(persistent=True)}
+    services = {"db": SimpleNamespace(persistent=True)}
+    assert to_remove(listed, NS, False, declared, services) == ["ns_tmp"]
+    assert to_remove(listed, NS, False, None, None) == ["ns_data", "ns_db_own", "ns_tmp"]
+    assert to_remove(listed, NS, True, declared, services) == [
+        "ns_data", "ns_db_own", "ns_gone", "ns_tmp"]

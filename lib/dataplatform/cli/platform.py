@@ -144,7 +144,8 @@ def down(c, volumes=False, yes=False):
 
     services = loaded.manifest.services if loaded.manifest else None
     with Progress() as progress:
-        removed = stop.down(loaded.namespace, services, volumes, progress)
+        removed = stop.down(loaded.namespace, services, volumes, progress,
+                            loaded.manifest.volumes if loaded.manifest else None)
     console.print(f"removed {len(removed)} container(s) of {loaded.namespace}"
                   + ("; persistent volumes removed" if volumes else
                      "; persistent volumes kept"), markup=False)

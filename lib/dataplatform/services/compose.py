@@ -10,9 +10,10 @@ from typing import Any
 
 import yaml
 
+from dataplatform import labels
 from dataplatform.images import fingerprint as fp
 from dataplatform.project import Project
-from dataplatform.services.desired import container_name
+from dataplatform.services.desired import container_name, volume_labels
 from dataplatform.services.manifest import ServicesManifest
 
 
@@ -53,10 +54,14 @@ def compose_document(project: Project, manifest: ServicesManifest) -> dict[str, 
                 source, _, rest = volume.partition(":")
                 if source.startswith((".", "/", "~")):
                     mounts.append(volume)
-                else:
+                elif source in manifest.volumes:  # top-level: shared, named once
+                    volumes[source] = {"labels": volume_labels(
+                        manifest.namespace, manifest.volumes[source].persistent, key=source)}
+                    mounts.append(volume)
+                else:  # the service's own: compose names it <project>_<service>_<volume>
                     key = f"{name}_{source}"
-                    volumes[key] = {"labels": {"dataplatform.persistent":
-                                               str(service.persistent).lower()}}
+                    volumes[key] = {"labels": volume_labels(
+                        manifest.namespace, service.persistent, service=name)}
                     mounts.append(f"{key}:{rest}")
             entry["volumes"] = mounts
         if service.depends_on:
@@ -68,8 +73,7 @@ def compose_document(project: Project, manifest: ServicesManifest) -> dict[str, 
                                     "start_period": _duration(check.start_period)}
         if service.profiles:
             entry["profiles"] = list(service.profiles)
-        entry["labels"] = {"dataplatform.project": manifest.namespace,
-                           "dataplatform.service": name}
+        entry["labels"] = {labels.PROJECT: manifest.namespace, labels.SERVICE: name}
         services[name] = entry
     document: dict[str, Any] = {"name": manifest.namespace, "services": services}
     if volumes:

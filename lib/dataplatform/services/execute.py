@@ -131,16 +131,25 @@ def check_ports(made: Plan, wanted: Mapping[str, DesiredContainer], observed: Ob
 
 
 class Executor:
-    def __init__(self, api: Any, namespace: str, network: str,
+    def __init__(self, api: Callable[[], Any], namespace: str, network: str,
                  wanted: Mapping[str, DesiredContainer], observed: Observed,
                  report: Report):
-        self.api = api
+        """`api`: gives the docker.APIClient, asked for only when a step changes something
+        (waiting reads the engine with plain HTTP)."""
+        self._api_factory = api
+        self._api: Any = None
         self.namespace = namespace
         self.network = network
         self.wanted = wanted
         self.ids = {name: c.id for name, c in observed.ours.items()}
         self.report = report
         self.started: list[str] = []
+
+    @property
+    def api(self) -> Any:
+        if self._api is None:
+            self._api = self._api_factory()
+        return self._api
 
     # -- one engine call per step ------------------------------------------------------------
     def _network(self) -> None:
@@ -241,7 +250,7 @@ class Executor:
                         progressed = True
                     waits = [i for i in runnable if steps[i].kind == WAIT]
                     if waits and not progressed:
-                        seen = containers_of(self.api, self.namespace)
+                        seen = containers_of(self.namespace)
                         for index in waits:
                             name = steps[index].target
                             state, detail = readiness(seen.get(name), self.wanted[name],

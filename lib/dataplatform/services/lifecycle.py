@@ -214,7 +214,7 @@ class Platform:
         services, notes = self.selection(names, profiles)
         if not services:
             raise UserError("no service to start — every service has a profile; pass --profile")
-        observed = observe(self.client.api, self.namespace)
+        observed = observe(self.namespace)
         wanted = self.desired(services, observed=observed, report=report)
         made = plan_mod.plan([want_of(wanted[s.name]) for s in services], observed,
                              desired_mod.network_name(self.namespace))
@@ -228,7 +228,7 @@ class Platform:
         from dataplatform.services.execute import Executor
 
         made, wanted, observed, notes = self.plan(names, profiles, report)
-        executor = Executor(self.client.api, self.namespace,
+        executor = Executor(lambda: self.client.api, self.namespace,
                             desired_mod.network_name(self.namespace), wanted, observed, report)
         executor.run(made, timeout)
         by: dict[str, list[str]] = {}

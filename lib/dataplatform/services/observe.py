@@ -97,14 +97,21 @@ def from_listings(namespace: str, containers: list[Mapping[str, Any]],
     return Observed(namespace, ours, others, tags, prints)
 
 
-def observe(api: Any, namespace: str) -> Observed:
-    """`api`: a docker.APIClient. The only engine reads before `up` plans."""
-    return from_listings(namespace, api.containers(all=True), api.images())
+def observe(namespace: str) -> Observed:
+    """The only engine reads before `up` plans: plain HTTP on a local socket (images/engine.py
+    `get_json`), so a no-op `up` never loads the docker SDK."""
+    from dataplatform.images import engine
+
+    return from_listings(namespace, engine.get_json("/containers/json", {"all": 1}),
+                         engine.get_json("/images/json"))
 
 
-def containers_of(api: Any, namespace: str) -> dict[str, ObservedContainer]:
+def containers_of(namespace: str) -> dict[str, ObservedContainer]:
     """Our containers only (one filtered list call): what the executor polls while waiting."""
-    listed = api.containers(all=True, filters={"label": f"{labels.PROJECT}={namespace}"})
+    from dataplatform.images import engine
+
+    listed = engine.get_json("/containers/json", {
+        "all": 1, "filters": {"label": [f"{labels.PROJECT}={namespace}"]}})
     return {c.service or c.name: c for c in map(container_from_summary, listed)}
 
 

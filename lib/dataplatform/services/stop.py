@@ -175,21 +175,21 @@ def _remove(api, container_id: str) -> None:
 
 
 def down(namespace: str, services: Mapping[str, Service] | None, volumes: bool,
-         report: Report) -> list[str]:
+         report: Report, declared_volumes: Mapping[str, object] | None = None) -> list[str]:
     """Stop and remove every container of `namespace`, then its network and its volumes but
     the persistent ones (all of them with `volumes`). `services` None: services.yaml is
     broken, so the containers' labels decide."""
     from dataplatform.services import found
+    from dataplatform.services import volumes as volumes_mod
 
     api = engine.client().api
     removed = stop(targets(found.containers(namespace), services), remove=True, report=report)
     ours = {"label": f"{labels.PROJECT}={namespace}"}
     for network in api.networks(filters=ours):
         api.remove_network(network["Id"])
-    for volume in api.volumes(filters=ours).get("Volumes") or []:
-        persistent = (volume.get("Labels") or {}).get(labels.PERSISTENT) == "true"
-        if volumes or not persistent:
-            api.remove_volume(volume["Name"])
+    listed = api.volumes(filters=ours).get("Volumes") or []
+    for name in volumes_mod.to_remove(listed, namespace, volumes, declared_volumes, services):
+        api.remove_volume(name)
     return removed
 
 
