@@ -3,8 +3,13 @@ no engine. Observed state is written as the engine's container list would give i
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
 
+from dataplatform.services.desired import HASH_EXCLUDES, desired
 from dataplatform.services.observe import (
     Observed,
     ObservedContainer,
@@ -13,6 +18,8 @@ from dataplatform.services.observe import (
     image_key,
 )
 from dataplatform.services.plan import Plan, Want, plan
+from dataplatform.services.spec import HealthCheck, Service
+from dataplatform.services.volumes import to_remove
 
 NS = "ns"
 
@@ -221,10 +228,6 @@ def test_the_engine_list_is_read_into_plain_data() -> None:
 
 
 def test_down_keeps_what_services_yaml_declares_persistent_now_else_what_the_label_says() -> None:
-    from types import SimpleNamespace
-
-    from dataplatform.services.volumes import to_remove
-
     def volume(name: str, **found: str) -> dict:
         return {"Name": name, "Labels": {"dataplatform.project": NS, **found}}
 
@@ -242,3 +245,52 @@ def test_down_keeps_what_services_yaml_declares_persistent_now_else_what_the_lab
     assert to_remove(listed, NS, False, None, None) == ["ns_data", "ns_db_own", "ns_tmp"]
     assert to_remove(listed, NS, True, declared, services) == [
         "ns_data", "ns_db_own", "ns_gone", "ns_tmp"]
+
+
+def _hash(**changes) -> str:
+    base = Service(name="db", declared_in="platform/services.yaml:3", image="busybox",
+                   environment=(("A", "${A}"),), command=("sleep", "60"),
+                   healthcheck=HealthCheck(("CMD", "true")))
+    service = dataclasses.replace(base, **changes)
+    return desired(service, NS, "busybox:latest", "sha256:1", Path("/r"), {"A": "1"}).config_hash
+
+
+def test_the_config_hash_covers_the_whole_service_but_the_excluded_fields() -> None:
+    same = _hash()
+    assert _hash() == same
+    # fields that do not shape the container: no recreation
+    assert _hash(profiles=("x",), depends_on=(("a", "service_started"),),
+                 restart_deps=("a",), optional_deps=("a",), declared_in="elsewhere:9",
+                 template="postgres:16", lines={"image": 4}) == same
+    # every other field does, including ones the hash code never names (stop_signal)
+    assert _hash(stop_signal="SIGINT") != same
+    assert _hash(stop_grace_period=3.0) != same
+    assert _hash(command=("sleep", "61")) != same
+    assert _hash(ports=("8080:80",)) != same
+    # and a field added to the schema is covered unless someone excludes it on purpose
+    covered = {f.name for f in dataclasses.fields(Service)} - HASH_EXCLUDES
+    assert {"image", "environment", "command", "ports", "volumes", "healthcheck",
+            "stop_signal", "stop_grace_period"} <= covered
+
+
+def test_the_config_hash_follows_interpolated_values() -> None:
+    service = Service(name="db", declared_in="f:1", image="busybox",
+                      environment=(("A", "${A}"),))
+    one = desired(service, NS, "busybox:latest", "sha256:1", Path("/r"), {"A": "1"})
+    two = desired(service, NS, "busybox:latest", "sha256:1", Path("/r"), {"A": "2"})
+    newer_image = desired(service, NS, "busybox:latest", "sha256:2", Path("/r"), {"A": "1"})
+    assert len({one.config_hash, two.config_hash, newer_image.config_hash}) == 3
+
+
+def test_a_mount_of_a_top_level_volume_is_the_shared_volume_else_the_services_own() -> None:
+    service = Service(name="db", declared_in="f:1", image="busybox", persistent=True,
+                      volumes=("data:/data", "own:/own:ro", "./conf:/conf"))
+    made = desired(service, NS, "busybox", "sha256:1", Path("/r"), {},
+                   {"data": SimpleNamespace(persistent=False)})
+    assert [(m.source, m.named, m.read_only) for m in made.mounts] == [
+        ("ns_data", True, False), ("ns_db_own", True, True), ("/r/conf", False, False)]
+    assert [(v.name, dict(v.labels)) for v in made.volumes] == [
+        ("ns_data", {"dataplatform.project": NS, "dataplatform.persistent": "false",
+                     "dataplatform.volume": "data"}),
+        ("ns_db_own", {"dataplatform.project": NS, "dataplatform.persistent": "true",
+                       "dataplatform.service": "db"})]
