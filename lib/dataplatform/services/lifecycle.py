@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from dataplatform import interpolate
 from dataplatform.errors import UserError
 from dataplatform.images import engine
-from dataplatform.images import fingerprint as fp
 from dataplatform.project import Project
 from dataplatform.services import desired as desired_mod
 from dataplatform.services import graph
@@ -30,6 +29,8 @@ from dataplatform.services.spec import Service
 
 if TYPE_CHECKING:
     import docker
+
+    from dataplatform.images import fingerprint as fp
 
 __all__ = ["Platform", "UpFailed", "UpResult"]
 
@@ -139,6 +140,7 @@ class Platform:
     def _built_image(self, service: Service, fetch: bool, observed: Observed | None,
                      report: Report) -> tuple[str, str] | None:
         from dataplatform.images import checkouts, presence
+        from dataplatform.images import fingerprint as fp  # only services with build: need it
 
         spec = service.build
         assert spec is not None
