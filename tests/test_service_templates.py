@@ -29,7 +29,8 @@ def test_the_repository_platform_expands() -> None:
     manifest = load_services(Project(REPO))
     assert set(manifest.services) == {
         "postgres", "redpanda", "minio", "airflow-init", "airflow-scheduler",
-        "airflow-webserver", "dagster-init", "dagster-webserver", "dagster-daemon", "tools"}
+        "airflow-webserver", "dagster-init", "dagster-webserver", "dagster-daemon", "tools",
+        "kdc", "kerberos-sidecar"}
     postgres = manifest.services["postgres"]
     assert postgres.image == "postgres:16" and postgres.persistent
     assert postgres.healthcheck.test[0] == "CMD-SHELL"

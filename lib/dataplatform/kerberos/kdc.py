@@ -177,6 +177,23 @@ def serve(realm: Realm, admin: bool) -> int:
     return code
 
 
+def health(keytab_dir: Path, names: list[str], port: int) -> int:
+    """0 when every listed principal's keytab is there and the KDC accepts connections."""
+    import socket
+
+    missing = [keytab_file(n) for n in names if not (keytab_dir / keytab_file(n)).exists()]
+    if missing:
+        print(f"unhealthy: no keytab yet: {', '.join(missing)}")
+        return 1
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=3).close()
+    except OSError as exc:
+        print(f"unhealthy: the KDC does not answer on port {port}: {exc.strerror or exc}")
+        return 1
+    print(f"healthy: KDC on port {port}, {len(names)} keytab(s)")
+    return 0
+
+
 def _env_list(value: str) -> list[str]:
     return [part for part in re.split(r"[\s,]+", value) if part]
 
@@ -184,7 +201,7 @@ def _env_list(value: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     e = os.environ.get
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=("init", "serve"))
+    parser.add_argument("action", choices=("init", "serve", "health"))
     parser.add_argument("--dir", default=e("KDC_DATA", "/var/lib/krb5kdc/dataplatform"))
     parser.add_argument("--realm", default=e("KRB5_REALM", "DEV.LOCAL"))
     parser.add_argument("--principals", default=e("KDC_PRINCIPALS", ""),
@@ -199,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-life", default=e("KDC_MAX_LIFE", "10h"))
     parser.add_argument("--no-admin", action="store_true")
     args = parser.parse_args(argv)
+    if args.action == "health":
+        return health(Path(args.keytabs), _env_list(args.principals), args.port)
     try:
         realm = Realm(Path(args.dir), args.realm, args.port, args.host, args.listen,
                       args.max_life, args.admin_port)

@@ -27,8 +27,8 @@ VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 NAMESPACE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 TEMPLATES = Path("templates/services")
-# Keys that may stand next to `template:`; for templates of several services only these two.
-MULTI_TEMPLATE_OVERRIDES = ("environment", "profiles")
+# Keys that may stand next to `template:`; for templates of several services only these.
+MULTI_TEMPLATE_OVERRIDES = ("environment", "profiles", "kerberos")
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,10 @@ def load_services(project: Project) -> ServicesManifest:
     volumes = _volumes(doc, optional(doc, (), data, "volumes", dict, {}))
     manifest = ServicesManifest(namespace, services, doc.display, volumes)
     _check_dependencies(doc, manifest)
-    return manifest
+    from dataplatform.kerberos import config as kerberos
+
+    kerberos.check(doc, manifest, project.root)
+    return kerberos.with_volumes(manifest)
 
 
 def _volumes(doc: YamlDocument, raw: dict[str, Any]) -> dict[str, Volume]:

@@ -14,7 +14,7 @@ from dataplatform.services.durations import parse_duration, signal_name
 
 SERVICE_KEYS = (
     "template", "image", "build", "environment", "command", "ports", "volumes", "persistent",
-    "depends_on", "healthcheck", "profiles", "stop_signal", "stop_grace_period",
+    "depends_on", "healthcheck", "profiles", "stop_signal", "stop_grace_period", "kerberos",
 )
 HEALTHCHECK_KEYS = ("test", "interval", "timeout", "retries", "start_period", "disable")
 CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
@@ -53,6 +53,9 @@ class Service:
     # recreates or restarts them.
     optional_deps: tuple[str, ...] = ()
     restart_deps: tuple[str, ...] = ()
+    # `kerberos: true`: the kerberos-sidecar's ticket cache mounted read-only, KRB5CCNAME and
+    # KRB5_CONFIG set (dataplatform.kerberos.config says what and where)
+    kerberos: bool = False
     lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -207,5 +210,6 @@ def parse_service(doc: YamlDocument, keypath: KeyPath, name: str, body: dict, ba
         stop_signal=_stop_signal(doc, (*keypath, "stop_signal"), body.get("stop_signal")),
         stop_grace_period=_duration(doc, (*keypath, "stop_grace_period"),
                                     body.get("stop_grace_period"), None),
+        kerberos=optional(doc, keypath, body, "kerberos", bool, False),
         lines={key: doc.line((*keypath, key)) or 0 for key in body},
     )
