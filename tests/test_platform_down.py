@@ -196,3 +196,31 @@ services:
             volume.remove(force=True)
         for network in docker_client.networks.list(filters=ours):
             network.remove()
+
+
+def test_how_to_stop_comes_from_services_yaml_else_from_the_container() -> None:
+    """Pure: which signal, grace period and dependencies down uses for each container."""
+    from dataplatform.services.found import Found
+    from dataplatform.services.spec import Service
+    from dataplatform.services.stop import targets
+
+    def container(service: str, signal: str | None, labels: dict[str, str]) -> Found:
+        return Found(service, {"Id": f"id-{service}", "State": {"Status": "running"},
+                               "Config": {"StopSignal": signal, "Labels": labels}})
+
+    carried = {"dataplatform.depends-on": "db,cache", "dataplatform.stop-grace-period": "90"}
+    found = {"app": container("app", "SIGINT", carried),
+             "db": container("db", None, {}),
+             "old": container("old", "SIGQUIT", carried)}
+    declared = {"app": Service("app", "x:1", image="i", stop_signal="SIGUSR2",
+                               stop_grace_period=2.5, depends_on=(("db", "service_started"),)),
+                "db": Service("db", "x:2", image="i")}
+    made = targets(found, declared)
+    assert (made["app"].signal, made["app"].grace, made["app"].dependencies) == (
+        "SIGUSR2", 2.5, ("db",))  # services.yaml wins over what the container carries
+    assert (made["db"].signal, made["db"].grace) == ("SIGTERM", 10.0)  # the defaults
+    assert (made["old"].signal, made["old"].grace, made["old"].dependencies) == (
+        "SIGQUIT", 90.0, ("db", "cache"))  # not declared any more: its own labels
+    broken = targets(found, None)  # services.yaml does not load
+    assert (broken["app"].signal, broken["app"].grace, broken["app"].dependencies) == (
+        "SIGINT", 90.0, ("db", "cache"))
