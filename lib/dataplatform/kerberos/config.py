@@ -47,6 +47,17 @@ def uses_kerberos(manifest: Any) -> bool:
                for s in manifest.services.values())
 
 
+def realm(manifest: Any, root: Path) -> str | None:
+    """The realm services.yaml's kdc or kerberos-sidecar uses (None when neither is there)."""
+    from dataplatform.interpolate import variables
+
+    values = variables(root)
+    for service in manifest.services.values():
+        if _template(service) in (KDC_TEMPLATE, SIDECAR_TEMPLATE):
+            return _value(service, "KRB5_REALM", values, DEFAULT_REALM)
+    return None
+
+
 def _declared_key(doc: YamlDocument, service: str) -> str:
     """The services.yaml key a (template-expanded) service was declared under."""
     keys = [str(k) for k in ((doc.data or {}).get("services") or {})]

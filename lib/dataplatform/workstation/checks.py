@@ -317,10 +317,26 @@ def registry(project: Project) -> Check:
                  "start it, fix DATAPLATFORM_REGISTRY in .env, or remove it to build locally")
 
 
+def kerberos(project: Project, env: dict[str, str] | None = None) -> list[Check]:
+    """krb5.conf, ticket, cache type and KDC (dataplatform/kerberos/diagnose.py), when
+    services.yaml uses the kdc or kerberos-sidecar template or `kerberos: true`."""
+    from dataplatform.kerberos import config, diagnose
+    from dataplatform.services.manifest import load_services
+
+    try:
+        manifest = load_services(project)
+    except UserError:
+        return []  # a broken services.yaml is reported by the checks that need it
+    if not config.uses_kerberos(manifest):
+        return []
+    return [Check(f.name, f.status, f.observed, f.fix)
+            for f in diagnose.doctor(env, config.realm(manifest, project.root))]
+
+
 def run_all(project: Project) -> list[Check]:
     return [python_version(), packages(), git_present(), docker_engine(), free_memory(),
             ports(project), env_file(project), env_mode(project), secrets(project),
-            cdc_dsn(project), wsl(project), registry(project)]
+            cdc_dsn(project), wsl(project), registry(project), *kerberos(project)]
 
 
 def as_json(results: list[Check]) -> str:
