@@ -178,3 +178,15 @@ def wait_until(predicate, what: str, limit: float = 60, step: float = 0.2):
             return value
         time.sleep(step)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def with_time_offset(cache: Path, target: Path, seconds: int) -> None:
+    """Copy a FILE: cache with its KDC time offset header set to `seconds`: krb5 then stamps
+    every request that far off the real clock — a real clock skew, without touching the
+    machine's clock."""
+    import struct
+
+    data = cache.read_bytes()
+    version, length = struct.unpack(">HH", data[:4])
+    header = struct.pack(">HHii", 1, 8, seconds, 0)  # tag 1: KDC time offset (s, µs)
+    target.write_bytes(struct.pack(">HH", version, len(header)) + header + data[4 + length:])

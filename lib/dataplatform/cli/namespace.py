@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from dataplatform.cli import cache, cdc, db, pipelines, platform, workflow, workstation
+from dataplatform.cli import (
+    cache,
+    cdc,
+    db,
+    kerberos,
+    pipelines,
+    platform,
+    workflow,
+    workstation,
+)
 
 
 def build_namespace() -> Collection:
@@ -22,4 +31,5 @@ def build_namespace() -> Collection:
     root.add_collection(Collection("pipelines", pipelines.outdated, pipelines.update))
     root.add_collection(Collection("db", db.plan_command, db.deploy_command))
     root.add_collection(Collection("cdc", cdc.lint_command))
+    root.add_collection(Collection("kerberos", kerberos.test_login))
     return root

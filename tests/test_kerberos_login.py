@@ -1,0 +1,99 @@
+"""`invoke kerberos.test-login SERVICE` against a real KDC and a PostgreSQL 15 that accepts
+only GSSAPI-encrypted logins: success names the principal; each failure is one line with its
+cause — no ticket, clock skew, wrong SPN, KDC unreachable, a principal without a role."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import free_port
+from kerberos_helpers import PG_SPN, gss_postgres, running_kdc, sidecar, with_time_offset
+
+pytestmark = pytest.mark.postgres
+REALM = "LOGIN.LOCAL"
+USER = "alice"
+NO_ROLE = "bob"
+
+
+@pytest.fixture(scope="module")
+def kdc():
+    with running_kdc(REALM, [USER, NO_ROLE, PG_SPN]) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def gss_pg(kdc):
+    with gss_postgres(kdc.keytab(PG_SPN), [USER]) as server:
+        yield server
+
+
+@pytest.fixture
+def platform(project, gss_pg):
+    project.services('  postgres:\n    image: "postgres:15"\n'
+                     '    ports: ["${GSS_PG_PORT}:5432"]\n')
+    project.env["GSS_PG_PORT"] = str(gss_pg.port)
+    return project
+
+
+def _ticket(kdc, cache, principal=USER):
+    done = sidecar("renew", "--once", "--principal", principal, "--keytab",
+                   str(kdc.keytab(principal)), "--cache", str(cache), env=kdc.env(cache))
+    assert done.returncode == 0, done.stderr
+    return cache
+
+
+def _login(platform, kdc, cache, *args, config=None):
+    return platform.invoke("kerberos.test-login", "postgres", *args,
+                           KRB5_CONFIG=str(config or kdc.krb5_conf), KRB5CCNAME=f"FILE:{cache}")
+
+
+def _one_line(result) -> str:
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_with_the_sidecars_ticket_the_login_names_the_principal(platform, kdc, gss_pg,
+                                                                  tmp_path):
+    result = _login(platform, kdc, _ticket(kdc, tmp_path / "cc"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (f"✓ postgres (localhost:{gss_pg.port}, role {USER}, "
+                                     f"principal postgres/localhost): logged in as "
+                                     f"{USER}@{REALM} with GSSAPI, encrypted")
+
+
+def test_no_ticket(platform, kdc, tmp_path):
+    line = _one_line(_login(platform, kdc, tmp_path / "absent", "--user", USER))
+    assert line.startswith("✗ postgres (") and ": no ticket: run kinit" in line
+
+
+def test_clock_skew(platform, kdc, tmp_path):
+    skewed = tmp_path / "skewed"
+    with_time_offset(_ticket(kdc, tmp_path / "cc"), skewed, -900)
+    line = _one_line(_login(platform, kdc, skewed))
+    assert ": clock skew: the clocks differ by more than 5 minutes" in line
+
+
+def test_wrong_spn(platform, kdc, tmp_path):
+    line = _one_line(_login(platform, kdc, _ticket(kdc, tmp_path / "cc"),
+                            "--krbsrvname", "HTTP"))
+    assert f": wrong SPN: the server's service principal is not HTTP/localhost@{REALM}" in line
+
+
+def test_kdc_unreachable(platform, kdc, tmp_path):
+    elsewhere = tmp_path / "krb5.conf"  # the realm's KDC listed at a port nothing listens on
+    elsewhere.write_text(kdc.krb5_conf.read_text().replace(f":{kdc.port}", f":{free_port()}"))
+    line = _one_line(_login(platform, kdc, _ticket(kdc, tmp_path / "cc"), config=elsewhere))
+    assert ": KDC unreachable: reach the KDC" in line
+
+
+def test_a_principal_without_a_role(platform, kdc, tmp_path):
+    line = _one_line(_login(platform, kdc, _ticket(kdc, tmp_path / "cc", NO_ROLE)))
+    assert ": principal not accepted: the server has no login role" in line
+
+
+def test_an_unknown_service_is_one_line(platform, kdc, tmp_path):
+    result = platform.invoke("kerberos.test-login", "postgress")
+    assert _one_line(result).endswith("did you mean 'postgres'?")
