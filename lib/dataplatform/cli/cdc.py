@@ -4,7 +4,6 @@ and prints one line per finding)."""
 
 from __future__ import annotations
 
-from dataplatform.cdc import lint
 from dataplatform.cli.common import command, console
 from dataplatform.errors import UserError
 from dataplatform.project import find_project
@@ -25,6 +24,8 @@ def lint_command(c, pipeline=None):
     functions or methods, and SQL Server DSNs a substituted password could break. Prints one
     line per finding (file:line: YAML path: problem) and exits 1 when there is any. Lints the
     files as they are: run doit first after changing a pipeline."""
+    from dataplatform.cdc import lint  # here, so other commands start without it
+
     project = find_project()
     files = lint.generated_configs(project, pipeline)
     findings = [f for path in files for f in lint.lint_file(path, project.relative(path))]
