@@ -1,18 +1,29 @@
 #!/usr/bin/env python3
-"""Benchmark `invoke up` / `invoke status` on a stack of N busybox services (10 by default)
-with real HTTP health checks, against starting the same containers one by one with a fixed
-sleep after each (what a start script without health gating does).
+"""Benchmark the local platform's commands on a stack of N busybox services (10 by default) on
+the real engine, as whole processes, against the plain `docker` CLI commands a user would
+otherwise run (docker compose is not assumed to be installed):
 
-Prints medians over repeated runs, in one run: cold `up` to all-healthy, the scripted start,
-`up` with everything already healthy (target under 1 s), and `status`.
+- cold `invoke up` until all healthy   vs  `docker run` of each, then polling
+                                            `docker inspect` until all are healthy;
+- `invoke up` with everything healthy  vs  `docker ps --filter label=…` (the least any tool
+                                            must do to know nothing needs doing);
+- `invoke status`                      vs  `docker ps -a --filter label=…`;
+- `invoke down`                        vs  `docker stop` of each container in turn, then
+                                            `docker rm`.
 
-    python tools/testing/bench_platform.py --services 10 --repeat 3 --sleep 5
+Every service serves HTTP with a health check, and needs STOP_S seconds to exit after SIGTERM
+(a trap that sleeps, like a database flushing); services 1..N-1 depend on service 0, so a
+correct down takes two stop times (the dependents together, then service 0).
+
+    .venv/bin/python tools/testing/bench_platform.py --services 10 --repeat 5
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -30,17 +41,19 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 BASE = "dataplatform-test/busybox:1"
-console = Console(width=120)
+STOP_S = 1
+console = Console(width=140)
 
 
-def service(index: int) -> tuple[str, list[str], dict]:
-    """A service serving HTTP after a short boot, with its health check."""
+def command(index: int) -> list[str]:
+    """Serve HTTP after a short boot; on SIGTERM take STOP_S seconds, then exit 0."""
     port = 8100 + index
-    command = ["sh", "-c", f"sleep 1; mkdir -p /www && echo ok > /www/index.html && "
-                           f"exec httpd -f -p {port} -h /www"]
-    health = {"test": ["CMD", "wget", "-q", "-O-", f"http://localhost:{port}/"],
-              "interval": 500_000_000, "timeout": 2_000_000_000, "retries": 30}
-    return f"svc{index}", command, health
+    return ["sh", "-c", f"trap 'sleep {STOP_S}; exit 0' TERM; sleep 1; mkdir -p /www && "
+                        f"echo ok > /www/index.html && httpd -f -p {port} -h /www & wait"]
+
+
+def health(index: int) -> list[str]:
+    return ["CMD", "wget", "-q", "-O-", f"http://localhost:{8100 + index}/"]
 
 
 def make_repo(root: Path, namespace: str, count: int) -> None:
@@ -50,85 +63,135 @@ def make_repo(root: Path, namespace: str, count: int) -> None:
     (root / "platform").mkdir()
     lines = [f"namespace: {namespace}", "services:"]
     for index in range(count):
-        name, command, _ = service(index)
-        lines += [f"  {name}:", f"    image: {BASE}", f"    command: {command!r}",
-                  "    healthcheck:",
-                  f"      test: [CMD, wget, -q, -O-, 'http://localhost:{8100 + index}/']",
+        lines += [f"  svc{index}:", f"    image: {BASE}",
+                  f"    command: {json.dumps(command(index))}",
+                  "    healthcheck:", f"      test: {json.dumps(health(index))}",
                   "      interval: 500ms", "      timeout: 2s", "      retries: 30"]
         if index > 0:  # a realistic shape: everything waits for the first (the database)
             lines += ["    depends_on:", "      svc0: {condition: service_healthy}"]
-    (root / "platform/services.yaml").write_text("\n".join(lines).replace("'", '"') + "\n")
+    (root / "platform/services.yaml").write_text("\n".join(lines) + "\n")
 
 
-def invoke(root: Path, *args: str) -> float:
+LAST_CPU = [0.0]  # CPU seconds (user + system) of the last timed process
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(argv: list[str], cwd: Path | None = None) -> float:
     env = {k: v for k, v in os.environ.items() if k != "CI"}
+    cpu = _children_cpu()
     start = time.perf_counter()
-    done = subprocess.run([str(BIN / "invoke"), *args], cwd=root, env=env, capture_output=True,
-                          text=True)
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    LAST_CPU[0] = _children_cpu() - cpu
     if done.returncode != 0:
-        sys.exit(f"invoke {' '.join(args)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        sys.exit(f"{' '.join(argv)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
     return elapsed
 
 
-def scripted_start(client: docker.DockerClient, count: int, pause: float, prefix: str) -> float:
-    """docker run each container in order, sleeping a fixed time after each."""
-    network = client.networks.create(f"{prefix}_net")
+def invoke(root: Path, cpu: list[float], *args: str) -> float:
+    """Wall time of `invoke ARGS`; its CPU time goes to `cpu` (robust to a busy machine)."""
+    elapsed = timed([str(BIN / "invoke"), *args], root)
+    cpu.append(LAST_CPU[0])
+    return elapsed
+
+
+def docker_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True)
+
+
+def scripted_up(count: int, prefix: str, network: str) -> float:
+    """docker run each container (health check flags), then poll docker inspect until every
+    one is healthy: what a start script with health gating does."""
     start = time.perf_counter()
-    try:
-        for index in range(count):
-            name, command, health = service(index)
-            client.containers.run(BASE, command, name=f"{prefix}-{name}", detach=True,
-                                  network=network.name, healthcheck=health)
-            time.sleep(pause)
-        return time.perf_counter() - start
-    finally:
-        for container in client.containers.list(all=True, filters={"name": prefix}):
-            container.remove(force=True)
-        network.remove()
+    names = []
+    for index in range(count):
+        name = f"{prefix}-svc{index}"
+        names.append(name)
+        docker_cli("run", "-d", "--name", name, "--network", network, "--label",
+                   f"bench={prefix}", "--health-cmd", " ".join(health(index)[1:]),
+                   "--health-interval", "500ms", "--health-retries", "30", BASE,
+                   *command(index))
+    while True:
+        states = docker_cli("inspect", "--format", "{{.State.Health.Status}}", *names)
+        if all(line == "healthy" for line in states.stdout.split()):
+            return time.perf_counter() - start
+        time.sleep(0.25)
+
+
+def scripted_down(prefix: str) -> float:
+    """docker stop of each container in turn, then docker rm."""
+    start = time.perf_counter()
+    names = docker_cli("ps", "-aq", "--filter", f"label=bench={prefix}").stdout.split()
+    for name in names:
+        docker_cli("stop", name)
+    if names:
+        docker_cli("rm", *names)
+    return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=10)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--sleep", type=float, default=5.0,
-                        help="the fixed pause of the scripted start after each container")
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     client = docker.from_env(timeout=300)
     ensure_busybox(client, BASE)
     workdir = Path(tempfile.mkdtemp(prefix="dataplatform-bench-platform-"))
     namespace = f"dpbench-{uuid.uuid4().hex[:6]}"
+    prefix = f"{namespace}-cli"
     root = workdir / "repo"
     root.mkdir()
     make_repo(root, namespace, args.services)
-    cold, scripted, warm, status = [], [], [], []
+    label = f"label=dataplatform.project={namespace}"
+    cases: dict[str, tuple[list[float], list[float], list[float]]] = {  # ours, CPU, theirs
+        "cold up, until all healthy": ([], [], []),
+        "up, everything already healthy": ([], [], []),
+        "status": ([], [], []),
+        "down": ([], [], []),
+    }
+    network = client.networks.create(f"{prefix}_net", labels={"bench": prefix})
     try:
         for _ in range(args.repeat):
-            cold.append(invoke(root, "up"))
-            warm += [invoke(root, "up") for _ in range(3)]
-            status += [invoke(root, "status") for _ in range(3)]
-            invoke(root, "down", "--volumes", "--yes")
-            scripted.append(scripted_start(client, args.services, args.sleep,
-                                           f"{namespace}-script"))
+            cold, noop, status, down = (cases[k] for k in cases)
+            cold[0].append(invoke(root, cold[1], "up"))
+            for _ in range(3):
+                noop[0].append(invoke(root, noop[1], "up"))
+                noop[2].append(timed(["docker", "ps", "--filter", label]))
+                status[0].append(invoke(root, status[1], "status"))
+                status[2].append(timed(["docker", "ps", "-a", "--filter", label]))
+            down[0].append(invoke(root, down[1], "down"))
+            cold[2].append(scripted_up(args.services, prefix, network.name))
+            down[2].append(scripted_down(prefix))
     finally:
         subprocess.run([str(BIN / "invoke"), "down", "--volumes", "--yes"], cwd=root,
                        capture_output=True)
+        for container in client.containers.list(all=True, filters={"label": f"bench={prefix}"}):
+            container.remove(force=True)
+        network.remove()
         shutil.rmtree(workdir, ignore_errors=True)
-    table = Table(title=f"{args.services} services with HTTP health checks; medians of "
-                        f"{args.repeat} runs (seconds)", title_justify="left")
-    for column in ("case", "median", "runs"):
+    table = Table(title=f"{args.services} busybox services with HTTP health checks, each "
+                        f"taking {STOP_S} s to stop; medians in seconds (runs: up/down "
+                        f"{args.repeat}, no-op up/status {3 * args.repeat})",
+                  title_justify="left")
+    for column in ("case", "invoke", "invoke CPU", "docker CLI", "docker CLI ÷ invoke",
+                   "invoke runs"):
         table.add_column(column, justify="left" if column == "case" else "right")
-    for title, values in (("invoke up, cold, until all healthy", cold),
-                          (f"docker run one by one, {args.sleep:g} s sleep after each", scripted),
-                          ("invoke up, all already healthy", warm),
-                          ("invoke status", status)):
-        table.add_row(title, f"{statistics.median(values):.2f}",
-                      " ".join(f"{v:.2f}" for v in values))
+    for title, (ours, cpu, theirs) in cases.items():
+        mine, other = statistics.median(ours), statistics.median(theirs)
+        table.add_row(title, f"{mine:.2f}", f"{statistics.median(cpu):.2f}", f"{other:.2f}",
+                      f"{other / mine:.1f}×", " ".join(f"{v:.2f}" for v in ours))
     console.print(table)
-    ratio = statistics.median(scripted) / statistics.median(cold)
-    console.print(f"scripted ÷ invoke up: {ratio:.1f}× (and the script does not even know "
-                  "whether anything is healthy)")
+    console.print("docker CLI: cold up = docker run each + poll docker inspect until healthy; "
+                  "no-op up = docker ps --filter label; status = docker ps -a --filter label; "
+                  "down = docker stop each in turn + docker rm. invoke CPU: user + system "
+                  "seconds of the invoke process (what load on the machine does not inflate)",
+                  soft_wrap=True)
+    console.print(f"down's floor: two levels of {STOP_S} s stops (svc1..svc{args.services - 1} "
+                  f"together, then svc0) = {2 * STOP_S} s", soft_wrap=True)
 
 
 if __name__ == "__main__":

@@ -151,18 +151,17 @@ def down(c, volumes=False, yes=False):
                      "; persistent volumes kept"), markup=False)
 
 
-def _hashes(loaded: Loaded) -> dict[str, str]:
-    """Each declared service's config hash, for drift, from one listing of the engine's images
-    (nothing is built or pulled); a service whose image is missing, or with a ${VAR} without a
-    value, has none (its drift shows as unknown)."""
+def _hashes(loaded: Loaded, images: list[dict]) -> dict[str, str]:
+    """Each declared service's config hash, for drift, from the engine's image list (nothing
+    is built or pulled); a service whose image is missing, or with a ${VAR} without a value,
+    has none (its drift shows as unknown)."""
     if loaded.manifest is None:
         return {}
-    from dataplatform.images import engine
     from dataplatform.project import find_project
     from dataplatform.services.lifecycle import Platform
     from dataplatform.services.observe import from_listings
 
-    observed = from_listings(loaded.namespace, [], engine.get_json("/images/json"))
+    observed = from_listings(loaded.namespace, [], images)
     platform = Platform(find_project(), loaded.manifest)
     try:
         wanted = platform.desired(list(loaded.manifest.services.values()), fetch=False,
@@ -177,14 +176,21 @@ def status(c):
     """Table of services: state (with the exit code of an exited container), health, ports,
     image, uptime, drift from services.yaml. Works from the engine's labels when services.yaml
     is broken; piped or in CI, values are never cut."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from rich.table import Table
 
+    from dataplatform.images import engine
     from dataplatform.services import found
     from dataplatform.services import status as status_mod
 
     loaded = _loaded()
     services = loaded.manifest.services if loaded.manifest else None
-    rows = status_mod.rows(found.containers(loaded.namespace), services, _hashes(loaded))
+    with ThreadPoolExecutor(max_workers=1) as beside:  # the image list, while containers load
+        images = beside.submit(engine.get_json, "/images/json") if services else None
+        containers = found.containers(loaded.namespace)
+        hashes = _hashes(loaded, images.result()) if images is not None else {}
+    rows = status_mod.rows(containers, services, hashes)
     table = Table(title=f"platform {loaded.namespace}", title_justify="left")
     for column in ("service", "state", "health", "ports", "image", "uptime", "drift"):
         table.add_column(column, overflow="fold")
