@@ -303,7 +303,8 @@ class Executor:
         try:
             self._run(step)
         except docker.errors.APIError as exc:
-            what = step.target if step.kind not in (NETWORK, VOLUME) else \
-                f"{step.kind} {step.target}"
-            raise UpFailed(what, f"could not {step.kind}: {exc.explanation or exc}",
-                           "") from None
+            if step.kind in (NETWORK, VOLUME):
+                raise UserError(f"could not create the {step.kind} {step.target}: "
+                                f"{exc.explanation or exc}") from None
+            raise UpFailed(step.target, f"could not {step.kind} its container: "
+                           f"{exc.explanation or exc}", "") from None
