@@ -224,3 +224,17 @@ def test_how_to_stop_comes_from_services_yaml_else_from_the_container() -> None:
     broken = targets(found, None)  # services.yaml does not load
     assert (broken["app"].signal, broken["app"].grace, broken["app"].dependencies) == (
         "SIGINT", 90.0, ("db", "cache"))
+
+
+def test_compose_export_keeps_stop_signal_and_grace_period(project: TempProject) -> None:
+    """`invoke compose` gives docker compose the same stop settings (no engine needed)."""
+    import yaml
+
+    project.services("  db:\n    image: busybox\n    stop_signal: INT\n"
+                     "    stop_grace_period: 90s\n  web:\n    image: busybox\n")
+    result = project.invoke("compose")
+    assert result.returncode == 0, result.stderr
+    document = yaml.safe_load((project.root / "compose.yaml").read_text())
+    db, web = document["services"]["db"], document["services"]["web"]
+    assert (db["stop_signal"], db["stop_grace_period"]) == ("SIGINT", "1m30s")
+    assert "stop_signal" not in web and "stop_grace_period" not in web

@@ -14,6 +14,7 @@ from dataplatform import labels
 from dataplatform.images import fingerprint as fp
 from dataplatform.project import Project
 from dataplatform.services.desired import container_name, volume_labels
+from dataplatform.services.durations import format_duration
 from dataplatform.services.manifest import ServicesManifest
 
 
@@ -73,6 +74,10 @@ def compose_document(project: Project, manifest: ServicesManifest) -> dict[str, 
                                     "start_period": _duration(check.start_period)}
         if service.profiles:
             entry["profiles"] = list(service.profiles)
+        if service.stop_signal:
+            entry["stop_signal"] = service.stop_signal
+        if service.stop_grace_period is not None:
+            entry["stop_grace_period"] = format_duration(service.stop_grace_period)
         entry["labels"] = {labels.PROJECT: manifest.namespace, labels.SERVICE: name}
         services[name] = entry
     document: dict[str, Any] = {"name": manifest.namespace, "services": services}
