@@ -125,3 +125,30 @@ def test_the_sidecar_renews_a_one_minute_ticket_and_its_health_follows_the_kdc(
     assert process.returncode == 0
     assert "renewal failed: kinit: Cannot contact any KDC for realm 'SHORT.LOCAL'" in output
     assert output.count("renewal failed") == 1  # said once, not every half second
+
+
+def test_forward_copies_the_hosts_valid_ticket_and_refuses_an_expired_one(kdc, gss_pg, tmp_path,
+                                                                           monkeypatch):
+    """WSL2: kinit on the host into a FILE: cache; the sidecar forwards it to the shared one."""
+    import subprocess
+
+    host_cache, shared = tmp_path / "host" / "krb5cc", tmp_path / "krb" / "ccache"
+    host_cache.parent.mkdir()
+    env = kdc.env(shared)
+    subprocess.run(["kinit", "-kt", str(kdc.keytab(USER)), "-c", f"FILE:{host_cache}", USER],
+                   env=env, check=True)
+    done = sidecar("forward", "--once", "--source", str(host_cache), "--cache", str(shared),
+                   env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"sidecar: forwarded ticket for {USER}@{REALM}, valid until")
+    assert shared.read_bytes() == host_cache.read_bytes()
+    again = sidecar("forward", "--once", "--source", str(host_cache), "--cache", str(shared),
+                    env=env)
+    assert again.stdout.strip() == "sidecar: unchanged"
+    assert _stat_gssapi(gss_pg.dsn(USER), env, monkeypatch) == (True, f"{USER}@{REALM}", True)
+
+    subprocess.run(["kdestroy", "-c", f"FILE:{host_cache}"], env=env, check=True)
+    gone = sidecar("forward", "--once", "--source", str(host_cache), "--cache", str(shared),
+                   env=env)
+    assert gone.returncode == 1
+    assert gone.stderr.strip() == f"sidecar: renewal failed: no ticket cache at {host_cache}"

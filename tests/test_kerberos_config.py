@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO
 from dataplatform.errors import ConfigError
 from dataplatform.project import Project
-from dataplatform.services import desired
+from dataplatform.services import compose, desired
 from dataplatform.services.manifest import load_services
 
 
@@ -58,6 +58,14 @@ def test_kerberos_true_mounts_the_cache_read_only_and_sets_the_variables(tmp_pat
     other = desired.desired(manifest.services["other"], "t", "busybox:1", "sha256:x",
                             tmp_path, {}, manifest.volumes)
     assert not other.mounts and "KRB5CCNAME" not in other.environment
+    # `invoke compose` writes the same: the shared volume, read-only, and the variables
+    (tmp_path / "alone").mkdir()
+    alone = manifest_for(tmp_path / "alone", '  app: {image: "busybox:1", kerberos: true}\n')
+    document = compose.compose_document(Project(tmp_path / "alone"), alone)
+    app = document["services"]["app"]
+    assert app["volumes"] == ["kerberos-cache:/krb:ro"]
+    assert app["environment"]["KRB5CCNAME"] == "FILE:/krb/ccache"
+    assert "kerberos-cache" in document["volumes"]
 
 
 def test_kerberos_true_next_to_the_airflow_template_reaches_each_airflow_service(

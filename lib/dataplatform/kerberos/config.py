@@ -79,9 +79,23 @@ def _value(service: Any, name: str, values: Mapping[str, str], default: str = ""
         return default  # an unset ${VAR} is the env check's business
 
 
-def with_volumes(manifest: Any) -> Any:
-    """The manifest with the shared volumes Kerberos needs declared (not persistent) where
-    services.yaml does not declare them itself: `kerberos: true` is the one key a user writes."""
+def consumer(service: Any) -> Any:
+    """A `kerberos: true` service with the cache mounted and the variables set (a value the
+    service sets itself wins); any other service as it is."""
+    if not getattr(service, "kerberos", False):
+        return service
+    mount = consumer_volumes()
+    own = dict(service.environment)
+    return dataclasses.replace(
+        service, volumes=(*service.volumes, *(m for m in mount if m not in service.volumes)),
+        environment=(*((k, v) for k, v in consumer_environment() if k not in own),
+                     *service.environment))
+
+
+def applied(manifest: Any) -> Any:
+    """The manifest with `kerberos: true` expanded (every reader — up, status, compose — sees
+    the mount and the variables) and the shared volumes Kerberos needs declared (not
+    persistent) where services.yaml does not declare them itself."""
     if not uses_kerberos(manifest):
         return manifest
     from dataplatform.services.manifest import Volume
@@ -89,7 +103,8 @@ def with_volumes(manifest: Any) -> Any:
     volumes = dict(manifest.volumes)
     for key in (CACHE_VOLUME, KEYTAB_VOLUME):
         volumes.setdefault(key, Volume(key, False, "dataplatform.kerberos"))
-    return dataclasses.replace(manifest, volumes=volumes)
+    services = {name: consumer(service) for name, service in manifest.services.items()}
+    return dataclasses.replace(manifest, volumes=volumes, services=services)
 
 
 def check(doc: YamlDocument, manifest: Any, root: Path) -> None:

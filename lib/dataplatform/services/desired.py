@@ -186,12 +186,6 @@ def desired(service: Service, namespace: str, image: str, image_id: str, root: P
     def text(value: str) -> str:
         return interpolate(value, values, where)
 
-    if service.kerberos:  # the sidecar's cache, read-only (dataplatform/kerberos/config.py)
-        from dataplatform.kerberos import config as kerberos
-
-        service = dataclasses.replace(
-            service, volumes=(*service.volumes, *kerberos.consumer_volumes()),
-            environment=(*kerberos.consumer_environment(), *service.environment))
     environment = {key: text(value) for key, value in service.environment}
     command = service.command
     if isinstance(command, str):

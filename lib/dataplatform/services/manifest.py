@@ -181,7 +181,7 @@ def load_services(project: Project) -> ServicesManifest:
     from dataplatform.kerberos import config as kerberos
 
     kerberos.check(doc, manifest, project.root)
-    return kerberos.with_volumes(manifest)
+    return kerberos.applied(manifest)
 
 
 def _volumes(doc: YamlDocument, raw: dict[str, Any]) -> dict[str, Volume]:
