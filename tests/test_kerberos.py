@@ -152,3 +152,30 @@ def test_forward_copies_the_hosts_valid_ticket_and_refuses_an_expired_one(kdc, g
                    env=env)
     assert gone.returncode == 1
     assert gone.stderr.strip() == f"sidecar: renewal failed: no ticket cache at {host_cache}"
+
+
+def test_no_key_reaches_output_or_the_written_configs(tmp_path):
+    """The realm's script prints what it made, never a key; krb5.conf and kdc.conf hold none."""
+    import subprocess
+
+    from kerberos_helpers import Kdc
+
+    kdc = Kdc(tmp_path, "KEYS.LOCAL", [USER, PG_SPN])
+    made = subprocess.run(kdc.args("init"), capture_output=True, text=True, env=kdc.env())
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.splitlines() == [
+        f"kdc: created realm KEYS.LOCAL in {tmp_path}/realm",
+        f"kdc: created principal {USER}@KEYS.LOCAL",
+        f"kdc: exported keytab {kdc.keytab(USER)} for {USER}@KEYS.LOCAL",
+        f"kdc: created principal {PG_SPN}@KEYS.LOCAL",
+        f"kdc: exported keytab {kdc.keytab(PG_SPN)} for {PG_SPN}@KEYS.LOCAL"]
+    assert oct(kdc.keytab(USER).stat().st_mode & 0o777) == "0o600"
+    listed = subprocess.run(["klist", "-k", "-K", str(kdc.keytab(USER))], capture_output=True,
+                            text=True, check=True).stdout
+    keys = [line.split("(0x")[1].rstrip(")") for line in listed.splitlines() if "(0x" in line]
+    assert keys
+    written = made.stdout + made.stderr + "".join(
+        (tmp_path / "realm" / name).read_text() for name in ("krb5.conf", "kdc.conf"))
+    assert not any(key in written for key in keys)
+    again = subprocess.run(kdc.args("init"), capture_output=True, text=True, env=kdc.env())
+    assert (again.returncode, again.stdout) == (0, "")  # a second start changes nothing

@@ -5,7 +5,8 @@ volume keeps principals and keys across restarts.
 
 The kdc image runs this file (`python3 kdc.py serve`), and so do the tests' KDC on a loopback
 port. Standard library only. Nothing secret is printed: the master password is random and
-passed to kdb5_util only; keys go into keytab files (mode 0600 unless asked), never to output.
+reaches kdb5_util on its stdin only (the stash file keeps the key); keys go into keytab files
+(mode 0600 unless asked), never to output.
 """
 
 from __future__ import annotations
@@ -106,8 +107,9 @@ class Realm:
         self.write_config()
         if (self.directory / "principal").exists():
             return False
-        subprocess.run([_tool("kdb5_util"), "create", "-s", "-r", self.realm,
-                        "-P", secrets.token_urlsafe(24)], env=self.env, check=True,
+        password = secrets.token_urlsafe(24)  # on stdin: never on a command line (ps)
+        subprocess.run([_tool("kdb5_util"), "create", "-s", "-r", self.realm],
+                       input=f"{password}\n{password}\n".encode(), env=self.env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         return True
 
