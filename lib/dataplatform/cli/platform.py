@@ -45,7 +45,7 @@ class Progress:
 
         table = Table(box=None, show_header=False)
         now = time.monotonic()
-        for name, (state, detail, since) in self.states.items():
+        for name, (state, detail, since) in list(self.states.items()):  # refresh thread
             waited = f"{now - since:.0f}s" if state in ("stopping", "waiting", "starting") \
                 else ""
             table.add_row(name, f"[{_STYLE.get(state, 'white')}]{state}[/]", detail, waited)
