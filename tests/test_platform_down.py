@@ -142,6 +142,34 @@ def test_restart_says_what_it_waits_for(running: TempProject, docker_client) -> 
     assert all(c.status == "running" for c in after.values())
 
 
+def test_ctrl_c_during_down_says_what_is_left_and_down_again_finishes(
+        running: TempProject, docker_client) -> None:
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import clean_env
+
+    invoke = str(Path(sys.executable).with_name("invoke"))
+    process = subprocess.Popen([invoke, "down"], cwd=running.root, env=clean_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in process.stdout:  # a and b ignore SIGUSR1 for 3 s: down is waiting on them
+        seen.append(line)
+        if sum("stopping sent SIGUSR1" in s for s in seen) == 2:
+            break
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, "".join(seen) + out + err
+    assert "✗ interrupted: removed nothing; not yet: " in err and "Traceback" not in err
+    assert "run invoke down again to finish" in err
+    assert set(containers(docker_client, running.namespace)) == {"a", "b", "base"}
+    again = running.invoke("down")
+    assert again.returncode == 0, again.stderr
+    assert containers(docker_client, running.namespace) == {}
+
+
 @pytest.mark.parametrize(("key", "value", "message"), [
     ("stop_signal", "SIGNOPE", "'SIGNOPE' is not a signal — write a name like SIGTERM"),
     ("stop_grace_period", "soon", "'soon' is not a duration — write it like 500ms, 10s"),

@@ -143,9 +143,18 @@ def down(c, volumes=False, yes=False):
     from dataplatform.services import stop
 
     services = loaded.manifest.services if loaded.manifest else None
-    with Progress() as progress:
-        removed = stop.down(loaded.namespace, services, volumes, progress,
-                            loaded.manifest.volumes if loaded.manifest else None)
+    progress = Progress()
+    try:
+        with progress:
+            removed = stop.down(loaded.namespace, services, volumes, progress,
+                                loaded.manifest.volumes if loaded.manifest else None)
+    except KeyboardInterrupt:
+        gone = [n for n, (state, *_) in progress.states.items() if state == "removed"]
+        left = [n for n, (state, *_) in progress.states.items() if state != "removed"]
+        errors.print(f"✗ interrupted: removed {', '.join(gone) or 'nothing'}; not yet: "
+                     f"{', '.join(left) or 'the rest'} — run invoke down again to finish",
+                     markup=False, soft_wrap=True)
+        raise Exit(code=130) from None
     console.print(f"removed {len(removed)} container(s) of {loaded.namespace}"
                   + ("; persistent volumes removed" if volumes else
                      "; persistent volumes kept"), markup=False)
