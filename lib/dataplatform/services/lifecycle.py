@@ -67,6 +67,7 @@ class Platform:
         self.manifest = manifest or load_services(project)
         self.namespace = self.manifest.namespace
         self._client: docker.DockerClient | None = None
+        self._inspected: dict[str, dict[str, Any] | None] = {}
 
     @property
     def client(self) -> docker.DockerClient:
@@ -118,7 +119,8 @@ class Platform:
         """service → (image reference, image ID). Images declared with `build:` are ensured
         in-process (present, pulled from the registry or built) and images by reference are
         pulled when missing — unless `fetch` is false (then missing images are left out).
-        `observed`: the engine's image list, already read."""
+        `observed`: images already read (an image list); any other is inspected by reference,
+        one plain-HTTP request each (listing every image costs far more on a busy engine)."""
         resolved: dict[str, tuple[str, str]] = {}
         values: dict[str, str] | None = None
         for service in services:
@@ -132,6 +134,8 @@ class Platform:
             reference = interpolate.interpolate(service.image or "", values,
                                                 service.declared_in)
             image_id = observed.images.get(image_key(reference)) if observed else None
+            found = self._inspect(reference) if not image_id else None
+            image_id = image_id or (found or {}).get("Id")
             image_id = image_id or self._image_id(service.name, reference, fetch)
             if image_id:
                 resolved[service.name] = (reference, image_id)
@@ -146,11 +150,15 @@ class Platform:
         assert spec is not None
         fingerprint = fp.of_project(spec, self.project.root, self.project.state_dir)
         reference = f"{spec.repository}:{fingerprint.tag}"
-        known = dict(observed.fingerprints) if observed is not None else \
-            presence.local_fingerprints()
-        if presence.is_present(known, spec, fingerprint):
-            image_id = observed.images.get(reference) if observed is not None else None
-            image_id = image_id or self.client.api.inspect_image(reference)["Id"]
+        known = dict(observed.fingerprints) if observed is not None else {}
+        image_id = observed.images.get(reference) if observed is not None else None
+        if not presence.is_present(known, spec, fingerprint):
+            found = self._inspect(reference) or {}
+            image_id = found.get("Id")
+            known = presence.fingerprints_by_tag([{"RepoTags": found.get("RepoTags"),
+                                                   "Labels": (found.get("Config") or {})
+                                                   .get("Labels")}])
+        if image_id and presence.is_present(known, spec, fingerprint):
             if fetch and not presence.is_marked(known, spec, fingerprint, self.project.root):
                 checkouts.mark(self.client.api, image_id, spec.name, self.project.root)
             return reference, image_id
@@ -179,6 +187,15 @@ class Platform:
             raise UserError(f"service {service.name}: could not build image {spec.name}: "
                             f"{getattr(exc, 'explanation', None) or exc}") from None
         return outcome.image_id
+
+    def _inspect(self, reference: str) -> dict[str, Any] | None:
+        """The engine's inspection of an image reference, None when it has no such image."""
+        from urllib.parse import quote
+
+        if reference not in self._inspected:
+            self._inspected[reference] = engine.get_json(
+                f"/images/{quote(reference, safe='/:@')}/json", missing_ok=True)
+        return self._inspected[reference]
 
     def _image_id(self, service: str, reference: str, fetch: bool = True) -> str | None:
         import docker.errors

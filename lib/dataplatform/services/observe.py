@@ -1,7 +1,8 @@
 """One read of the engine for `up`: every container (ours, and the others that may hold one of
-our names or host ports) and every image, turned into plain frozen data the planner reads.
+our names or host ports), turned into plain frozen data the planner reads.
 
-Two list calls, nothing else: no per-container inspect, so a no-op `up` costs two round trips.
+One list call: no per-container inspect. `from_listings` also takes an image list, for callers
+that have one.
 """
 
 from __future__ import annotations
@@ -98,12 +99,13 @@ def from_listings(namespace: str, containers: list[Mapping[str, Any]],
 
 
 def observe(namespace: str) -> Observed:
-    """The only engine reads before `up` plans: plain HTTP on a local socket (images/engine.py
-    `get_json`), so a no-op `up` never loads the docker SDK."""
+    """The one engine list `up` plans from: every container, by plain HTTP on a local socket
+    (images/engine.py `get_json`), so a no-op `up` never loads the docker SDK. Images are not
+    listed (that costs 100+ ms on an engine with hundreds): `up` inspects the few references
+    it needs."""
     from dataplatform.images import engine
 
-    return from_listings(namespace, engine.get_json("/containers/json", {"all": 1}),
-                         engine.get_json("/images/json"))
+    return from_listings(namespace, engine.get_json("/containers/json", {"all": 1}), [])
 
 
 def containers_of(namespace: str) -> dict[str, ObservedContainer]:
