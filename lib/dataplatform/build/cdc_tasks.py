@@ -18,6 +18,7 @@ from doit.tools import config_changed
 from dataplatform import generated
 from dataplatform.build import inputs
 from dataplatform.build.console import say
+from dataplatform.build.meaning import ValuesSame
 from dataplatform.catalog import Catalog
 from dataplatform.cdc import layout
 from dataplatform.errors import UserError
@@ -111,8 +112,11 @@ def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
                        "doc": f"remove {pipeline.name}'s stale CDC output"}
             continue
         dbt_project = pipeline.directory / "dbt" / "dbt_project.yml"  # staging goes there
-        file_dep = [str(p) for p in (groups, source.file, dbt_project, *templates)
-                    if p.exists()]
+        # the source groups count by the value of the pipeline's group (a comment or another
+        # group's tenant is no change), the rest by content
+        group = [(groups, ("groups", inputs.ref(source.file,
+                                                (*source.keypath, "source_group"))))]
+        file_dep = [str(p) for p in (source.file, dbt_project, *templates) if p.exists()]
         task = {
             "basename": BASENAME,
             "name": pipeline.name,
@@ -122,11 +126,12 @@ def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "targets": [str(layout.dbt_manifest(project, pipeline.name))]
             if dbt_project.exists() else [],
             "uptodate": [config_changed(layout.GENERATOR),
-                         OutputsIntact(project, pipeline.name)],
+                         OutputsIntact(project, pipeline.name), ValuesSame(group)],
             "verbosity": 2,
         }
         inputs.declare(task, pipeline=pipeline.name, files=[groups, source.file, dbt_project],
-                       trees=[project.root / "templates" / "cdc"])
+                       trees=[project.root / "templates" / "cdc"],
+                       values=group)
         if problems and _reads_broken_group(project, source, broken):
             blocked.append({**task, "task_dep": [check]})
         else:

@@ -130,7 +130,11 @@ def image_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "uptodate": [ImageUpToDate(spec)],
             "verbosity": 2,
         }, files=[spec.dockerfile, declared_in], trees=[spec.context],
-            pipeline=_pipeline_of(catalog, spec))
+            pipeline=_pipeline_of(catalog, spec),
+            values=[(catalog.project.services_file, ("services", name))
+                    for name, service in catalog.services.services.items()
+                    if service.build is not None and service.build.name == spec.name
+                    and declared_in == catalog.project.services_file])
 
 
 def _declaring_file(spec: ImageSpec) -> str:

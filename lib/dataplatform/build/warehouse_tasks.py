@@ -18,6 +18,7 @@ from doit.tools import config_changed
 from dataplatform import generated
 from dataplatform.build import inputs as declared
 from dataplatform.build.console import say
+from dataplatform.build.meaning import ValuesSame
 from dataplatform.catalog import Catalog
 from dataplatform.cdc import layout as cdc_layout
 from dataplatform.errors import UserError
@@ -83,7 +84,12 @@ def warehouse_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             yield {"basename": BASENAME, "name": pipeline.name, "task_dep": task_dep,
                    "actions": [lambda message=str(exc): TaskFailed(message)]}
             continue
-        file_dep = [str(p) for p in inputs.files(project) if p.exists()] + templates
+        groups = project.root / cdc_layout.SOURCE_GROUPS
+        # the source groups count by the value of the pipeline's group, the rest by content
+        values = [(groups, ("groups", declared.ref(
+            inputs.cdc.file, (*inputs.cdc.keypath, "source_group"))))] if inputs.cdc else []
+        file_dep = [str(p) for p in inputs.files(project) if p.exists() and p != groups] + \
+            templates
         yield declared.declare({
             "basename": BASENAME,
             "name": pipeline.name,
@@ -92,7 +98,9 @@ def warehouse_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "file_dep": file_dep,
             "task_dep": task_dep,
             "targets": [str(layout.output_dir(project, pipeline.name) / OBJECTS_FILE)],
-            "uptodate": [config_changed(layout.GENERATOR), OutputsIntact(project, pipeline.name)],
+            "uptodate": [config_changed(layout.GENERATOR), OutputsIntact(project, pipeline.name),
+                         *([ValuesSame(values)] if values else [])],
             "verbosity": 2,
         }, pipeline=pipeline.name, files=inputs.files(project),
-            trees=[project.root / layout.TEMPLATES])
+            trees=[project.root / layout.TEMPLATES],
+            values=values)

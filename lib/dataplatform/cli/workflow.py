@@ -26,6 +26,13 @@ def _say(text: str) -> None:
     console.print(text, markup=False, highlight=False)
 
 
+def _line(text: str) -> None:
+    """Plain write: rich keeps a line in its buffer until after the flush, so a Ctrl-C landing
+    just then printed it twice."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
 def _project_paths(project: Project, top: Path, paths: set[str]) -> set[str]:
     found = set()
     for path in paths:
@@ -57,14 +64,14 @@ def affected(c, since=None, json=False, run=False):
     every dependent task and the services running an affected image. In a shallow clone it
     says which `git fetch` gives it the history it needs."""
     from dataplatform.graph.affected import affected_by
-    from dataplatform.graph.changes import changes_since
+    from dataplatform.graph.changes import changes_since, reader_at
     from dataplatform.graph.load import load_graph
 
     project = find_project()
     found = changes_since(project.root, since)
     graph = load_graph(project)
     paths = _project_paths(project, found.toplevel, found.paths())
-    hit = affected_by(graph, paths)
+    hit = affected_by(graph, paths, reader_at(project.root, found.base))
     tasks = graph.order(set(hit.tasks))
     if json:
         _print_json({
@@ -181,7 +188,7 @@ def plan(c, json=False):
     help={"tasks": "only these tasks, comma-separated (a group like dbt names all its tasks; "
                    "default: every task a save affects)"},
 )
-def watch(c, tasks=""):
+def watch(c, tasks=None):
     """Re-run the doit tasks a save affects, until Ctrl-C.
 
     Waits for file changes (OS file events through watchfiles, else polling), lets a burst of
@@ -191,24 +198,22 @@ def watch(c, tasks=""):
     from dataplatform.graph.load import load_graph
 
     project = find_project()
-    wanted = [t.strip() for t in tasks.split(",") if t.strip()]
+    wanted = [t.strip() for t in (tasks or "").split(",") if t.strip()]
     watching.selected(load_graph(project), wanted)  # an unknown task: one line, now
-    _say(f"watching {project.root} — Ctrl-C stops")
+    _line(f"watching {project.root} — Ctrl-C stops")
+    contents = watching.Contents(project.root)
     try:
         for paths in watching.changes(project):
             try:
-                done = watching.run_once(project, paths, wanted)
+                done = watching.run_once(project, paths, wanted, contents)
             except UserError as exc:  # a config broken mid-edit: say it, keep watching
                 errors.print(f"✗ {exc}", markup=False, soft_wrap=True)
                 continue
             if done.tasks:
-                _say(done.line())
-                if done.output:
-                    sys.stdout.write(done.output)
-                    sys.stdout.flush()
+                _line(done.line() + "\n" + done.output)
     except KeyboardInterrupt:
         pass
-    _say("stopped")
+    _line("stopped")
 
 
 @command(

@@ -9,6 +9,7 @@ in the local history is one clear error naming the `git fetch` that makes it ava
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +103,16 @@ def resolve_base(cwd: Path, since: str | None) -> tuple[str, str]:
 
 _STATUS = {"A": "added", "D": "deleted", "M": "modified", "T": "type-changed", "R": "renamed",
            "C": "added", "U": "modified"}
+
+
+def reader_at(cwd: Path, commit: str) -> Callable[[str], str | None]:
+    """A file's text at `commit` (path relative to `cwd`); None where it did not exist."""
+
+    def read(path: str) -> str | None:
+        done = _git(cwd, "show", f"{commit}:./{path}", check=False)
+        return done.stdout if done.returncode == 0 else None
+
+    return read
 
 
 def changes_since(cwd: Path, since: str | None) -> Changes:

@@ -36,6 +36,7 @@ class Node:
     trees: tuple[str, ...]
     targets: tuple[str, ...]
     upstream: tuple[str, ...]  # tasks this one waits for (task_dep and file_dep → target)
+    values: tuple[dict[str, Any], ...] = ()  # {"file", "keypath"}: the part of a file it reads
 
 
 @dataclass
@@ -46,6 +47,7 @@ class TaskGraph:
     config: dict[str, Any]
     services: dict[str, tuple[str, ...]] = field(default_factory=dict)  # service → image tasks
     service_files: dict[str, tuple[str, ...]] = field(default_factory=dict)  # service → files
+    service_values: dict[str, tuple[dict[str, Any], ...]] = field(default_factory=dict)
 
     def downstream(self) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {name: set() for name in self.nodes}
@@ -96,6 +98,12 @@ def _relative(project: Project, path: str) -> str:
         return candidate.as_posix()
 
 
+def _relative_value(project: Project, value: dict[str, Any]) -> dict[str, Any]:
+    keypath = [_relative_value(project, k) if isinstance(k, dict) else k
+               for k in value["keypath"]]
+    return {"file": _relative(project, value["file"]), "keypath": keypath}
+
+
 def _module(project: Project) -> Any:
     dodo = project.root / DODO
     if not dodo.is_file():
@@ -143,7 +151,8 @@ def load_graph(project: Project) -> TaskGraph:
             files=tuple(sorted({_relative(project, f) for f in declared.files})),
             trees=tuple(sorted({_relative(project, t) for t in declared.trees})),
             targets=tuple(sorted({_relative(project, str(t)) for t in task.targets})),
-            upstream=tuple(sorted(expanded)))
+            upstream=tuple(sorted(expanded)),
+            values=tuple(_relative_value(project, v) for v in declared.values))
     graph = TaskGraph(project, nodes, tasks, config)
     _add_services(graph, module)
     return graph
@@ -160,9 +169,11 @@ def _add_services(graph: TaskGraph, module: Any) -> None:
 
     for name, service in sorted(catalog.services.services.items()):
         images = (f"image:{service.build.name}",) if service.build else ()
-        files = [_relative(graph.project, str(graph.project.services_file))]
+        services_file = _relative(graph.project, str(graph.project.services_file))
+        files = [services_file]
         if service.template:
             template = service.template.partition(":")[0]
             files.append((TEMPLATES / f"{template}.yaml.j2").as_posix())
         graph.services[name] = tuple(i for i in images if i in graph.nodes)
         graph.service_files[name] = tuple(files)
+        graph.service_values[name] = ({"file": services_file, "keypath": ["services", name]},)

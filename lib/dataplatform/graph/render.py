@@ -46,7 +46,8 @@ def as_json(graph: TaskGraph, nodes: list[Node]) -> dict[str, Any]:
     names = {n.name for n in nodes}
     return {
         "tasks": {n.name: {"kind": n.kind, "pipeline": n.pipeline, "doc": n.doc,
-                           "inputs": {"files": list(n.files), "trees": list(n.trees)},
+                           "inputs": {"files": list(n.files), "trees": list(n.trees),
+                                      "values": list(n.values)},
                            "targets": list(n.targets),
                            "upstream": [u for u in n.upstream if u in names]}
                   for n in nodes},

@@ -4,11 +4,13 @@ changed paths to tasks through the graph (`affected`), run exactly those with do
 one line per run. The graph is re-read before each run, so a new pipeline or model is seen.
 
 Changes doit itself makes (task targets, generated/ and build/ folders, .doit.db) are not
-inputs of what they came from, so a run never triggers itself.
+inputs of what they came from, so a run never triggers itself; a path whose content is what
+it was at the last event (one save reported as several events) triggers nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -23,6 +25,8 @@ from dataplatform.project import Project
 
 DEBOUNCE_MS = 300
 POLL_SECONDS = 0.5
+SETTLE_SECONDS = 0.1
+SETTLE_ROUNDS = 10
 IGNORED_PARTS = {".git", "__pycache__", ".venv", "node_modules", ".pytest_cache"}
 
 
@@ -60,7 +64,7 @@ def _changes_watchfiles(project: Project, stop: Callable[[], bool]) -> Iterator[
     import watchfiles
 
     for batch in watchfiles.watch(project.root, debounce=DEBOUNCE_MS, step=50,
-                                  raise_interrupt=False, rust_timeout=500,
+                                  raise_interrupt=True, rust_timeout=500,
                                   yield_on_timeout=True):
         if stop():
             return
@@ -125,10 +129,49 @@ def selected(graph: TaskGraph, wanted: list[str]) -> set[str] | None:
     return chosen
 
 
-def run_once(project: Project, paths: set[str], wanted: list[str]) -> Run:
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:  # deleted (or a folder)
+        return None
+
+
+class Contents:
+    """What each path held when last seen: a second event for a save already handled (the OS
+    often reports one save as several events) changes nothing, so it runs nothing."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.seen: dict[str, str | None] = {}
+
+    def _settled(self, paths: set[str]) -> dict[str, str | None]:
+        """The paths' digests once they stop changing (a save still being written, e.g. a
+        file truncated and not yet written, is waited for; at most SETTLE_ROUNDS)."""
+        now = {p: _digest(self.root / p) for p in paths}
+        for _ in range(SETTLE_ROUNDS):
+            time.sleep(SETTLE_SECONDS)
+            again = {p: _digest(self.root / p) for p in paths}
+            if again == now:
+                break
+            now = again
+        return now
+
+    def changed(self, paths: set[str]) -> set[str]:
+        found = set()
+        for path, digest in self._settled(paths).items():
+            if path not in self.seen or self.seen[path] != digest:
+                found.add(path)
+            self.seen[path] = digest
+        return found
+
+
+def run_once(project: Project, paths: set[str], wanted: list[str],
+             contents: Contents | None = None) -> Run:
     graph = load_graph(project)
     targets = {t for node in graph.nodes.values() for t in node.targets}
     paths = {p for p in paths if p not in targets}
+    if contents is not None:
+        paths = contents.changed(paths)
     hit = affected_by(graph, paths)
     chosen = selected(graph, wanted)
     tasks = tuple(t for t in graph.order(set(hit.tasks))
