@@ -13,7 +13,7 @@ import re
 
 import yaml
 
-from dataplatform.cdc import naming, statements
+from dataplatform.cdc import metadata, naming, statements
 from dataplatform.cdc.model import CdcPipeline, Table
 from dataplatform.dbt import keywords
 from dataplatform.errors import UserError
@@ -49,17 +49,18 @@ def staging_column(landed: str) -> str:
     return keywords.bare_column(naming.snake_case(landed))
 
 
-def _columns(pipeline: CdcPipeline, table: Table) -> list[tuple[str, str, str]]:
-    """(landed column, its PostgreSQL type, staging name) in table order, metadata last."""
+def _columns(pipeline: CdcPipeline, table: Table) -> list[tuple[str, str, str, str]]:
+    """(landed column, its PostgreSQL type, its DuckDB type, staging name) in table order, the
+    staged metadata columns last."""
     columns = []
     if pipeline.adds_tenant_column:
-        columns.append((pipeline.tenant_column, "text", staging_column(pipeline.tenant_column)))
-    columns += [(c.name, c.target_type, staging_column(c.name)) for c in table.columns]
-    columns += [("__cdc_operation", "char(1)", "cdc_operation"),
-                ("__cdc_commit_time", "timestamp(3)", "cdc_committed_at"),
-                ("__cdc_loaded_at", "timestamptz", "cdc_loaded_at")]
+        columns.append((pipeline.tenant_column, "text", duckdb_type("text"),
+                        staging_column(pipeline.tenant_column)))
+    columns += [(c.name, c.target_type, duckdb_type(c.target_type), staging_column(c.name))
+                for c in table.columns]
+    columns += [(m.name, m.postgres, m.duckdb, str(m.staging)) for m in metadata.STAGED]
     seen: dict[str, str] = {}
-    for landed, _, staged in columns:
+    for landed, _, _, staged in columns:
         if staged in seen:
             raise UserError(f"{pipeline.declared_in}: {table.qualified}: columns {seen[staged]!r} "
                             f"and {landed!r} both become the staging column {staged!r} — "
@@ -78,7 +79,7 @@ def staging_model(pipeline: CdcPipeline, table: Table, header: str) -> str:
              "  -- not a deleted row's tombstone",
              "),", "", "renamed as (", "    select"]
     columns = _columns(pipeline, table)
-    for index, (landed, pg_type, staged) in enumerate(columns):
+    for index, (landed, pg_type, _, staged) in enumerate(columns):
         comma = "," if index < len(columns) - 1 else ""
         lines.append(f"        cast({naming.pg_quote(landed)} as {portable_type(pg_type)}) "
                      f"as {staged}{comma}")
@@ -91,7 +92,7 @@ def sources_yaml(pipeline: CdcPipeline, header: str) -> str:
     for table in pipeline.tables:
         keys = statements.key_columns(pipeline, table)
         columns = []
-        for landed, pg_type, _ in _columns(pipeline, table):
+        for landed, pg_type, _, _ in _columns(pipeline, table):
             column: dict = {"name": landed, "data_type": pg_type, "quote": True}
             if landed in keys:
                 column["data_tests"] = ["not_null"] + (["unique"] if len(keys) == 1 else [])
@@ -108,7 +109,7 @@ def sources_yaml(pipeline: CdcPipeline, header: str) -> str:
         "schema": pipeline.target_schema,
         "description": f"Tables landed by CDC from source group {pipeline.group.name}",
         "config": {
-            "loaded_at_field": "__cdc_commit_time",
+            "loaded_at_field": metadata.column(metadata.COMMITTED).name,
             "freshness": {"warn_after": {"count": 1, "period": "hour"},
                           "error_after": {"count": 24, "period": "hour"}},
         },
@@ -123,9 +124,10 @@ def landing_macro(pipeline: CdcPipeline, header: str) -> str:
     schema = naming.pg_quote(pipeline.target_schema)
     statements_sql = [f"create schema if not exists {schema}"]
     for table in pipeline.tables:
-        columns = [f"{naming.pg_quote(landed)} {duckdb_type(pg_type)}"
-                   for landed, pg_type, _ in _columns(pipeline, table)]
-        columns += ['"__cdc_lsn" blob', '"__cdc_seq" blob']
+        columns = [f"{naming.pg_quote(landed)} {duck}"
+                   for landed, _, duck, _ in _columns(pipeline, table)]
+        columns += [f"{naming.pg_quote(m.name)} {m.duckdb}" for m in metadata.COLUMNS
+                    if m not in metadata.STAGED]
         statements_sql.append(f"create table if not exists {schema}."
                               f"{naming.pg_quote(table.target_table)} ({', '.join(columns)})")
     body = ";\n    ".join(statements_sql)

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import jinja2
 
-from dataplatform.cdc import naming, types
+from dataplatform.cdc import metadata, naming, types
 from dataplatform.cdc.model import CdcPipeline, Table
 
-CDC_COLUMNS = ("__cdc_operation", "__cdc_lsn", "__cdc_seq", "__cdc_commit_time")
-OPERATION_COLUMN = "__cdc_operation"
+OPERATION_COLUMN = metadata.column(metadata.OPERATION).name
 # SQL Server's __$operation codes of the changes a pipeline replicates, and the letter each is
 # stored as. The codes also order the changes of one (LSN, sequence value): the source query
 # sorts by them, and the sink compares by them.
@@ -29,7 +28,6 @@ OPERATIONS = {1: "d", 2: "c", 4: "u"}
 # replayed later; dbt staging shows only rows whose operation is not this.
 DELETED = "d"
 CHECKPOINT_TABLE = "_cdc_checkpoint"
-_NUMERIC = ("tinyint", "smallint", "int", "bigint", "decimal", "numeric", "bit")
 
 
 def environment(templates_dir: Path) -> jinja2.Environment:
@@ -75,21 +73,12 @@ def key_columns(pipeline: CdcPipeline, table: Table) -> list[str]:
         table.primary_key)
 
 
-# The columns the sink writes besides the source's: (name, type, nullable, default).
-METADATA_COLUMNS = (
-    ("__cdc_operation", "char(1)", False, "'c'"),
-    ("__cdc_lsn", "bytea", False, "'\\x'::bytea"),
-    ("__cdc_seq", "bytea", False, "'\\x'::bytea"),
-    ("__cdc_commit_time", "timestamp(3)", True, None),
-    ("__cdc_loaded_at", "timestamptz", False, "now()"),
-)
-
-
 def replica_columns(pipeline: CdcPipeline, table: Table) -> list[tuple[str, str, bool, str | None]]:
     """Every column of a table's PostgreSQL replica, in order: (name, type, nullable,
     default). The warehouse generator makes the table from these (see `key_columns`)."""
     return [(c["name"], c["type"], c["nullable"], None)
-            for c in _target_columns(pipeline, table)] + list(METADATA_COLUMNS)
+            for c in _target_columns(pipeline, table)] + [
+        (c.name, c.postgres, c.nullable, c.default) for c in metadata.COLUMNS]
 
 
 def _tenant_filter(pipeline: CdcPipeline, table: Table) -> str | None:
@@ -97,7 +86,7 @@ def _tenant_filter(pipeline: CdcPipeline, table: Table) -> str | None:
     if not group.include_tenants:
         return None
     column = table.column(group.tenant_column or "")
-    numeric = column.source_type.name in _NUMERIC
+    numeric = column.source_type.is_numeric
     values = ", ".join(v if numeric and v.lstrip("-").isdigit() else naming.tsql_string(v)
                        for v in group.include_tenants)
     return f"c.{naming.tsql_quote(column.name)} IN ({values})"
@@ -133,16 +122,23 @@ def sink_statement(env: jinja2.Environment, pipeline: CdcPipeline, table: Table
             value = types.sink_expression(placeholder(("after", c["name"])), source.source_type,
                                           c["type"])
         columns.append({"sql": naming.pg_quote(c["name"]), "value": value})
-    op, lsn, seq, time = (placeholder((field,)) for field in ("op", "lsn", "seq", "commit_time"))
-    keys = [naming.pg_quote(k) for k in key_columns(pipeline, table)]
     data_columns = [c["sql"] for c in columns]
+    written = [naming.pg_quote(m.name) for m in metadata.WRITTEN]
+    for m in metadata.WRITTEN:
+        value = placeholder((str(m.message_field),))
+        columns.append({"sql": naming.pg_quote(m.name), "value": (
+            f"decode(substr({value}, 3), 'hex')" if m.travels_as == types.HEX
+            else f"CAST({value} AS {m.postgres})")})
+    keys = [naming.pg_quote(k) for k in key_columns(pipeline, table)]
     sql = env.get_template("cdc/sink_apply.sql.j2").render(
         table=qualified(pipeline, table.target_table),
-        columns=columns, op=op, lsn=lsn, seq=seq, time=time,
+        columns=columns,
         key_columns=keys,
+        position_columns=[naming.pg_quote(metadata.column(role).name)
+                  for role in (metadata.LSN, metadata.SEQ, metadata.OPERATION)],
+        loaded=naming.pg_quote(metadata.column(metadata.LOADED).name),
         operation_order=[(letter, code) for code, letter in sorted(OPERATIONS.items())],
-        insert_columns=data_columns + [naming.pg_quote(c) for c in CDC_COLUMNS],
-        update_columns=[c for c in data_columns if c not in keys]
-        + [naming.pg_quote(c) for c in CDC_COLUMNS],
+        insert_columns=data_columns + written,
+        update_columns=[c for c in data_columns if c not in keys] + written,
     )
     return SinkStatement(sql.strip(), tuple(parameters))

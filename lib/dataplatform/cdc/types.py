@@ -1,20 +1,87 @@
-"""SQL Server column types: parsing, the PostgreSQL type they land as, and how their values
-travel (a T-SQL expression that renders each value exactly, and the matching PostgreSQL cast).
+"""SQL Server column types: one record per type (`RECORDS`), and what the generators read from
+it — the PostgreSQL type a column lands as, the T-SQL expression that reads its values
+losslessly, how the sink casts a value from the message, and the README's type table.
 
 Exact numerics, dates and times travel as strings (JSON numbers would lose precision), binary
 values as `0x…` hex. An unknown type is an error, never a silent `text`.
+
+Adding a type is one `TypeRecord` in `RECORDS`, with sample values: the tests run every sample
+through PostgreSQL and DuckDB, the golden-output test (`tests/test_cdc_golden.py`) wants a
+column of it, and `tests/test_cdc_types.py` shows the README table to paste.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _TYPE = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9_ ]*?)\s*(?:\(\s*([^)]*?)\s*\))?\s*$")
 
 
 class TypeProblem(ValueError):
     """A type that cannot be parsed or mapped; the message says why and what is allowed."""
+
+
+# How a type's arguments are read (the shape of its PostgreSQL type).
+FIXED = "fixed"  # no arguments: `postgres` is the type
+DECIMAL = "decimal"  # (precision[, scale]): `postgres` formats {precision} and {scale}
+FLOAT = "float"  # (mantissa bits): `postgres` up to 24 bits, `wide` above
+FRACTIONAL = "fractional"  # (fractional precision 0-7): `postgres` formats {precision} ≤ 6
+LENGTH = "length"  # (n | max): `postgres` formats {length}; `wide` for (max)
+
+# How a value travels in the message (what the source query's expression returns).
+NUMBER = "number"  # a JSON number
+BOOLEAN = "boolean"  # a JSON boolean
+TEXT = "text"  # a JSON string, cast by PostgreSQL
+HEX = "hex"  # a `0x…` string; decoded when the column is bytea
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A value of a type, for the tests: the declared type, the value as it travels in the
+    message, and what PostgreSQL then holds (as `::text`)."""
+
+    declared: str
+    message: Any
+    stored: str
+
+
+@dataclass(frozen=True)
+class TypeRecord:
+    """Everything the generators know about one SQL Server type."""
+
+    name: str  # lowercased, as SQL Server spells it
+    postgres: str  # the PostgreSQL type (a format string for the shapes with arguments)
+    travels_as: str  # NUMBER, BOOLEAN, TEXT or HEX
+    samples: tuple[Sample, ...]
+    shape: str = FIXED
+    read: str = "{}"  # T-SQL reading the column `{}` losslessly for JSON
+    aliases: tuple[str, ...] = ()  # other spellings SQL Server accepts for it
+    numeric: bool = False  # its values are written bare in T-SQL (a tenant filter)
+    wide: str | None = None  # FLOAT: over 24 bits; LENGTH: (max) (None: no (max))
+    limit: int = 0  # LENGTH: the longest n
+    default: int = 0  # the argument when none is given (DECIMAL: precision)
+    instead: str = ""  # LENGTH without (max): the type to use for (max)
+
+    def postgres_type(self, t: MssqlType) -> str:
+        return _SHAPES[self.shape](self, t)
+
+    @property
+    def rule(self) -> str:
+        """The PostgreSQL side as the README states it."""
+        if self.shape == DECIMAL:
+            return (f"{self.postgres.format(precision='p', scale='s')} "
+                    f"({self.default},0 by default)")
+        if self.shape == FLOAT:
+            return f"{self.postgres} up to {self.name}(24), else {self.wide} (the default)"
+        if self.shape == FRACTIONAL:
+            return (f"{self.postgres.format(precision='min(p,6)')} "
+                    f"({self.default} by default)")
+        if self.shape == LENGTH:
+            wide = f"; ({'max'}) → {self.wide}" if self.wide else ""
+            return f"{self.postgres.format(length='n')} (n ≤ {self.limit}, 1 by default){wide}"
+        return self.postgres
 
 
 @dataclass(frozen=True)
@@ -26,34 +93,16 @@ class MssqlType:
         return f"{self.name}({','.join(self.args)})" if self.args else self.name
 
     @property
+    def record(self) -> TypeRecord | None:
+        return BY_NAME.get(self.name)
+
+    @property
     def is_binary(self) -> bool:
-        return self.name in _BINARY
+        return self.record is not None and self.record.travels_as == HEX
 
-
-_NO_ARGS = {
-    "bit": "boolean", "tinyint": "smallint", "smallint": "smallint", "int": "integer",
-    "bigint": "bigint", "money": "numeric(19,4)", "smallmoney": "numeric(10,4)", "real": "real",
-    "date": "date", "datetime": "timestamp(3)", "smalldatetime": "timestamp(0)", "text": "text",
-    "ntext": "text", "image": "bytea", "uniqueidentifier": "uuid", "xml": "xml",
-    "rowversion": "bytea", "timestamp": "bytea", "sysname": "varchar(128)", "sql_variant": "text",
-    "hierarchyid": "text", "geography": "bytea", "geometry": "bytea",
-}
-_BINARY = {"binary", "varbinary", "image", "rowversion", "timestamp", "geography", "geometry"}
-_STRING_LIMITS = {"char": 8000, "varchar": 8000, "nchar": 4000, "nvarchar": 4000,
-                  "binary": 8000, "varbinary": 8000}
-_FRACTIONAL = {"time": "time", "datetime2": "timestamp", "datetimeoffset": "timestamptz"}
-KNOWN = sorted({*_NO_ARGS, *_STRING_LIMITS, *_FRACTIONAL, "decimal", "numeric", "float"})
-
-
-def parse(text: str) -> MssqlType:
-    match = _TYPE.match(str(text))
-    if not match:
-        raise TypeProblem(f"{text!r} is not a SQL Server type — write it as e.g. nvarchar(100)")
-    name = " ".join(match.group(1).lower().split())
-    if name == "double precision":
-        name = "float"
-    args = tuple(a.strip().lower() for a in match.group(2).split(",")) if match.group(2) else ()
-    return MssqlType(name, args)
+    @property
+    def is_numeric(self) -> bool:
+        return self.record is not None and self.record.numeric
 
 
 def _int(value: str, low: int, high: int, what: str, t: MssqlType) -> int:
@@ -62,69 +111,167 @@ def _int(value: str, low: int, high: int, what: str, t: MssqlType) -> int:
     return int(value)
 
 
+def _fixed(record: TypeRecord, t: MssqlType) -> str:
+    if t.args:
+        raise TypeProblem(f"{t}: {t.name} takes no length or precision")
+    return record.postgres
+
+
+def _decimal(record: TypeRecord, t: MssqlType) -> str:
+    if len(t.args) > 2:
+        raise TypeProblem(f"{t}: {t.name} takes (precision[, scale])")
+    precision = _int(t.args[0], 1, 38, "precision", t) if t.args else record.default
+    scale = _int(t.args[1], 0, precision, "scale", t) if len(t.args) == 2 else 0
+    return record.postgres.format(precision=precision, scale=scale)
+
+
+def _float(record: TypeRecord, t: MssqlType) -> str:
+    if len(t.args) > 1:
+        raise TypeProblem(f"{t}: {t.name} takes at most one argument, the mantissa bits")
+    bits = _int(t.args[0], 1, 53, "the mantissa bits", t) if t.args else record.default
+    return record.postgres if bits <= 24 else str(record.wide)
+
+
+def _fractional(record: TypeRecord, t: MssqlType) -> str:
+    if len(t.args) > 1:
+        raise TypeProblem(f"{t}: {t.name} takes at most one argument, the fractional precision")
+    precision = _int(t.args[0], 0, 7, "fractional precision", t) if t.args else record.default
+    return record.postgres.format(precision=min(precision, 6))
+
+
+def _length(record: TypeRecord, t: MssqlType) -> str:
+    if len(t.args) > 1:
+        raise TypeProblem(f"{t}: {t.name} takes one length")
+    if t.args and t.args[0] == "max":
+        if record.wide is None:
+            raise TypeProblem(f"{t}: {t.name}(max) does not exist; use {record.instead}(max)")
+        return record.wide
+    length = _int(t.args[0], 1, record.limit, "length", t) if t.args else 1
+    return record.postgres.format(length=length)
+
+
+_SHAPES = {FIXED: _fixed, DECIMAL: _decimal, FLOAT: _float, FRACTIONAL: _fractional,
+           LENGTH: _length}
+
+_EXACT = "CONVERT(varchar(50), {})"
+_DATETIME = "CONVERT(varchar(27), {}, 126)"
+_BINARY = "CONVERT(varchar(max), {}, 1)"
+_SPATIAL = "CONVERT(varchar(max), {}.STAsBinary(), 1)"
+_UNICODE = "CONVERT(nvarchar(max), {})"
+_S = Sample
+
+RECORDS: tuple[TypeRecord, ...] = (
+    TypeRecord("bit", "boolean", BOOLEAN, (_S("bit", True, "true"),), numeric=True),
+    TypeRecord("tinyint", "smallint", NUMBER, (_S("tinyint", 255, "255"),), numeric=True),
+    TypeRecord("smallint", "smallint", NUMBER, (_S("smallint", -32768, "-32768"),),
+               numeric=True),
+    TypeRecord("int", "integer", NUMBER, (_S("int", 2147483647, "2147483647"),), numeric=True),
+    TypeRecord("bigint", "bigint", NUMBER,
+               (_S("bigint", -9223372036854775808, "-9223372036854775808"),), numeric=True),
+    TypeRecord("decimal", "numeric({precision},{scale})", TEXT, (
+        _S("decimal(38,10)", "1234567890123456789012345678.0123456789",
+           "1234567890123456789012345678.0123456789"),
+        _S("decimal", "-999999999999999999", "-999999999999999999")),
+        shape=DECIMAL, read=_EXACT, numeric=True, default=18),
+    TypeRecord("numeric", "numeric({precision},{scale})", TEXT,
+               (_S("numeric(9,2)", "1234567.89", "1234567.89"),),
+               shape=DECIMAL, read=_EXACT, numeric=True, default=18),
+    TypeRecord("money", "numeric(19,4)", TEXT,
+               (_S("money", "922337203685477.5807", "922337203685477.5807"),), read=_EXACT),
+    TypeRecord("smallmoney", "numeric(10,4)", TEXT,
+               (_S("smallmoney", "-214748.3648", "-214748.3648"),), read=_EXACT),
+    TypeRecord("float", "real", NUMBER, (_S("float", 1.5e300, "1.5e+300"),
+                                         _S("float(24)", 0.5, "0.5")),
+               shape=FLOAT, aliases=("double precision",), wide="double precision",
+               default=53),
+    TypeRecord("real", "real", NUMBER, (_S("real", 3.25, "3.25"),)),
+    TypeRecord("date", "date", TEXT, (_S("date", "2026-11-20", "2026-11-20"),),
+               read="CONVERT(char(10), {}, 23)"),
+    TypeRecord("time", "time({precision})", TEXT, (
+        _S("time(3)", "23:59:58.123", "23:59:58.123"),
+        _S("time", "23:59:58.1234567", "23:59:58.123457")),
+        shape=FRACTIONAL, read="CONVERT(varchar(16), {})", default=7),
+    TypeRecord("datetime", "timestamp(3)", TEXT,
+               (_S("datetime", "2026-01-02T03:04:05.677", "2026-01-02 03:04:05.677"),),
+               read=_DATETIME),
+    TypeRecord("datetime2", "timestamp({precision})", TEXT, (
+        _S("datetime2(7)", "2026-01-02T03:04:05.1234567", "2026-01-02 03:04:05.123457"),
+        _S("datetime2(0)", "2026-01-02T03:04:05", "2026-01-02 03:04:05")),
+        shape=FRACTIONAL, read=_DATETIME, default=7),
+    TypeRecord("smalldatetime", "timestamp(0)", TEXT,
+               (_S("smalldatetime", "2026-01-02T03:04:00", "2026-01-02 03:04:00"),),
+               read=_DATETIME),
+    TypeRecord("datetimeoffset", "timestamptz({precision})", TEXT, (
+        _S("datetimeoffset(2)", "2026-01-02T03:04:05.12+02:00", "2026-01-02 01:04:05.12+00"),),
+        shape=FRACTIONAL, read="CONVERT(varchar(34), {}, 127)", default=7),
+    TypeRecord("char", "char({length})", TEXT, (_S("char(5)", "ab   ", "ab   "),),
+               shape=LENGTH, limit=8000, instead="varchar"),
+    TypeRecord("varchar", "varchar({length})", TEXT, (
+        _S("varchar(20)", "it's; \"quoted\"", "it's; \"quoted\""),
+        _S("varchar(max)", "long " * 3, "long " * 3)),
+        shape=LENGTH, limit=8000, wide="text"),
+    TypeRecord("nchar", "char({length})", TEXT, (_S("nchar(3)", "Åøé", "Åøé"),),
+               shape=LENGTH, limit=4000, instead="nvarchar"),
+    TypeRecord("nvarchar", "varchar({length})", TEXT, (
+        _S("nvarchar(10)", "Fraværs✓", "Fraværs✓"),
+        _S("nvarchar(max)", "日本語 text", "日本語 text")),
+        shape=LENGTH, limit=4000, wide="text"),
+    TypeRecord("text", "text", TEXT, (_S("text", "plain", "plain"),)),
+    TypeRecord("ntext", "text", TEXT, (_S("ntext", "Ærlig", "Ærlig"),)),
+    TypeRecord("binary", "bytea", HEX, (_S("binary(4)", "0x00FF10AB", "\\x00ff10ab"),),
+               shape=LENGTH, read=_BINARY, limit=8000, instead="varbinary"),
+    TypeRecord("varbinary", "bytea", HEX, (
+        _S("varbinary(8)", "0xDEADBEEF", "\\xdeadbeef"),
+        _S("varbinary(max)", "0x", "\\x")),
+        shape=LENGTH, read=_BINARY, limit=8000, wide="bytea"),
+    TypeRecord("image", "bytea", HEX, (_S("image", "0x89504E47", "\\x89504e47"),),
+               read=_BINARY),
+    TypeRecord("uniqueidentifier", "uuid", TEXT, (
+        _S("uniqueidentifier", "6F1C2A4E-8D1B-4C55-9A7E-3B2F0C9D1E01",
+           "6f1c2a4e-8d1b-4c55-9a7e-3b2f0c9d1e01"),), read="CONVERT(char(36), {})"),
+    TypeRecord("xml", "xml", TEXT, (_S("xml", "<a b=\"1\">x</a>", "<a b=\"1\">x</a>"),),
+               read=_UNICODE),
+    TypeRecord("rowversion", "bytea", HEX,
+               (_S("rowversion", "0x00000000000007D1", "\\x00000000000007d1"),), read=_BINARY),
+    TypeRecord("timestamp", "bytea", HEX,
+               (_S("timestamp", "0x00000000000007D2", "\\x00000000000007d2"),), read=_BINARY),
+    TypeRecord("sysname", "varchar(128)", TEXT, (_S("sysname", "dbo", "dbo"),)),
+    TypeRecord("sql_variant", "text", TEXT, (_S("sql_variant", "42", "42"),), read=_UNICODE),
+    TypeRecord("hierarchyid", "text", TEXT, (_S("hierarchyid", "/1/3/", "/1/3/"),),
+               read="{}.ToString()"),
+    TypeRecord("geography", "bytea", HEX, (
+        _S("geography", "0x0101000000000000000000F03F0000000000000040",
+           "\\x0101000000000000000000f03f0000000000000040"),), read=_SPATIAL),
+    TypeRecord("geometry", "bytea", HEX, (
+        _S("geometry", "0x010100000000000000000000000000000000000000",
+           "\\x010100000000000000000000000000000000000000"),), read=_SPATIAL),
+)
+BY_NAME = {record.name: record for record in RECORDS}
+_ALIASES = {alias: record.name for record in RECORDS for alias in record.aliases}
+KNOWN = sorted(BY_NAME)
+
+
+def parse(text: str) -> MssqlType:
+    match = _TYPE.match(str(text))
+    if not match:
+        raise TypeProblem(f"{text!r} is not a SQL Server type — write it as e.g. nvarchar(100)")
+    name = " ".join(match.group(1).lower().split())
+    name = _ALIASES.get(name, name)
+    args = tuple(a.strip().lower() for a in match.group(2).split(",")) if match.group(2) else ()
+    return MssqlType(name, args)
+
+
 def postgres_type(t: MssqlType) -> str:
     """The PostgreSQL type for `t`, keeping length, precision and scale."""
-    name, args = t.name, t.args
-    if name in _NO_ARGS:
-        if args:
-            raise TypeProblem(f"{t}: {name} takes no length or precision")
-        return _NO_ARGS[name]
-    if name in ("decimal", "numeric"):
-        if len(args) > 2:
-            raise TypeProblem(f"{t}: {name} takes (precision[, scale])")
-        precision = _int(args[0], 1, 38, "precision", t) if args else 18
-        scale = _int(args[1], 0, precision, "scale", t) if len(args) == 2 else 0
-        return f"numeric({precision},{scale})"
-    if name == "float":
-        if len(args) > 1:
-            raise TypeProblem(f"{t}: float takes at most one argument, the mantissa bits")
-        bits = _int(args[0], 1, 53, "the mantissa bits", t) if args else 53
-        return "real" if bits <= 24 else "double precision"
-    if name in _FRACTIONAL:
-        if len(args) > 1:
-            raise TypeProblem(f"{t}: {name} takes at most one argument, the fractional precision")
-        precision = _int(args[0], 0, 7, "fractional precision", t) if args else 7
-        return f"{_FRACTIONAL[name]}({min(precision, 6)})"
-    if name in _STRING_LIMITS:
-        if len(args) > 1:
-            raise TypeProblem(f"{t}: {name} takes one length")
-        if args and args[0] == "max":
-            if name in ("char", "nchar", "binary"):
-                instead = {"char": "varchar", "nchar": "nvarchar", "binary": "varbinary"}[name]
-                raise TypeProblem(f"{t}: {name}(max) does not exist; use {instead}(max)")
-            return "bytea" if name == "varbinary" else "text"
-        length = _int(args[0], 1, _STRING_LIMITS[name], "length", t) if args else 1
-        if name in ("binary", "varbinary"):
-            return "bytea"
-        return f"char({length})" if name in ("char", "nchar") else f"varchar({length})"
-    raise TypeProblem(f"unknown SQL Server type {t.name!r} — known types: {', '.join(KNOWN)}; "
-                      "or set target_type for the column")
+    if t.record is None:
+        raise TypeProblem(f"unknown SQL Server type {t.name!r} — known types: "
+                          f"{', '.join(KNOWN)}; or set target_type for the column")
+    return t.record.postgres_type(t)
 
 
 def source_expression(column_sql: str, t: MssqlType) -> str:
     """A T-SQL expression rendering the column's value losslessly for JSON transport."""
-    name = t.name
-    if name in ("decimal", "numeric", "money", "smallmoney"):
-        return f"CONVERT(varchar(50), {column_sql})"
-    if name == "date":
-        return f"CONVERT(char(10), {column_sql}, 23)"
-    if name == "time":
-        return f"CONVERT(varchar(16), {column_sql})"
-    if name in ("datetime", "datetime2", "smalldatetime"):
-        return f"CONVERT(varchar(27), {column_sql}, 126)"
-    if name == "datetimeoffset":
-        return f"CONVERT(varchar(34), {column_sql}, 127)"
-    if name in ("geography", "geometry"):
-        return f"CONVERT(varchar(max), {column_sql}.STAsBinary(), 1)"
-    if name in _BINARY:
-        return f"CONVERT(varchar(max), {column_sql}, 1)"
-    if name == "uniqueidentifier":
-        return f"CONVERT(char(36), {column_sql})"
-    if name in ("xml", "sql_variant"):
-        return f"CONVERT(nvarchar(max), {column_sql})"
-    if name == "hierarchyid":
-        return f"{column_sql}.ToString()"
-    return column_sql
+    return t.record.read.format(column_sql) if t.record else column_sql
 
 
 def sink_expression(placeholder: str, source: MssqlType, target_type: str) -> str:
@@ -132,3 +279,19 @@ def sink_expression(placeholder: str, source: MssqlType, target_type: str) -> st
     if source.is_binary and target_type == "bytea":
         return f"decode(substr({placeholder}, 3), 'hex')"
     return f"CAST({placeholder} AS {target_type})"
+
+
+def readme_table() -> str:
+    """The README's type table (Markdown), one row per record."""
+    from dataplatform.cdc.dbt_staging import duckdb_type  # dbt_staging imports this module
+
+    how = {NUMBER: "JSON number", BOOLEAN: "JSON boolean", TEXT: "string", HEX: "`0x…` hex"}
+    rows = ["| SQL Server | PostgreSQL | travels as | e.g. → PostgreSQL → DuckDB (dbt) |",
+            "|---|---|---|---|"]
+    for record in RECORDS:
+        names = " / ".join([record.name, *record.aliases])
+        example = parse(record.samples[0].declared)
+        pg = postgres_type(example)
+        rows.append(f"| {names} | {record.rule} | {how[record.travels_as]} | "
+                    f"`{example}` → `{pg}` → `{duckdb_type(pg)}` |")
+    return "\n".join(rows) + "\n"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import jinja2
 
-from dataplatform.cdc import naming, statements
+from dataplatform.cdc import metadata, naming, statements
 from dataplatform.cdc.model import CdcPipeline
 from dataplatform.errors import ConfigError
 from dataplatform.warehouse import names
@@ -29,7 +29,8 @@ from dataplatform.warehouse.layout import TEMPLATES, object_file
 from dataplatform.warehouse.objects import KIND_ORDER, Column, PipelineObjects, WarehouseObject
 from dataplatform.warehouse.spec import BRONZE, LAYER_COLUMNS, SYS_PERIOD, WarehouseSpec
 
-REPLICA_IGNORED = ("__cdc_loaded_at",)  # a redelivered change only touches this: no version
+# A redelivered change only touches this: no new version.
+REPLICA_IGNORED = (metadata.column(metadata.LOADED).name,)
 
 
 @dataclass(frozen=True)

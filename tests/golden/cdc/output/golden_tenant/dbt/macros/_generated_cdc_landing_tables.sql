@@ -1,0 +1,8 @@
+{# generated from pipelines/golden_tenant/pipeline.yaml and platform/cdc/source-groups.yaml — edit those instead #}
+{% macro cdc_landing_tables() %}
+  {% if target.type == 'duckdb' %}
+    create schema if not exists "shop";
+    create table if not exists "shop"."all_types" ("tenant_id" varchar, "Id" integer, "ABit" boolean, "ATinyint" smallint, "ASmallint" smallint, "ABigint" bigint, "ADecimal" numeric(38,10), "ADecimalDefault" numeric(18,0), "ANumeric" numeric(9,0), "AMoney" numeric(19,4), "ASmallmoney" numeric(10,4), "AFloat" double precision, "AFloat24" real, "ADouble" double precision, "AReal" real, "ADate" date, "ATime" time, "ATimeDefault" time, "ADatetime" timestamp, "ADatetime2" timestamp, "ASmalldatetime" timestamp, "ADatetimeoffset" timestamptz, "AChar" char(10), "ANchar" char(3), "AVarchar" varchar(50), "AVarcharMax" varchar, "ANvarchar" varchar(100), "ANvarcharMax" varchar, "AText" varchar, "ANtext" varchar, "ABinary" blob, "AVarbinary" blob, "AVarbinaryMax" blob, "AImage" blob, "AUniqueidentifier" uuid, "AXml" varchar, "ARowversion" blob, "ATimestamp" blob, "ASysname" varchar(128), "ASqlVariant" varchar, "AHierarchyid" varchar, "AGeography" blob, "AGeometry" blob, "AOverride" varchar(4000), "__cdc_operation" char(1), "__cdc_commit_time" timestamp, "__cdc_loaded_at" timestamptz, "__cdc_lsn" blob, "__cdc_seq" blob);
+    create table if not exists "shop"."sales_store_location" ("tenant_id" varchar, "Store Id" bigint, "Årsak" varchar(20), "User" varchar(50), "__cdc_operation" char(1), "__cdc_commit_time" timestamp, "__cdc_loaded_at" timestamptz, "__cdc_lsn" blob, "__cdc_seq" blob);
+  {% endif %}
+{% endmacro %}
