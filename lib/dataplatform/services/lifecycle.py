@@ -134,9 +134,10 @@ class Platform:
             reference = interpolate.interpolate(service.image or "", values,
                                                 service.declared_in)
             image_id = observed.images.get(image_key(reference)) if observed else None
-            found = self._inspect(reference) if not image_id else None
-            image_id = image_id or (found or {}).get("Id")
-            image_id = image_id or self._image_id(service.name, reference, fetch)
+            if not image_id:
+                image_id = (self._inspect(reference) or {}).get("Id")
+            if not image_id and fetch:
+                image_id = self._pull(service.name, reference)
             if image_id:
                 resolved[service.name] = (reference, image_id)
         return resolved
@@ -197,14 +198,9 @@ class Platform:
                 f"/images/{quote(reference, safe='/:@')}/json", missing_ok=True)
         return self._inspected[reference]
 
-    def _image_id(self, service: str, reference: str, fetch: bool = True) -> str | None:
+    def _pull(self, service: str, reference: str) -> str:
         import docker.errors
 
-        try:
-            return self.client.api.inspect_image(reference)["Id"]
-        except docker.errors.ImageNotFound:
-            if not fetch:
-                return None
         try:
             return self.client.images.pull(reference).id
         except docker.errors.APIError as exc:
