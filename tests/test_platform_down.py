@@ -5,6 +5,8 @@ sent, exits, their order), never from how long a command took."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections import defaultdict
 
@@ -53,20 +55,36 @@ def running(project: TempProject, busybox_image: str, docker_client):
         network.remove()
 
 
-def events_of(docker_client, namespace: str, since: int) -> dict[str, list[tuple]]:
-    """service → [(time in ns, action, signal or exit code)] from the engine's event log."""
-    found: dict[str, list[tuple]] = defaultdict(list)
-    stream = docker_client.events(since=since, until=int(time.time()) + 1, decode=True,
-                                  filters={"type": "container",
-                                           "label": f"dataplatform.project={namespace}"})
-    for event in stream:
-        attributes = event["Actor"]["Attributes"]
-        service = attributes.get("dataplatform.service")
-        action = event.get("Action") or event.get("status")
-        if action in ("kill", "die", "destroy"):
-            value = attributes.get("signal") or attributes.get("exitCode")
-            found[service].append((event["timeNano"], action, value))
-    return found
+class Events:
+    """The namespace's container events, recorded live from before a command runs. (Asking the
+    engine afterwards is not enough: it keeps only its last few hundred events, which a busy
+    engine overwrites within seconds.)"""
+
+    def __init__(self, docker_client, namespace: str):
+        self.seen: dict[str, list[tuple]] = defaultdict(list)  # service → [(ns, action, value)]
+        self.stream = docker_client.events(decode=True, filters={
+            "type": "container", "label": f"dataplatform.project={namespace}"})
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(Exception):  # closing the stream ends the loop
+            for event in self.stream:
+                attributes = event["Actor"]["Attributes"]
+                action = event.get("Action") or event.get("status")
+                if action in ("kill", "die", "destroy", "start"):
+                    value = attributes.get("signal") or attributes.get("exitCode")
+                    self.seen[attributes.get("dataplatform.service")].append(
+                        (event["timeNano"], action, value))
+
+    def until(self, service: str, action: str) -> dict[str, list[tuple]]:
+        """Everything recorded once `service` has done `action` (at most a minute later)."""
+        deadline = time.monotonic() + 60
+        while not any(a == action for _, a, _ in self.seen[service]):
+            assert time.monotonic() < deadline, f"no {action} of {service}: {dict(self.seen)}"
+            time.sleep(0.05)
+        self.stream.close()
+        return {name: list(found) for name, found in self.seen.items()}
 
 
 def first(events: list[tuple], action: str, value: str | None = None) -> int:
@@ -92,12 +110,11 @@ def assert_stopped_in_parallel_then_base(seen: dict[str, list[tuple]]) -> None:
 
 def test_down_stops_a_level_at_once_with_each_services_signal_and_grace(
         running: TempProject, docker_client) -> None:
-    since = int(time.time()) - 1
+    events = Events(docker_client, running.namespace)
     result = running.invoke("down")
     assert result.returncode == 0, result.stdout + result.stderr
     assert containers(docker_client, running.namespace) == {}
-    seen = events_of(docker_client, running.namespace, since)
-    assert_stopped_in_parallel_then_base(seen)
+    assert_stopped_in_parallel_then_base(events.until("base", "destroy"))
     # piped: one plain line per change, saying what it waits for
     assert "a: stopping sent SIGUSR1, SIGKILL after 3s" in result.stdout, result.stdout
     assert "a: stopping killed: still running after 3s (SIGUSR1 ignored)" in result.stdout
@@ -108,7 +125,7 @@ def test_down_works_from_the_labels_when_services_yaml_is_broken(
         running: TempProject, docker_client) -> None:
     running.write("platform/services.yaml",
                   f"namespace: {running.namespace}\nservices:\n  a: [unclosed\n")
-    since = int(time.time()) - 1
+    events = Events(docker_client, running.namespace)
     result = running.invoke("down")
     assert result.returncode == 0, result.stdout + result.stderr
     notice = result.stderr.strip()
@@ -117,19 +134,19 @@ def test_down_works_from_the_labels_when_services_yaml_is_broken(
     assert f"working from the engine's labels of namespace {running.namespace}" in notice
     assert containers(docker_client, running.namespace) == {}
     # the same order, signals and grace periods, read from the containers this time
-    assert_stopped_in_parallel_then_base(events_of(docker_client, running.namespace, since))
+    assert_stopped_in_parallel_then_base(events.until("base", "destroy"))
 
 
 def test_restart_says_what_it_waits_for(running: TempProject, docker_client) -> None:
     before = containers(docker_client, running.namespace)
-    since = int(time.time()) - 1
+    events = Events(docker_client, running.namespace)
     result = running.invoke("restart", "a")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "a: stopping sent SIGUSR1, SIGKILL after 3s" in out, out
     assert "a: stopping killed: still running after 3s (SIGUSR1 ignored)" in out
     assert "a restarted and ready" in out
-    seen = events_of(docker_client, running.namespace, since)
+    seen = events.until("a", "start")
     assert [(a, v) for _, a, v in seen["a"]][:3] == [("kill", "10"), ("kill", "9"),
                                                       ("die", "137")]
     assert "b" not in seen and "base" not in seen  # nothing else was touched
