@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from dataplatform.services.desired import HASH_EXCLUDES, desired
+from dataplatform.services.execute import readiness
 from dataplatform.services.observe import (
     Observed,
     ObservedContainer,
@@ -294,3 +295,23 @@ def test_a_mount_of_a_top_level_volume_is_the_shared_volume_else_the_services_ow
                      "dataplatform.volume": "data"}),
         ("ns_db_own", {"dataplatform.project": NS, "dataplatform.persistent": "true",
                        "dataplatform.service": "db"})]
+
+
+@pytest.mark.parametrize(("state", "fields", "condition", "expected"), [
+    ("exited", {"exit_code": 0}, "completed", ("ready", "completed")),
+    ("exited", {"exit_code": 0}, "healthy", ("failed", "exited with code 0")),
+    ("exited", {"exit_code": 3}, "completed", ("failed", "exited with code 3")),
+    ("running", {}, "completed", ("waiting", "running (a job others wait for)")),
+    ("running", {"health": "starting"}, "healthy", ("waiting", "health: starting")),
+    ("running", {"health": "healthy"}, "healthy", ("ready", "healthy")),
+    ("running", {"health": "unhealthy"}, "healthy", ("failed", "unhealthy")),
+    ("running", {"health": "starting"}, "running", ("ready", "running")),
+    ("created", {}, "running", ("waiting", "created")),
+])
+def test_readiness_of_a_wait_step(state: str, fields: dict, condition: str,
+                                  expected: tuple[str, str]) -> None:
+    service = Service(name="db", declared_in="f:1", image="busybox",
+                      healthcheck=HealthCheck(("CMD", "true")))
+    want = desired(service, NS, "busybox", "sha256:1", Path("/r"), {})
+    assert readiness(seen("db", state, **fields), want, condition) == expected
+    assert readiness(None, want, condition) == ("failed", "its container disappeared")

@@ -102,7 +102,9 @@ def _loaded() -> Loaded:
           "timeout": "seconds to wait for everything to be ready"},
 )
 def up(c, service=None, profile=None, timeout=TIMEOUT):
-    """Start the platform: images, network, volumes, services in dependency order, health-gated."""
+    """Start the platform: images, network, volumes, services in dependency order, health-gated.
+    Unchanged containers are kept, changed ones recreated, stopped ones started; a job that
+    exited 0 stays completed. Ctrl-C stops after the current engine call and says what started."""
     from dataplatform.services.execute import Interrupted
 
     platform = _platform()
