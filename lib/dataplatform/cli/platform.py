@@ -162,21 +162,18 @@ def down(c, volumes=False, yes=False):
                      "; persistent volumes kept"), markup=False)
 
 
-def _hashes(loaded: Loaded, images: list[dict]) -> dict[str, str]:
-    """Each declared service's config hash, for drift, from the engine's image list (nothing
-    is built or pulled); a service whose image is missing, or with a ${VAR} without a value,
-    has none (its drift shows as unknown)."""
+def _hashes(loaded: Loaded) -> dict[str, str]:
+    """Each declared service's config hash, for drift, from an inspection of each image it
+    names (nothing is built or pulled; no listing of every image); a service whose image is
+    missing, or with a ${VAR} without a value, has none (its drift shows as unknown)."""
     if loaded.manifest is None:
         return {}
     from dataplatform.project import find_project
     from dataplatform.services.lifecycle import Platform
-    from dataplatform.services.observe import from_listings
 
-    observed = from_listings(loaded.namespace, [], images)
     platform = Platform(find_project(), loaded.manifest)
     try:
-        wanted = platform.desired(list(loaded.manifest.services.values()), fetch=False,
-                                  observed=observed)
+        wanted = platform.desired(list(loaded.manifest.services.values()), fetch=False)
     except UserError:
         return {}
     return {name: want.config_hash for name, want in wanted.items()}
@@ -191,17 +188,15 @@ def status(c):
 
     from rich.table import Table
 
-    from dataplatform.images import engine
     from dataplatform.services import found
     from dataplatform.services import status as status_mod
 
     loaded = _loaded()
     services = loaded.manifest.services if loaded.manifest else None
-    with ThreadPoolExecutor(max_workers=1) as beside:  # the image list, while containers load
-        images = beside.submit(engine.get_json, "/images/json") if services else None
+    with ThreadPoolExecutor(max_workers=1) as beside:  # the hashes, while containers load
+        hashes = beside.submit(_hashes, loaded)
         containers = found.containers(loaded.namespace)
-        hashes = _hashes(loaded, images.result()) if images is not None else {}
-    rows = status_mod.rows(containers, services, hashes)
+    rows = status_mod.rows(containers, services, hashes.result())
     table = Table(title=f"platform {loaded.namespace}", title_justify="left")
     for column in ("service", "state", "health", "ports", "image", "uptime", "drift"):
         table.add_column(column, overflow="fold")
