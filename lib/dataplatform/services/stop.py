@@ -58,17 +58,14 @@ def targets(found: Mapping[str, Found], services: Mapping[str, Service] | None
         carried = container.labels
         signal = (declared.stop_signal if declared else None) or config.get("StopSignal") \
             or DEFAULT_STOP_SIGNAL
-        if declared is not None and declared.stop_grace_period is not None:
-            grace = declared.stop_grace_period
-        else:
-            grace = _float(carried.get(labels.STOP_GRACE)) if declared is None else None
-            if grace is None:
-                grace = DEFAULT_STOP_GRACE_S
         if declared is not None:
+            grace = declared.stop_grace_period
             dependencies = tuple(declared.dependencies)
         else:
+            grace = _float(carried.get(labels.STOP_GRACE))
             dependencies = tuple(d for d in carried.get(labels.DEPENDS_ON, "").split(",") if d)
-        result[name] = StopTarget(name, container.id, container.running, signal, grace,
+        result[name] = StopTarget(name, container.id, container.running, signal,
+                                  DEFAULT_STOP_GRACE_S if grace is None else grace,
                                   dependencies)
     return result
 
