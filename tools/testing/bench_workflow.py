@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Benchmark `invoke affected` and `invoke why` on a synthetic monorepo (300 pipelines by
+default, tools/testing/synthetic_repo.py), against what a user runs without them:
+
+- affected: `git diff --name-only BASE` plus `doit list --all --deps` (every task's file
+  dependencies, to match the changed files against by hand; it knows no dependents, no
+  image contexts, no folders);
+- why: `doit info TASK` (doit's status of one task, with the changed file_dep).
+
+Both sides are timed as the user's whole command (process start to exit), medians over
+--repeat runs in one run. Then `invoke affected`'s time is split in-process (imports, git,
+the catalog's YAML, doit's task creation and loading, the matching), to say where it goes.
+
+    python tools/testing/bench_workflow.py --pipelines 300 --repeat 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import synthetic_repo
+
+BIN = Path(sys.executable).parent
+console = Console(width=140)
+
+
+def environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items()
+            if k not in {"CI", "DATAPLATFORM_ROOT", "DATAPLATFORM_STRICT"}}
+
+
+def timed(root: Path, commands: list[list[str]], repeat: int) -> float:
+    """Median seconds of running `commands` one after the other (`doit info` exits 1 for a
+    task that is not up to date: that is an answer, not a failure)."""
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for command in commands:
+            done = subprocess.run(command, cwd=root, env=environment(), capture_output=True,
+                                  text=True)
+            if done.returncode not in (0, 1) or "Traceback" in done.stderr:
+                sys.exit(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def breakdown(root: Path) -> list[tuple[str, float]]:
+    """Where one in-process `affected` spends its time (a fresh interpreter, like the CLI)."""
+    script = r"""
+import json, time
+t0 = time.perf_counter()
+from pathlib import Path
+from dataplatform.graph import affected, changes, load
+from dataplatform.project import Project
+import doit.loader
+t1 = time.perf_counter()
+project = Project(Path('.').resolve())
+found = changes.changes_since(project.root, None)
+t2 = time.perf_counter()
+from dataplatform.catalog import load_catalog
+load_catalog(project)
+t3 = time.perf_counter()
+module = load._module(project)
+namespace = dict(vars(module))
+tasks = doit.loader.load_tasks(namespace, config=doit.loader.load_doit_config(namespace))
+t4 = time.perf_counter()
+graph = load.load_graph(project)
+t5 = time.perf_counter()
+hit = affected.affected_by(graph, found.paths(), changes.reader_at(project.root, found.base))
+t6 = time.perf_counter()
+print(json.dumps({"imports": t1 - t0, "git (diff, untracked)": t2 - t1,
+                  "catalog: YAML of every pipeline.yaml, services, settings": t3 - t2,
+                  "doit task creators + doit loader (catalog included)": t4 - t3,
+                  "graph from loaded tasks (a 2nd load, for comparison)": t5 - t4,
+                  "matching + dependents": t6 - t5, "tasks": len(tasks)}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, env=environment(),
+                          capture_output=True, text=True, check=True)
+    import json
+
+    data = json.loads(done.stdout)
+    return [(k, v) for k, v in data.items()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pipelines", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    invoke = str(BIN / "invoke")
+    doit = [sys.executable, "-m", "doit"]
+    with tempfile.TemporaryDirectory(prefix="bench-workflow-") as tmp:
+        root = Path(tmp) / "mono"
+        shape = synthetic_repo.Shape(pipelines=args.pipelines)
+        synthetic_repo.generate(root, shape)
+        synthetic_repo.git_init(root)
+        base = synthetic_repo.git_commit(root, "synthetic monorepo")
+        # the change of a typical pull request: one model of one pipeline, one shared macro
+        model = root / "pipelines/p123/dbt/models/marts/orders.sql"
+        model.write_text(model.read_text() + "-- reviewed\n")
+        macro = root / "pipelines/shared/macros/cents.sql"
+        macro.write_text(macro.read_text() + "\n")
+        # one task with history in .doit.db, so `why` compares with a real record
+        done = subprocess.run([*doit, "cdc:p000"], cwd=root, env=environment(),
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"doit cdc:p000 failed: {done.stdout}{done.stderr}")
+        cdc = root / "pipelines/p000/config/cdc.yaml"
+        cdc.write_text(cdc.read_text().replace("Col0", "Renamed0", 1))
+        tasks = len(subprocess.run([*doit, "list", "--all", "-q"], cwd=root, env=environment(),
+                                   capture_output=True, text=True).stdout.splitlines())
+        rows = [
+            ("affected", "invoke affected --json",
+             timed(root, [[invoke, "affected", "--json"]], args.repeat),
+             "git diff --name-only BASE + doit list --all --deps",
+             timed(root, [["git", "diff", "--name-only", base],
+                          [*doit, "list", "--all", "--deps"]], args.repeat)),
+            ("why", "invoke why cdc:p000",
+             timed(root, [[invoke, "why", "cdc:p000"]], args.repeat),
+             "doit info cdc:p000",
+             timed(root, [[*doit, "info", "cdc:p000"]], args.repeat)),
+            ("startup", "invoke --list (invoke + our CLI, nothing loaded)",
+             timed(root, [[invoke, "--list"]], args.repeat),
+             "doit list (doit + dodo.py loaded)",
+             timed(root, [[*doit, "list"]], args.repeat)),
+        ]
+        table = Table(title=f"workflow commands on {args.pipelines} pipelines ({tasks} doit "
+                            f"tasks), median of {args.repeat}")
+        for column in ("what", "command", "median", "alternative", "median "):
+            table.add_column(column, justify="right" if column.startswith("median") else
+                             "left")
+        for what, ours, ours_s, theirs, theirs_s in rows:
+            table.add_row(what, ours, f"{ours_s:.3f} s", theirs, f"{theirs_s:.3f} s")
+        console.print(table)
+        split = Table(title="where one `affected` spends its time (in-process, one run)")
+        split.add_column("step")
+        split.add_column("seconds", justify="right")
+        for step, value in breakdown(root):
+            split.add_row(step, f"{value:.3f}" if isinstance(value, float) else str(value))
+        console.print(split)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        console.print(f"{os.cpu_count()} CPUs, load average {load:.1f} while measuring")
+
+
+if __name__ == "__main__":
+    main()
