@@ -169,7 +169,7 @@ def test_a_comment_in_the_cdc_config_rebuilds_no_dbt(project: TempProject) -> No
     (config / "cdc.yaml").write_text((config / "cdc.yaml").read_text() + "# reviewed\n")
     result = project.doit("dbt:orders")
     assert result.returncode == 0, result.stdout
-    assert executed(result) == ["cdc:orders"] and "0 written" in result.stdout
+    assert executed(result) == [], result.stdout  # the config says what it said
 
     (config / "cdc.yaml").write_text((config / "cdc.yaml").read_text().replace(
         "UpdatedAt: datetime2(3)", "UpdatedAt: datetime2(3)\n      Note: nvarchar(20)"))

@@ -18,7 +18,7 @@ from doit.tools import config_changed
 from dataplatform import generated
 from dataplatform.build import inputs
 from dataplatform.build.console import say
-from dataplatform.build.meaning import ValuesSame
+from dataplatform.build.meaning import ValuesSame, YamlSame
 from dataplatform.catalog import Catalog
 from dataplatform.cdc import layout
 from dataplatform.errors import UserError
@@ -116,7 +116,8 @@ def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
         # group's tenant is no change), the rest by content
         group = [(groups, ("groups", inputs.ref(source.file,
                                                 (*source.keypath, "source_group"))))]
-        file_dep = [str(p) for p in (source.file, dbt_project, *templates) if p.exists()]
+        file_dep = [str(p) for p in templates]
+        yaml_inputs = [p for p in (source.file, dbt_project) if p.exists()]
         task = {
             "basename": BASENAME,
             "name": pipeline.name,
@@ -126,7 +127,8 @@ def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "targets": [str(layout.dbt_manifest(project, pipeline.name))]
             if dbt_project.exists() else [],
             "uptodate": [config_changed(layout.GENERATOR),
-                         OutputsIntact(project, pipeline.name), ValuesSame(group)],
+                         OutputsIntact(project, pipeline.name), ValuesSame(group),
+                         YamlSame(yaml_inputs, project.root)],
             "verbosity": 2,
         }
         inputs.declare(task, pipeline=pipeline.name, files=[groups, source.file, dbt_project],

@@ -25,6 +25,7 @@ from doit.tools import config_changed
 from dataplatform import generated
 from dataplatform.build import inputs
 from dataplatform.build.console import say
+from dataplatform.build.meaning import SameMeaning
 from dataplatform.catalog import Catalog
 from dataplatform.cdc import layout as cdc_layout
 from dataplatform.dbt import layout
@@ -95,10 +96,10 @@ def _yaml_meaning(path: Path) -> str:
             return "missing"
 
 
-class InputsSaySame:
+class InputsSaySame(SameMeaning):
     """Up to date while the YAML inputs parse to what they did at the last successful run and
     the generated CDC staging files hold what they held then. Evaluated when the task is due,
-    after `cdc:<pipeline>` ran, like doit's config_changed."""
+    after `cdc:<pipeline>` ran, like doit's config_changed; a no-op only stats the files."""
 
     KEY = "dbt-inputs"
 
@@ -106,8 +107,10 @@ class InputsSaySame:
         self.yaml_files = yaml_files
         self.staging_manifest = staging_manifest
         self.root = root
+        paths = [*yaml_files, *([staging_manifest] if staging_manifest else [])]
+        super().__init__(self.KEY, paths, self.meaning_now)
 
-    def digest(self) -> str:
+    def meaning_now(self) -> dict[str, object]:
         meaning: dict[str, object] = {
             path.relative_to(self.root).as_posix() if path.is_relative_to(self.root)
             else str(path): _yaml_meaning(path) for path in self.yaml_files}
@@ -116,12 +119,7 @@ class InputsSaySame:
                                             self.staging_manifest).get("files", {})
             meaning["generated staging"] = {relpath: entry.get("sha256")
                                             for relpath, entry in sorted(files.items())}
-        return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()
-
-    def __call__(self, task: Any, values: dict[str, Any]) -> bool:
-        digest = self.digest()
-        task.value_savers.append(lambda: {self.KEY: digest})
-        return values.get(self.KEY) == digest
+        return meaning
 
 
 def _clean(pipeline_dir: Path) -> None:

@@ -18,7 +18,7 @@ from doit.tools import config_changed
 from dataplatform import generated
 from dataplatform.build import inputs as declared
 from dataplatform.build.console import say
-from dataplatform.build.meaning import ValuesSame
+from dataplatform.build.meaning import ValuesSame, YamlSame
 from dataplatform.catalog import Catalog
 from dataplatform.cdc import layout as cdc_layout
 from dataplatform.errors import UserError
@@ -88,17 +88,17 @@ def warehouse_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
         # the source groups count by the value of the pipeline's group, the rest by content
         values = [(groups, ("groups", declared.ref(
             inputs.cdc.file, (*inputs.cdc.keypath, "source_group"))))] if inputs.cdc else []
-        file_dep = [str(p) for p in inputs.files(project) if p.exists() and p != groups] + \
-            templates
+        yaml_inputs = [p for p in inputs.files(project) if p.exists() and p != groups]
         yield declared.declare({
             "basename": BASENAME,
             "name": pipeline.name,
             "doc": f"warehouse DDL of {pipeline.name}",
             "actions": [GenerateWarehouse(project, inputs)],
-            "file_dep": file_dep,
+            "file_dep": templates,
             "task_dep": task_dep,
             "targets": [str(layout.output_dir(project, pipeline.name) / OBJECTS_FILE)],
             "uptodate": [config_changed(layout.GENERATOR), OutputsIntact(project, pipeline.name),
+                         YamlSame(yaml_inputs, project.root),
                          *([ValuesSame(values)] if values else [])],
             "verbosity": 2,
         }, pipeline=pipeline.name, files=inputs.files(project),
