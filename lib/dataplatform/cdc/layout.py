@@ -12,6 +12,7 @@ SOURCE_GROUPS = Path("platform/cdc/source-groups.yaml")
 SEPARATE_FILE = Path("config/cdc.yaml")  # a pipeline's cdc section, outside pipeline.yaml
 OUTPUT = Path("generated/cdc")
 # Bump when the generator's code changes what it writes: every CDC pipeline regenerates.
+# tests/test_cdc_golden.py fails ("bump GENERATOR") when the output changes without a bump.
 GENERATOR = "dataplatform.cdc/5"
 
 

@@ -2,6 +2,7 @@
 PostgreSQL statement the sink runs per change (an upsert guarded by the change's position; a
 delete leaves a tombstone, see `DELETED`). The replica tables themselves are warehouse tables
 (`dataplatform.warehouse.render` makes their DDL from `replica_columns` and `key_columns`).
+Types come from the records of `types`, the `__cdc_*` columns from `metadata`.
 
 Statements come from the Jinja2 templates under `templates/cdc/`; this module decides their
 inputs: quoted identifiers, casts, parameter numbers and the column order the Redpanda Connect
