@@ -226,11 +226,13 @@ def _unknown_service(service: str, loaded: Loaded, found: dict) -> UserError:
         return UserError(f"service {service!r} has no container in namespace "
                          f"{loaded.namespace} — run invoke up first")
     near = suggestion(service, known)
-    where = (loaded.manifest.declared_in if loaded.manifest else
-             "the engine (services.yaml is broken)") or "platform/services.yaml"
+    if loaded.manifest is None:
+        where = f"no container of it in namespace {loaded.namespace}, and services.yaml is broken"
+    else:
+        where = f"not in {loaded.manifest.declared_in or 'platform/services.yaml'}"
     hint = f"did you mean '{near}'?" if near else \
         (f"services: {', '.join(known)}" if known else "no services are declared")
-    return UserError(f"unknown service {service!r} (not in {where}) — {hint}")
+    return UserError(f"unknown service {service!r} ({where}) — {hint}")
 
 
 @command(name="logs", help={"service": "the service whose log to show (see invoke status)",
