@@ -59,7 +59,9 @@ def containers(namespace: str) -> dict[str, Found]:
     for attrs in inspected:
         if attrs is None:  # removed between the listing and its inspection
             continue
-        service = (attrs.get("Config", {}).get("Labels") or {}).get(labels.SERVICE) \
-            or attrs.get("Name", "").lstrip("/")
+        name = attrs.get("Name", "").lstrip("/")
+        service = (attrs.get("Config", {}).get("Labels") or {}).get(labels.SERVICE) or name
+        if service in found:  # a second container of one service: keep both in sight
+            service = name
         found[service] = Found(service, attrs)
     return found
