@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, clean_env
+from conftest import REPO, clean_env, executed
 
 sys.path.insert(0, str(REPO / "tools" / "testing"))
 import synthetic_repo
@@ -121,7 +121,29 @@ def test_pipeline_image_context_affects_that_pipeline_image(mono):
     assert found["pipelines"] == ["p004"]
 
 
-# --- renames, deletions, refs -------------------------------------------------------------------
+def test_affected_run_runs_exactly_the_affected_tasks(mono):
+    template = next((mono / "templates/warehouse").glob("*.j2"))
+    template.write_text(template.read_text() + "\n-- changed\n")
+    done = invoke(mono, "affected", "--run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    ran = executed(done)
+    # the warehouse DDL of the CDC pipelines, after the CDC generation they wait for (task_dep)
+    assert executed(done, "warehouse:") == [f"warehouse:{p}" for p in ("p000", "p002", "p004",
+                                                                        "p006")]
+    assert not [t for t in ran if t.startswith(("dbt:", "image:"))]
+    assert (mono / "pipelines/p002/generated/warehouse").is_dir()
+    assert not (mono / "pipelines/p001/generated").exists()
+
+
+def test_affected_outside_git_says_so(tmp_path):
+    root = tmp_path / "plain"
+    synthetic_repo.generate(root, SHAPE)
+    done = invoke(root, "affected")
+    assert done.returncode == 1
+    assert "not a git repository" in done.stderr and "Traceback" not in done.stderr
+
+
+# --- renames, deletions, refs ------------------------------------------------------------------
 
 def test_committed_renames_deletions_and_untracked_files_count(mono):
     synthetic_repo.git(mono, "checkout", "-q", "-b", "feature")
@@ -237,7 +259,14 @@ def test_why_changed_unchanged_and_never_run(mono):
     edit(mono, "pipelines/p000/config/cdc.yaml", "Col0", "Renamed0")
     changed = json.loads(invoke(mono, "why", "cdc:p000", "--json").stdout)["statuses"][0]
     assert changed["state"] == "run" and not changed["never_run"]
-    assert changed["reasons"] == ["input changed: pipelines/p000/config/cdc.yaml"]
+    assert [r for r in changed["reasons"] if "pipelines/p000/config/cdc.yaml" in r] == \
+        changed["reasons"], changed  # the one input edited, named
+
+    synthetic_repo.git(mono, "checkout", "-q", "--", "pipelines/p000/config/cdc.yaml")
+    edit(mono, "platform/cdc/source-groups.yaml", "database: G0_T1", "database: G0_T1_new")
+    group = json.loads(invoke(mono, "why", "cdc:p000", "--json").stdout)["statuses"][0]
+    assert group["state"] == "run"
+    assert any("platform/cdc/source-groups.yaml" in r for r in group["reasons"]), group
 
     never = json.loads(invoke(mono, "why", "cdc:p006", "--json").stdout)["statuses"][0]
     assert never["state"] == "run" and never["never_run"]
@@ -245,6 +274,13 @@ def test_why_changed_unchanged_and_never_run(mono):
 
     unknown = invoke(mono, "why", "cdcc:p002")
     assert unknown.returncode == 1 and "did you mean 'cdc:p002'?" in unknown.stderr
+
+
+def test_why_an_image_missing_from_the_engine(mono, docker_client):
+    """A real engine answers whether an image of the context's fingerprint exists."""
+    found = json.loads(invoke(mono, "why", "image:img0", "--json").stdout)["statuses"][0]
+    assert found["state"] == "run"
+    assert any(r.startswith("image missing: img0:") for r in found["reasons"]), found
 
 
 def test_why_and_plan_write_no_dependency_database(mono):
@@ -291,7 +327,28 @@ def test_validate_lists_every_problem_across_files(mono):
     assert all(p["line"] for p in data["problems"])
 
 
-# --- watch --------------------------------------------------------------------------------------
+# --- watch -------------------------------------------------------------------------------------
+
+def test_polling_fallback_reports_a_saved_file(mono):
+    """The fallback used where watchfiles is not installed, driven in-process."""
+    import threading
+
+    from dataplatform.graph import watch as watching
+    from dataplatform.project import Project
+
+    stop = threading.Event()
+    target = mono / "pipelines/p003/dbt/models/marts/orders.sql"
+    timer = threading.Timer(1.0, lambda: target.write_text("select 2\n"))
+    timer.start()
+    try:
+        changes = watching._changes_polling(Project(mono), stop.is_set)
+        first = next(changes)
+    finally:
+        stop.set()
+        timer.cancel()
+    assert first == {"pipelines/p003/dbt/models/marts/orders.sql"}
+    done = watching.run_once(Project(mono), first, ["cdc"])
+    assert done.tasks == ()  # a model is no input of any cdc task: nothing runs
 
 def _read_until(process: subprocess.Popen, needle: str, deadline: float) -> str:
     seen = ""

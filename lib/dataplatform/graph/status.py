@@ -79,6 +79,8 @@ def _explain_checker(graph: TaskGraph, db: Dependency, task: Any, checker: Any) 
             return f"Docker engine unavailable, image {checker.spec.name}:{tag} not checked"
         return f"image missing: {checker.spec.name}:{tag} (that build context's fingerprint) " \
                "is not on the engine"
+    if getattr(checker, "paths", None) is not None and getattr(checker, "key", None):
+        return _explain_meaning(graph, db, task, checker)
     if kind == "InputsSaySame":
         if db.get_values(task.name).get(checker.KEY) is None:
             return "dbt project YAML / generated staging never recorded"
@@ -89,6 +91,51 @@ def _explain_checker(graph: TaskGraph, db: Dependency, task: Any, checker: Any) 
         return f"warehouse file missing: {_relative(graph, str(checker.path))}"
     doc = (getattr(checker, "__doc__", None) or kind).strip().splitlines()[0]
     return f"up-to-date check false: {doc}"
+
+
+MEANING_LABELS = {"YamlSame": "YAML content changed", "ValuesSame": "declared value changed",
+                  "InputsSaySame": "dbt project YAML or generated staging changed"}
+
+
+def _key(part: Any) -> Any:
+    """A keypath element as it reads now: an `inputs.ref` is looked up in its file."""
+    if not isinstance(part, dict):
+        return part
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(part["file"]).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return "?"
+    for key in part["keypath"]:
+        data = data.get(_key(key)) if isinstance(data, dict) else None
+    return data if isinstance(data, str) else "?"
+
+
+def _explain_meaning(graph: TaskGraph, db: Dependency, task: Any, checker: Any) -> str:
+    """A check comparing what files say (build.meaning.SameMeaning: `paths`, `key`, and the
+    stat signature of each path stored at the last success): names the files that differ."""
+    label = MEANING_LABELS.get(type(checker).__name__, "content changed")
+    stored = db.get_values(task.name).get(checker.key) or {}
+    if not stored:
+        return f"{label}: never recorded"
+    before = stored.get("stat") or []
+    changed = []
+    for index, path in enumerate(checker.paths):
+        try:
+            stat = Path(path).stat()
+            now: list[int] | None = [stat.st_mtime_ns, stat.st_size]
+        except OSError:
+            now = None
+        if index >= len(before) or before[index] != now:
+            changed.append(_relative(graph, path) + ("" if now else " (deleted)"))
+    shown = changed or [_relative(graph, p) for p in checker.paths]
+    if type(checker).__name__ == "ValuesSame":
+        keys = [".".join(str(_key(k)) for k in keypath)
+                for _file, keypath in getattr(checker, "values", [])]
+        if keys:
+            return f"{label} ({', '.join(keys)}): {', '.join(shown)}"
+    return f"{label}: {', '.join(shown)}"
 
 
 def _status(graph: TaskGraph, db: Dependency, name: str) -> Status:
