@@ -70,6 +70,20 @@ def test_bad_types_are_errors_not_text(source: str, problem: str) -> None:
         postgres_type(parse(source))
 
 
+def test_money_is_read_with_its_four_decimals() -> None:
+    """SQL Server cannot run here (no image offline), so this reads the generated T-SQL: CONVERT
+    of money to varchar with the default style 0 rounds to two decimals (SQL Server's CAST and
+    CONVERT documentation, money styles: 0 → 4235.98, 2 → 4235.9819); before the fix a money
+    value 1.2345 arrived as 1.23. Every money column must be read with style 2."""
+    pipeline, table = samples_pipeline()
+    query = statements.source_query(statements.environment(REPO / "templates"), pipeline,
+                                    table)
+    money = [c for c in table.columns if c.source_type.name in ("money", "smallmoney")]
+    assert money
+    for column in money:
+        assert f"CONVERT(varchar(50), c.[{column.name}], 2) AS [{column.name}]" in query
+
+
 def samples_pipeline() -> tuple[CdcPipeline, Table]:
     """One table with a column per sample (`c0`, `c1`, …), typed as the loader types them."""
     server = Server("main", "mssql", "1433", "${USER}", "${PASSWORD}")

@@ -13,7 +13,7 @@ SEPARATE_FILE = Path("config/cdc.yaml")  # a pipeline's cdc section, outside pip
 OUTPUT = Path("generated/cdc")
 # Bump when the generator's code changes what it writes: every CDC pipeline regenerates.
 # tests/test_cdc_golden.py fails ("bump GENERATOR") when the output changes without a bump.
-GENERATOR = "dataplatform.cdc/5"
+GENERATOR = "dataplatform.cdc/6"
 
 
 @dataclass(frozen=True)

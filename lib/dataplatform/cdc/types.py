@@ -156,6 +156,8 @@ _SHAPES = {FIXED: _fixed, DECIMAL: _decimal, FLOAT: _float, FRACTIONAL: _fractio
            LENGTH: _length}
 
 _EXACT = "CONVERT(varchar(50), {})"
+# money with style 2: four decimals (the default style 0 rounds to two, losing cents' parts).
+_MONEY = "CONVERT(varchar(50), {}, 2)"
 _DATETIME = "CONVERT(varchar(27), {}, 126)"
 _BINARY = "CONVERT(varchar(max), {}, 1)"
 _SPATIAL = "CONVERT(varchar(max), {}.STAsBinary(), 1)"
@@ -181,9 +183,9 @@ RECORDS: tuple[TypeRecord, ...] = (
     TypeRecord("numeric", "numeric({precision},{scale})", TEXT, shape=DECIMAL, read=_EXACT,
                numeric=True, default=18, samples=(
         _S("numeric(9,2)", "numeric(9,2)", "1234567.89", "1234567.89"),)),
-    TypeRecord("money", "numeric(19,4)", TEXT, read=_EXACT, samples=(
+    TypeRecord("money", "numeric(19,4)", TEXT, read=_MONEY, samples=(
         _S("money", "numeric(19,4)", "922337203685477.5807", "922337203685477.5807"),)),
-    TypeRecord("smallmoney", "numeric(10,4)", TEXT, read=_EXACT, samples=(
+    TypeRecord("smallmoney", "numeric(10,4)", TEXT, read=_MONEY, samples=(
         _S("smallmoney", "numeric(10,4)", "-214748.3648", "-214748.3648"),)),
     TypeRecord("float", "real", NUMBER, shape=FLOAT, aliases=("double precision",),
                wide="double precision", default=53, samples=(
