@@ -311,11 +311,15 @@ def test_validate_lists_every_problem_across_files(mono):
     edit(mono, "pipelines/p003/pipeline.yaml", "owner: bench", "owner: [bench")
     edit(mono, "platform/cdc/source-groups.yaml", "pattern: db-per-tenant",
          "pattern: db-per-galaxy")
+    (mono / "platform/orchestration").mkdir(parents=True)
+    (mono / "platform/orchestration/orchestration.yaml").write_text("airflw: {}\n")
+    edit(mono, "pipelines/_templates/dbt/cookiecutter.json", "{", "{,")
     done = invoke(mono, "validate")
     assert done.returncode == 1
     lines = done.stdout.strip().splitlines()
-    files = ["pipelines/p001/pipeline.yaml", "pipelines/p002/config/cdc.yaml",
-             "pipelines/p003/pipeline.yaml", "platform/cdc/source-groups.yaml",
+    files = ["pipelines/_templates/dbt/cookiecutter.json", "pipelines/p001/pipeline.yaml",
+             "pipelines/p002/config/cdc.yaml", "pipelines/p003/pipeline.yaml",
+             "platform/cdc/source-groups.yaml", "platform/orchestration/orchestration.yaml",
              "platform/services.yaml"]
     for file in files:
         assert any(line.startswith(f"{file}:") and line[len(file) + 1].isdigit()
