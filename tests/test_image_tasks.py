@@ -194,6 +194,32 @@ def test_unreachable_base_image_is_one_line_unless_strict(project: TempProject,
     assert f"image:{name} (127.0.0.1:9/offline/base:1)" in line
     strict = project.doit(CI="true")
     assert strict.returncode == 1
-    assert f"✗ image:{name}: build failed at Step 2/" in strict.stdout
-    assert "cannot be pulled" in strict.stdout
+    [failed] = [x for x in strict.stdout.splitlines() if x.startswith("✗")]
+    assert failed.startswith(f"✗ image:{name}: base image 127.0.0.1:9/offline/base:1 is not "
+                             "on this engine and cannot be pulled ("), failed
     assert fp_tags(docker_client, name) == []
+
+
+def test_a_base_the_engine_cannot_get_sends_no_build_context(
+        project: TempProject, docker_client, busybox_image: str) -> None:
+    """The engine is asked for the base (one inspect, then a pull that fails offline) before
+    a context is written: the builder's own count of contexts sent stays 0. Run in-process (as
+    doit's main process runs actions) to read that count; the engine is real."""
+    from dataplatform.build.dodo import Loader
+    from dataplatform.build.runstate import RUN
+    from dataplatform.images import builder
+
+    offline, fine = unique_name(), unique_name()
+    project.write(f"platform/images/{offline}/Dockerfile",
+                  "ARG BASE=127.0.0.1:9/offline/base:1\nFROM ${BASE}\nCOPY . /app\n")
+    project.write(f"platform/images/{offline}/data.bin", "x" * 100_000)
+    project.write(f"platform/images/{fine}/Dockerfile", f"FROM {busybox_image}\nCOPY . /app\n")
+    project.services(f"  {offline}:\n    build: images/{offline}\n"
+                     f"  {fine}:\n    build: images/{fine}\n")
+    tasks = {t["name"]: t for t in Loader(project.root).image_tasks() if t.get("name")}
+    builder.SENT.clear()
+    assert tasks[offline]["actions"][0]() is None  # not a failure: said once, offline
+    assert RUN.offline_bases[f"image:{offline}"] == "127.0.0.1:9/offline/base:1"
+    assert builder.SENT[offline] == 0
+    built = tasks[fine]["actions"][0]()
+    assert built["how"] == "built" and builder.SENT[fine] == 1  # the count does count

@@ -3,6 +3,7 @@ on the engine; otherwise pull it from the shared registry or build (and push) it
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,6 +71,31 @@ def _bases_are_valid(spec: ImageSpec) -> bool:
     return True
 
 
+_BASES: dict[str, tuple[str, bool] | None] = {}  # base reference → its problem, per process
+_BASES_LOCK = threading.Lock()
+
+
+def base_problem(spec: ImageSpec) -> tuple[str, str, bool] | None:
+    """(base, the engine's message, offline?) for the first base image of `spec` the engine
+    neither has nor can pull: asked once per distinct base and process, before any build
+    context is written or sent."""
+    try:
+        text = spec.dockerfile.read_text(errors="replace")
+    except OSError:
+        return None  # the fingerprint reports it
+    for line in base_images.from_lines(text, dict(spec.args)):
+        base = line.reference
+        if base is None or base.lower() == "scratch":
+            continue  # a variable set nowhere here: the build says what it resolves to
+        with _BASES_LOCK:
+            if base not in _BASES:
+                _BASES[base] = presence.base_problem(base)
+            problem = _BASES[base]
+        if problem is not None:
+            return base, *problem
+    return None
+
+
 class EnsureImage:
     """doit action: make the image of the current fingerprint exist."""
 
@@ -77,16 +103,18 @@ class EnsureImage:
         self.spec = spec
 
     def __call__(self) -> dict[str, Any] | TaskFailed | None:
-        import docker.errors  # only when something must be pulled or built
-
-        from dataplatform.images import ensure
-        from dataplatform.images.builder import BaseImageUnreachable
-
         task_name = f"{BASENAME}:{self.spec.name}"
         try:
             fingerprint = RUN.fingerprint(self.spec)
             assert RUN.project is not None
             base_images.check(self.spec, RUN.project.root)  # a malformed FROM fails offline too
+            if not RUN.registry and not presence.is_present(RUN.local_images(), self.spec,
+                                                            fingerprint):
+                # it must be built: a base the engine cannot get fails here, with no context
+                # written or sent (with a registry, a pull of the image itself comes first)
+                missing = base_problem(self.spec)
+                if missing is not None:
+                    return self._unbuildable(task_name, *missing)
             api = RUN.api()
         except EngineUnavailable as exc:
             if RUN.strict:
@@ -96,6 +124,11 @@ class EnsureImage:
             return None
         except UserError as exc:
             return TaskFailed(str(exc))
+        import docker.errors  # only when something must be pulled or built
+
+        from dataplatform.images import ensure
+        from dataplatform.images.builder import BaseImageUnreachable
+
         try:
             assert RUN.project is not None
             outcome = ensure.ensure_image(api, RUN.namespace, self.spec, fingerprint,
@@ -112,6 +145,17 @@ class EnsureImage:
         RUN.count(outcome.how)
         return {"reference": f"{self.spec.repository}:{fingerprint.tag}",
                 "fingerprint": fingerprint.digest, "how": outcome.how}
+
+    def _unbuildable(self, task_name: str, base: str, message: str,
+                     offline: bool) -> TaskFailed | None:
+        """A base image the engine lacks and cannot pull: no context is sent. Offline, said
+        once in the summary (like a missing engine) unless strict."""
+        if offline and not RUN.strict:
+            RUN.note_offline_base(task_name, base)
+            return None
+        return TaskFailed(f"{task_name}: base image {base} is not on this engine and cannot be "
+                          f"pulled ({message}) — pull or build it first, or point the FROM (or "
+                          "its build arg) at one that is")
 
 
 def image_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:

@@ -16,6 +16,7 @@ import docker.errors
 from dataplatform.errors import ImageError
 from dataplatform.images.context import write_context
 from dataplatform.images.fingerprint import Fingerprint
+from dataplatform.images.presence import NETWORK_FAILURES as _NETWORK_FAILURES
 from dataplatform.images.spec import ImageSpec
 
 TAIL_LINES = 15
@@ -23,6 +24,7 @@ STEP_WIDTH = 110
 _SUCCESS = re.compile(r"^Successfully built ([0-9a-f]+)$")
 
 Log = Callable[[str], None]
+SENT: collections.Counter[str] = collections.Counter()  # build contexts sent, by image name
 
 
 class BuildFailed(ImageError):
@@ -38,9 +40,6 @@ class BaseImageUnreachable(BuildFailed):
 
 
 _PULL_FAILURES = ("pull access denied", "manifest unknown", "repository does not exist")
-_NETWORK_FAILURES = ("dial tcp", "no such host", "i/o timeout", "TLS handshake timeout",
-                     "connection refused", "network is unreachable",
-                     "Temporary failure in name resolution")
 _FROM = re.compile(r"^Step \d+/\d+ : FROM\s+(?:--\S+\s+)*(\S+)", re.I)
 _ARG = re.compile(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S*))?\s*$", re.I)
 _VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
@@ -89,6 +88,7 @@ def build_image(api: docker.APIClient, spec: ImageSpec, fingerprint: Fingerprint
     with tempfile.TemporaryFile(prefix="dataplatform-context-") as tar:
         dockerfile_name = write_context(spec, fingerprint, tar, labels)
         tar.seek(0)
+        SENT[spec.name] += 1
         try:
             stream = api.build(
                 fileobj=tar, custom_context=True, dockerfile=dockerfile_name,

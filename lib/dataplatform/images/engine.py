@@ -350,3 +350,26 @@ def get_json(path: str, params: dict[str, Any] | None = None, missing_ok: bool =
         raise UserError(f"Docker engine error on GET {path}: HTTP {response.status} "
                         f"{body[:200].decode(errors='replace')}")
     return json.loads(body)
+
+
+def post(path: str, params: dict[str, str], timeout: float = API_TIMEOUT_S
+         ) -> tuple[int, bytes] | None:
+    """`POST path` on a local unix socket, the whole (streamed) body read: (status, body).
+    None for any other endpoint (the caller then leaves the work to the docker SDK)."""
+    global _failure
+    if _failure is not None:
+        raise _failure
+    where = endpoint()
+    if where.socket_path is None:
+        return None
+    connection = _UnixHTTPConnection(where.socket_path, timeout)
+    try:
+        connection.request("POST", f"{path}?{urllib.parse.urlencode(params)}")
+        response = connection.getresponse()
+        return response.status, response.read()
+    except OSError as exc:
+        with _lock:
+            _failure = classify(exc, where)
+        raise _failure from None
+    finally:
+        connection.close()

@@ -37,3 +37,48 @@ def is_marked(known: dict[str, str], spec: ImageSpec, fingerprint: Fingerprint,
     images/checkouts.py)."""
     mark = checkouts.mark_reference(spec.name, checkouts.checkout_id(root))
     return known.get(mark) == fingerprint.digest
+
+
+def base_problem(reference: str) -> tuple[str, bool] | None:
+    """Why the base image `reference` cannot be used, asked before a build context is sent:
+    None when the engine has it (one inspect) or pulls it now; else (the engine's message,
+    whether its registry was unreachable). Without a local socket the build finds out itself
+    (None)."""
+    import urllib.parse
+
+    if engine.get_json(f"/images/{urllib.parse.quote(reference, safe='')}/json",
+                       missing_ok=True) is not None:
+        return None
+    name, at, digest = reference.partition("@")
+    tag = ""
+    if not at and name.rfind(":") > name.rfind("/"):
+        name, tag = name[:name.rfind(":")], name[name.rfind(":") + 1:]
+    answer = engine.post("/images/create", {"fromImage": name, "tag": digest or tag or "latest"})
+    if answer is None:
+        return None
+    status, body = answer
+    message = ""
+    if status != 200:
+        message = _message(body) or f"HTTP {status}"
+    else:  # a streamed pull reports its failure in the stream
+        for line in body.decode(errors="replace").splitlines():
+            if '"error"' in line:
+                message = _message(line.encode()) or line
+    if not message:
+        return None
+    return message, any(m in message for m in NETWORK_FAILURES)
+
+
+NETWORK_FAILURES = ("dial tcp", "no such host", "i/o timeout", "TLS handshake timeout",
+                    "connection refused", "network is unreachable",
+                    "Temporary failure in name resolution")
+
+
+def _message(body: bytes) -> str:
+    import json
+
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body.decode(errors="replace").strip()[:300]
+    return str(data.get("message") or data.get("error") or "").strip()
