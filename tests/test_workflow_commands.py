@@ -190,6 +190,23 @@ def test_shallow_clone_says_what_to_fetch(mono, tmp_path):
     assert found["tasks"] == {"dbt:p002": ["pipelines/p002/dbt/models/marts/orders.sql"]}
 
 
+def test_shallow_single_branch_clone_without_the_default_branch_says_what_to_fetch(mono,
+                                                                                   tmp_path):
+    """What CI checks out for a pull request: its branch only, one commit deep."""
+    synthetic_repo.git(mono, "checkout", "-q", "-b", "feature")
+    edit(mono, "pipelines/p002/dbt/models/marts/orders.sql", "share", "part")
+    synthetic_repo.git_commit(mono, "feature work")
+    synthetic_repo.git(mono, "checkout", "-q", "main")  # the origin's default branch
+    clone = tmp_path / "ci"
+    done = run(tmp_path, "git", "clone", "-q", "--depth", "1", "--single-branch", "--branch",
+               "feature", f"file://{mono}", str(clone))
+    assert done.returncode == 0, done.stderr
+    missing = invoke(clone, "affected")
+    assert missing.returncode == 1
+    assert "default branch" in missing.stderr and "git fetch --deepen" in missing.stderr
+    assert missing.stderr.count("\n") == 1 and "Traceback" not in missing.stderr
+
+
 # --- JSON is stable (snapshot) ------------------------------------------------------------------
 
 AFFECTED_SNAPSHOT = """{
