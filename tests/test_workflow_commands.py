@@ -205,6 +205,11 @@ def test_shallow_single_branch_clone_without_the_default_branch_says_what_to_fet
     assert missing.returncode == 1
     assert "default branch" in missing.stderr and "git fetch --deepen" in missing.stderr
     assert missing.stderr.count("\n") == 1 and "Traceback" not in missing.stderr
+    fetch = missing.stderr.split("`")[1]  # the command it names works
+    assert run(clone, *fetch.split()).returncode == 0
+    found = affected(clone)
+    assert found["ref"] == "origin/main"
+    assert found["tasks"] == {"dbt:p002": ["pipelines/p002/dbt/models/marts/orders.sql"]}
 
 
 # --- JSON is stable (snapshot) ------------------------------------------------------------------

@@ -89,7 +89,11 @@ def resolve_base(cwd: Path, since: str | None) -> tuple[str, str]:
     branch = _default_branch(cwd)
     if branch is None:
         if shallow:
-            raise UserError(_shallow_hint("the default branch"))
+            raise UserError("the default branch (origin/main or origin/master) is not in this "
+                            "shallow clone — fetch it with some history: `git fetch "
+                            "--deepen=50 origin main:refs/remotes/origin/main` (or `git fetch "
+                            "--unshallow` for everything; in CI check out with fetch-depth: 0), "
+                            "or name the ref to compare with: --since REF")
         raise UserError("no default branch found (origin/HEAD, origin/main, origin/master, main, "
                         "master) — name the ref to compare with: --since REF")
     merge_base = _git(cwd, "merge-base", "HEAD", branch, check=False).stdout.strip()
