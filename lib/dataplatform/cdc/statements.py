@@ -127,9 +127,8 @@ def sink_statement(env: jinja2.Environment, pipeline: CdcPipeline, table: Table
     written = [naming.pg_quote(m.name) for m in metadata.WRITTEN]
     for m in metadata.WRITTEN:
         value = placeholder((str(m.message_field),))
-        columns.append({"sql": naming.pg_quote(m.name), "value": (
-            f"decode(substr({value}, 3), 'hex')" if m.travels_as == types.HEX
-            else f"CAST({value} AS {m.postgres})")})
+        columns.append({"sql": naming.pg_quote(m.name),
+                        "value": types.cast_from_message(value, m.travels_as, m.postgres)})
     keys = [naming.pg_quote(k) for k in key_columns(pipeline, table)]
     sql = env.get_template("cdc/sink_apply.sql.j2").render(
         table=qualified(pipeline, table.target_table),

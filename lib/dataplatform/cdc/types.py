@@ -289,7 +289,13 @@ def source_expression(column_sql: str, t: MssqlType) -> str:
 
 def sink_expression(placeholder: str, source: MssqlType, target_type: str) -> str:
     """The PostgreSQL expression turning a transported value into the target column's type."""
-    if source.is_binary and target_type == "bytea":
+    return cast_from_message(placeholder, HEX if source.is_binary else TEXT, target_type)
+
+
+def cast_from_message(placeholder: str, travels_as: str, target_type: str) -> str:
+    """How the sink turns a message value that travels as `travels_as` into `target_type`
+    (every parameter reaches PostgreSQL as text; `0x…` hex becomes bytes)."""
+    if travels_as == HEX and target_type == "bytea":
         return f"decode(substr({placeholder}, 3), 'hex')"
     return f"CAST({placeholder} AS {target_type})"
 
