@@ -83,6 +83,9 @@ class SameMeaning(UptodateCalculator):
         stats = [stat_of(p) for p in self.paths]
         stored = values.get(self.key) or {}
         if stored.get("stat") == [list(s) if s else None for s in stats]:
+            # doit replaces a task's values by its savers' when it runs (for another input):
+            # keep ours
+            task.value_savers.append(lambda: {self.key: stored})
             return True
         current = {"stat": [list(s) if s else None for s in stats], "digest": self.digest()}
         task.value_savers.append(lambda: {self.key: current})
