@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dataplatform.errors import UserError
+from dataplatform.fsutil import prune_empty_parents, write_atomic
 
 MANIFEST = "manifest.json"
 
@@ -42,13 +42,6 @@ def read_manifest(directory: Path, manifest_path: Path | None = None) -> dict:
         return {}
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def sync(directory: Path, files: dict[str, str], inputs: dict[str, str], generator: str,
          manifest_path: Path | None = None, shared_with_people: bool = False,
          shown_from: Path | None = None) -> SyncResult:
@@ -73,7 +66,7 @@ def sync(directory: Path, files: dict[str, str], inputs: dict[str, str], generat
         if same:
             result.unchanged += 1
         else:
-            _write_atomic(target, data)
+            write_atomic(target, data)
             result.written.append(relpath)
         st = target.stat()
         entries[relpath] = {"sha256": _digest(data), "size": st.st_size,
@@ -83,10 +76,7 @@ def sync(directory: Path, files: dict[str, str], inputs: dict[str, str], generat
         if stale.is_file():
             stale.unlink()
             result.removed.append(relpath)
-        parent = stale.parent
-        while parent != directory and parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
-            parent = parent.parent
+        prune_empty_parents(stale, directory)
     fingerprint = _digest(json.dumps(inputs, sort_keys=True).encode())
     manifest = {"generator": generator, "inputs": inputs, "inputs_fingerprint": fingerprint,
                 "files": entries}
@@ -96,7 +86,7 @@ def sync(directory: Path, files: dict[str, str], inputs: dict[str, str], generat
     except OSError:
         current = None
     if current != text:
-        _write_atomic(manifest_path, text.encode())
+        write_atomic(manifest_path, text.encode())
     return result
 
 
@@ -144,10 +134,7 @@ def remove(directory: Path, manifest_path: Path | None = None) -> list[str]:
         if path.is_file():
             path.unlink()
             removed.append(relpath)
-        parent = path.parent
-        while parent != directory and parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
-            parent = parent.parent
+        prune_empty_parents(path, directory)
     manifest_path.unlink(missing_ok=True)
     if own_folder and directory.is_dir() and not any(directory.iterdir()):
         directory.rmdir()

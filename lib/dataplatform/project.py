@@ -14,6 +14,10 @@ from pathlib import Path
 from dataplatform.errors import UserError
 
 ROOT_ENV = "DATAPLATFORM_ROOT"
+# The file names the toolkit reads at fixed places: the workstation's settings and secrets at
+# the root, and each pipeline's manifest at the top of its folder.
+ENV_FILE = ".env"
+PIPELINE_FILE = "pipeline.yaml"
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class Project:
 
     @property
     def env_file(self) -> Path:
-        return self.root / ".env"
+        return self.root / ENV_FILE
 
     @property
     def orchestration_dir(self) -> Path:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from dataplatform import dotenv
 from dataplatform.errors import ConfigError, UserError
+from dataplatform.project import ENV_FILE
 
-ENV_FILE = ".env"
 REGISTRY = "DATAPLATFORM_REGISTRY"
 STRICT = "DATAPLATFORM_STRICT"
 # Where managed tool environments live when not in the checkout's `.dataplatform/envs/`:

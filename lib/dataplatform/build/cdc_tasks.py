@@ -21,6 +21,7 @@ from dataplatform.build.console import say
 from dataplatform.build.meaning import ValuesSame, YamlSame
 from dataplatform.catalog import Catalog
 from dataplatform.cdc import layout
+from dataplatform.dbt import layout as dbt_layout
 from dataplatform.errors import UserError
 from dataplatform.project import Project
 
@@ -111,7 +112,8 @@ def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
                        "actions": [(_remove_stale, [project, pipeline.name])],
                        "doc": f"remove {pipeline.name}'s stale CDC output"}
             continue
-        dbt_project = pipeline.directory / "dbt" / "dbt_project.yml"  # staging goes there
+        # staging goes into the pipeline's dbt project
+        dbt_project = dbt_layout.dbt_dir(pipeline.directory) / dbt_layout.PROJECT_FILE
         # the source groups count by the value of the pipeline's group (a comment or another
         # group's tenant is no change), the rest by content
         group = [(groups, ("groups", inputs.ref(source.file,

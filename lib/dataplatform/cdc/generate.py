@@ -21,6 +21,7 @@ from dataplatform.cdc.layout import (
 from dataplatform.cdc.layout import dbt_manifest as dbt_manifest_path
 from dataplatform.cdc.model import CdcPipeline
 from dataplatform.config.yamlsource import YamlDocument, load_yaml
+from dataplatform.dbt import layout as dbt_layout
 from dataplatform.errors import UserError
 from dataplatform.pipelines.manifest import MANIFEST as PIPELINE_MANIFEST
 from dataplatform.project import Project
@@ -120,7 +121,7 @@ def generate(project: Project, source: CdcSource) -> generated.SyncResult:
     dbt_dir, dbt_manifest = pipeline_dir / "dbt", dbt_manifest_path(project, source.pipeline)
     header = f"generated from {displays[1]} and {displays[0]} — edit those instead"
     dbt_files = None
-    if (dbt_dir / "dbt_project.yml").is_file():
+    if (dbt_dir / dbt_layout.PROJECT_FILE).is_file():
         dbt_files = dbt_staging.render(pipeline, header)
         generated.assert_owned(dbt_dir, dbt_files, dbt_manifest, project.root)
     result = generated.sync(output_dir(project, source.pipeline), files, inputs, GENERATOR)

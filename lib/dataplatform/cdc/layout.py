@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dataplatform.errors import UserError
-from dataplatform.project import Project
+from dataplatform.project import PIPELINE_FILE, Project
 
 SOURCE_GROUPS = Path("platform/cdc/source-groups.yaml")
 SEPARATE_FILE = Path("config/cdc.yaml")  # a pipeline's cdc section, outside pipeline.yaml
@@ -31,7 +31,7 @@ def find_source(directory: Path, manifest_has_cdc: bool) -> CdcSource | None:
         raise UserError(f"{directory.name}: both pipeline.yaml (cdc:) and config/cdc.yaml define "
                         "CDC — keep one of them")
     if manifest_has_cdc:
-        return CdcSource(directory.name, directory / "pipeline.yaml", ("cdc",))
+        return CdcSource(directory.name, directory / PIPELINE_FILE, ("cdc",))
     if separate.exists():
         return CdcSource(directory.name, separate, ())
     return None

@@ -8,11 +8,9 @@ or, when something fails, one line per failing model or test with dbt's message.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import yaml
 from dataplatform import settings
 from dataplatform.dbt import diagnostics, layout
 from dataplatform.errors import UserError
+from dataplatform.fsutil import write_atomic
 from dataplatform.project import find_project
 from dataplatform.scaffold import conflicts
 
@@ -104,14 +103,8 @@ def write_profiles(pipeline_dir: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "profiles.yml"
     if not path.exists() or path.read_text() != text:
-        _write_atomic(path, text)  # a parse and a build of one pipeline may run side by side
+        write_atomic(path, text)  # a parse and a build of one pipeline may run side by side
     return directory
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def dbt_executable() -> str:
@@ -202,7 +195,7 @@ def parse(pipeline_dir: Path) -> bool:
             return False
     except OSError:
         pass
-    _write_atomic(destination, text)
+    write_atomic(destination, text)
     return True
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from dataplatform.graph.load import TaskGraph
+from dataplatform.project import PIPELINE_FILE
 
 Reader = Callable[[str], str | None]  # path → text at the base (None: absent there)
 _UNREADABLE = object()
@@ -131,7 +132,7 @@ def affected_by(graph: TaskGraph, paths: set[str], before: Reader | None = None)
             if _still_hit(graph.service_values.get(service, ()), path, reader):
                 result.services.setdefault(service, []).append(path)
         parts = PurePosixPath(path).parts
-        if (len(parts) == 3 and parts[0] == "pipelines" and parts[2] == "pipeline.yaml"
+        if (len(parts) == 3 and parts[0] == "pipelines" and parts[2] == PIPELINE_FILE
                 and not any(n.pipeline == parts[1] for n in graph.nodes.values())
                 and not (graph.project.root / path).exists()):
             result.removed_pipelines.append(parts[1])

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from dataplatform.dockerignore import DockerignoreError, PatternMatcher, read_patterns, walk_context
 from dataplatform.errors import ImageError
+from dataplatform.fsutil import write_atomic
 from dataplatform.images.spec import ImageSpec
 
 FORMAT = "dataplatform-image-fingerprint/v1"
@@ -95,10 +96,8 @@ class StatCache:
     def save(self) -> None:
         if self.path is None or self._new == self._old:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"format": FORMAT, "entries": self._new}, separators=(",", ":")))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps({"format": FORMAT, "entries": self._new},
+                                           separators=(",", ":")))
 
 
 def hash_file(path: str) -> str:

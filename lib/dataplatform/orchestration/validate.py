@@ -21,6 +21,7 @@ from pathlib import Path
 
 from dataplatform import envs
 from dataplatform.errors import UserError
+from dataplatform.fsutil import write_atomic
 from dataplatform.orchestration import layout
 from dataplatform.orchestration.spec import Settings
 from dataplatform.project import Project
@@ -241,13 +242,10 @@ def _some(names: list[str]) -> str:
 
 def write_result(path: Path, result: Validation) -> None:
     """What assembling needs (no timings: an unchanged result keeps the same bytes)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps({"validator": VALIDATOR, "engine": result.engine,
                        "engine_version": result.engine_version, "dags": result.dags},
                       indent=1, sort_keys=True) + "\n"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomic(path, text)
 
 
 def read_result(path: Path) -> dict:

@@ -19,11 +19,11 @@ from dataplatform.orchestration.spec import (
     load_settings,
     parse_orchestration,
 )
-from dataplatform.project import Project
+from dataplatform.project import PIPELINE_FILE, Project
 from dataplatform.scaffold import conflicts
 from dataplatform.scaffold.names import pipeline_name_problem
 
-MANIFEST = "pipeline.yaml"
+MANIFEST = PIPELINE_FILE
 KEYS = ("name", "description", "owner", "template", "images", "cdc", "orchestration",
         "warehouse")
 TEMPLATE_KEYS = ("name", "fingerprint")

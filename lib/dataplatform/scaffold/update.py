@@ -23,14 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from cookiecutter.exceptions import CookiecutterException
-from cookiecutter.generate import generate_context, generate_files
-from jinja2 import TemplateError
 
 from dataplatform.errors import UserError
 from dataplatform.pipelines.manifest import MANIFEST, load_pipeline
 from dataplatform.project import Project
 from dataplatform.scaffold import conflicts, templates
+from dataplatform.scaffold.render import render
 
 STATE_FILE = ".template-update.yaml"
 # Where the rendered pipeline sits inside a template folder.
@@ -90,17 +88,8 @@ def find_base(project: Project, template: str, fingerprint: str, into: Path) -> 
 
 
 def _render(template_dir: Path, context_values: dict[str, str], into: Path) -> Path:
-    shown = template_dir.name
-    templates.check_context(template_dir, f"{templates.TEMPLATES_DIR}/{shown}")
-    try:
-        context = generate_context(context_file=str(template_dir / templates.CONTEXT_FILE),
-                                   extra_context=context_values)
-        return Path(generate_files(repo_dir=str(template_dir), context=context,
-                                   output_dir=str(into), accept_hooks=False))
-    except (CookiecutterException, TemplateError, OSError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"template {shown!r} failed to render ({reason}) — fix "
-                        f"{templates.TEMPLATES_DIR}/{shown}; nothing was changed") from None
+    templates.check_context(template_dir, f"{templates.TEMPLATES_DIR}/{template_dir.name}")
+    return render(template_dir, template_dir.name, context_values, into, "nothing was changed")
 
 
 def _files(root: Path) -> dict[str, Path]:

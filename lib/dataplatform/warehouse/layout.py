@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dataplatform.cdc import layout as cdc_layout
 from dataplatform.cdc.naming import label
-from dataplatform.project import Project
+from dataplatform.project import PIPELINE_FILE, Project
 from dataplatform.warehouse.objects import KIND_ORDER
 
 SECTION = "warehouse"
@@ -38,7 +38,7 @@ def find_source(directory: Path, manifest_has_section: bool) -> TablesSource | N
     is an error raised by `spec.load_source`, which can point at the line."""
     separate = directory / SEPARATE_FILE
     if manifest_has_section:
-        return TablesSource(directory.name, directory / "pipeline.yaml", (SECTION,))
+        return TablesSource(directory.name, directory / PIPELINE_FILE, (SECTION,))
     if separate.exists():
         return TablesSource(directory.name, separate, ())
     return None
@@ -68,7 +68,7 @@ class Inputs:
         if self.cdc:
             files += [self.cdc.file, project.root / cdc_layout.SOURCE_GROUPS]
         directory = project.pipelines_dir / self.pipeline
-        manifest = directory / "pipeline.yaml"
+        manifest = directory / PIPELINE_FILE
         if self.tables and self.tables.file != manifest:
             files.append(manifest)  # a `warehouse:` section there too is an error
         return list(dict.fromkeys(files))

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from dataplatform.dotenv import LINE, EnvFile, parse, read
 from dataplatform.errors import UserError
+from dataplatform.fsutil import write_atomic
+from dataplatform.project import ENV_FILE
 
 __all__ = ["EnvFile", "ensure", "generate", "generated_kinds", "parse", "placeholder_keys",
            "read", "secret_problem", "set_value"]
@@ -88,7 +90,7 @@ def ensure(root: Path, extra: dict[str, str] | None = None) -> EnsureResult:
     """Create or complete `.env`: add missing keys only (secrets generated), mode 0600.
 
     A malformed existing file is reported with its line and left untouched."""
-    path = root / ".env"
+    path = root / ENV_FILE
     existed = path.exists()
     current_text = path.read_text(encoding="utf-8") if existed else ""
     current = parse(current_text)
@@ -111,11 +113,7 @@ def ensure(root: Path, extra: dict[str, str] | None = None) -> EnsureResult:
         if body and not body.endswith("\n"):
             body += "\n"
         text = header + body + "".join(f"{line}\n" for line in lines)
-        tmp = path.with_name(".env.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
+        write_atomic(path, text, mode=0o600)
     if path.exists():
         path.chmod(0o600)
     return EnsureResult(created=not existed, added=additions)
@@ -123,7 +121,7 @@ def ensure(root: Path, extra: dict[str, str] | None = None) -> EnsureResult:
 
 def set_value(root: Path, key: str, value: str) -> None:
     """Set one key (replacing its line, or appending it), keeping everything else as it is."""
-    path = root / ".env"
+    path = root / ENV_FILE
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     for index, line in enumerate(lines):
         match = LINE.match(line)
@@ -132,8 +130,4 @@ def set_value(root: Path, key: str, value: str) -> None:
             break
     else:
         lines.append(f"{key}={value}")
-    tmp = path.with_name(".env.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, "\n".join(lines) + "\n", mode=0o600)
