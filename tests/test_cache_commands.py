@@ -1,5 +1,6 @@
 """`invoke cache.status` and `invoke cache.clean` on a real engine: only this project's
-superseded, unused, old-enough images are ever removed."""
+superseded, unused, old-enough images are ever removed. The age parsing and removal rules are
+pure functions, tested without an engine (no `docker` marker)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ from conftest import TempProject, executed, unique_name
 from dataplatform.errors import UserError
 from dataplatform.images import housekeeping
 from test_image_tasks import fp_tags, image_project
-
-pytestmark = pytest.mark.docker
 
 
 @pytest.mark.parametrize(("text", "expected"), [("30m", timedelta(minutes=30)),
@@ -48,6 +47,7 @@ def test_removable_rules() -> None:
     assert not housekeeping.removable([record(False, 30, ["job"])], week, now)  # in use
 
 
+@pytest.mark.docker
 def test_status_and_clean(project: TempProject, busybox_image: str, docker_client) -> None:
     name = unique_name()
     image_project(project, busybox_image, [name])
@@ -118,6 +118,7 @@ def _second_checkout(first: TempProject, root: Path) -> TempProject:
     return TempProject(root, first.namespace)
 
 
+@pytest.mark.docker
 def test_clean_spares_what_another_checkout_uses_as_current(
         project: TempProject, busybox_image: str, docker_client, tmp_path: Path) -> None:
     """Two real checkouts of one project on one engine, on different content: cleaning one
@@ -156,6 +157,7 @@ def test_clean_spares_what_another_checkout_uses_as_current(
     assert set(fp_tags(docker_client, name)) == {f"{name}:fp-{mine}"}
 
 
+@pytest.mark.docker
 def test_a_deleted_checkout_protects_nothing(
         project: TempProject, busybox_image: str, docker_client, tmp_path: Path) -> None:
     name = unique_name()

@@ -78,10 +78,6 @@ class Project:
         except ValueError:
             return str(path)
 
-    def contains(self, path: Path) -> bool:
-        resolved = Path(path).resolve()
-        return resolved == self.root or self.root in resolved.parents
-
 
 def _looks_like_root(directory: Path) -> bool:
     return (directory / "dodo.py").is_file() and (directory / "platform").is_dir()

@@ -22,7 +22,6 @@ Log = Callable[[str], None]
 class Outcome:
     how: str  # "present" | "pulled" | "built"
     image_id: str
-    pushed: bool = False
 
 
 def image_labels(namespace: str, spec: ImageSpec, fingerprint: Fingerprint) -> dict[str, str]:
@@ -55,9 +54,9 @@ def _ensure(api: docker.APIClient, namespace: str, spec: ImageSpec,
                                    image_labels(namespace, spec, fingerprint), log)
     api.tag(image_id, spec.repository, fingerprint.tag)
     log(f"built {reference}")
-    pushed = bool(registry_prefix) and registry.push(
-        api, registry_prefix, spec, fingerprint, image_id, log)
-    return Outcome("built", image_id, pushed)
+    if registry_prefix:  # a failed push is logged, never a failed build
+        registry.push(api, registry_prefix, spec, fingerprint, image_id, log)
+    return Outcome("built", image_id)
 
 
 def local_fingerprints_for(api: docker.APIClient, reference: str) -> dict[str, str]:
