@@ -139,3 +139,13 @@ def test_the_platform_airflow_and_the_validation_lock_must_agree(tmp_path: Path,
         "the platform runs airflow:3.3 but platform/orchestration/orchestration.yaml validates "
         "with airflow-2.10.txt — set airflow.lock to locks/airflow-3.3.txt there, or change "
         "the template's version")
+
+
+def test_a_service_name_too_long_for_a_hostname_is_one_line(tmp_path: Path) -> None:
+    """The name becomes the container's hostname (one DNS label, at most 63 characters):
+    longer passed validation and then failed `up` with "sethostname: invalid argument"."""
+    fits = "s" * 63
+    assert fits in manifest_for(tmp_path, f"  {fits}: {{image: busybox}}\n").services
+    (tmp_path / "long").mkdir()
+    with pytest.raises(ConfigError, match=r"services\.s{64}: service name is 64 characters"):
+        manifest_for(tmp_path / "long", f"  {'s' * 64}: {{image: busybox}}\n")

@@ -26,6 +26,8 @@ VOLUME_KEYS = ("persistent",)
 VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 NAMESPACE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+# The service name is the container's hostname: one DNS label.
+MAX_SERVICE_NAME = 63
 TEMPLATES = Path("templates/services")
 # Keys that may stand next to `template:`; for templates of several services only these.
 MULTI_TEMPLATE_OVERRIDES = ("environment", "profiles", "kerberos")
@@ -159,6 +161,10 @@ def load_services(project: Project) -> ServicesManifest:
         if not SERVICE_NAME.match(name):
             raise doc.error(keypath, f"service name {name!r} is not a valid container name",
                             "use lowercase letters, digits, '_' or '-'")
+        if len(name) > MAX_SERVICE_NAME:
+            raise doc.error(keypath, f"service name is {len(name)} characters; it is the "
+                            f"container's hostname, which takes at most {MAX_SERVICE_NAME}",
+                            "use a shorter name")
         body = body if body is not None else {}
         expect(doc, keypath, body, dict)
         check_keys(doc, keypath, body, SERVICE_KEYS)
