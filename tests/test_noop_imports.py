@@ -49,3 +49,5 @@ def test_a_no_op_imports_no_heavy_package(project: TempProject, busybox_image: s
     assert "dataplatform.build.dodo" in modules  # the wrapper did see the run
     loaded = sorted({m.split(".")[0] for m in modules if m.split(".")[0] in HEAVY})
     assert loaded == [], f"a no-op imported {loaded}"
+    # an unchanged source-groups.yaml is not read and validated again
+    assert "dataplatform.cdc.loader" not in modules

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from dataplatform import generated
 from dataplatform.build import inputs
+from dataplatform.build.actions import action, failing
 from dataplatform.build.console import say
 from dataplatform.build.meaning import ValuesSame, YamlSame
 from dataplatform.catalog import Catalog
@@ -34,13 +34,10 @@ class GenerateCdc:
         self.project = project
         self.source = source
 
-    def __call__(self) -> TaskFailed | None:
+    def __call__(self) -> None:
         from dataplatform.cdc import generate  # the renderer loads only when it must run
 
-        try:
-            result = generate.generate(self.project, self.source)
-        except UserError as exc:
-            return TaskFailed(str(exc))
+        result = generate.generate(self.project, self.source)
         say(f"   {BASENAME}:{self.source.pipeline}: {result.summary()}")
         return None
 
@@ -67,26 +64,33 @@ def _remove_stale(project: Project, pipeline: str) -> None:
     say(f"   {BASENAME}:{pipeline}: CDC section gone, removed {len(removed)} generated files")
 
 
-class SourceGroupsProblems:
-    """Fails with every problem of the source-groups file: reported once, against the file."""
-
-    def __init__(self, problems: list[UserError]):
-        self.message = "\n".join(str(p) for p in problems)
-
-    def __call__(self) -> TaskFailed:
-        return TaskFailed(self.message)
-
-
 def _broken_groups(project: Project, catalog: Catalog) -> tuple[set[str] | None, list[UserError]]:
     """The groups with problems (None: the file as a whole is unreadable) and the problems.
     The file is read only when some pipeline declares CDC."""
-    if not (project.root / layout.SOURCE_GROUPS).exists() or not any(
+    path = project.root / layout.SOURCE_GROUPS
+    if not path.exists() or not any(
             layout.declares_cdc(p.directory, p.has_cdc_section) for p in catalog.pipelines):
         return set(), []
+    # a no-op must not read and validate the file again: the stat signature of the last
+    # version found without problems is kept beside the fingerprints
+    clean = project.state_dir / "source-groups.clean"
+    signature = "{0.st_mtime_ns} {0.st_size}".format(path.stat())
+    try:
+        if clean.read_text() == signature:
+            return set(), []
+    except OSError:
+        pass
     from dataplatform.cdc import loader
 
     found = loader.load_source_groups(project)
-    return (None if found.file_problem else set(found.problems)), list(found.all_problems())
+    problems = list(found.all_problems())
+    if not problems:
+        try:
+            clean.parent.mkdir(parents=True, exist_ok=True)
+            clean.write_text(signature)
+        except OSError:
+            pass  # a read-only checkout validates every time
+    return (None if found.file_problem else set(found.problems)), problems
 
 
 def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
@@ -103,13 +107,13 @@ def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             source = layout.find_source(pipeline.directory, pipeline.has_cdc_section)
         except UserError as exc:
             yield {"basename": BASENAME, "name": pipeline.name,
-                   "actions": [lambda message=str(exc): TaskFailed(message)]}
+                   "actions": [failing(exc)]}
             continue
         if source is None:
             if (layout.output_dir(project, pipeline.name) / generated.MANIFEST).exists() or \
                     layout.dbt_manifest(project, pipeline.name).exists():
                 yield {"basename": BASENAME, "name": pipeline.name,
-                       "actions": [(_remove_stale, [project, pipeline.name])],
+                       "actions": [action(_remove_stale, project, pipeline.name)],
                        "doc": f"remove {pipeline.name}'s stale CDC output"}
             continue
         # staging goes into the pipeline's dbt project
@@ -124,7 +128,7 @@ def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "basename": BASENAME,
             "name": pipeline.name,
             "doc": f"CDC configs of {pipeline.name}",
-            "actions": [GenerateCdc(project, source)],
+            "actions": [action(GenerateCdc(project, source))],
             "file_dep": file_dep,
             "targets": [str(layout.dbt_manifest(project, pipeline.name))]
             if dbt_project.exists() else [],
@@ -145,7 +149,9 @@ def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
         # fail once, as `cdc:source-groups`; the pipelines of broken groups depend on that
         # task, so they never run on a group that did not load, nor repeat its error.
         yield {"basename": BASENAME, "name": GROUPS_CHECK, "doc": f"{layout.SOURCE_GROUPS}",
-               "actions": [SourceGroupsProblems(problems)], "verbosity": 2}
+               # every problem of the file, reported once, against the file
+               "actions": [failing(UserError("\n".join(str(p) for p in problems)))],
+               "verbosity": 2}
         yield from blocked
 
 
