@@ -19,6 +19,7 @@ import yaml
 
 from cdc_helpers import REPO, add_reserved_word_columns, render_example
 from conftest import TempProject, copy_from_checkout
+from dataplatform.build.actions import action
 from dataplatform.build.cdc_tasks import GenerateCdc
 from dataplatform.cdc import connect, generate
 from dataplatform.cdc.layout import declares_cdc
@@ -407,7 +408,7 @@ def test_a_generated_config_failing_the_lint_fails_the_task_and_writes_nothing(
     text = connect.dump(broken(*_erp_sink_args(project, source)), ["header"] * 3)
     assert text.splitlines()[88 - 1].strip() == "strict_mod: true"  # the line named
     assert not (tmp_path / "pipelines/erp_cdc/generated").exists()
-    failed = GenerateCdc(project, source)()
+    failed = action(GenerateCdc(project, source))()  # as doit runs it
     assert failed is not None and "strict_mod: unknown field" in str(failed.message)
 
 

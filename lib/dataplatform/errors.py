@@ -9,7 +9,15 @@ from __future__ import annotations
 
 
 class UserError(Exception):
-    """A mistake or missing prerequisite the user can fix; `str()` is the whole message."""
+    """A mistake or missing prerequisite the user can fix: what is wrong (`message`) and, when
+    known, what to do about it (`fix`). `str()` is the whole line, `message — fix`; the edges
+    (`cli.common.one_line_errors`, `build.actions.action`) show it as `✗ …` without traceback.
+    """
+
+    def __init__(self, message: str = "", fix: str = ""):
+        self.message = message
+        self.fix = fix
+        super().__init__(f"{message} — {fix}" if fix else message)
 
 
 class ConfigError(UserError):
@@ -20,20 +28,16 @@ class ConfigError(UserError):
         self.line = line
         self.key = key
         self.problem = problem
-        self.fix = fix
         where = f"{file}:{line}" if line else file
-        message = f"{where}: {key}: {problem}" if key else f"{where}: {problem}"
-        if fix:
-            message += f" — {fix}"
-        super().__init__(message)
+        super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}", fix)
 
 
 class ImageError(UserError):
     """A problem with one declared image (its context, Dockerfile or build)."""
 
-    def __init__(self, image: str, message: str):
+    def __init__(self, image: str, message: str, fix: str = ""):
         self.image = image
-        super().__init__(f"image:{image}: {message}")
+        super().__init__(f"image:{image}: {message}", fix)
 
 
 class EngineUnavailable(UserError):
@@ -42,5 +46,4 @@ class EngineUnavailable(UserError):
 
     def __init__(self, reason: str, fix: str = ""):
         self.reason = reason
-        self.fix = fix
-        super().__init__(f"Docker engine not reachable: {reason}" + (f" — {fix}" if fix else ""))
+        super().__init__(f"Docker engine not reachable: {reason}", fix)

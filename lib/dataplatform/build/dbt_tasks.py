@@ -19,17 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from dataplatform import generated
 from dataplatform.build import inputs
+from dataplatform.build.actions import action
 from dataplatform.build.console import say
 from dataplatform.build.meaning import SameMeaning
 from dataplatform.catalog import Catalog
 from dataplatform.cdc import layout as cdc_layout
 from dataplatform.dbt import layout
-from dataplatform.errors import UserError
 from dataplatform.pipelines.manifest import Pipeline
 
 BASENAME = "dbt"
@@ -41,14 +40,11 @@ class DbtBuild:
     def __init__(self, pipeline_dir: Path):
         self.pipeline_dir = pipeline_dir
 
-    def __call__(self) -> TaskFailed | None:
+    def __call__(self) -> None:
         from dataplatform.dbt import runner  # dbt's helpers load only when a build runs
 
         name = self.pipeline_dir.name
-        try:
-            result = runner.build(self.pipeline_dir)
-        except UserError as exc:
-            return TaskFailed(f"{BASENAME}:{name}: {exc}")
+        result = runner.build(self.pipeline_dir)
         say(f"   {BASENAME}:{name}: {result.summary}")
         return None
 
@@ -68,14 +64,11 @@ class DbtParse:
     def __init__(self, pipeline_dir: Path):
         self.pipeline_dir = pipeline_dir
 
-    def __call__(self) -> TaskFailed | None:
+    def __call__(self) -> None:
         from dataplatform.dbt import runner
 
         name = self.pipeline_dir.name
-        try:
-            changed = runner.parse(self.pipeline_dir)
-        except UserError as exc:
-            return TaskFailed(f"{MANIFEST_BASENAME}:{name}: {exc}")
+        changed = runner.parse(self.pipeline_dir)
         say(f"   {MANIFEST_BASENAME}:{name}: "
             f"{'manifest updated' if changed else 'manifest unchanged'}")
         return None
@@ -169,7 +162,7 @@ def manifest_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "basename": MANIFEST_BASENAME,
             "name": pipeline.name,
             "doc": f"dbt parse of {pipeline.name}: the manifest its orchestration reads",
-            "actions": [DbtParse(pipeline.directory)],
+            "actions": [action(DbtParse(pipeline.directory))],
             "file_dep": file_dep,
             "task_dep": task_dep,
             "targets": [str(layout.manifest(pipeline.directory))],
@@ -189,7 +182,7 @@ def dbt_tasks(catalog: Catalog, target: str) -> Iterator[dict[str, Any]]:
             "basename": BASENAME,
             "name": pipeline.name,
             "doc": f"dbt build of {pipeline.name} ({target})",
-            "actions": [DbtBuild(pipeline.directory)],
+            "actions": [action(DbtBuild(pipeline.directory))],
             "file_dep": file_dep,
             "task_dep": task_dep,
             "uptodate": [config_changed({"runner": RUNNER_VERSION, "target": target}),

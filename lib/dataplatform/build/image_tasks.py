@@ -10,6 +10,7 @@ from typing import Any
 from doit.exceptions import TaskFailed
 
 from dataplatform.build import inputs
+from dataplatform.build.actions import action
 from dataplatform.build.console import say
 from dataplatform.build.runstate import RUN
 from dataplatform.catalog import Catalog
@@ -122,8 +123,6 @@ class EnsureImage:
                                   "DATAPLATFORM_STRICT or strict=1 is set")
             RUN.note_engine_missing(task_name, exc)
             return None
-        except UserError as exc:
-            return TaskFailed(str(exc))
         import docker.errors  # only when something must be pulled or built
 
         from dataplatform.images import ensure
@@ -138,8 +137,6 @@ class EnsureImage:
                 return TaskFailed(str(exc))
             RUN.note_offline_base(task_name, exc.base)  # like a missing engine: said once
             return None
-        except UserError as exc:
-            return TaskFailed(str(exc))
         except docker.errors.DockerException as exc:
             return TaskFailed(f"image:{self.spec.name}: Docker engine error: {exc}")
         RUN.count(outcome.how)
@@ -153,7 +150,7 @@ class EnsureImage:
         if offline and not RUN.strict:
             RUN.note_offline_base(task_name, base)
             return None
-        return TaskFailed(f"{task_name}: base image {base} is not on this engine and cannot be "
+        return TaskFailed(f"base image {base} is not on this engine and cannot be "
                           f"pulled ({message}) — pull or build it first, or point the FROM (or "
                           "its build arg) at one that is")
 
@@ -170,7 +167,7 @@ def image_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "basename": BASENAME,
             "name": spec.name,
             "doc": f"image {spec.name} from {catalog.project.relative(spec.context)}",
-            "actions": [EnsureImage(spec)],
+            "actions": [action(EnsureImage(spec))],
             "uptodate": [ImageUpToDate(spec)],
             "verbosity": 2,
         }, files=[spec.dockerfile, declared_in], trees=[spec.context],

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from dataplatform import generated
 from dataplatform.build import inputs as declared
+from dataplatform.build.actions import action
 from dataplatform.build.console import say
 from dataplatform.catalog import Catalog
 from dataplatform.dbt import layout as dbt_layout
@@ -48,17 +48,13 @@ class Generate:
         self.pipeline = pipeline
         self.inputs = inputs
 
-    def __call__(self) -> TaskFailed | None:
+    def __call__(self) -> None:
         from dataplatform.orchestration import generate
 
         spec = self.pipeline.orchestration
         assert spec is not None
-        try:
-            result = generate.generate(self.project, self.pipeline.name,
-                                       self.pipeline.description, spec,
-                                       _has_warehouse(self.pipeline), self.inputs)
-        except UserError as exc:
-            return TaskFailed(f"{GENERATE}:{self.pipeline.name}: {exc}")
+        result = generate.generate(self.project, self.pipeline.name, self.pipeline.description,
+                                   spec, _has_warehouse(self.pipeline), self.inputs)
         say(f"   {GENERATE}:{self.pipeline.name}: {result.summary()}")
         return None
 
@@ -80,7 +76,7 @@ class Validate:
         self.pipeline = pipeline
         self.dag_files = dag_files
 
-    def __call__(self) -> TaskFailed | None:
+    def __call__(self) -> None:
         from dataplatform.orchestration import validate
 
         spec = self.pipeline.orchestration
@@ -90,16 +86,12 @@ class Validate:
         generated_dir = layout.output_dir(self.pipeline.directory)
         generated_from = {p: f"{manifest_file} (orchestration)" for p in self.dag_files
                           if p.parent == generated_dir}
-        try:
-            result = validate.validate(self.project, self.settings, spec.engine,
-                                       self.dag_files, generated_from,
-                                       lambda line: say(f"   {name}: {line}"))
-        except UserError as exc:
-            return TaskFailed(f"{name}: {exc}")
+        result = validate.validate(self.project, self.settings, spec.engine, self.dag_files,
+                                   generated_from, lambda line: say(f"   {name}: {line}"))
         if result.problems:
             count = len(result.problems)
-            return TaskFailed("\n".join([f"{name}: {count} problem{'s' if count > 1 else ''}",
-                                         *(f"    {p}" for p in result.problems)]))
+            raise UserError("\n".join([f"{count} problem{'s' if count > 1 else ''}",
+                                        *(f"    {p}" for p in result.problems)]))
         validate.write_result(layout.validation_result(self.pipeline.directory), result)
         say(f"   {name}: {result.summary()}")
         return None
@@ -110,13 +102,10 @@ class Assemble:
         self.project = project
         self.members = members
 
-    def __call__(self) -> TaskFailed | None:
+    def __call__(self) -> None:
         from dataplatform.orchestration import assemble
 
-        try:
-            summary = assemble.assemble(self.project, self.members)
-        except UserError as exc:
-            return TaskFailed(f"{ASSEMBLE}: {exc}")
+        summary = assemble.assemble(self.project, self.members)
         say(f"   {ASSEMBLE}: {summary}")
         return None
 
@@ -164,7 +153,7 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "basename": GENERATE,
             "name": pipeline.name,
             "doc": f"{spec.engine} orchestration of {pipeline.name}",
-            "actions": [Generate(catalog, pipeline, inputs)],
+            "actions": [action(Generate(catalog, pipeline, inputs))],
             "file_dep": [str(p) for p in inputs],
             "targets": [str(t) for t in targets],
             "uptodate": [config_changed(layout.GENERATOR), OutputsIntact(pipeline.directory)],
@@ -182,7 +171,7 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "basename": VALIDATE,
             "name": pipeline.name,
             "doc": f"{pipeline.name}'s {spec.engine} files loaded and checked",
-            "actions": [Validate(catalog, pipeline, dag_files)],
+            "actions": [action(Validate(catalog, pipeline, dag_files))],
             "file_dep": [str(p) for p in validation_inputs],
             "targets": [str(result)],
             "uptodate": [config_changed({"engine": spec.engine, "lock": str(lock)})],
@@ -197,7 +186,7 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
     yield {
         "basename": ASSEMBLE,
         "doc": "the platform's Airflow dags folder and Dagster workspace, from every pipeline",
-        "actions": [Assemble(project, members)],
+        "actions": [action(Assemble(project, members))],
         "file_dep": assembled_inputs,
         "uptodate": [config_changed({"members": [(m.pipeline, m.engine) for m in members]}),
                      assembled],

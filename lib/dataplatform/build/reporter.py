@@ -1,8 +1,9 @@
 """doit's console output, made for people running hundreds of tasks.
 
 Executed tasks show as `.  name`; up-to-date ones are counted, not listed. A failure caused by
-the user's input is one line (`✗ task: message`, plus a failing build step's last lines); an
-unexpected exception keeps its traceback. The run ends with one summary line, and one line
+the user's input is one line (`✗ task: message — fix`, plus a failing build step's last lines;
+`build.actions` turns a task's `UserError` into that failure); an unexpected exception keeps its
+traceback. The run ends with one summary line, and one line
 naming the image tasks that could not run when no Docker engine answered.
 """
 
@@ -37,6 +38,8 @@ class Reporter(ConsoleReporter):
             return
         self.failures.append(result)
         if isinstance(fail, TaskFailed) and not fail.traceback:
+            # an error that names its own place the way doit names the task (ImageError's
+            # `image:<name>: …`) is not prefixed twice
             message = fail.message.rstrip().removeprefix(f"{task.name}: ")
             self.write(f"✗ {task.name}: {message}\n")
         elif isinstance(fail, UnmetDependency):  # the failed task said why, once

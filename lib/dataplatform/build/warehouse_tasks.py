@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
 from dataplatform import generated
 from dataplatform.build import inputs as declared
+from dataplatform.build.actions import action, failing
 from dataplatform.build.console import say
 from dataplatform.build.meaning import ValuesSame, YamlSame
 from dataplatform.catalog import Catalog
@@ -34,13 +34,10 @@ class GenerateWarehouse:
         self.project = project
         self.inputs = inputs
 
-    def __call__(self) -> TaskFailed | None:
+    def __call__(self) -> None:
         from dataplatform.warehouse import generate  # Jinja loads only when it must run
 
-        try:
-            result = generate.generate(self.project, self.inputs)
-        except UserError as exc:
-            return TaskFailed(f"{BASENAME}:{self.inputs.pipeline}: {exc}")
+        result = generate.generate(self.project, self.inputs)
         say(f"   {BASENAME}:{self.inputs.pipeline}: {result.summary()}")
         return None
 
@@ -74,7 +71,7 @@ def warehouse_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
                                     pipeline.has_cdc_section):
             if (layout.output_dir(project, pipeline.name) / generated.MANIFEST).exists():
                 yield {"basename": BASENAME, "name": pipeline.name,
-                       "actions": [(_remove_stale, [project, pipeline.name])],
+                       "actions": [action(_remove_stale, project, pipeline.name)],
                        "doc": f"remove {pipeline.name}'s stale warehouse output"}
             continue
         try:
@@ -82,7 +79,7 @@ def warehouse_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
                                pipeline.has_cdc_section)
         except UserError as exc:  # the CDC section twice: cdc:<p> says so first
             yield {"basename": BASENAME, "name": pipeline.name, "task_dep": task_dep,
-                   "actions": [lambda message=str(exc): TaskFailed(message)]}
+                   "actions": [failing(exc)]}
             continue
         groups = project.root / cdc_layout.SOURCE_GROUPS
         # the source groups count by the value of the pipeline's group, the rest by content
@@ -93,7 +90,7 @@ def warehouse_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "basename": BASENAME,
             "name": pipeline.name,
             "doc": f"warehouse DDL of {pipeline.name}",
-            "actions": [GenerateWarehouse(project, inputs)],
+            "actions": [action(GenerateWarehouse(project, inputs))],
             "file_dep": templates,
             "task_dep": task_dep,
             "targets": [str(layout.output_dir(project, pipeline.name) / OBJECTS_FILE)],

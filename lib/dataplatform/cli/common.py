@@ -58,7 +58,9 @@ def one_line_errors(function: Callable[..., Any]) -> Callable[..., Any]:
             errors.print(f"✗ {exc}", markup=False, soft_wrap=True)
             raise Exit(code=1) from None
         except Exception as exc:
-            if not type(exc).__module__.startswith("docker."):
+            # the Docker SDK's errors, when it was imported at all (most commands never do)
+            docker_errors = sys.modules.get("docker.errors")
+            if docker_errors is None or not isinstance(exc, docker_errors.DockerException):
                 raise
             detail = getattr(exc, "explanation", None) or str(exc)
             errors.print(f"✗ Docker engine error: {detail}", markup=False, soft_wrap=True)

@@ -143,16 +143,21 @@ def ports(project: Project) -> Check:
 
 
 def _our_container_on(namespace: str, port: int) -> str | None:
-    try:
-        from dataplatform.images import engine
+    """Our container publishing `port`; None when none does or no engine answers."""
+    import docker.errors
+    import requests
 
+    from dataplatform.images import engine
+
+    try:
         for container in engine.client().containers.list(
                 filters={"label": f"{labels.PROJECT}={namespace}"}):
             for bindings in (container.attrs.get("HostConfig", {}).get("PortBindings")
                              or {}).values():
                 if any(str(b.get("HostPort")) == str(port) for b in bindings or []):
                     return container.name
-    except Exception:
+    # no engine, or it failed to answer
+    except (UserError, docker.errors.DockerException, requests.RequestException):
         return None
     return None
 

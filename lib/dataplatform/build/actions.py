@@ -1,0 +1,48 @@
+"""The one edge between user errors and doit: every python-action of every task goes through
+`action`, so a `UserError` it raises becomes the task's failure — rendered by the reporter as
+one line, `✗ task: message — fix`, with no traceback — instead of a doit traceback. Anything
+else escaping is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from doit.exceptions import TaskFailed
+
+from dataplatform.errors import UserError
+
+
+class Action:
+    """A task's python-action: `fn(*args, **kwargs)`, its `UserError` turned into `TaskFailed`."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any):
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+
+    def __call__(self) -> Any:
+        try:
+            return self.fn(*self.args, **self.kwargs)
+        except UserError as exc:
+            return TaskFailed(str(exc))
+
+    def __repr__(self) -> str:
+        return f"action({getattr(self.fn, '__name__', type(self.fn).__name__)})"
+
+
+def action(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Action:
+    """What a task creator puts in `actions`: `action(fn, *args)` instead of `fn` or
+    `(fn, args)`."""
+    return Action(fn, *args, **kwargs)
+
+
+def _raise(error: UserError) -> None:
+    raise error
+
+
+def failing(error: UserError) -> Action:
+    """The action of a task that can only fail: a problem found while creating the tasks that
+    belongs to this one task (its pipeline's file), reported when it runs."""
+    return Action(_raise, error)

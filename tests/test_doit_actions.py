@@ -1,0 +1,105 @@
+"""The one edge between user errors and doit (`dataplatform.build.actions`): a `UserError`
+raised in a task's action is one `✗ task: message — fix` line with no traceback, and every task
+creator's python-actions go through it."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO, clean_env
+from dataplatform.build.actions import Action
+from dataplatform.graph.load import load_graph
+from dataplatform.project import Project
+
+THROWAWAY_DODO = '''
+from dataplatform.build.actions import action
+from dataplatform.build.dodo import doit_config
+from dataplatform.errors import ConfigError, UserError
+
+DOIT_CONFIG = doit_config()
+
+
+def _bad(what):
+    raise UserError(f"{what} is wrong", fix="do this instead")
+
+
+def _bad_file():
+    raise ConfigError("pipeline.yaml", 3, "cdc.tables", "not a list", "write a list")
+
+
+def _bug():
+    raise KeyError("a bug")
+
+
+def task_boom():
+    return {"actions": [action(_bad, "the thing")], "verbosity": 2}
+
+
+def task_file():
+    return {"actions": [action(_bad_file)], "verbosity": 2}
+
+
+def task_bug():
+    return {"actions": [action(_bug)], "verbosity": 2}
+'''
+
+
+def _doit(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "doit", *args], cwd=root, env=clean_env(),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_user_error_in_an_action_is_one_line_with_its_fix(tmp_path: Path) -> None:
+    (tmp_path / "dodo.py").write_text(THROWAWAY_DODO)
+    result = _doit(tmp_path, "boom")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert [line for line in output.splitlines() if line.startswith("✗")] == [
+        "✗ boom: the thing is wrong — do this instead"]
+    assert "Traceback" not in output
+
+    result = _doit(tmp_path, "file")
+    output = result.stdout + result.stderr
+    assert [line for line in output.splitlines() if line.startswith("✗")] == [
+        "✗ file: pipeline.yaml:3: cdc.tables: not a list — write a list"]
+    assert "Traceback" not in output
+
+
+def test_a_bug_in_an_action_keeps_its_traceback(tmp_path: Path) -> None:
+    (tmp_path / "dodo.py").write_text(THROWAWAY_DODO)
+    result = _doit(tmp_path, "bug")
+    assert result.returncode != 0
+    assert "Traceback" in result.stdout + result.stderr
+    assert "KeyError" in result.stdout + result.stderr
+
+
+def test_every_python_action_the_repository_declares_goes_through_the_adapter() -> None:
+    graph = load_graph(Project(REPO))
+    python_actions = [(name, action.py_callable) for name, task in graph.tasks.items()
+                      for action in task.actions if hasattr(action, "py_callable")]
+    assert python_actions, "the repository declares no python-action: nothing was checked"
+    assert [name for name, fn in python_actions if not isinstance(fn, Action)] == []
+
+
+def test_every_task_creator_builds_its_actions_with_the_adapter() -> None:
+    """Also the branches the repository's own pipelines do not take (a stale output, a broken
+    file): each element of every `"actions": [...]` list in build/ is `action(…)` or
+    `failing(…)`."""
+    checked = 0
+    for path in sorted((REPO / "lib" / "dataplatform" / "build").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Dict):
+                continue
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value == "actions":
+                    assert isinstance(value, ast.List), f"{path.name}:{value.lineno}"
+                    for element in value.elts:
+                        checked += 1
+                        assert (isinstance(element, ast.Call)
+                                and isinstance(element.func, ast.Name)
+                                and element.func.id in {"action", "failing"}), \
+                            f"{path.name}:{element.lineno}: {ast.unparse(element)}"
+    assert checked >= 10
