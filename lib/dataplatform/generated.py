@@ -108,7 +108,8 @@ def assert_owned(directory: Path, files: dict[str, str], manifest_path: Path,
 
 
 def intact(directory: Path, manifest_path: Path | None = None) -> bool:
-    """Every file the manifest lists is there with the size and mtime it was written with."""
+    """Every file the manifest lists is there with the content it was written with: its size
+    and mtime as written, else (touched, a fresh clone) the same sha256 — content, not clocks."""
     files = read_manifest(directory, manifest_path).get("files")
     if files is None:
         return False
@@ -117,8 +118,14 @@ def intact(directory: Path, manifest_path: Path | None = None) -> bool:
             st = (directory / relpath).stat()
         except OSError:
             return False
-        if st.st_size != entry.get("size") or st.st_mtime_ns != entry.get("mtime_ns"):
+        if st.st_size != entry.get("size"):
             return False
+        if st.st_mtime_ns != entry.get("mtime_ns"):
+            try:
+                if _digest((directory / relpath).read_bytes()) != entry.get("sha256"):
+                    return False
+            except OSError:
+                return False
     return True
 
 
