@@ -201,13 +201,19 @@ def test_unreachable_base_image_is_one_line_unless_strict(project: TempProject,
 
 
 def test_a_base_the_engine_cannot_get_sends_no_build_context(
-        project: TempProject, docker_client, busybox_image: str) -> None:
+        project: TempProject, docker_client, busybox_image: str, monkeypatch) -> None:
     """The engine is asked for the base (one inspect, then a pull that fails offline) before
-    a context is written: the builder's own count of contexts sent stays 0. Run in-process (as
+    a context is written: the builder's own count of contexts sent stays 0, whether a missing
+    base is said once (default) or fails the task (strict, as under CI). Run in-process (as
     doit's main process runs actions) to read that count; the engine is real."""
+    from doit.exceptions import TaskFailed
+
     from dataplatform.build.dodo import Loader
     from dataplatform.build.runstate import RUN
     from dataplatform.images import builder
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("DATAPLATFORM_STRICT", raising=False)
 
     offline, fine = unique_name(), unique_name()
     project.write(f"platform/images/{offline}/Dockerfile",
@@ -223,3 +229,9 @@ def test_a_base_the_engine_cannot_get_sends_no_build_context(
     assert builder.SENT[offline] == 0
     built = tasks[fine]["actions"][0]()
     assert built["how"] == "built" and builder.SENT[fine] == 1  # the count does count
+
+    monkeypatch.setenv("CI", "true")  # strict: the missing base fails the task, still unsent
+    strict_tasks = {t["name"]: t for t in Loader(project.root).image_tasks() if t.get("name")}
+    failed = strict_tasks[offline]["actions"][0]()
+    assert isinstance(failed, TaskFailed) and "127.0.0.1:9/offline/base:1" in str(failed)
+    assert builder.SENT[offline] == 0
