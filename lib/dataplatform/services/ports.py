@@ -43,11 +43,18 @@ def process_holding(port: int) -> str | None:
         return None
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-                if target.startswith("socket:[") and target[8:-1] in inodes:
-                    name = Path(f"/proc/{pid}/comm").read_text().strip()
-                    return f"process {pid} ({name})"
-        except OSError:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:  # gone, or not ours to look at
             continue
+        for fd in fds:
+            try:  # a descriptor may close between the listing and the read: skip only it
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                try:
+                    name = Path(f"/proc/{pid}/comm").read_text().strip()
+                except OSError:
+                    name = "?"
+                return f"process {pid} ({name})"
     return "another process"
