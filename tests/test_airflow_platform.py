@@ -109,6 +109,11 @@ AIRFLOW_WEBSERVER_WORKERS=1
     try:
         yield checkout
     finally:
+        # Containers first, forcibly (the graceful stop is tested elsewhere and costs each
+        # service its grace period); `down` then removes networks and volumes.
+        for container in docker_client.containers.list(
+                all=True, filters={"label": f"dataplatform.project={NAMESPACE}"}):
+            container.remove(force=True)
         checkout.invoke("down", "--volumes", "--yes")
 
 

@@ -64,10 +64,12 @@ def platform(project: TempProject, busybox_image: str, docker_client):
     project.services(services_yaml(busybox_image))
     project.write(".env", "APP_SECRET=not-in-any-file\n")
     yield project
-    project.invoke("down", "--volumes", "--yes")
+    # Containers first, forcibly: a graceful down would wait out each grace period (busybox
+    # ignores SIGTERM as PID 1); `down` then removes the rest (networks, volumes).
     for container in docker_client.containers.list(
             all=True, filters={"label": f"dataplatform.project={project.namespace}"}):
         container.remove(force=True)
+    project.invoke("down", "--volumes", "--yes")
 
 
 def containers(docker_client, namespace: str) -> dict[str, object]:

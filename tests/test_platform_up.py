@@ -38,10 +38,12 @@ def containers(docker_client, namespace: str) -> dict[str, object]:
 def stack(project: TempProject, docker_client) -> Iterator[TempProject]:
     """A project whose containers and volumes are removed afterwards (only its namespace's)."""
     yield project
-    project.invoke("down", "--volumes", "--yes")
     ours = {"label": f"dataplatform.project={project.namespace}"}
+    # Containers first, forcibly: a graceful down would wait out each grace period (busybox
+    # ignores SIGTERM as PID 1); `down` then removes the rest (networks, volumes).
     for container in docker_client.containers.list(all=True, filters=ours):
         container.remove(force=True)
+    project.invoke("down", "--volumes", "--yes")
     for volume in docker_client.volumes.list(filters=ours):
         with contextlib.suppress(docker.errors.APIError):
             volume.remove(force=True)
