@@ -87,6 +87,20 @@ class Events:
         return {name: list(found) for name, found in self.seen.items()}
 
 
+def instant(text: str) -> int:
+    """Nanoseconds since the epoch of an engine timestamp (RFC 3339, trailing zeros cut)."""
+    from datetime import datetime
+
+    stamp, _, fraction = text.removesuffix("Z").partition(".")
+    zone = ""
+    for sign in "+-":
+        if sign in fraction:
+            fraction, _, zone = fraction.partition(sign)
+            zone = sign + zone
+    seconds = datetime.fromisoformat(stamp + (zone or "+00:00")).timestamp()
+    return int(seconds) * 10**9 + int((fraction or "0").ljust(9, "0")[:9])
+
+
 def first(events: list[tuple], action: str, value: str | None = None) -> int:
     return next(t for t, a, v in events if a == action and (value is None or v == value))
 
@@ -157,6 +171,40 @@ def test_restart_says_what_it_waits_for(running: TempProject, docker_client) -> 
     after = containers(docker_client, running.namespace)
     assert {n: c.id for n, c in after.items()} == {n: c.id for n, c in before.items()}
     assert all(c.status == "running" for c in after.values())
+
+
+def test_restart_also_restarts_dependents_declaring_restart_true_once_it_is_healthy(
+        project: TempProject, busybox_image: str, docker_client) -> None:
+    """`restart db`: db, then app (`depends_on: {db: {restart: true}}`) once db is healthy
+    again, then worker (restart: true on app); side depends on db without it and is kept."""
+    term = f"    image: {busybox_image}\n    command: {EXITS_ON_TERM}\n"
+    project.services(
+        f"  db:\n{term}    healthcheck: {{test: [CMD, 'true'], interval: 300ms}}\n"
+        f"  app:\n{term}    depends_on: {{db: {{condition: service_healthy, restart: true}}}}\n"
+        f"  worker:\n{term}    depends_on: {{app: {{restart: true}}}}\n"
+        f"  side:\n{term}    depends_on: [db]\n")
+    try:
+        assert project.invoke("up").returncode == 0
+        before = {n: c.attrs["State"]["StartedAt"]
+                  for n, c in containers(docker_client, project.namespace).items()}
+        result = project.invoke("restart", "db")
+        assert result.returncode == 0, result.stdout + result.stderr
+        out = result.stdout
+        assert "app: waiting restarts once db is ready (depends_on restart: true)" in out, out
+        assert "worker: waiting restarts once app is ready" in out, out
+        assert "db restarted and ready; then its dependents app, worker" in out, out
+        after = {n: c.attrs for n, c in containers(docker_client, project.namespace).items()}
+        started = {n: instant(attrs["State"]["StartedAt"]) for n, attrs in after.items()}
+        assert started["side"] == instant(before["side"])  # no restart: true, not touched
+        assert all(started[n] > instant(before[n]) for n in ("db", "app", "worker")), started
+        # app started only after db passed a health check as the restarted container
+        passed = [instant(check["End"]) for check in after["db"]["State"]["Health"]["Log"]
+                  if check["ExitCode"] == 0 and instant(check["Start"]) > started["db"]]
+        assert passed and min(passed) < started["app"] < started["worker"], (passed, started)
+    finally:
+        for container in containers(docker_client, project.namespace).values():
+            container.remove(force=True)
+        project.invoke("down")
 
 
 def test_ctrl_c_during_down_says_what_is_left_and_down_again_finishes(

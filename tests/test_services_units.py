@@ -50,3 +50,26 @@ def test_start_order_and_cycles() -> None:
     with pytest.raises(Cycle) as info:
         start_order({"a": ["b"], "b": ["c"], "c": ["a"]})
     assert str(info.value) == "a → b → c → a"
+
+
+def test_restart_levels_follow_restart_true_dependents_transitively() -> None:
+    """`invoke restart db`: db, then the running services declaring restart: true on it (or on
+    one of those), each after the last of its restarting dependencies."""
+    from dataplatform.services.spec import Service
+    from dataplatform.services.stop import restart_levels
+
+    def service(name: str, *deps: str, restart: tuple[str, ...] = ()) -> Service:
+        return Service(name, "x:1", image="i",
+                       depends_on=tuple((d, "service_started") for d in deps),
+                       restart_deps=restart)
+
+    declared = {s.name: s for s in (
+        service("db"), service("cache", "db", restart=("db",)),
+        service("app", "db", "cache", restart=("db",)),
+        service("worker", "app", restart=("app",)), service("side", "db"),
+        service("stopped", "db", restart=("db",)))}
+    running = {"db", "cache", "app", "worker", "side"}
+    assert restart_levels(declared, "db", running) == [["db"], ["cache"], ["app"], ["worker"]]
+    assert restart_levels(declared, "app", running) == [["app"], ["worker"]]
+    assert restart_levels(declared, "side", running) == [["side"]]
+    assert restart_levels(None, "db", running) == [["db"]]  # services.yaml not loaded

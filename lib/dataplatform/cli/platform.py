@@ -258,10 +258,12 @@ def logs(c, service, follow=False, tail=TAIL):
 
 
 @command(name="restart", help={"service": "the service to restart (see invoke status)",
-                               "timeout": "seconds to wait for it to be ready again"})
+                               "timeout": "seconds to wait for each level to be ready again"})
 def restart(c, service, timeout=TIMEOUT):
     """Restart SERVICE (its stop_signal, then SIGKILL after its stop_grace_period) and wait
-    until it is ready again (healthy, when it has a health check)."""
+    until it is ready again (healthy, when it has a health check); then restart, the same
+    way, the running services that declare `depends_on: {SERVICE: {restart: true}}`
+    (transitively), each once what it depends on is ready."""
     from dataplatform.project import find_project
     from dataplatform.services import found as found_mod
     from dataplatform.services import recovery, stop
@@ -273,9 +275,11 @@ def restart(c, service, timeout=TIMEOUT):
     if service not in found:
         raise _unknown_service(service, loaded, found)
     with Progress() as progress:
-        stop.restart(found[service], loaded.manifest.services.get(service) if loaded.manifest
-                     else None, timeout, progress)
-    console.print(f"{service} restarted and ready", markup=False)
+        dependents = stop.restart(found, loaded.manifest.services if loaded.manifest else None,
+                                  service, timeout, progress)
+    also = f"; then its dependents {', '.join(dependents)} (depends_on restart: true)" \
+        if dependents else ""
+    console.print(f"{service} restarted and ready{also}", markup=False)
 
 
 @command(name="compose", help={"output": "where to write it, relative to the project root "

@@ -26,6 +26,7 @@ from dataplatform.services.durations import (
     format_duration,
 )
 from dataplatform.services.found import Found
+from dataplatform.services.graph import start_order
 from dataplatform.services.spec import Service
 
 Report = Callable[[str, str, str], None]  # service, state, detail
@@ -190,32 +191,86 @@ def down(namespace: str, services: Mapping[str, Service] | None, volumes: bool,
     return removed
 
 
-def restart(container: Found, declared: Service | None, timeout: float,
-            report: Report) -> None:
-    """Stop `container` as `down` would (without removing it), start it, and wait until it is
-    ready: healthy when it has a health check, running (or exited 0, for a job) otherwise."""
+def restart_levels(services: Mapping[str, Service] | None, name: str,
+                   running: Iterable[str]) -> list[list[str]]:
+    """`[[name], [its dependents], …]`: `name`, then every running service that declares
+    `depends_on: {X: {restart: true}}` on it or on one of those, transitively (compose's
+    `restart`). A dependent comes one level after the last of its dependencies that
+    restarts, so each level starts once everything it depends on is ready again."""
+    declared = services or {}
+    running = set(running)
+    chosen = {name}
+    grew = True
+    while grew:
+        grew = False
+        for service in declared.values():
+            if service.name not in chosen and service.name in running \
+                    and chosen & set(service.restart_deps):
+                chosen.add(service.name)
+                grew = True
+    edges = {n: [d for d in declared[n].dependencies if d in chosen and d != name]
+             if n in declared and n != name else [] for n in chosen}
+    depth: dict[str, int] = {}
+    for node in start_order(edges):
+        depth[node] = 0 if node == name else 1 + max((depth[d] for d in edges[node]),
+                                                     default=0)
+    levels: list[list[str]] = [[] for _ in range(max(depth.values()) + 1)]
+    for node in sorted(depth):
+        levels[depth[node]].append(node)
+    return levels
+
+
+def restart(found: Mapping[str, Found], services: Mapping[str, Service] | None, name: str,
+            timeout: float, report: Report) -> list[str]:
+    """Restart `name` as `down` would stop it (without removing it), start it, and wait until
+    it is ready (healthy when it has a health check, running — or exited 0, for a job —
+    otherwise); then, level by level, the running dependents that declare
+    `depends_on: {name: {restart: true}}` (services.yaml decides), each level health-gated
+    like `up`. Returns those dependents, in the order they were restarted."""
+    running = {n for n, c in found.items() if c.running}
+    levels = restart_levels(services, name, running)
+    later = [n for level in levels[1:] for n in level]
+    for dependent in later:
+        declared = (services or {}).get(dependent)
+        why = [d for d in (declared.restart_deps if declared else ()) if d in found]
+        report(dependent, "waiting", f"restarts once {', '.join(why) or name} is ready "
+               "(depends_on restart: true)")
+    for level in levels:
+        chosen = {n: found[n] for n in level}
+        stop(targets(chosen, services), remove=False, report=report)
+        api = engine.client().api
+        for service, container in chosen.items():
+            api.start(container.id)
+            report(service, "starting", "")
+        _wait_ready(api, {n: c.id for n, c in chosen.items()}, timeout, report)
+    return later
+
+
+def _wait_ready(api, ids: Mapping[str, str], timeout: float, report: Report) -> None:
+    """Poll (short adaptive waits) until every container in `ids` is ready; the first that
+    fails, or is not ready in `timeout` seconds, is an UpFailed with its last log lines."""
     from dataplatform.services.execute import UpFailed
 
-    api = engine.client().api
-    name = container.service
-    target = targets({name: container}, {name: declared} if declared else None)[name]
-    stop({name: target}, remove=False, report=report)
-    api.start(target.container_id)
-    report(name, "starting", "")
     deadline = time.monotonic() + timeout
+    pending = dict(ids)
     pause = POLL_S[0]
-    while True:
-        state, detail = readiness(api.inspect_container(target.container_id))
-        report(name, state, detail)
-        if state == "ready":
-            return
-        if state == "failed" or time.monotonic() > deadline:
-            if state != "failed":
-                detail = f"not ready after {timeout:g}s ({detail})"
-            log = api.logs(target.container_id, tail=20).decode(errors="replace")
-            raise UpFailed(name, detail, log)
-        time.sleep(pause)
-        pause = min(pause * 2, POLL_S[1])
+    while pending:
+        for name, container_id in list(pending.items()):
+            attrs = engine.get_json(f"/containers/{container_id}/json", missing_ok=True)
+            state, detail = readiness(attrs) if attrs is not None else \
+                ("failed", "its container disappeared")
+            report(name, state, detail)
+            if state == "ready":
+                del pending[name]
+            elif state == "failed" or time.monotonic() > deadline:
+                if state != "failed":
+                    detail = f"not ready after {timeout:g}s ({detail})"
+                log = "" if attrs is None else \
+                    api.logs(container_id, tail=20).decode(errors="replace")
+                raise UpFailed(name, detail, log)
+        if pending:
+            time.sleep(pause)
+            pause = min(pause * 2, POLL_S[1])
 
 
 def readiness(attrs: dict) -> tuple[str, str]:
