@@ -11,6 +11,7 @@ import pytest
 
 from dataplatform.services.desired import HASH_EXCLUDES, desired
 from dataplatform.services.execute import readiness
+from dataplatform.services.manifest import Volume
 from dataplatform.services.observe import (
     Observed,
     ObservedContainer,
@@ -20,7 +21,7 @@ from dataplatform.services.observe import (
 )
 from dataplatform.services.plan import Plan, Want, plan
 from dataplatform.services.spec import HealthCheck, Service
-from dataplatform.services.volumes import to_remove
+from dataplatform.services.volumes import problems, to_remove
 
 NS = "ns"
 
@@ -285,16 +286,44 @@ def test_the_config_hash_follows_interpolated_values() -> None:
 
 def test_a_mount_of_a_top_level_volume_is_the_shared_volume_else_the_services_own() -> None:
     service = Service(name="db", declared_in="f:1", image="busybox", persistent=True,
-                      volumes=("data:/data", "own:/own:ro", "./conf:/conf"))
-    made = desired(service, NS, "busybox", "sha256:1", Path("/r"), {},
-                   {"data": SimpleNamespace(persistent=False)})
+                      volumes=("data:/data", "own:/own:ro", "./conf:/conf", "ext:/ext",
+                               "named:/named"))
+    made = desired(service, NS, "busybox", "sha256:1", Path("/r"), {}, {
+        "data": Volume("data"), "ext": Volume("ext", external=True),
+        "named": Volume("named", persistent=True, name="exact")})
     assert [(m.source, m.named, m.read_only) for m in made.mounts] == [
-        ("ns_data", True, False), ("ns_db_own", True, True), ("/r/conf", False, False)]
+        ("ns_data", True, False), ("ns_db_own", True, True), ("/r/conf", False, False),
+        ("ext", True, False), ("exact", True, False)]
     assert [(v.name, dict(v.labels)) for v in made.volumes] == [
         ("ns_data", {"dataplatform.project": NS, "dataplatform.persistent": "false",
                      "dataplatform.volume": "data"}),
         ("ns_db_own", {"dataplatform.project": NS, "dataplatform.persistent": "true",
-                       "dataplatform.service": "db"})]
+                       "dataplatform.service": "db"}),
+        ("exact", {"dataplatform.project": NS, "dataplatform.persistent": "true",
+                   "dataplatform.volume": "named"})]
+    assert made.external_volumes == ("ext",)  # used as it is: never created or labelled
+    assert Volume("ext", external=True, name="theirs").engine_name(NS) == "theirs"
+
+
+def test_volume_problems_name_foreign_volumes_and_missing_external_ones() -> None:
+    """Before anything starts: a volume `up` would create that exists without this
+    namespace's label, and an external one that does not exist, each one line."""
+    ours = {"Labels": {"dataplatform.project": NS}}
+    found = {"ns_ours": ours, "ns_bare": {"Labels": None},
+             "ns_other": {"Labels": {"dataplatform.project": "other"}},
+             "ext_here": {"Labels": {}}, "ns_new": None, "ext_gone": None}
+    lines = problems({"ns_ours": "a", "ns_bare": "b", "ns_other": "c", "ns_new": "d"},
+                     {"ext_here": "f:3", "ext_gone": "f:4"}, found, NS, "f")
+    assert lines == [
+        "volume ns_bare for service b already exists and is not made by invoke up — remove it "
+        "(docker volume rm ns_bare) if its data is not needed, or declare it under the "
+        "top-level volumes: of f with external: true and name: ns_bare to use it as it is",
+        "volume ns_other for service c already exists and is made for namespace other — "
+        "remove it (docker volume rm ns_other) if its data is not needed, or declare it under "
+        "the top-level volumes: of f with external: true and name: ns_other to use it as it is",
+        "volume ext_gone is declared external: true (f:4) but the engine has no such volume — "
+        "create it (docker volume create ext_gone), or remove external: true so up creates it"]
+    assert problems({"ns_ours": "a"}, {}, found, NS, "f") == []
 
 
 @pytest.mark.parametrize(("state", "fields", "condition", "expected"), [

@@ -16,7 +16,7 @@ import docker.errors
 import pytest
 import yaml
 
-from conftest import TempProject, clean_env
+from support import TempProject, clean_env
 
 pytestmark = pytest.mark.docker
 
@@ -118,12 +118,102 @@ volumes:
     }
 
 
-def test_a_bad_top_level_volume_is_one_line(stack: TempProject, busybox_image: str) -> None:
-    stack.services(f"  a:\n    image: {busybox_image}\nvolumes:\n  data: {{persistant: true}}\n")
+@pytest.mark.parametrize(("body", "message"), [
+    ("{persistant: true}", "volumes.data.persistant: unknown key — did you mean 'persistent'"),
+    ("{external: yes please}", "volumes.data.external: must be"),
+    ("{external: true, persistent: true}", "volumes.data.persistent: an external volume is "
+     "never removed by the platform, so persistent does not apply to it — remove persistent"),
+    ("{name: 'no/slash'}", "volumes.data.name: 'no/slash' is not a valid Docker volume name"),
+])
+def test_a_bad_top_level_volume_is_one_line(stack: TempProject, busybox_image: str,
+                                            body: str, message: str) -> None:
+    stack.services(f"  a:\n    image: {busybox_image}\nvolumes:\n  data: {body}\n")
     result = stack.invoke("up")
     assert result.returncode == 1
-    assert "volumes.data" in result.stderr and "did you mean 'persistent'" in result.stderr
+    assert f"platform/services.yaml:6: {message}" in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_a_volume_that_exists_without_our_label_is_refused_before_anything_starts(
+        stack: TempProject, busybox_image: str, docker_client) -> None:
+    """A `<ns>_<key>` volume someone else made would be mounted with its data, silently: up
+    names it and the fix, and starts nothing (web, which mounts nothing, included)."""
+    stack.services(f"""
+  web:
+    image: {busybox_image}
+    command: [sleep, '600']
+  db:
+    image: {busybox_image}
+    command: [sleep, '600']
+    volumes: ["data:/data"]
+    depends_on: [web]
+volumes:
+  data: {{persistent: true}}
+""")
+    name = f"{stack.namespace}_data"
+    foreign = docker_client.volumes.create(name, labels={"made.by": "someone"})
+    try:
+        result = stack.invoke("up")
+        assert result.returncode == 1, result.stdout
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert (f"volume {name} for service db already exists and is not made by invoke up — "
+                f"remove it (docker volume rm {name}) if its data is not needed, or declare "
+                "it under the top-level volumes: of platform/services.yaml with external: "
+                f"true and name: {name} to use it as it is") in result.stderr, result.stderr
+        assert containers(docker_client, stack.namespace) == {}
+        foreign.reload()
+        assert foreign.attrs["Labels"] == {"made.by": "someone"}  # untouched
+    finally:
+        foreign.remove(force=True)
+
+
+def test_an_external_volume_is_used_as_is_never_made_labelled_or_removed(
+        stack: TempProject, busybox_image: str, docker_client) -> None:
+    name = f"{stack.namespace}-landing"
+    stack.services(f"""
+  reader:
+    image: {busybox_image}
+    command: ["sh", "-c", "cat /landing/file; exec sleep 600"]
+    volumes: ["landing:/landing:ro"]
+    stop_signal: SIGKILL
+volumes:
+  landing: {{external: true, name: {name}}}
+""")
+    missing = stack.invoke("up")
+    assert missing.returncode == 1
+    assert (f"volume {name} is declared external: true (platform/services.yaml:10) but the "
+            f"engine has no such volume — create it (docker volume create {name}), or remove "
+            "external: true so up creates it") in missing.stderr, missing.stderr
+    assert missing.stderr.count("\n") == 1, missing.stderr
+    assert containers(docker_client, stack.namespace) == {}
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.volumes.get(name)  # not created either
+
+    volume = docker_client.volumes.create(name)
+    try:
+        docker_client.containers.run(busybox_image, ["sh", "-c", "echo theirs > /v/file"],
+                                     volumes={name: {"bind": "/v"}}, remove=True)
+        result = stack.invoke("up")
+        assert result.returncode == 0, result.stdout + result.stderr
+        reader = containers(docker_client, stack.namespace)["reader"]
+        assert [m["Name"] for m in reader.attrs["Mounts"]] == [name]
+        deadline = time.monotonic() + 30
+        while b"theirs" not in reader.logs() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert b"theirs" in reader.logs()  # its data, as it was
+        volume.reload()
+        assert not volume.attrs["Labels"]  # never labelled
+        assert stack.invoke("down", "--volumes", "--yes").returncode == 0
+        volume.reload()  # still there: down --volumes removes only the platform's own
+        exported = stack.invoke("compose")
+        assert exported.returncode == 0, exported.stderr
+        document = yaml.safe_load((stack.root / "compose.yaml").read_text())
+        assert document["volumes"] == {"landing": {"external": True, "name": name}}
+        assert document["services"]["reader"]["volumes"] == ["landing:/landing:ro"]
+    finally:
+        for container in containers(docker_client, stack.namespace).values():
+            container.remove(force=True)
+        volume.remove(force=True)
 
 
 def test_a_completed_job_stays_completed_until_its_config_changes(

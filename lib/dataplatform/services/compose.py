@@ -56,8 +56,7 @@ def compose_document(project: Project, manifest: ServicesManifest) -> dict[str, 
                 if source.startswith((".", "/", "~")):
                     mounts.append(volume)
                 elif source in manifest.volumes:  # top-level: shared, named once
-                    volumes[source] = {"labels": volume_labels(
-                        manifest.namespace, manifest.volumes[source].persistent, key=source)}
+                    volumes[source] = _top_level(manifest, source)
                     mounts.append(volume)
                 else:  # the service's own: compose names it <project>_<service>_<volume>
                     key = f"{name}_{source}"
@@ -84,6 +83,17 @@ def compose_document(project: Project, manifest: ServicesManifest) -> dict[str, 
     if volumes:
         document["volumes"] = volumes
     return document
+
+
+def _top_level(manifest: ServicesManifest, key: str) -> dict[str, Any]:
+    """A top-level volume as compose declares it: an external one by its name alone (compose
+    neither creates nor labels it), ours with its labels (and its `name:` if it has one)."""
+    volume = manifest.volumes[key]
+    entry: dict[str, Any] = {"external": True} if volume.external else {
+        "labels": volume_labels(manifest.namespace, volume.persistent, key=key)}
+    if volume.name:
+        entry["name"] = volume.name
+    return entry
 
 
 def render(project: Project, manifest: ServicesManifest) -> str:

@@ -101,7 +101,8 @@ class DesiredContainer:
     mounts: list[Mount]
     healthcheck: dict | None
     labels: dict[str, str] = field(default_factory=dict)
-    volumes: tuple[VolumeSpec, ...] = ()
+    volumes: tuple[VolumeSpec, ...] = ()  # named volumes `up` creates when missing
+    external_volumes: tuple[str, ...] = ()  # `external: true` ones: must exist, never made
 
     @property
     def config_hash(self) -> str:
@@ -120,8 +121,9 @@ def parse_port(text: str, where: str) -> Port:
 
 def parse_mount(text: str, namespace: str, service: str, root: Path, where: str,
                 shared: Mapping[str, Any] = {}) -> Mount:
-    """`shared`: the top-level volumes by key; a named source among them is the shared
-    volume, any other is the service's own."""
+    """`shared`: the top-level volumes by key (manifest `Volume`s); a named source among them
+    is that volume (by its engine name: `<ns>_<key>`, its `name:`, or an external one's),
+    any other is the service's own."""
     parts = text.split(":")
     if len(parts) not in (2, 3) or not parts[1].startswith("/"):
         raise UserError(f"{where}: volume {text!r} is not SOURCE:/container/path[:ro] — e.g. "
@@ -131,25 +133,31 @@ def parse_mount(text: str, namespace: str, service: str, root: Path, where: str,
     if source.startswith((".", "/", "~")):
         path = (root / source).resolve() if not source.startswith("/") else Path(source)
         return Mount(str(path), target, read_only, named=False)
-    name = shared_volume_name(namespace, source) if source in shared \
+    name = shared[source].engine_name(namespace) if source in shared \
         else volume_name(namespace, service, source)
     return Mount(name, target, read_only, named=True)
 
 
 def mount_volumes(service: Service, namespace: str, mounts: list[Mount],
-                  shared: Mapping[str, Any]) -> tuple[VolumeSpec, ...]:
-    """The named volumes behind `mounts`, with the labels they are created with."""
+                  shared: Mapping[str, Any]) -> tuple[tuple[VolumeSpec, ...], tuple[str, ...]]:
+    """The named volumes behind `mounts`: those `up` creates, with the labels they are created
+    with; and the external ones (used as they are; they must exist)."""
     found = []
+    external = []
     for text, mount in zip(service.volumes, mounts, strict=True):
         if not mount.named:
             continue
         key = text.split(":", 1)[0]
-        if mount.source == shared_volume_name(namespace, key) and key in shared:
-            made = volume_labels(namespace, shared[key].persistent, key=key)
+        volume = shared.get(key)
+        if volume is not None and mount.source == volume.engine_name(namespace):
+            if volume.external:
+                external.append(mount.source)
+                continue
+            made = volume_labels(namespace, volume.persistent, key=key)
         else:
             made = volume_labels(namespace, service.persistent, service=service.name)
         found.append(VolumeSpec(mount.source, tuple(sorted(made.items()))))
-    return tuple(found)
+    return tuple(found), tuple(external)
 
 
 def config_hash(service: Service, resolved: Mapping[str, Any]) -> str:
@@ -195,6 +203,7 @@ def desired(service: Service, namespace: str, image: str, image_id: str, root: P
     ports = [parse_port(text(p), where) for p in service.ports]
     mounts = [parse_mount(text(v), namespace, service.name, root, where, shared)
               for v in service.volumes]
+    volumes, external = mount_volumes(service, namespace, mounts, shared)
     health = healthcheck_config(service)
     if health:
         health["test"] = [text(part) for part in health["test"]]
@@ -209,7 +218,7 @@ def desired(service: Service, namespace: str, image: str, image_id: str, root: P
         mounts=mounts, healthcheck=health,
         labels={labels.PROJECT: namespace, labels.SERVICE: service.name,
                 labels.CONFIG_HASH: digest, **stop_labels(service)},
-        volumes=mount_volumes(service, namespace, mounts, shared),
+        volumes=volumes, external_volumes=external,
     )
 
 

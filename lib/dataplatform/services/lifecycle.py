@@ -235,8 +235,30 @@ class Platform:
                              desired_mod.network_name(self.namespace))
         if made.conflicts:
             raise UserError("; ".join(made.conflicts))
+        self._check_volumes(made, wanted)
         execute.check_ports(made, wanted, observed)
         return made, wanted, observed, notes
+
+    def _check_volumes(self, made: plan_mod.Plan, wanted: dict[str, DesiredContainer]
+                       ) -> None:
+        """The named volumes of the containers about to be created are ours or missing, and
+        the external ones exist: one inspection each (none when nothing is created)."""
+        from urllib.parse import quote
+
+        from dataplatform.services import volumes
+
+        creating = [wanted[s.target] for s in made.steps if s.kind == plan_mod.CREATE_STEP]
+        managed = {v.name: want.service.name for want in creating for v in want.volumes}
+        places = {v.engine_name(self.namespace): v.declared_in
+                  for v in self.manifest.volumes.values() if v.external}
+        external = {name: places.get(name, self.manifest.declared_in)
+                    for want in creating for name in want.external_volumes}
+        found = {name: engine.get_json(f"/volumes/{quote(name)}", missing_ok=True)
+                 for name in {*managed, *external}}
+        problems = volumes.problems(managed, external, found, self.namespace,
+                                    self.manifest.declared_in or "platform/services.yaml")
+        if problems:
+            raise UserError("; ".join(problems))
 
     def up(self, names: list[str] | None = None, profiles: list[str] | None = None,
            timeout: float = 300.0, report: Report = _quiet) -> UpResult:

@@ -22,7 +22,7 @@ from dataplatform.services import spec as service_spec
 from dataplatform.services.spec import SERVICE_KEYS, Service
 
 TOP_KEYS = ("namespace", "services", "volumes")
-VOLUME_KEYS = ("persistent",)
+VOLUME_KEYS = ("persistent", "external", "name")
 VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 NAMESPACE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -42,6 +42,19 @@ class Volume:
     key: str
     persistent: bool = False
     declared_in: str = ""
+    # compose's `external: true`: a volume made outside the platform, used by its name as is
+    # (`name:`, else the key); never created, labelled or removed. `name:` on a volume of ours
+    # names it instead of `<namespace>_<key>`.
+    external: bool = False
+    name: str | None = None
+
+    def engine_name(self, namespace: str) -> str:
+        """The volume's name on the engine."""
+        from dataplatform.services.desired import shared_volume_name
+
+        if self.name:
+            return self.name
+        return self.key if self.external else shared_volume_name(namespace, self.key)
 
 
 @dataclass(frozen=True)
@@ -201,8 +214,18 @@ def _volumes(doc: YamlDocument, raw: dict[str, Any]) -> dict[str, Volume]:
         body = body if body is not None else {}
         expect(doc, keypath, body, dict, "a mapping like {persistent: true}, or nothing")
         check_keys(doc, keypath, body, VOLUME_KEYS)
-        found[key] = Volume(key, optional(doc, keypath, body, "persistent", bool, False),
-                            f"{doc.display}:{doc.line(keypath)}")
+        persistent = optional(doc, keypath, body, "persistent", bool, False)
+        external = optional(doc, keypath, body, "external", bool, False)
+        name = optional(doc, keypath, body, "name", str, None)
+        if name is not None and not VOLUME_NAME.match(name):
+            raise doc.error((*keypath, "name"), f"{name!r} is not a valid Docker volume name",
+                            "use letters, digits, '_', '.' or '-'")
+        if external and "persistent" in body:
+            raise doc.error((*keypath, "persistent"), "an external volume is never removed "
+                            "by the platform, so persistent does not apply to it",
+                            "remove persistent, or remove external: true")
+        found[key] = Volume(key, persistent, f"{doc.display}:{doc.line(keypath)}",
+                            external, name)
     return found
 
 

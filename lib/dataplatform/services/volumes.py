@@ -1,4 +1,5 @@
-"""Which of the engine's volumes are this namespace's, and which of them `down` removes.
+"""Which of the engine's volumes are this namespace's, which of them `down` removes, and which
+of those `up` needs are not its to use (checked before anything starts).
 
 A volume is ours when it carries `labels.PROJECT=<namespace>`. `down` keeps the persistent
 ones unless asked (`--volumes --yes`). Persistence is what services.yaml declares now — the
@@ -40,3 +41,32 @@ def to_remove(listed: Iterable[Mapping[str, Any]], namespace: str, everything: b
     are not persistent."""
     return [v["Name"] for v in ours(listed, namespace)
             if everything or not is_persistent(v.get("Labels") or {}, declared, services)]
+
+
+def problems(managed: Mapping[str, str], external: Mapping[str, str],
+             found: Mapping[str, Mapping[str, Any] | None], namespace: str,
+             declared_in: str) -> list[str]:
+    """What stops `up` from using its volumes, one line each. `managed`: volume name → the
+    service mounting it, for the volumes `up` would create; `external`: name → where it is
+    declared `external: true`; `found`: the engine's inspection of each (None: missing).
+    A managed volume that already exists without this namespace's label holds someone
+    else's data: `up` would mount it silently, so it refuses and says how to proceed."""
+    lines = []
+    for name, service in managed.items():
+        attrs = found.get(name)
+        if attrs is None:
+            continue
+        owner = (attrs.get("Labels") or {}).get(labels.PROJECT)
+        if owner == namespace:
+            continue
+        whose = f"made for namespace {owner}" if owner else "not made by invoke up"
+        lines.append(f"volume {name} for service {service} already exists and is {whose} — "
+                     f"remove it (docker volume rm {name}) if its data is not needed, or "
+                     f"declare it under the top-level volumes: of {declared_in} with "
+                     f"external: true and name: {name} to use it as it is")
+    for name, where in external.items():
+        if found.get(name) is None:
+            lines.append(f"volume {name} is declared external: true ({where}) but the engine "
+                         f"has no such volume — create it (docker volume create {name}), or "
+                         "remove external: true so up creates it")
+    return lines
