@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conftest import REPO, _postgres_bindir, free_port, require
+from support import REPO, free_port, postgres_bindir, require
 
 KERBEROS = REPO / "lib" / "dataplatform" / "kerberos"
 KDC_SCRIPT = KERBEROS / "kdc.py"
@@ -123,7 +123,7 @@ class GssPostgres:
 def gss_postgres(keytab: Path, roles: list[str]) -> Iterator[GssPostgres]:
     """A PostgreSQL cluster on 127.0.0.1 whose only TCP entry is `hostgssenc … gss
     include_realm=0`, with `keytab` as krb_server_keyfile; `roles` may log in."""
-    bindir = _postgres_bindir()
+    bindir = postgres_bindir()
     require(bindir is not None, "PostgreSQL server binaries are not installed "
                                 "(apt-get install postgresql)")
     base = Path(tempfile.mkdtemp(prefix="dataplatform-gsspg-"))

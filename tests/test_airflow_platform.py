@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
+from support import (
     REPO,
     build_ca_certificates,
     clean_env,

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TempProject, executed, unique_name
 from dataplatform.errors import UserError
 from dataplatform.images import housekeeping
-from test_image_tasks import fp_tags, image_project
+from support import TempProject, executed, image_project, repository_tags, unique_name
 
 
 @pytest.mark.parametrize(("text", "expected"), [("30m", timedelta(minutes=30)),
@@ -56,7 +55,7 @@ def test_status_and_clean(project: TempProject, busybox_image: str, docker_clien
         util.write_text(f"X = {version}\n")
         done = project.doit()
         assert done.returncode == 0, done.stdout + done.stderr
-    tags = fp_tags(docker_client, name)
+    tags = repository_tags(docker_client, name)
     assert len(tags) == 3
 
     status = project.invoke("cache.status")
@@ -85,11 +84,11 @@ def test_status_and_clean(project: TempProject, busybox_image: str, docker_clien
         dry = project.invoke("cache.clean", "--older-than", "0s", "--dry-run")
         assert dry.returncode == 0, dry.stderr
         assert f"would remove {name} fp-" in dry.stdout and dry.stdout.count("would remove") == 1
-        assert len(fp_tags(docker_client, name)) == 4  # ours, and the foreign look-alike
+        assert len(repository_tags(docker_client, name)) == 4  # ours, and the foreign look-alike
 
         done = project.invoke("cache.clean", "--older-than", "0s")
         assert done.returncode == 0, done.stderr
-        left = set(fp_tags(docker_client, name))
+        left = set(repository_tags(docker_client, name))
         assert left == {current, superseded[0], f"{name}:fp-0000000000000000"}
         assert docker_client.api.images(name="unlabelled-" + name)
     finally:
@@ -132,7 +131,7 @@ def test_clean_spares_what_another_checkout_uses_as_current(
         assert done.returncode == 0, done.stdout + done.stderr
     mine, theirs = _current_short(project, name), _current_short(other, name)
     assert mine != theirs
-    assert {f"{name}:fp-{mine}", f"{name}:fp-{theirs}"} <= set(fp_tags(docker_client, name))
+    assert {f"{name}:fp-{mine}", f"{name}:fp-{theirs}"} <= set(repository_tags(docker_client, name))
 
     status = project.invoke("cache.status")
     assert status.returncode == 0, status.stderr
@@ -143,7 +142,7 @@ def test_clean_spares_what_another_checkout_uses_as_current(
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
     assert f"keeping {name} fp-{theirs}: current in checkout {other.root.resolve()}" \
         in cleaned.stdout
-    assert {f"{name}:fp-{mine}", f"{name}:fp-{theirs}"} <= set(fp_tags(docker_client, name))
+    assert {f"{name}:fp-{mine}", f"{name}:fp-{theirs}"} <= set(repository_tags(docker_client, name))
     again = other.doit()
     assert again.returncode == 0 and executed(again) == []  # nothing to rebuild there
 
@@ -154,7 +153,7 @@ def test_clean_spares_what_another_checkout_uses_as_current(
     done = project.invoke("cache.clean", "--older-than", "0s")
     assert done.returncode == 0, done.stderr
     assert f"removing {name} fp-{theirs}" in done.stdout
-    assert set(fp_tags(docker_client, name)) == {f"{name}:fp-{mine}"}
+    assert set(repository_tags(docker_client, name)) == {f"{name}:fp-{mine}"}
 
 
 @pytest.mark.docker
@@ -172,4 +171,4 @@ def test_a_deleted_checkout_protects_nothing(
     done = project.invoke("cache.clean", "--older-than", "0s")
     assert done.returncode == 0, done.stderr
     assert f"removing {name} fp-{theirs}" in done.stdout
-    assert fp_tags(docker_client, name) == [f"{name}:fp-{_current_short(project, name)}"]
+    assert repository_tags(docker_client, name) == [f"{name}:fp-{_current_short(project, name)}"]

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
-from cdc_helpers import add_reserved_word_columns
-from conftest import TempProject, copy_from_checkout, executed, require_dbt_extra
 from dataplatform.dbt import keywords
 from dataplatform.dbt.runner import TARGETS
+from support import TempProject, copy_from_checkout, executed, require_dbt_extra
+from support.cdc import add_reserved_word_columns
 
 duckdb = require_dbt_extra()  # skips (fails under CI) without the dbt extra
 

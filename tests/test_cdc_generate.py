@@ -13,12 +13,13 @@ import yaml
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
-from cdc_helpers import REPO, render_example, render_warehouse
 from dataplatform.cdc import generate
 from dataplatform.cdc.lint import mssql_dsn
 from dataplatform.project import Project
 from dataplatform.warehouse import generate as warehouse
 from dataplatform.warehouse.layout import inputs_of
+from support import REPO
+from support.cdc import render_example, render_warehouse
 
 RETAIL = render_example("retail_cdc")
 ERP = render_example("erp_cdc")

@@ -25,11 +25,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cdc_helpers import REPO, render_warehouse
 from dataplatform.cdc import dbt_staging, generate, types
 from dataplatform.cdc import layout as cdc_layout
 from dataplatform.project import Project
 from dataplatform.warehouse import layout as warehouse_layout
+from support import REPO
+from support.cdc import render_warehouse
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "cdc"
 PIPELINES = ("golden_tenant", "golden_shared")

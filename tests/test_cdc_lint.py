@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cdc_helpers import REPO, add_reserved_word_columns, render_example
-from conftest import TempProject, copy_from_checkout
 from dataplatform.build.actions import action
 from dataplatform.build.cdc_tasks import GenerateCdc
 from dataplatform.cdc import connect, generate
@@ -34,6 +32,8 @@ from dataplatform.cdc.lint import (
 )
 from dataplatform.errors import UserError
 from dataplatform.project import Project
+from support import REPO, TempProject, copy_from_checkout
+from support.cdc import add_reserved_word_columns, render_example
 
 SPEC = REPO.parent / "shared/redpanda-connect/components-4.103.1.json"
 REFRESH = REPO / "tools/scripts/refresh_connect_spec.py"

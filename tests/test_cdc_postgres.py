@@ -9,7 +9,8 @@ from collections.abc import Callable
 import pytest
 import yaml
 
-from cdc_helpers import (
+from support import copy_from_checkout
+from support.cdc import (
     add_reserved_word_columns,
     apply_change,
     apply_warehouse,
@@ -17,7 +18,6 @@ from cdc_helpers import (
     render_example,
     render_warehouse,
 )
-from conftest import copy_from_checkout
 
 pytestmark = pytest.mark.postgres
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TempProject, copy_from_checkout, executed
+from support import TempProject, copy_from_checkout, executed
 
 OUT = "generated/cdc"
 

@@ -13,8 +13,6 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from cdc_helpers import REPO, apply_change
-from conftest import require_dbt_extra
 from dataplatform.cdc import connect, dbt_staging, metadata, statements
 from dataplatform.cdc.model import (
     PER_TENANT,
@@ -27,6 +25,8 @@ from dataplatform.cdc.model import (
 )
 from dataplatform.cdc.types import HEX, RECORDS, TypeProblem, parse, postgres_type, readme_table
 from dataplatform.warehouse import render as warehouse
+from support import REPO, require_dbt_extra
+from support.cdc import apply_change
 
 SAMPLES = [(record, sample) for record in RECORDS for sample in record.samples]
 TABLE_BEGIN, TABLE_END = "<!-- cdc-types:begin -->\n", "<!-- cdc-types:end -->"

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from invoke import Task
 
-from conftest import TempProject
 from dataplatform.cli.common import command, count, seconds
 from dataplatform.cli.namespace import build_namespace
+from support import TempProject
 
 COMMANDS = sorted(build_namespace().task_names)
 

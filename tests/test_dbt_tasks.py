@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import TempProject, copy_from_checkout, executed, require_dbt_extra
+from support import TempProject, copy_from_checkout, executed, require_dbt_extra
 
 duckdb = require_dbt_extra()  # skips (fails under CI) without the dbt extra
 

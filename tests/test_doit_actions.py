@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, clean_env
 from dataplatform.build.actions import Action
 from dataplatform.graph.load import load_graph
 from dataplatform.project import Project
+from support import REPO, clean_env
 
 THROWAWAY_DODO = '''
 from dataplatform.build.actions import action

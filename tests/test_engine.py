@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TempProject, free_port, require
 from dataplatform.errors import EngineUnavailable
 from dataplatform.images import engine
 from dataplatform.workstation import checks
+from support import TempProject, free_port, require
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"  # the docker CLI's default on Linux
 REAL_ENGINE = os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET  # before any test unsets it

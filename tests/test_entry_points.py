@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import TempProject, clean_env, copy_from_checkout, require, run
+from support import TempProject, clean_env, copy_from_checkout, require, run
 
 SEEKING_DOIT = [sys.executable, "-m", "dataplatform.build.doit_main"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TempProject, clean_env, unique_name
+from support import TempProject, clean_env, unique_name
 
 pytestmark = pytest.mark.docker
 
@@ -206,8 +206,8 @@ def test_from_lines_resolve_args_and_skip_stages() -> None:
 
 
 def test_every_shipped_dockerfile_passes() -> None:
-    from conftest import REPO
     from dataplatform.images.base_images import from_lines, reference_problem
+    from support import REPO
 
     dockerfiles = sorted(REPO.glob("platform/images/*/Dockerfile"))
     assert dockerfiles

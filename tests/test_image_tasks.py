@@ -10,37 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TempProject, executed, unique_name
+from support import TempProject, executed, image_project, repository_tags, unique_name
 
 pytestmark = pytest.mark.docker
 
 PAST = 1_600_000_000
 
 
-def image_project(project: TempProject, busybox: str, names: list[str],
-                  run_step: str = "RUN date +%s%N > /built-at") -> None:
-    body = ""
-    for name in names:
-        context = f"platform/images/{name}"
-        project.write(f"{context}/Dockerfile",
-                      f"FROM {busybox}\nARG FLAVOUR=plain\nCOPY . /app\n{run_step}\n"
-                      "FROM scratch AS slim\nCOPY --from=0 /app /app\n"
-                      f"FROM {busybox} AS final\nCOPY --from=0 /app /app\n")
-        project.write(f"{context}/app.py", f"print('{name}')\n")
-        project.write(f"{context}/lib/util.py", "X = 1\n")
-        project.write(f"{context}/notes.md", "ignored\n")
-        project.write(f"{context}/.dockerignore", "*.md\n")
-        body += f"  {name}:\n    build:\n      context: images/{name}\n"
-    project.services(body)
-
-
-
 def image_ids(docker_client, name: str) -> set[str]:
     return {i["Id"] for i in docker_client.api.images(name=name)}
-
-
-def fp_tags(docker_client, name: str) -> list[str]:
-    return [t for i in docker_client.api.images(name=name) for t in i["RepoTags"]]
 
 
 @pytest.fixture
@@ -55,7 +33,7 @@ def test_builds_then_no_op_then_rebuilds_exactly_on_content(one_image, docker_cl
     first = project.doit()
     assert first.returncode == 0, first.stdout + first.stderr
     assert executed(first) == [f"image:{name}"]
-    [tag] = fp_tags(docker_client, name)
+    [tag] = repository_tags(docker_client, name)
     assert re.fullmatch(rf"{name}:fp-[0-9a-f]{{16}}", tag)
     labels = docker_client.api.inspect_image(tag)["Config"]["Labels"]
     assert labels["dataplatform.project"] == project.namespace
@@ -75,7 +53,7 @@ def test_builds_then_no_op_then_rebuilds_exactly_on_content(one_image, docker_cl
     (context / "lib/util.py").write_text("X = 2\n")
     rebuilt = project.doit()
     assert executed(rebuilt) == [f"image:{name}"]
-    assert len(fp_tags(docker_client, name)) == 2
+    assert len(repository_tags(docker_client, name)) == 2
 
 
 @pytest.mark.parametrize("change", ["dockerfile", "target", "arg", "deleted"])
@@ -92,7 +70,7 @@ def test_each_input_rebuilds(one_image, docker_client, change: str) -> None:
     elif change == "arg":
         services.write_text(services.read_text() + "      args:\n        FLAVOUR: spicy\n")
     else:
-        for tag in fp_tags(docker_client, name):
+        for tag in repository_tags(docker_client, name):
             docker_client.api.remove_image(tag)
     again = project.doit()
     assert again.returncode == 0, again.stdout + again.stderr
@@ -124,7 +102,7 @@ def test_build_failure_shows_the_step_and_leaves_no_tag(project: TempProject,
     assert f"✗ image:{name}: build failed at Step 4/" in out
     assert "RUN echo preparing" in out and "the real cause" in out
     assert "Traceback" not in out
-    assert fp_tags(docker_client, name) == []
+    assert repository_tags(docker_client, name) == []
     retried = project.doit()
     assert executed(retried) == [f"image:{name}"]  # nothing recorded as done: it tries again
 
@@ -137,7 +115,7 @@ def test_parallel_threads_build_all(project: TempProject, busybox_image: str,
     assert result.returncode == 0, result.stdout + result.stderr
     assert sorted(executed(result)) == sorted(f"image:{n}" for n in names)
     for name in names:
-        assert len(fp_tags(docker_client, name)) == 1
+        assert len(repository_tags(docker_client, name)) == 1
     assert executed(project.doit("-n", "2", "-P", "thread")) == []
 
 
@@ -179,7 +157,7 @@ def test_pipeline_declared_image_is_built_and_discovered_without_registration(
     result = project.doit()
     assert result.returncode == 0, result.stdout + result.stderr
     assert executed(result) == [f"image:{pipeline}-loader"]
-    assert len(fp_tags(docker_client, f"{pipeline}-loader")) == 1
+    assert len(repository_tags(docker_client, f"{pipeline}-loader")) == 1
 
 
 def test_unreachable_base_image_is_one_line_unless_strict(project: TempProject,
@@ -197,7 +175,7 @@ def test_unreachable_base_image_is_one_line_unless_strict(project: TempProject,
     [failed] = [x for x in strict.stdout.splitlines() if x.startswith("✗")]
     assert failed.startswith(f"✗ image:{name}: base image 127.0.0.1:9/offline/base:1 is not "
                              "on this engine and cannot be pulled ("), failed
-    assert fp_tags(docker_client, name) == []
+    assert repository_tags(docker_client, name) == []
 
 
 def test_a_base_the_engine_cannot_get_sends_no_build_context(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import TempProject, copy_from_checkout, executed, require_dbt_extra
+from support import TempProject, copy_from_checkout, executed, require_dbt_extra
 
 require_dbt_extra()  # skips (fails under CI) without the dbt extra
 
@@ -22,7 +22,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> TempProject:
     """One built checkout shared by the cases; each case restores what it changed."""
     import shutil
 
-    from conftest import REPO
+    from support import REPO
 
     root = tmp_path_factory.mktemp("chain") / "checkout"
     root.mkdir()

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
 from dataplatform.errors import ConfigError
 from dataplatform.project import Project
 from dataplatform.services import compose, desired
 from dataplatform.services.manifest import load_services
+from support import REPO
 
 
 def manifest_for(tmp_path: Path, body: str):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import free_port
 from kerberos_helpers import PG_SPN, gss_postgres, running_kdc, sidecar, with_time_offset
+from support import free_port
 
 pytestmark = pytest.mark.postgres
 REALM = "LOGIN.LOCAL"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, build_ca_certificates, clean_env, copy_from_checkout, run
+from support import REPO, build_ca_certificates, clean_env, copy_from_checkout, run
 
 pytestmark = pytest.mark.docker
 GSS_PG_IMAGE = "dataplatform-test/kerberos-postgres:15"

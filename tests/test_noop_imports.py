@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-from conftest import TempProject, clean_env, copy_from_checkout, executed, require_dbt_extra, run
+from support import TempProject, clean_env, copy_from_checkout, executed, require_dbt_extra, run
 
 require_dbt_extra()  # skips (fails under CI) without the dbt extra
 

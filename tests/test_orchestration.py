@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, clean_env, copy_from_checkout, executed, run
+from support import REPO, clean_env, copy_from_checkout, executed, run
 
 GOOD_DAG = '''\
 from datetime import datetime

@@ -12,7 +12,7 @@ import docker.errors
 import pytest
 import yaml
 
-from conftest import TempProject
+from support import TempProject
 
 pytestmark = pytest.mark.docker
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import pytest
 
-from conftest import TempProject
+from support import TempProject
 
 pytestmark = pytest.mark.docker
 
@@ -214,7 +214,7 @@ def test_ctrl_c_during_down_says_what_is_left_and_down_again_finishes(
     import sys
     from pathlib import Path
 
-    from conftest import clean_env
+    from support import clean_env
 
     invoke = str(Path(sys.executable).with_name("invoke"))
     process = subprocess.Popen([invoke, "down"], cwd=running.root, env=clean_env(),

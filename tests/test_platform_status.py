@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conftest import TempProject, free_port
+from support import TempProject, free_port
 
 LONG = "a-service-whose-name-is-long-enough-to-wrap-at-80-columns"  # hostname ≤ 63
 

@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from conftest import TempProject, unique_name
-from test_image_tasks import executed, fp_tags, image_project
+from support import TempProject, executed, image_project, repository_tags, unique_name
 
 pytestmark = [pytest.mark.docker, pytest.mark.registry]
 
@@ -21,7 +20,7 @@ def test_build_pushes_and_an_empty_engine_pulls_instead_of_building(
 
     built = project.doit()
     assert built.returncode == 0, built.stdout + built.stderr
-    [tag] = fp_tags(docker_client, name)
+    [tag] = repository_tags(docker_client, name)
     fingerprint_tag = tag.split(":")[1]
     assert f"pushed {registry}/{name}:{fingerprint_tag}" in built.stdout
     original_id = docker_client.api.inspect_image(tag)["Id"]
@@ -30,7 +29,7 @@ def test_build_pushes_and_an_empty_engine_pulls_instead_of_building(
             name=f"{registry}/{name}"):
         for reference in image["RepoTags"]:
             docker_client.api.remove_image(reference)
-    assert fp_tags(docker_client, name) == []
+    assert repository_tags(docker_client, name) == []
 
     pulled = project.doit()
     assert pulled.returncode == 0, pulled.stdout + pulled.stderr

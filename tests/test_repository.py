@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, clean_env
+from support import REPO, clean_env
 
 LAYOUT = [
     "dodo.py", "tasks.py", "pyproject.toml", "lib/dataplatform", "templates",

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import REPO, TempProject, clean_env, copy_from_checkout, executed
+from support import REPO, TempProject, clean_env, copy_from_checkout, executed
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ import jinja2
 import pytest
 import yaml
 
-from conftest import REPO
 from dataplatform.errors import ConfigError, UserError
 from dataplatform.project import Project
 from dataplatform.services import compose
 from dataplatform.services.manifest import load_services
+from support import REPO
 
 
 def manifest_for(tmp_path: Path, body: str):

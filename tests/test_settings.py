@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import (
-    TempProject,
-    _postgres_bindir,
-    copy_from_checkout,
-    free_port,
-    require,
-    require_dbt_extra,
-)
 from dataplatform import settings
 from dataplatform.errors import ConfigError
 from dataplatform.workstation import envfile
+from support import (
+    TempProject,
+    copy_from_checkout,
+    free_port,
+    postgres_bindir,
+    require,
+    require_dbt_extra,
+)
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_the_cdc_dsn_setup_writes_logs_in_to_a_password_protected_postgres(
     assert text.count(password) == 1  # the DSN references it, it does not copy it
     dsn = settings.environment(project.root)["CDC_POSTGRES_DSN"]
 
-    bindir = _postgres_bindir()
+    bindir = postgres_bindir()
     require(bindir is not None, "PostgreSQL server binaries are not installed")
     base = Path(tempfile.mkdtemp(prefix="dataplatform-pg-"))  # the postgres user reaches it
     (base / "pw").write_text(password + "\n")

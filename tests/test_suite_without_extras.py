@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, clean_env
+from support import REPO, clean_env
 
 DBT_MODULES = ["tests/test_dbt_tasks.py", "tests/test_cdc_dbt.py"]
 

@@ -22,11 +22,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import REPO, Postgres, clean_env, run
 from dataplatform.errors import UserError
 from dataplatform.warehouse import deploy as deployer
 from dataplatform.warehouse.objects import Column, PipelineObjects, WarehouseObject
 from dataplatform.warehouse.plan import quote
+from support import REPO, Postgres, clean_env, run
 
 pytestmark = pytest.mark.postgres
 
@@ -450,8 +450,8 @@ def test_a_widened_source_column_reaches_a_replica_with_history(database, tmp_pa
     """nvarchar(100) → nvarchar(120) in erp_cdc's config/cdc.yaml, generated as `doit` does:
     the replica, its history table and the as_of function follow, the versioning triggers
     (whose WHEN names the column) are re-created around the change, and the rows stay."""
-    from cdc_helpers import render_warehouse
-    from conftest import copy_from_checkout
+    from support import copy_from_checkout
+    from support.cdc import render_warehouse
 
     for part in ("templates", "platform/cdc", "pipelines/erp_cdc"):
         copy_from_checkout(part, tmp_path)

@@ -16,11 +16,11 @@ import psycopg
 import pytest
 import yaml
 
-from cdc_helpers import REPO, apply_change, apply_warehouse, render_example, render_warehouse
-from conftest import TempProject, copy_from_checkout, executed
 from dataplatform.config.yamlsource import parse_yaml
 from dataplatform.warehouse import render, spec
 from dataplatform.warehouse.objects import OBJECTS_FILE, PipelineObjects
+from support import REPO, TempProject, copy_from_checkout, executed
+from support.cdc import apply_change, apply_warehouse, render_example, render_warehouse
 
 OUT = "generated/warehouse"
 

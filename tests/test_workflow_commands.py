@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, clean_env, executed
+from support import REPO, clean_env, executed
 
 sys.path.insert(0, str(REPO / "tools" / "testing"))
 import synthetic_repo

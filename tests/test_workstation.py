@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TempProject, copy_from_checkout
 from dataplatform.images import engine
 from dataplatform.project import Project
 from dataplatform.workstation import checks, envfile
+from support import TempProject, copy_from_checkout
 
 
 @pytest.fixture

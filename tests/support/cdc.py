@@ -1,5 +1,6 @@
-"""Helpers for the CDC tests: generate a pipeline's files, and run a sink config's statement
-for a message the way Redpanda Connect would."""
+"""CDC test support: render a pipeline's generated files (CDC configs, warehouse SQL, dbt
+staging) in process, and run a sink config's statement for a message the way Redpanda Connect
+would. Imports the project's modules, so `support` does not re-export it."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ import yaml
 from dataplatform.cdc import dbt_staging, generate
 from dataplatform.cdc.model import CdcPipeline
 from dataplatform.project import Project
-
-REPO = Path(__file__).resolve().parent.parent
+from support.projects import REPO
 
 
 def load_pipeline(name: str, root: Path = REPO) -> tuple[Project, CdcPipeline]:

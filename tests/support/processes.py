@@ -1,0 +1,35 @@
+"""Running whole processes the way a user does: `run` a command, read which doit tasks a run
+`executed`, and `timed_doit` for the benchmarks (wall seconds of one `doit` process)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None,
+        timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def executed(result: subprocess.CompletedProcess, prefix: str = "") -> list[str]:
+    """The doit tasks a run executed (its `.  task` lines), sorted; `prefix` filters them."""
+    names = re.findall(r"^\.  (\S+)$", result.stdout, flags=re.M)
+    return sorted(n for n in names if n.startswith(prefix))
+
+
+def timed_doit(root: Path, *args: str, env: dict[str, str]
+               ) -> tuple[float, subprocess.CompletedProcess]:
+    """Wall seconds of one `python -m doit ARGS` process in `root`, and its result. For the
+    benchmarks: a failed run exits the script with the tail of doit's output."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "doit", *args], cwd=root, env=env,
+                          capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"doit {' '.join(args)} failed in {root}:\n{done.stdout[-3000:]}"
+                 f"{done.stderr[-2000:]}")
+    return elapsed, done
