@@ -15,15 +15,13 @@ and the same plan / deploy calls in-process (without the command's start-up).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -31,14 +29,15 @@ from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "lib"))
+sys.path.insert(0, str(REPO / "tests"))  # tests/support, the test suite's helpers
+
+from support import clean_env, new_checkout, postgres_bindir, postgres_cluster  # noqa: E402
+
 console = Console(width=120)
 
 
 def make_checkout(root: Path, tables: int) -> None:
-    shutil.copytree(REPO / "templates", root / "templates")
-    shutil.copy(REPO / "dodo.py", root / "dodo.py")
-    shutil.copy(REPO / "tasks.py", root / "tasks.py")
-    (root / "platform").mkdir()
+    new_checkout(root)
     lines = ["name: bench", "warehouse:", "  tables:"]
     layers = ("bronze", "silver", "gold")
     for i in range(tables):
@@ -52,43 +51,6 @@ def make_checkout(root: Path, tables: int) -> None:
     (root / "pipelines/bench/pipeline.yaml").write_text("\n".join(lines) + "\n")
 
 
-def postgres_bindir() -> Path:
-    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (candidate / "initdb").exists():
-            return candidate
-    found = shutil.which("initdb")
-    if not found:
-        sys.exit("PostgreSQL server binaries are not installed (apt-get install postgresql)")
-    return Path(found).parent
-
-
-@contextmanager
-def cluster(base: Path) -> Iterator[tuple[str, int]]:
-    bindir = postgres_bindir()
-    data, sockets = base / "data", base / "sock"
-    sockets.mkdir(parents=True)
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:
-        import pwd
-
-        account = pwd.getpwnam("postgres")
-        for path in (base, sockets):
-            os.chown(path, account.pw_uid, account.pw_gid)
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    port = 55000 + os.getpid() % 5000
-    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U",
-                    "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], check=True,
-                   capture_output=True)
-    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-o",
-                    f"-k {sockets} -p {port} -c listen_addresses=''", "-l", str(base / "log"),
-                    "-w", "start"], check=True, capture_output=True)
-    try:
-        yield str(sockets), port
-    finally:
-        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m",
-                        "immediate", "stop"], capture_output=True)
-
-
 def timed(action: Callable[[], object], repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
@@ -99,8 +61,7 @@ def timed(action: Callable[[], object], repeat: int) -> list[float]:
 
 
 def run(command: list[str], cwd: Path, expect: str | None = None) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("CI", "DATAPLATFORM_ROOT")}
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, cwd=cwd, env=clean_env(), capture_output=True, text=True)
     if done.returncode != 0 or (expect and expect not in done.stdout):
         sys.exit(f"{' '.join(command[:3])} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
 
@@ -114,21 +75,22 @@ def main() -> None:
 
     from dataplatform.warehouse import deploy
 
+    bindir = postgres_bindir()
+    if bindir is None:
+        sys.exit("PostgreSQL server binaries are not installed (apt-get install postgresql)")
     workdir = Path(tempfile.mkdtemp(prefix="dataplatform-bench-deploy-"))
-    workdir.chmod(0o755)  # the cluster runs as the postgres user
     root = workdir / "checkout"
-    root.mkdir()
     try:
         make_checkout(root, args.tables)
         run([sys.executable, "-m", "doit", "warehouse"], root)
         pipeline_dir = root / "pipelines/bench"
         files = sorted(str(p) for p in (pipeline_dir / "generated/warehouse").glob("*.sql"))
         desired = deploy.load(pipeline_dir)
-        with cluster(workdir / "pg") as (host, port):
-            dsn = f"host={host} port={port} user=postgres dbname=postgres"
+        with postgres_cluster(bindir, settings={}) as server:
+            host, port, dsn = server.host, server.port, server.conninfo()
             invoke = str(Path(sys.executable).with_name("invoke"))
             run([invoke, "db.deploy", "--dsn", dsn], root, expect="deployed")
-            psql = shutil.which("psql") or str(postgres_bindir() / "psql")
+            psql = shutil.which("psql") or str(bindir / "psql")
             psql_all = [psql, "-q", "-X", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", str(port),
                         "-U", "postgres", "-d", "postgres"]
             for path in files:

@@ -16,16 +16,10 @@ skipped with a note.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -34,9 +28,11 @@ from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "lib"))
+sys.path.insert(0, str(REPO / "tests"))  # tests/support, the test suite's helpers
 
 from dataplatform.config.yamlsource import parse_yaml  # noqa: E402
 from dataplatform.warehouse import render, spec  # noqa: E402
+from support import postgres_bindir, postgres_cluster  # noqa: E402
 
 console = Console(width=120)
 COLUMNS = {"id": "bigint", "name": "text not null", "amount": "numeric(12,2) not null",
@@ -48,48 +44,6 @@ COLUMN_SQL = ", ".join(f"{n} {t}" for n, t in COLUMNS.items()).replace("id bigin
 LOAD = ("INSERT INTO {t} (id, name, amount, qty, updated_at) SELECT g, 'item ' || g, g % 1000, "
         "g % 7, now() FROM generate_series(1, {rows}) AS g")
 UPDATE = "UPDATE {t} SET amount = amount + 1"
-
-
-def _bindir() -> Path:
-    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (candidate / "initdb").exists():
-            return candidate
-    found = shutil.which("initdb")
-    if not found:
-        sys.exit("PostgreSQL server binaries are not installed (apt-get install postgresql)")
-    return Path(found).parent
-
-
-@contextmanager
-def cluster() -> Iterator[str]:
-    """A throwaway PostgreSQL on a unix socket; yields its conninfo."""
-    bindir = _bindir()
-    base = Path(tempfile.mkdtemp(prefix="dataplatform-bench-history-"))
-    data, sockets = base / "data", base / "sock"
-    sockets.mkdir()
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:
-        import pwd
-
-        account = pwd.getpwnam("postgres")
-        for path in (base, sockets):
-            os.chown(path, account.pw_uid, account.pw_gid)
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U",
-                    "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], check=True,
-                   capture_output=True)
-    options = f"-k {sockets} -p {port} -c listen_addresses='' -c shared_buffers=256MB"
-    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-o", options,
-                    "-l", str(base / "log"), "-w", "start"], check=True, capture_output=True)
-    try:
-        yield f"host={sockets} port={port} user=postgres dbname=postgres"
-    finally:
-        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast",
-                        "stop"], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def generated_sql() -> list[str]:
@@ -156,7 +110,11 @@ def main() -> None:
     cases: dict[str, Callable[[psycopg.Connection], str]] = {
         "plain UPDATE (no trigger)": setup_plain,
         "generated silver trigger": setup_generated}
-    with cluster() as conninfo:
+    bindir = postgres_bindir()
+    if bindir is None:
+        sys.exit("PostgreSQL server binaries are not installed (apt-get install postgresql)")
+    with postgres_cluster(bindir, settings={"shared_buffers": "256MB"}) as server:
+        conninfo = server.conninfo()
         with psycopg.connect(conninfo, autocommit=True) as conn:
             version = conn.execute("SHOW server_version").fetchone()[0]
             missing = periods_available(conn)
