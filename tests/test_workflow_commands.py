@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from support import REPO, clean_env, executed
+from dataplatform.project import Project
+from support import REPO, clean_env, executed, require_dbt_extra
 
 sys.path.insert(0, str(REPO / "tools" / "testing"))
 import synthetic_repo
@@ -273,10 +274,11 @@ def test_graph_json_is_sorted_and_stable_and_mermaid_names_inputs(mono):
 def test_why_changed_unchanged_and_never_run(mono):
     done = run(mono, sys.executable, "-m", "doit", "cdc:p000")
     assert done.returncode == 0, done.stdout + done.stderr
-    current = json.loads(invoke(mono, "why", "cdc:p000", "--json").stdout)
-    assert current["statuses"] == [{"task": "cdc:p000", "state": "up to date",
-                                    "never_run": False, "reasons": []}]
-    assert invoke(mono, "why", "cdc:p000").stdout.strip() == "cdc:p000: up to date"
+    current = json.loads(invoke(mono, "why", "cdc:p000", "--json").stdout)["statuses"]
+    assert [(s["task"], s["state"], s["never_run"], s["reasons"]) for s in current] == [
+        ("cdc:p000", "up to date", False, [])]
+    lines = invoke(mono, "why", "cdc:p000").stdout.splitlines()
+    assert lines[0] == "cdc:p000" and lines[2] == "  now: up to date"
 
     edit(mono, "pipelines/p000/config/cdc.yaml", "Col0", "Renamed0")
     changed = json.loads(invoke(mono, "why", "cdc:p000", "--json").stdout)["statuses"][0]
@@ -309,6 +311,7 @@ def test_why_and_plan_write_no_dependency_database(mono):
     assert invoke(mono, "why", "cdc:p000").returncode == 0
     assert invoke(mono, "plan").returncode == 0
     assert not list(mono.glob(".doit.db*"))
+    assert not Project(mono).last_run_file.exists()  # nor a run record
 
 
 def test_plan_json_lists_every_task_with_its_state(mono):
@@ -321,6 +324,162 @@ def test_plan_json_lists_every_task_with_its_state(mono):
     order = [t["task"] for t in plan["tasks"]]
     assert order.index("cdc:p002") < order.index("dbt:p002")  # upstream first
     assert sum(plan["summary"].values()) == len(plan["tasks"])
+
+
+# --- why: the last run, recorded while doit runs -----------------------------------------------
+
+def doit(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return run(root, sys.executable, "-m", "doit", *args)
+
+
+def last_run(root: Path, task: str) -> dict | None:
+    done = invoke(root, "why", task, "--json")
+    assert done.returncode == 0, done.stderr
+    return next(s for s in json.loads(done.stdout)["statuses"] if s["task"] == task)["last_run"]
+
+
+def why_lines(root: Path, task: str) -> list[str]:
+    done = invoke(root, "why", task)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_why_names_the_edited_model_as_last_run_reason_and_a_no_op_keeps_it(mono):
+    """Real dbt on DuckDB builds p003 (no CDC, no image), a model is edited, doit runs it."""
+    require_dbt_extra()
+    model = "pipelines/p003/dbt/models/marts/orders.sql"
+    assert executed(doit(mono, "dbt:p003")) == ["dbt:p003"]
+    edit(mono, model, "share", "part")
+    assert executed(doit(mono, "dbt:p003")) == ["dbt:p003"]
+    record = last_run(mono, "dbt:p003")
+    assert record["outcome"] == "ok" and record["detail"] is None, record
+    assert record["reasons"] == [f"input changed: {model}"]
+    lines = why_lines(mono, "dbt:p003")
+    assert lines[1].startswith("  last run: ") and " UTC (" in lines[1]
+    assert lines[1].endswith(f", ran ok, because input changed: {model}"), lines
+    assert lines[2] == "  now: up to date"
+
+    written = Project(mono).last_run_file.stat()
+    again = doit(mono, "dbt:p003")
+    assert again.returncode == 0 and executed(again) == [], again.stdout
+    after = Project(mono).last_run_file.stat()  # a no-op does not write the record
+    assert (after.st_ino, after.st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
+    assert last_run(mono, "dbt:p003") == record  # still names the change
+
+
+def test_why_records_failed_skipped_and_forced_runs_and_a_fresh_checkout_never_ran(mono,
+                                                                                  tmp_path):
+    assert why_lines(mono, "cdc:p000")[1] == "  last run: never ran here"
+    assert last_run(mono, "cdc:p000") is None
+
+    edit(mono, "pipelines/p000/config/cdc.yaml", "Col0: ", "Col0: notatype ")
+    failed = doit(mono, "--continue", "cdc:p000", "warehouse:p000")
+    assert failed.returncode != 0
+    record = last_run(mono, "cdc:p000")
+    assert record["outcome"] == "failed", record
+    assert record["detail"].startswith("pipelines/p000/config/cdc.yaml:8: ")
+    assert "unknown SQL Server type" in record["detail"]
+    assert record["reasons"][0].startswith("never ran")
+    line = why_lines(mono, "cdc:p000")[1]
+    assert line.startswith("  last run: ") and ", failed (pipelines/p000/config/cdc.yaml:8: " \
+        in line and "because never ran" in line, line
+    waiting = last_run(mono, "warehouse:p000")  # its upstream failed: doit did not run it
+    assert waiting["outcome"] == "skipped", waiting
+    assert waiting["detail"] == "not run: it needs cdc:p000, which failed"
+
+    synthetic_repo.git(mono, "checkout", "-q", "--", "pipelines/p000/config/cdc.yaml")
+    assert executed(doit(mono, "cdc:p000")) == ["cdc:p000"]
+    assert last_run(mono, "cdc:p000")["outcome"] == "ok"
+    forced = doit(mono, "--always-execute", "cdc:p000")
+    assert executed(forced) == ["cdc:p000"], forced.stdout
+    assert last_run(mono, "cdc:p000")["reasons"] == [
+        "forced: run although up to date (doit --always-execute)"]
+
+    clone = tmp_path / "fresh"
+    done = run(tmp_path, "git", "clone", "-q", str(mono), str(clone))
+    assert done.returncode == 0, done.stderr
+    assert why_lines(clone, "cdc:p000")[1:] == [
+        "  last run: never ran here",
+        "  now: would run because never ran successfully (no record in the dependency "
+        "database); " + "; ".join(json.loads(invoke(clone, "why", "cdc:p000", "--json").stdout)[
+            "statuses"][0]["reasons"][1:])]
+
+
+WHY_SNAPSHOT = """{
+  "statuses": [
+    {
+      "last_run": {
+        "at": "<at>",
+        "detail": null,
+        "outcome": "ok",
+        "reasons": [
+          "YAML content changed: pipelines/p000/config/cdc.yaml"
+        ],
+        "seconds": <seconds>
+      },
+      "never_run": false,
+      "reasons": [],
+      "state": "up to date",
+      "task": "cdc:p000"
+    }
+  ],
+  "task": "cdc:p000"
+}
+"""
+
+
+def test_why_json_snapshot(mono):
+    import re
+
+    assert executed(doit(mono, "cdc:p000")) == ["cdc:p000"]
+    edit(mono, "pipelines/p000/config/cdc.yaml", "Col0", "Renamed0")
+    assert executed(doit(mono, "cdc:p000")) == ["cdc:p000"]
+    first = invoke(mono, "why", "cdc:p000", "--json").stdout
+    assert first == invoke(mono, "why", "cdc:p000", "--json").stdout
+    first = re.sub(r'"at": "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"', '"at": "<at>"', first)
+    assert re.sub(r'"seconds": \d+\.\d+', '"seconds": <seconds>', first) == WHY_SNAPSHOT
+
+
+def test_recording_the_reasons_leaves_doits_decision_as_it_was(tmp_path):
+    """doit's own Dependency and Task in-process: the recorder asks doit for its log of
+    reasons, and doit must still decide (status, `dep_changed`) as without the log."""
+    from doit.dependency import Dependency, SqliteDB
+    from doit.task import Task
+
+    from dataplatform.build.lastrun import Recorder
+
+    a, b, target = tmp_path / "a", tmp_path / "b", tmp_path / "out"
+
+    def case(uptodate: bool | None, change_a: bool, remove_b: bool, remove_target: bool):
+        for path in (a, b, target):
+            path.write_text("x")
+        task = Task("t", None, file_dep=[str(a), str(b)], targets=[str(target)],
+                    uptodate=[uptodate])
+        db = Dependency(SqliteDB, str(tmp_path / f"db{len(seen)}"))
+        db.save_success(task)
+        if change_a:
+            a.write_text("changed")
+        if remove_b:
+            b.unlink()
+        if remove_target:
+            target.unlink()
+        plain = db.get_status(task, {})
+        expected = (plain.status, sorted(task.dep_changed))
+        recorder = Recorder(db, tmp_path)
+        recorder.install()
+        found = db.get_status(task, {})
+        seen.append(((uptodate, change_a, remove_b, remove_target), expected))
+        assert (found.status, sorted(task.dep_changed)) == expected, seen[-1]
+        if found.status != "up-to-date":
+            assert recorder.pending["t"], seen[-1]
+
+    seen: list = []
+    for uptodate in (None, False):
+        for change_a in (False, True):
+            for remove_b in (False, True):
+                for remove_target in (False, True):
+                    case(uptodate, change_a, remove_b, remove_target)
+    assert {expected[0] for _, expected in seen} == {"up-to-date", "run", "error"}
 
 
 # --- validate -----------------------------------------------------------------------------------

@@ -44,6 +44,11 @@ class Project:
         return self.root / ".dataplatform"
 
     @property
+    def last_run_file(self) -> Path:
+        """Why each doit task ran last time and how it ended (build.lastrun, `invoke why`)."""
+        return self.state_dir / "last-run.json"
+
+    @property
     def env_file(self) -> Path:
         return self.root / ENV_FILE
 

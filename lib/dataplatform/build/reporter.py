@@ -5,14 +5,22 @@ the user's input is one line (`✗ task: message — fix`, plus a failing build 
 `build.actions` turns a task's `UserError` into that failure); an unexpected exception keeps its
 traceback. The run ends with one summary line, and one line
 naming the image tasks that could not run when no Docker engine answered.
+
+It also keeps, for `invoke why`, why each executed task ran and how it ended (build.lastrun):
+written once at the end of a run that executed something, never on a no-op.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from doit.exceptions import TaskFailed, UnmetDependency
+from doit.globals import Globals
 from doit.reporter import ConsoleReporter
 
+from dataplatform.build import lastrun
 from dataplatform.build.runstate import RUN
+from dataplatform.project import Project
 
 
 class Reporter(ConsoleReporter):
@@ -22,17 +30,53 @@ class Reporter(ConsoleReporter):
         super().__init__(outstream, options)
         self.up_to_date: list[str] = []
         self.executed: list[str] = []
+        self.recorder: lastrun.Recorder | None = None
+        self.declared: set[str] | None = None
+
+    def initialize(self, tasks, selected_tasks) -> None:
+        super().initialize(tasks, selected_tasks)
+        self.declared = set(tasks)
+        if Globals.dep_manager is not None:
+            project = RUN.project or Project(Path.cwd())
+            self.recorder = lastrun.Recorder(Globals.dep_manager, project.root)
+            self.recorder.install()
+
+    def _recorded(self, task) -> bool:
+        return self.recorder is not None and bool(task.actions)
 
     def execute_task(self, task) -> None:
         if task.actions and not task.name.startswith("_"):
             self.executed.append(task.name)
+        if self._recorded(task):
+            self.recorder.start(task.name)
         super().execute_task(task)
+
+    def add_success(self, task) -> None:
+        if self._recorded(task):
+            if task.name in RUN.engine_skipped:
+                reason = RUN.engine_failure.reason if RUN.engine_failure else "no engine"
+                self.recorder.finish(task.name, lastrun.SKIPPED,
+                                     f"Docker engine not reachable ({reason})")
+            elif task.name in RUN.offline_bases:
+                self.recorder.finish(task.name, lastrun.SKIPPED,
+                                     f"base image {RUN.offline_bases[task.name]} not on this "
+                                     "engine and its registry unreachable")
+            else:
+                self.recorder.finish(task.name, lastrun.OK)
+        super().add_success(task)
 
     def skip_uptodate(self, task) -> None:
         if task.actions:
             self.up_to_date.append(task.name)
 
     def add_failure(self, task, fail) -> None:
+        if self._recorded(task):
+            if isinstance(fail, UnmetDependency):
+                self.recorder.finish(task.name, lastrun.SKIPPED,
+                                     f"not run: it needs {fail.message.strip()}, which failed")
+            else:
+                first = (fail.message or fail.get_name()).strip().splitlines() or [""]
+                self.recorder.finish(task.name, lastrun.FAILED, first[0])
         result = {"task": task, "exception": fail}
         if not fail.report:
             return
@@ -49,6 +93,12 @@ class Reporter(ConsoleReporter):
             self.write(f"✗ {task.name}: {fail.get_name()}\n{fail.get_msg()}\n")
 
     def complete_run(self) -> None:
+        if self.recorder is not None and self.recorder.records:
+            project = RUN.project or Project(Path.cwd())  # doit runs in dodo.py's folder
+            try:
+                self.recorder.save(project.last_run_file, self.declared)
+            except OSError as exc:  # a read-only checkout still builds; say it once
+                self.write(f"! could not keep the run record for `invoke why`: {exc}\n")
         if RUN.engine_skipped:
             names = ", ".join(RUN.engine_skipped)
             reason = RUN.engine_failure.reason if RUN.engine_failure else "no engine"

@@ -106,6 +106,43 @@ def _status_line(status: Any) -> str:
     return f"{status.task}: {status.state}" + (f" — {reasons}" if reasons else "")
 
 
+def _ago(at: str, now: float) -> str:
+    import calendar
+    import time
+
+    try:
+        seconds = now - calendar.timegm(time.strptime(at, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return at
+    when = at.replace("T", " ").replace("Z", " UTC")
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{when} ({count} {unit}{'s' if unit == 'day' and count > 1 else ''} ago)"
+    return f"{when} (just now)"
+
+
+def _last_run_line(status: Any, record: dict[str, Any] | None, now: float) -> str:
+    if record is None:
+        if status.never_run:
+            return "last run: never ran here"
+        return "last run: not recorded here (it ran before run records were kept)"
+    outcome = {"ok": "ran ok"}.get(record.get("outcome"), record.get("outcome", "?"))
+    detail = f" ({record['detail']})" if record.get("detail") else ""
+    reasons = "; ".join(record.get("reasons") or [])
+    because = f", because {reasons}" if reasons else ""
+    return f"last run: {_ago(str(record.get('at', '?')), now)}, {outcome}{detail}{because}"
+
+
+def _now_line(status: Any) -> str:
+    reasons = "; ".join(status.reasons)
+    if status.state == "up to date":
+        return "now: up to date"
+    verb = {"run": "would run", "may run": "may run", "error": "cannot run"}.get(
+        status.state, status.state)
+    return f"now: {verb}" + (f" because {reasons}" if reasons else "")
+
+
 @command(
     name="why",
     positional=["task"],
@@ -114,25 +151,35 @@ def _status_line(status: Any) -> str:
           "json": "print JSON (sorted keys) instead of lines"},
 )
 def why(c, task, json=False):
-    """Why a doit task would run — or that it is up to date.
+    """Why a doit task ran last time, and whether it would run now (and why).
 
-    Asks doit's own dependency database (.doit.db) and up-to-date checks, without running or
-    recording anything: input file added, removed or changed, a target missing, a generator
-    version or config value changed, an image of the current fingerprint missing, never ran;
-    and the upstream tasks it waits for that would run first."""
+    Last time: what `doit` recorded when it ran the task here (when, ran ok / failed /
+    skipped, and the reasons doit had). Now: asked of doit's own dependency database
+    (.doit.db) and up-to-date checks, without running or recording anything: input file
+    added, removed or changed, a target missing, a generator version or config value changed,
+    an image of the current fingerprint missing, never ran; and the upstream tasks it waits
+    for that would run first."""
+    import time
+
+    from dataplatform.build.lastrun import read
     from dataplatform.graph.load import load_graph
     from dataplatform.graph.status import why as explain
 
     project = find_project()
     graph = load_graph(project)
     found = explain(graph, task)
+    records = read(project.last_run_file)
     if json:
-        _print_json({"task": task, "statuses": [s.as_json() for s in found]})
+        _print_json({"task": task, "statuses": [
+            {**s.as_json(), "last_run": records.get(s.task)} for s in found]})
         return
     asked = [s for s in found if s.task == task] or found
     others = [s for s in found if s not in asked]
+    now = time.time()
     for status in asked:
-        _say(_status_line(status))
+        _say(status.task)
+        _say("  " + _last_run_line(status, records.get(status.task), now))
+        _say("  " + _now_line(status))
     for status in others:
         if status.state != "up to date":
             _say(f"  upstream {_status_line(status)}")
