@@ -76,7 +76,8 @@ def save(path: Path, records: dict[str, dict[str, Any]], declared: set[str] | No
         newest = sorted(merged, key=lambda n: str(merged[n].get("at", "")), reverse=True)
         merged = {name: merged[name] for name in newest[:MAX_TASKS]}
     payload = {"version": VERSION, "tasks": dict(sorted(merged.items()))}
-    write_atomic(path, json.dumps(payload, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+    write_atomic(path, json.dumps(payload, sort_keys=True, ensure_ascii=False,
+                                  separators=(",", ":")) + "\n")
 
 
 def _as_doit_decides(result: Any, task: Any) -> None:

@@ -113,12 +113,34 @@ def _explain_meaning(root: Path, db: Any, task: Any, checker: Any) -> str:
     return f"{label}: {', '.join(shown)}"
 
 
+# up-to-date checks that compare with what the last success stored (nothing, if it never ran)
+LAST_RUN_CHECKS = {"config_changed", "InputsSaySame", "OutputsIntact", "AssembledIntact",
+                   "WarehousePresent"}
+
+
+def _compares_with_last_run(checker: Any) -> bool:
+    return type(checker).__name__ in LAST_RUN_CHECKS or (
+        getattr(checker, "paths", None) is not None and bool(getattr(checker, "key", None)))
+
+
 def explain(root: Path, db: Any, task: Any, logged: dict[str, Any], never: bool) -> list[str]:
-    """The sentences for doit's `DependencyStatus.reasons` of `task` (`never`: no success
-    recorded, so every input reads as changed and is not listed one by one)."""
+    """The sentences for doit's `DependencyStatus.reasons` of `task`. `never` (no success
+    recorded): that is the reason — the checks comparing with the last run then only say
+    "nothing recorded", and the targets are missing — so only what is true of the world rather
+    than of the record (an image not on the engine, a check of another kind, a file checker
+    changed, an input missing) is added."""
     reasons: list[str] = []
     if never:
         reasons.append(NEVER_RAN)
+        reasons.extend(explain_checker(root, db, task, checker)
+                       for checker, _args, _kwargs in logged.get("uptodate_false", [])
+                       if not _compares_with_last_run(checker))
+        if logged.get("checker_changed"):
+            before, now = logged["checker_changed"]
+            reasons.append(f"file checker changed: {before} → {now}")
+        reasons.extend(f"input missing: {relative(root, path)}"
+                       for path in logged.get("missing_file_dep", []))
+        return reasons
     for checker, _args, _kwargs in logged.get("uptodate_false", []):
         reasons.append(explain_checker(root, db, task, checker))
     if logged.get("has_no_dependencies"):
@@ -128,13 +150,12 @@ def explain(root: Path, db: Any, task: Any, logged: dict[str, Any], never: bool)
     if logged.get("checker_changed"):
         before, now = logged["checker_changed"]
         reasons.append(f"file checker changed: {before} → {now}")
-    if not never:
-        for path in logged.get("added_file_dep", []):
-            reasons.append(f"input added: {relative(root, path)}")
-        for path in logged.get("removed_file_dep", []):
-            reasons.append(f"input removed: {relative(root, path)}")
-        for path in logged.get("changed_file_dep", []):
-            reasons.append(f"input changed: {relative(root, path)}")
+    for path in logged.get("added_file_dep", []):
+        reasons.append(f"input added: {relative(root, path)}")
+    for path in logged.get("removed_file_dep", []):
+        reasons.append(f"input removed: {relative(root, path)}")
+    for path in logged.get("changed_file_dep", []):
+        reasons.append(f"input changed: {relative(root, path)}")
     for path in logged.get("missing_file_dep", []):
         reasons.append(f"input missing: {relative(root, path)}")
     return reasons
