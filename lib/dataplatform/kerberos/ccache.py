@@ -41,6 +41,12 @@ class Cache:
         return self.principal.rpartition("@")[2]
 
     @property
+    def primary(self) -> str:
+        """The principal without instance and realm (alice/admin@R → alice): the database role
+        a GSSAPI login with `include_realm=0` maps it to."""
+        return self.principal.split("@")[0].split("/")[0]
+
+    @property
     def expires(self) -> int | None:
         """When the ticket-granting ticket (else the first ticket) ends; None when empty."""
         tickets = [c for c in self.credentials if c.is_tgt] or list(self.credentials)

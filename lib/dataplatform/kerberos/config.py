@@ -47,6 +47,11 @@ def uses_kerberos(manifest: Any) -> bool:
                for s in manifest.services.values())
 
 
+def sidecars(manifest: Any) -> list[str]:
+    """The services that run the kerberos-sidecar template, in services.yaml's order."""
+    return [name for name, s in manifest.services.items() if _template(s) == SIDECAR_TEMPLATE]
+
+
 def realm(manifest: Any, root: Path) -> str | None:
     """The realm services.yaml's kdc or kerberos-sidecar uses (None when neither is there)."""
     from dataplatform.interpolate import variables

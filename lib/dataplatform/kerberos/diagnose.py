@@ -230,6 +230,12 @@ class LoginResult:
     ok: bool
     line: str  # one line: what happened
     cause: str = ""  # no ticket | clock skew | wrong SPN | KDC unreachable | ...
+    role: str = ""  # the database role the server logged in (when it did and said)
+
+
+def logged_in(principal: str | None, encrypted: bool, role: str = "") -> LoginResult:
+    return LoginResult(True, f"logged in as {principal} with GSSAPI"
+                       + (", encrypted" if encrypted else ""), role=role)
 
 
 def explain(message: str) -> tuple[str, str]:
@@ -268,5 +274,16 @@ def test_login(conninfo: str, env: Mapping[str, str] | None = None) -> LoginResu
             else:
                 os.environ[key] = value
     principal, encrypted = row if row else (None, False)
-    return LoginResult(True, f"logged in as {principal} with GSSAPI"
-                       + (", encrypted" if encrypted else ""))
+    return logged_in(principal, bool(encrypted))
+
+
+def psql_result(stdout: str, stderr: str) -> LoginResult:
+    """The outcome of `sidecar.py login` (psql in a client container inside the platform): its
+    `role|principal|t` row, else its error text explained in one line."""
+    rows = [line.split("|") for line in stdout.splitlines() if line.count("|") == 2]
+    if rows:
+        role, principal, encrypted = rows[-1]
+        return logged_in(principal or None, encrypted == "t", role)
+    message = stderr.strip() or stdout.strip() or "the client exited without a word"
+    cause, line = explain(message)
+    return LoginResult(False, line, cause)

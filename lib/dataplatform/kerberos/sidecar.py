@@ -9,6 +9,11 @@ through a shared volume, and says whether it is healthy.
 - `health`: exit 0 only while `klist -s` accepts the cache and its ticket-granting ticket is
   valid for more than `--threshold` seconds; one line says why not.
 - `config`: writes the krb5.conf the consumers read (`KRB5_CONFIG`) for one realm and KDC.
+- `login`: the client side of `invoke kerberos.test-login` inside the platform: psql to a
+  PostgreSQL with GSSAPI encryption required, with the cache of `KRB5CCNAME` (the shared one),
+  as `--user` (default: the cache's principal without instance and realm). Prints the server's
+  `current_user|principal|encrypted`, or psql's error on stderr (classified by the caller,
+  dataplatform/kerberos/diagnose.py); exits with psql's code.
 
 The kerberos-sidecar image runs this file with Debian's python3; the tests run the same file.
 Standard library only (and `ccache.py` beside it). Never prints a key or a password.
@@ -35,6 +40,10 @@ except ImportError:  # run as a script (the image): ccache.py lies beside it, fi
 
 DEFAULT_CACHE = "/krb/ccache"
 DEFAULT_CONFIG = "/krb/krb5.conf"
+# what `login` asks the server: the role, the principal it authenticated and the encryption
+LOGIN_QUERY = ("SELECT current_user, principal, encrypted FROM pg_stat_gssapi "
+               "WHERE pid = pg_backend_pid()")
+LOGIN_TIMEOUT_S = 10  # libpq's connect_timeout
 
 
 @dataclass(frozen=True)
@@ -156,10 +165,44 @@ def write_config(path: str, realm: str, kdc: str) -> None:
     _replace(temporary, target, 0o644)
 
 
+def conninfo(**parts: str) -> str:
+    """A libpq connection string; each value quoted (a space or quote in it stays in it)."""
+    def quoted(value: str) -> str:
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return " ".join(f"{key}={quoted(str(value))}" for key, value in parts.items())
+
+
+def login_command(host: str, port: int, dbname: str, krbsrvname: str, user: str | None,
+                  cache: str, psql: str = "psql") -> list[str]:
+    """psql's argv for one GSSAPI-encrypted login; the role defaults to the cache's principal
+    (none when the cache holds none: libpq then says there is no ticket)."""
+    if not user:
+        try:
+            user = ccache.read(cache).primary
+        except ccache.CacheError:
+            user = None
+    parts = {"host": host, "port": str(port), "dbname": dbname, "krbsrvname": krbsrvname,
+             **({"user": user} if user else {}), "gssencmode": "require",
+             "connect_timeout": str(LOGIN_TIMEOUT_S)}
+    return [psql, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", LOGIN_QUERY,
+            conninfo(**parts)]
+
+
+def login(host: str, port: int, dbname: str, krbsrvname: str, user: str | None) -> int:
+    psql = shutil.which("psql")
+    if psql is None:
+        print("psql is not in this image: rebuild the kerberos-sidecar image (invoke up "
+              "--profile kerberos)", file=sys.stderr)
+        return 127
+    cache = os.environ.get("KRB5CCNAME") or f"FILE:{DEFAULT_CACHE}"
+    return subprocess.run(login_command(host, port, dbname, krbsrvname, user, cache,
+                                        psql)).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     e = os.environ.get
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=("renew", "forward", "health", "config"))
+    parser.add_argument("action", choices=("renew", "forward", "health", "config", "login"))
     parser.add_argument("--cache", default=e("KRB5_SHARED_CACHE", DEFAULT_CACHE))
     parser.add_argument("--principal", default=e("KRB5_PRINCIPAL"))
     parser.add_argument("--keytab", default=e("KRB5_KEYTAB"))
@@ -175,7 +218,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="also write a krb5.conf here (KRB5_REALM, KRB5_KDC)")
     parser.add_argument("--realm", default=e("KRB5_REALM", ""))
     parser.add_argument("--kdc", default=e("KRB5_KDC", "kdc:88"))
+    login_options = parser.add_argument_group("login")
+    login_options.add_argument("--host", help="login: the PostgreSQL host (in-network name)")
+    login_options.add_argument("--port", type=int, default=5432)
+    login_options.add_argument("--dbname", default="postgres")
+    login_options.add_argument("--krbsrvname", default="postgres")
+    login_options.add_argument("--user", help="login: the role (default: the cache's principal "
+                               "without instance and realm)")
     args = parser.parse_args(argv)
+    if args.action == "login":
+        if not args.host:
+            print("sidecar: login needs --host", file=sys.stderr)
+            return 2
+        return login(args.host, args.port, args.dbname, args.krbsrvname, args.user)
     mode = int(args.mode, 8)
     if args.action == "health":
         result = health(args.cache, args.threshold)
