@@ -4,8 +4,9 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from dataplatform import settings
@@ -21,8 +22,27 @@ class MissingVariable(UserError):
                          "(invoke setup writes one) or in the environment")
 
 
-def variables(project_root: Path) -> dict[str, str]:
-    return settings.environment(project_root)
+class Variables(Mapping[str, str]):
+    """The environment over the checkout's `.env`, read one name at a time: what a config
+    depends on is the variables it names (the load cache records exactly those), not the whole
+    environment."""
+
+    def __init__(self, project_root: Path):
+        self.file = settings.read_env_file(project_root / settings.ENV_FILE)
+
+    def __getitem__(self, name: str) -> str:
+        value = os.environ.get(name)
+        return self.file[name] if value is None else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**self.file, **os.environ})
+
+    def __len__(self) -> int:
+        return len({**self.file, **os.environ})
+
+
+def variables(project_root: Path) -> Mapping[str, str]:
+    return Variables(project_root)
 
 
 def interpolate(text: str, values: Mapping[str, str], where: str) -> str:

@@ -49,6 +49,11 @@ class Project:
         return self.state_dir / "last-run.json"
 
     @property
+    def load_cache_file(self) -> Path:
+        """doit's tasks as last created, with the stat of everything read (build.load_cache)."""
+        return self.state_dir / "load-cache.json"
+
+    @property
     def env_file(self) -> Path:
         return self.root / ENV_FILE
 

@@ -10,7 +10,7 @@ generate, those of a broken group wait for the fix."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from doit.tools import config_changed
 
@@ -19,11 +19,14 @@ from dataplatform.build import inputs
 from dataplatform.build.actions import action, failing
 from dataplatform.build.console import say
 from dataplatform.build.meaning import ValuesSame, YamlSame
-from dataplatform.catalog import Catalog
 from dataplatform.cdc import layout
 from dataplatform.dbt import layout as dbt_layout
 from dataplatform.errors import UserError
 from dataplatform.project import Project
+
+if TYPE_CHECKING:  # the catalog is loaded by the Loader, not on the load cache's path
+    from dataplatform.catalog import Catalog
+
 
 BASENAME = "cdc"
 GROUPS_CHECK = "source-groups"  # not a pipeline name: those have no `-`

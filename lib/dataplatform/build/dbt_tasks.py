@@ -16,9 +16,8 @@ import json
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from doit.tools import config_changed
 
 from dataplatform import generated
@@ -26,10 +25,12 @@ from dataplatform.build import inputs
 from dataplatform.build.actions import action
 from dataplatform.build.console import say
 from dataplatform.build.meaning import SameMeaning
-from dataplatform.catalog import Catalog
 from dataplatform.cdc import layout as cdc_layout
 from dataplatform.dbt import layout
-from dataplatform.pipelines.manifest import Pipeline
+
+if TYPE_CHECKING:  # the catalog is loaded by the Loader, not on the load cache's path
+    from dataplatform.catalog import Catalog
+    from dataplatform.pipelines.manifest import Pipeline
 
 BASENAME = "dbt"
 MANIFEST_BASENAME = "dbt-manifest"
@@ -79,6 +80,8 @@ YAML_SUFFIXES = (".yml", ".yaml")
 
 def _yaml_meaning(path: Path) -> str:
     """What a YAML file says (its parsed data), else its bytes' digest (dbt reports the rest)."""
+    import yaml
+
     try:
         data = yaml.safe_load(path.read_bytes())
         return json.dumps(data, sort_keys=True, default=str)

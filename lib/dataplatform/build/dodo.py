@@ -1,33 +1,33 @@
 """What `dodo.py` delegates to: the doit configuration and the task creators.
 
-User mistakes found while loading (a bad `services.yaml` or `pipeline.yaml`) stop doit before
-any task runs, with one `ERROR:` line and exit code 3.
+The tasks are created once per doit process, for every creator at once, and kept in the
+project's load cache (`build.load_cache`): when nothing the last load read has changed, they
+are rebuilt from it without opening an input file or importing the YAML, Jinja or catalog
+modules. User mistakes found while loading (a bad `services.yaml` or `pipeline.yaml`) stop doit
+before any task runs, with one `ERROR:` line and exit code 3.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from doit import get_var
-from doit.exceptions import InvalidDodoFile
+from doit.exceptions import InvalidDodoFile, TaskFailed
 
 from dataplatform import settings
-from dataplatform.build import (
-    cdc_tasks,
-    dbt_tasks,
-    image_tasks,
-    orchestration_tasks,
-    warehouse_tasks,
-)
+from dataplatform.build import load_cache
+from dataplatform.build.actions import Action
 from dataplatform.build.reporter import Reporter
 from dataplatform.build.runstate import RUN
-from dataplatform.catalog import Catalog, load_catalog
 from dataplatform.errors import UserError
 from dataplatform.project import Project
 
 MIN_DOIT = "0.36.0"
+# the task creators, in the order dodo.py yields their tasks
+GROUPS = ("image", "cdc", "warehouse", "dbt", "dbt_manifest", "orchestration")
 
 
 def doit_config() -> dict[str, Any]:
@@ -42,49 +42,160 @@ def doit_config() -> dict[str, Any]:
     }
 
 
+class Deferred(Action):
+    """The action (or clean action) of a task rebuilt from the load cache that is not plain
+    data: when doit runs it, the tasks are created for real (once per process) and the action
+    the task creator makes for this task now is run (through the same error edge)."""
+
+    def __init__(self, loader: Loader, task: str, field: str, index: int):
+        super().__init__(self._run)
+        self.loader, self.task, self.field, self.index = loader, task, field, index
+
+    def _run(self) -> Any:
+        entries = (self.loader.real_task(self.task) or {}).get(self.field) or []
+        if self.index >= len(entries):
+            return TaskFailed(f"{self.task}: its inputs changed while doit ran — run doit again")
+        entry = entries[self.index]
+        if isinstance(entry, tuple):  # doit's (callable, args[, kwargs])
+            fn, args, *kwargs = entry
+            return fn(*args, **(kwargs[0] if kwargs else {}))
+        return entry()
+
+    def __repr__(self) -> str:
+        return f"deferred({self.task} {self.field}[{self.index}])"
+
+
 class Loader:
-    """Loads the catalog once per doit process and configures the run state from it."""
+    """Creates the tasks once per doit process (from the load cache when it is fresh) and
+    configures the run state."""
 
     def __init__(self, root: Path):
         self.project = Project(root.resolve())
-        self._catalog: Catalog | None = None
+        self._tasks: dict[str, list[dict[str, Any]]] | None = None
+        self._services: dict[str, dict[str, Any]] = {}
+        self._real: dict[str, dict[str, Any]] | None = None
+        self._lock = threading.Lock()
+        self.from_cache = False
 
-    def catalog(self) -> Catalog:
-        if self._catalog is None:
+    @property
+    def dodo_file(self) -> Path:
+        return self.project.root / "dodo.py"
+
+    def tasks(self) -> dict[str, list[dict[str, Any]]]:
+        """Every creator's task dicts, by creator (GROUPS)."""
+        if self._tasks is None:
             try:
-                catalog = load_catalog(self.project)
-                RUN.configure(
-                    self.project,
-                    catalog.namespace,
-                    settings.registry(self.project.root),
-                    settings.strict(self.project.root, get_var("strict", None)),
-                )
+                self._tasks = self._from_cache() or self._load_and_keep()
             except UserError as exc:
                 raise InvalidDodoFile(str(exc)) from None
-            self._catalog = catalog
-        return self._catalog
+        return self._tasks
+
+    def services(self) -> dict[str, dict[str, Any]]:
+        """Each service's image (None: it builds none) and service template file (None: none),
+        for the workflow commands."""
+        self.tasks()
+        return self._services
+
+    def real_task(self, name: str) -> dict[str, Any] | None:
+        """The task dict named `name` as the creators make it now (no cache)."""
+        with self._lock:
+            if self._real is None:
+                created, _ = self._create()
+                self._real = {_task_name(t): t for group in created.values() for t in group}
+            return self._real.get(name)
+
+    def _configure(self, namespace: str, registry: str | None, strict: bool) -> None:
+        override = get_var("strict", None)
+        RUN.configure(self.project, namespace, registry,
+                      settings.is_true(override) if override is not None else strict)
+
+    def _from_cache(self) -> dict[str, list[dict[str, Any]]] | None:
+        data = load_cache.read(self.project.load_cache_file)
+        if data is None:
+            return None
+        try:
+            tasks = {group: load_cache.decode_tasks(data["groups"][group], self._deferred)
+                     for group in GROUPS}
+            services, run = data["services"], data["run"]
+        except (KeyError, TypeError, ValueError, ImportError, AttributeError):
+            return None  # kept by another version of a task creator: load for real
+        self._configure(run["namespace"], run["registry"], run["strict"])
+        self._services = services
+        self.from_cache = True
+        return tasks
+
+    def _deferred(self, task: str, field: str, index: int) -> Deferred:
+        return Deferred(self, task, field, index)
+
+    def _load_and_keep(self) -> dict[str, list[dict[str, Any]]]:
+        recorder = load_cache.Recorder(ignored=(str(self.project.state_dir),))
+        with recorder:
+            tasks, data = self._create()
+        try:
+            data["groups"] = {g: load_cache.encode_tasks(tasks[g]) for g in GROUPS}
+        except load_cache.Unsupported:
+            return tasks  # not plain data: loaded for real every time
+        load_cache.write(self.project.load_cache_file, self.dodo_file, recorder, data)
+        return tasks
+
+    def _create(self) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+        """The task dicts of every creator, and the plain data the rest of a run needs."""
+        from dataplatform.build import (
+            cdc_tasks,
+            dbt_tasks,
+            image_tasks,
+            orchestration_tasks,
+            warehouse_tasks,
+        )
+        from dataplatform.catalog import load_catalog
+
+        root = self.project.root
+        catalog = load_catalog(self.project)
+        run = {"namespace": catalog.namespace, "registry": settings.registry(root),
+               "strict": settings.strict(root, None)}
+        self._configure(run["namespace"], run["registry"], run["strict"])
+        target = settings.dbt_target(root)
+        tasks = {
+            "image": list(image_tasks.image_tasks(catalog)),
+            "cdc": list(cdc_tasks.cdc_tasks(catalog)),
+            "warehouse": list(warehouse_tasks.warehouse_tasks(catalog)),
+            "dbt": list(dbt_tasks.dbt_tasks(catalog, target)),
+            "dbt_manifest": list(dbt_tasks.manifest_tasks(catalog)),
+            "orchestration": list(orchestration_tasks.orchestration_tasks(catalog)),
+        }
+        self._services = services_of(catalog)
+        return tasks, {"run": run, "services": self._services}
 
     def image_tasks(self) -> Iterator[dict[str, Any]]:
-        yield from image_tasks.image_tasks(self.catalog())
+        yield from self.tasks()["image"]
 
     def cdc_tasks(self) -> Iterator[dict[str, Any]]:
-        yield from cdc_tasks.cdc_tasks(self.catalog())
+        yield from self.tasks()["cdc"]
 
     def warehouse_tasks(self) -> Iterator[dict[str, Any]]:
-        yield from warehouse_tasks.warehouse_tasks(self.catalog())
+        yield from self.tasks()["warehouse"]
 
     def dbt_manifest_tasks(self) -> Iterator[dict[str, Any]]:
-        yield from dbt_tasks.manifest_tasks(self.catalog())
+        yield from self.tasks()["dbt_manifest"]
 
     def orchestration_tasks(self) -> Iterator[dict[str, Any]]:
-        yield from orchestration_tasks.orchestration_tasks(self.catalog())
+        yield from self.tasks()["orchestration"]
 
     def dbt_tasks(self) -> Iterator[dict[str, Any]]:
-        from dataplatform.dbt.runner import target
+        yield from self.tasks()["dbt"]
 
-        catalog = self.catalog()
-        try:
-            chosen = target(self.project.root)
-        except UserError as exc:
-            raise InvalidDodoFile(str(exc)) from None
-        yield from dbt_tasks.dbt_tasks(catalog, chosen)
+
+def _task_name(task: dict[str, Any]) -> str:
+    return task["basename"] if task.get("name") is None else f"{task['basename']}:{task['name']}"
+
+
+def services_of(catalog: Any) -> dict[str, dict[str, Any]]:
+    from dataplatform.services.manifest import TEMPLATES
+
+    found = {}
+    for name, service in sorted(catalog.services.services.items()):
+        template = (service.template or "").partition(":")[0]
+        found[name] = {"image": service.build.name if service.build else None,
+                       "template": (TEMPLATES / f"{template}.yaml.j2").as_posix()
+                       if template else None}
+    return found

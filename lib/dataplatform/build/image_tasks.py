@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from doit.exceptions import TaskFailed
 
@@ -13,10 +13,13 @@ from dataplatform.build import inputs
 from dataplatform.build.actions import action
 from dataplatform.build.console import say
 from dataplatform.build.runstate import RUN
-from dataplatform.catalog import Catalog
 from dataplatform.errors import EngineUnavailable, UserError
 from dataplatform.images import base_images, presence
 from dataplatform.images.spec import ImageSpec
+
+if TYPE_CHECKING:  # the catalog is loaded by the Loader, not on the load cache's path
+    from dataplatform.catalog import Catalog
+
 
 BASENAME = "image"
 

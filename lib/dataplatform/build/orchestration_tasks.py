@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from doit.tools import config_changed
 
@@ -22,13 +22,16 @@ from dataplatform import generated
 from dataplatform.build import inputs as declared
 from dataplatform.build.actions import action
 from dataplatform.build.console import say
-from dataplatform.catalog import Catalog
 from dataplatform.dbt import layout as dbt_layout
 from dataplatform.errors import UserError
 from dataplatform.orchestration import layout
-from dataplatform.pipelines.manifest import MANIFEST, Pipeline
+from dataplatform.project import PIPELINE_FILE as MANIFEST
 from dataplatform.project import Project
 from dataplatform.warehouse import layout as warehouse_layout
+
+if TYPE_CHECKING:  # the catalog is loaded by the Loader, not on the load cache's path
+    from dataplatform.catalog import Catalog
+    from dataplatform.pipelines.manifest import Pipeline
 
 GENERATE = "orchestration"
 VALIDATE = "validate"

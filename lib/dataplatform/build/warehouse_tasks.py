@@ -10,7 +10,7 @@ downstream re-runs for them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from doit.tools import config_changed
 
@@ -19,12 +19,15 @@ from dataplatform.build import inputs as declared
 from dataplatform.build.actions import action, failing
 from dataplatform.build.console import say
 from dataplatform.build.meaning import ValuesSame, YamlSame
-from dataplatform.catalog import Catalog
 from dataplatform.cdc import layout as cdc_layout
 from dataplatform.errors import UserError
 from dataplatform.project import Project
 from dataplatform.warehouse import layout
 from dataplatform.warehouse.objects import OBJECTS_FILE
+
+if TYPE_CHECKING:  # the catalog is loaded by the Loader, not on the load cache's path
+    from dataplatform.catalog import Catalog
+
 
 BASENAME = "warehouse"
 

@@ -164,16 +164,11 @@ def _add_services(graph: TaskGraph, module: Any) -> None:
     loader = getattr(module, "LOADER", None)
     if loader is None:
         return
-    catalog = loader.catalog()
-    from dataplatform.services.manifest import TEMPLATES
-
-    for name, service in sorted(catalog.services.services.items()):
-        images = (f"image:{service.build.name}",) if service.build else ()
-        services_file = _relative(graph.project, str(graph.project.services_file))
-        files = [services_file]
-        if service.template:
-            template = service.template.partition(":")[0]
-            files.append((TEMPLATES / f"{template}.yaml.j2").as_posix())
+    services_file = _relative(graph.project, str(graph.project.services_file))
+    # what the Loader knows of each service (kept in doit's load cache with the tasks)
+    for name, service in sorted(loader.services().items()):
+        images = (f"image:{service['image']}",) if service["image"] else ()
+        files = [services_file, *([service["template"]] if service["template"] else [])]
         graph.services[name] = tuple(i for i in images if i in graph.nodes)
         graph.service_files[name] = tuple(files)
         graph.service_values[name] = ({"file": services_file, "keypath": ["services", name]},)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dataplatform.config.validate import check_keys, describe, expect, optional
-from dataplatform.config.yamlsource import KeyPath, YamlDocument
+if TYPE_CHECKING:  # parsing loads them; a spec rebuilt from doit's load cache does not
+    from dataplatform.config.yamlsource import KeyPath, YamlDocument
 
 BUILD_KEYS = ("name", "context", "dockerfile", "target", "args", "network")
 # One path component of a Docker repository name.
@@ -39,6 +39,8 @@ def parse_build(doc: YamlDocument, keypath: KeyPath, value: Any, name: str,
     `name` names the image (default: the service's); services that give the same name and the
     same build share one image. Build args may read `${VAR:-default}` from the environment or
     the checkout's `.env`: their values, not the references, are part of the fingerprint."""
+    from dataplatform.config.validate import check_keys, describe, expect, optional
+
     if isinstance(value, dict) and value.get("name") is not None:
         name = expect(doc, (*keypath, "name"), value["name"], str)
     if not IMAGE_NAME.match(name):

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dataplatform.dbt import layout as dbt_layout
-from dataplatform.orchestration.spec import Orchestration
 from dataplatform.project import Project
+
+if TYPE_CHECKING:  # parsing loads it; doit's load cache rebuilds tasks without it
+    from dataplatform.orchestration.spec import Orchestration
 
 HAND_WRITTEN = "orchestration"
 OUTPUT = Path("generated/orchestration")
