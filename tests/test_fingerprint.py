@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import shutil
+import tarfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,6 +14,7 @@ import pytest
 
 from dataplatform.errors import ImageError
 from dataplatform.images import fingerprint as fp
+from dataplatform.images.context import write_context
 from dataplatform.images.spec import ImageSpec
 
 PAST = 1_600_000_000
@@ -150,21 +154,35 @@ def test_malformed_dockerignore_names_file_and_line(spec: ImageSpec, tmp_path: P
         digest(spec, tmp_path)
 
 
-@pytest.mark.parametrize(
-    ("dockerfile", "target", "expected"),
-    [
-        ("FROM a\nRUN x", None, "FROM a\nRUN x\nLABEL L\n"),
-        ("FROM a AS build\nRUN x\nFROM b AS final\nCOPY y .\n", "build",
-         "FROM a AS build\nRUN x\nLABEL L\nFROM b AS final\nCOPY y .\n"),
-        ("FROM a AS build\nRUN x \\\n  FROM not-a-stage\nFROM b AS final\n", "BUILD",
-         "FROM a AS build\nRUN x \\\n  FROM not-a-stage\nLABEL L\nFROM b AS final\n"),
-        ("# escape=`\nFROM a AS one\nRUN x `\n  FROM no\nfrom --platform=x b as two\n", "one",
-         "# escape=`\nFROM a AS one\nRUN x `\n  FROM no\nLABEL L\nfrom --platform=x b as two\n"),
-        ("FROM a AS one\nFROM b AS two\n", "two", "FROM a AS one\nFROM b AS two\nLABEL L\n"),
-    ],
-)
-def test_labels_end_the_target_stage(dockerfile: str, target: str | None, expected: str) -> None:
-    from dataplatform.images.context import with_labels
+def sent_members(spec: ImageSpec, fingerprint: fp.Fingerprint) -> dict[str, bytes]:
+    """The files of the build-context tar the builder sends, by name, with their bytes."""
+    out = io.BytesIO()
+    dockerfile_name = write_context(spec, fingerprint, out)
+    out.seek(0)
+    with tarfile.open(fileobj=out) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    assert members.pop(dockerfile_name) == spec.dockerfile.read_bytes()  # as written, no LABEL
+    return members
 
-    labelled = with_labels(dockerfile, target, {"k": "v"})
-    assert labelled == expected.replace("LABEL L", 'LABEL "k"="v"')
+
+def test_the_context_sent_is_exactly_the_fingerprinted_files(spec: ImageSpec,
+                                                             tmp_path: Path) -> None:
+    (spec.context / "bin").mkdir()
+    (spec.context / "bin/run").write_text("#!/bin/sh\n")
+    (spec.context / "bin/run").chmod(0o755)
+    fingerprint = fp.compute(spec, tmp_path, None)
+    members = sent_members(spec, fingerprint)
+    ignore = members.pop(".dockerignore")  # the engine reads it and drops it from the context
+    assert set(members) == {f.relpath for f in fingerprint.files} - {".dockerignore"}
+    for f in fingerprint.files:
+        if f.relpath in members:
+            assert hashlib.sha256(members[f.relpath]).hexdigest() == f.digest
+    assert ignore.startswith(b"*.txt\n")
+
+
+def test_a_file_changed_after_fingerprinting_stops_the_send(spec: ImageSpec,
+                                                            tmp_path: Path) -> None:
+    fingerprint = fp.compute(spec, tmp_path, None)
+    (spec.context / "lib/util.py").write_text("X = 2\n")
+    with pytest.raises(ImageError, match=r"util\.py changed while it was sent"):
+        sent_members(spec, fingerprint)

@@ -8,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import docker.errors
 import pytest
 
 from support import TempProject, executed, image_project, repository_tags, unique_name
@@ -213,3 +214,44 @@ def test_a_base_the_engine_cannot_get_sends_no_build_context(
     failed = strict_tasks[offline]["actions"][0]()
     assert isinstance(failed, TaskFailed) and "127.0.0.1:9/offline/base:1" in str(failed)
     assert builder.SENT[offline] == 0
+
+
+@pytest.mark.parametrize("how", ["load", "label step"])
+def test_the_label_costs_no_build_step_and_no_layer(tmp_path: Path, busybox_image: str,
+                                                    docker_client, monkeypatch, how: str) -> None:
+    """The fingerprint label is put on the image of the target stage without a LABEL step in
+    the build (which on vfs copies the whole root filesystem) and without a layer; above the
+    size limit (forced here) it is one `FROM image` + `LABEL` build, still no layer."""
+    from dataplatform.images import builder, labelling
+    from dataplatform.images import fingerprint as fp
+    from dataplatform.images.spec import ImageSpec
+
+    if how == "label step":
+        monkeypatch.setattr(labelling, "LOAD_MAX_BYTES", -1)
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "app.py").write_text(f"print('{unique_name()}')\n")
+    (context / "Dockerfile").write_text(f"FROM {busybox_image} AS base\nCOPY . /app\n"
+                                        f"FROM {busybox_image} AS other\nRUN false\n")
+    spec = ImageSpec("labelled", context, context / "Dockerfile", "base", (), "test:1")
+    fingerprint = fp.compute(spec, tmp_path, None)
+    steps: list[str] = []
+    image_id = builder.build_image(docker_client.api, spec, fingerprint,
+                                   {"dataplatform.fingerprint": fingerprint.digest},
+                                   steps.append)
+    reference = f"dataplatform-test-labelled/{unique_name()}:x"
+    docker_client.api.tag(image_id, reference)
+    try:
+        assert [s.split(" : ")[1] for s in steps] == [f"FROM {busybox_image} AS base",
+                                                       "COPY . /app"]
+        image = docker_client.api.inspect_image(image_id)
+        assert image["Config"]["Labels"]["dataplatform.fingerprint"] == fingerprint.digest
+        built = docker_client.api.inspect_image(image["Parent"])  # what the build produced
+        assert "dataplatform.fingerprint" not in (built["Config"]["Labels"] or {})
+        assert image["RootFS"]["Layers"] == built["RootFS"]["Layers"]
+        newest = docker_client.api.history(image_id)[0]
+        assert "LABEL" in newest["CreatedBy"] and newest["Size"] == 0
+    finally:
+        docker_client.api.remove_image(reference)
+    with pytest.raises(docker.errors.ImageNotFound):  # removed with it, as after a LABEL step
+        docker_client.api.inspect_image(image["Parent"])

@@ -1,7 +1,9 @@
 """Build one image from its fingerprinted context with a condensed, streaming log.
 
 One line per Dockerfile step is shown as it starts; each step's own output is kept in a short
-ring buffer and only shown when that step fails, together with the engine's error.
+ring buffer and only shown when that step fails, together with the engine's error. The user's
+Dockerfile is built as it is; the image's labels are added afterwards without a build step
+(images/labelling.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 import docker.errors
 
 from dataplatform.errors import ImageError
+from dataplatform.images import labelling
 from dataplatform.images.context import write_context
 from dataplatform.images.fingerprint import Fingerprint
 from dataplatform.images.presence import NETWORK_FAILURES as _NETWORK_FAILURES
@@ -81,12 +84,13 @@ def _failure(spec: ImageSpec, step: str | None, error: str, tail: list[str]) -> 
 
 def build_image(api: docker.APIClient, spec: ImageSpec, fingerprint: Fingerprint,
                 labels: dict[str, str], log: Log) -> str:
-    """Build and return the image ID; untagged, so a failure leaves no fingerprint tag."""
+    """Build and return the ID of the image carrying `labels`; untagged, so a failure leaves no
+    fingerprint tag."""
     step: str | None = None
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     image_id: str | None = None
     with tempfile.TemporaryFile(prefix="dataplatform-context-") as tar:
-        dockerfile_name = write_context(spec, fingerprint, tar, labels)
+        dockerfile_name = write_context(spec, fingerprint, tar)
         tar.seek(0)
         SENT[spec.name] += 1
         try:
@@ -121,4 +125,4 @@ def build_image(api: docker.APIClient, spec: ImageSpec, fingerprint: Fingerprint
             raise _failure(spec, step, message, list(tail)) from None
     if not image_id:
         raise _failure(spec, step, "the engine reported no image ID", list(tail))
-    return image_id
+    return labelling.add_labels(api, image_id, labels)

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
-import re
 import tarfile
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -47,54 +45,8 @@ def _info(name: str, kind: bytes, mode: int, size: int = 0, mtime: float = 0) ->
     return info
 
 
-_ESCAPE_DIRECTIVE = re.compile(r"^#\s*escape\s*=\s*(\S)\s*$", re.I)
-_FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*\S+(?:\s+AS\s+(\S+))?\s*$", re.I)
-
-
-def _escape_character(lines: list[str]) -> str:
-    """The continuation character: `\\`, or what a leading `# escape=` directive sets."""
-    for line in lines:
-        match = _ESCAPE_DIRECTIVE.match(line.strip())
-        if match:
-            return match.group(1)
-        if not line.strip().startswith("#"):
-            break
-    return "\\"
-
-
-def with_labels(dockerfile: str, target: str | None, labels: dict[str, str]) -> str:
-    """`dockerfile` with one LABEL instruction ending the `target` stage (default: the last)."""
-    if not labels:
-        return dockerfile
-    label = "LABEL " + " ".join(f"{json.dumps(k)}={json.dumps(v)}"
-                                for k, v in sorted(labels.items())) + "\n"
-    lines = dockerfile.splitlines(keepends=True)
-    escape = _escape_character(lines)
-    stages: list[tuple[int, str | None]] = []  # (line index of FROM, stage name)
-    continued = False
-    for index, raw in enumerate(lines):
-        content = raw.strip()
-        if not content or content.startswith("#"):
-            continue
-        if not continued and (match := _FROM.match(content)):
-            stages.append((index, match.group(1)))
-        continued = content.endswith(escape)
-    insert_at = len(lines)
-    if target is not None:
-        for position, (_, name) in enumerate(stages):
-            if name and name.lower() == target.lower() and position + 1 < len(stages):
-                insert_at = stages[position + 1][0]
-                break
-    head = lines[:insert_at]
-    if head and not head[-1].endswith("\n"):
-        head[-1] += "\n"
-    return "".join([*head, label, *lines[insert_at:]])
-
-
-def write_context(spec: ImageSpec, fingerprint: Fingerprint, out: BinaryIO,
-                  labels: dict[str, str] | None = None) -> str:
+def write_context(spec: ImageSpec, fingerprint: Fingerprint, out: BinaryIO) -> str:
     """Write the context tar to `out`; return the Dockerfile's name inside it."""
-    labels = labels or {}
     context = Path(spec.context)
     dirs_done: set[str] = set()
     try:
@@ -139,10 +91,9 @@ def write_context(spec: ImageSpec, fingerprint: Fingerprint, out: BinaryIO,
             else:
                 add_file(f.relpath, source, 0o755 if f.executable else 0o644, f.digest)
 
-        # The Dockerfile travels under a content-derived name, with the image's labels added as
-        # one LABEL instruction of the target stage (one build step, where the API's `labels`
-        # parameter costs one step per label), hidden from COPY by .dockerignore as the CLI
-        # does for a Dockerfile from outside the context.
+        # The Dockerfile travels as it is, under a content-derived name hidden from COPY by
+        # .dockerignore, as the CLI does for a Dockerfile from outside the context (labels are
+        # added after the build, without a build step: images/labelling.py).
         try:
             original = spec.dockerfile.read_bytes()
         except OSError as exc:
@@ -150,10 +101,9 @@ def write_context(spec: ImageSpec, fingerprint: Fingerprint, out: BinaryIO,
         if hashlib.sha256(original).hexdigest() != fingerprint.dockerfile_digest:
             raise ImageError(spec.name, f"{spec.dockerfile} changed while the build started "
                              "— run doit again")
-        text = with_labels(original.decode("utf-8", "surrogateescape"), spec.target, labels)
-        data = text.encode("utf-8", "surrogateescape")
         dockerfile_name = f".dockerfile.{fingerprint.short}"
-        tar.addfile(_info(dockerfile_name, tarfile.REGTYPE, 0o644, len(data)), io.BytesIO(data))
+        tar.addfile(_info(dockerfile_name, tarfile.REGTYPE, 0o644, len(original)),
+                    io.BytesIO(original))
 
         if ".dockerignore" in names:
             ignore_text = (context / ".dockerignore").read_bytes()
