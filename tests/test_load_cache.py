@@ -291,3 +291,64 @@ def test_a_deferred_action_runs_what_the_task_creator_makes_now(repo: Path) -> N
     assert "cdc:p002: CDC section gone, removed" in done.stdout
     assert not (generated / "manifest.json").exists()
     assert cache.stat().st_mtime_ns == stamp  # that run loaded from the cache
+
+
+AUDITED_DOIT = """
+import atexit, json, runpy, sys
+out, root = sys.argv[1], sys.argv[2]
+opened = []
+def hook(event, args):
+    if event == "open" and isinstance(args[0], str) and args[0].startswith(root):
+        opened.append(args[0])
+sys.addaudithook(hook)
+atexit.register(lambda: open(out, "w").write(json.dumps(opened)))
+sys.argv = ["doit", *sys.argv[3:]]
+runpy.run_module("doit", run_name="__main__", alter_sys=True)
+"""
+
+
+def audited_doit(root: Path, *args: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """`doit ARGS` in `root`, and the files of the checkout it opened (doit's own database,
+    dodo.py and the load cache excepted)."""
+    script, listing = root.parent / "audited_doit.py", root.parent / "opened.json"
+    script.write_text(AUDITED_DOIT)
+    done = subprocess.run([sys.executable, str(script), str(listing), str(root), *args],
+                          cwd=root, env=clean_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    opened = [p for p in json.loads(listing.read_text())
+              if ".doit.db" not in p and "__pycache__" not in p
+              and not p.endswith(("dodo.py", "load-cache.json"))]
+    return done, sorted(set(opened))
+
+
+def executed(done: subprocess.CompletedProcess) -> list[str]:
+    return sorted(line[3:] for line in done.stdout.splitlines() if line.startswith(".  "))
+
+
+def test_a_no_op_reads_no_generated_manifest_and_an_edited_output_still_reruns(
+        repo: Path) -> None:
+    """`Remembered`: a generated folder found intact is not read again while nothing in it
+    changed; a touched output is read once; an edited one re-runs its task."""
+    tasks = ("cdc:p002", "warehouse:p002")
+    first, _ = audited_doit(repo, *tasks)
+    assert executed(first) == sorted(tasks)
+    age(repo)
+    again, opened = audited_doit(repo, *tasks)  # checks the outputs once, remembers them
+    assert executed(again) == []
+    assert any(p.endswith("generated/cdc/manifest.json") for p in opened), opened
+    again, opened = audited_doit(repo, *tasks)
+    assert (executed(again), opened) == ([], [])
+
+    config = next((repo / "pipelines/p002/generated/cdc").rglob("*.yaml"))
+    stamp = time.time() - 30
+    os.utime(config, (stamp, stamp))  # touched: the same content
+    again, opened = audited_doit(repo, *tasks)
+    assert executed(again) == []
+    assert str(config) in opened  # hashed once…
+    again, opened = audited_doit(repo, *tasks)
+    assert (executed(again), opened) == ([], [])  # …then remembered
+
+    config.write_text(config.read_text() + "# edited by hand\n")
+    os.utime(config, (stamp, stamp))  # even with its old stamp: the size changed
+    again, _ = audited_doit(repo, *tasks)
+    assert "cdc:p002" in executed(again)

@@ -18,7 +18,7 @@ from dataplatform import generated
 from dataplatform.build import inputs
 from dataplatform.build.actions import action, failing
 from dataplatform.build.console import say
-from dataplatform.build.meaning import ValuesSame, YamlSame
+from dataplatform.build.meaning import Remembered, ValuesSame, YamlSame
 from dataplatform.cdc import layout
 from dataplatform.dbt import layout as dbt_layout
 from dataplatform.errors import UserError
@@ -136,7 +136,8 @@ def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "targets": [str(layout.dbt_manifest(project, pipeline.name))]
             if dbt_project.exists() else [],
             "uptodate": [config_changed(layout.GENERATOR),
-                         OutputsIntact(project, pipeline.name), ValuesSame(group),
+                         Remembered("intact", OutputsIntact(project, pipeline.name)),
+                         ValuesSame(group),
                          YamlSame(yaml_inputs, project.root)],
             "verbosity": 2,
         }

@@ -18,7 +18,7 @@ from doit import get_var
 from doit.exceptions import InvalidDodoFile, TaskFailed
 
 from dataplatform import settings
-from dataplatform.build import load_cache
+from dataplatform.build import load_cache, stamps
 from dataplatform.build.actions import Action
 from dataplatform.build.reporter import Reporter
 from dataplatform.build.runstate import RUN
@@ -35,6 +35,8 @@ def doit_config() -> dict[str, Any]:
         # Pinned explicitly: doit's default "dbm" picks whatever dbm module the platform has,
         # so the same checkout would behave differently across machines.
         "backend": "sqlite3",
+        # doit's md5 checker, remembering a touched file's new stamp (build.stamps)
+        "check_file_uptodate": stamps.MD5Checker,
         "dep_file": ".doit.db",
         "minversion": MIN_DOIT,
         "reporter": Reporter,

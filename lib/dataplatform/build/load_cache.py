@@ -230,6 +230,12 @@ def _fresh(inputs: dict[str, Any], code: list[list[Any]]) -> bool:
     for path, signature in code:
         if stat_signature(path) != signature:
             return False
+    return unchanged(inputs)
+
+
+def unchanged(inputs: dict[str, Any]) -> bool:
+    """Whether everything `Recorder.inputs()` noted still stats (and reads from the
+    environment) the same."""
     for path, signature in inputs["files"]:
         if stat_signature(path) != signature:
             return False

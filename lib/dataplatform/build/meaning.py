@@ -15,6 +15,7 @@ files it reads and the digest of their meaning:
 
 `ValuesSame` is a `SameMeaning` over the (file, keypath) values a task declares with
 `inputs.declare(values=...)`, a keypath element `inputs.ref(...)` being read from its file.
+`Remembered` does the same for a yes/no check that reads files (a generated folder intact).
 """
 
 from __future__ import annotations
@@ -145,3 +146,39 @@ class YamlSame(SameMeaning):
 
     def _meaning(self) -> dict[str, Any]:
         return {os.path.relpath(p, self.root): yaml_data(p) for p in self.paths}
+
+
+class Remembered(UptodateCalculator):
+    """A check that reads files (a generated folder's manifest, `generated.intact`) answered
+    without reading anything while every file and folder it looked at when it last said "up to
+    date" stats the same (`load_cache.Recorder` notes what it looked at). A touched output is
+    read once, then remembered with its new stamp; a change makes the check run again."""
+
+    def __init__(self, key: str, check: Callable[[], bool]):
+        super().__init__()
+        self.key = key
+        self.check = check
+        self.dep_manager: Any = None
+
+    def setup(self, dep_manager: Any, tasks_dict: Any) -> None:
+        super().setup(dep_manager, tasks_dict)
+        self.dep_manager = dep_manager
+
+    def __call__(self, task: Any, values: dict[str, Any]) -> bool:
+        from dataplatform.build import load_cache
+
+        stored = values.get(self.key)
+        if stored and load_cache.unchanged(stored):
+            return True
+        # (when the task runs for another reason, its outputs change: nothing is kept then, the
+        # next no-op checks once more)
+        with load_cache.Recorder() as recorder:
+            intact = self.check()
+        if not intact or recorder.racy():
+            return intact  # a file stamped just now may change unseen: not remembered
+        current = recorder.inputs()
+        if self.dep_manager is not None:  # up to date: doit saves nothing, remember it now
+            latest = dict(self.dep_manager.get_values(task.name))
+            latest[self.key] = current
+            self.dep_manager._set(task.name, "_values_:", latest)
+        return True

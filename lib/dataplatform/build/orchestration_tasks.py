@@ -22,6 +22,7 @@ from dataplatform import generated
 from dataplatform.build import inputs as declared
 from dataplatform.build.actions import action
 from dataplatform.build.console import say
+from dataplatform.build.meaning import Remembered
 from dataplatform.dbt import layout as dbt_layout
 from dataplatform.errors import UserError
 from dataplatform.orchestration import layout
@@ -159,7 +160,8 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "actions": [action(Generate(catalog, pipeline, inputs))],
             "file_dep": [str(p) for p in inputs],
             "targets": [str(t) for t in targets],
-            "uptodate": [config_changed(layout.GENERATOR), OutputsIntact(pipeline.directory)],
+            "uptodate": [config_changed(layout.GENERATOR),
+                         Remembered("intact", OutputsIntact(pipeline.directory))],
             "verbosity": 2,
         }, pipeline=pipeline.name, trees=[project.root / layout.TEMPLATES])
         hand_written = layout.hand_written_files(pipeline.directory)
@@ -192,6 +194,6 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
         "actions": [action(Assemble(project, members))],
         "file_dep": assembled_inputs,
         "uptodate": [config_changed({"members": [(m.pipeline, m.engine) for m in members]}),
-                     assembled],
+                     Remembered("intact", assembled)],
         "verbosity": 2,
     }

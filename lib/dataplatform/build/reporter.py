@@ -18,7 +18,7 @@ from doit.exceptions import TaskFailed, UnmetDependency
 from doit.globals import Globals
 from doit.reporter import ConsoleReporter
 
-from dataplatform.build import lastrun
+from dataplatform.build import lastrun, stamps
 from dataplatform.build.runstate import RUN
 from dataplatform.project import Project
 
@@ -66,6 +66,7 @@ class Reporter(ConsoleReporter):
         super().add_success(task)
 
     def skip_uptodate(self, task) -> None:
+        stamps.remember(task, Globals.dep_manager)  # a touched, unchanged file_dep: read once
         if task.actions:
             self.up_to_date.append(task.name)
 

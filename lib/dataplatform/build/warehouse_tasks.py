@@ -18,7 +18,7 @@ from dataplatform import generated
 from dataplatform.build import inputs as declared
 from dataplatform.build.actions import action, failing
 from dataplatform.build.console import say
-from dataplatform.build.meaning import ValuesSame, YamlSame
+from dataplatform.build.meaning import Remembered, ValuesSame, YamlSame
 from dataplatform.cdc import layout as cdc_layout
 from dataplatform.errors import UserError
 from dataplatform.project import Project
@@ -97,7 +97,8 @@ def warehouse_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "file_dep": templates,
             "task_dep": task_dep,
             "targets": [str(layout.output_dir(project, pipeline.name) / OBJECTS_FILE)],
-            "uptodate": [config_changed(layout.GENERATOR), OutputsIntact(project, pipeline.name),
+            "uptodate": [config_changed(layout.GENERATOR),
+                         Remembered("intact", OutputsIntact(project, pipeline.name)),
                          YamlSame(yaml_inputs, project.root),
                          *([ValuesSame(values)] if values else [])],
             "verbosity": 2,
