@@ -83,10 +83,10 @@ def test_a_test_failure_names_the_test(repo: TempProject) -> None:
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("name: alpha\ndesription: typo\n",
-     "ERROR: pipelines/alpha/pipeline.yaml:2: desription: unknown key — did you mean "
+     "✗ pipelines/alpha/pipeline.yaml:2: desription: unknown key — did you mean "
      "'description'?"),
     ("name: alpha\nowner: [a, b]\n",
-     "ERROR: pipelines/alpha/pipeline.yaml:2: owner: must be a string, got a list"),
+     "✗ pipelines/alpha/pipeline.yaml:2: owner: must be a string, got a list"),
 ])
 def test_bad_pipeline_manifest_is_one_line(project: TempProject, text: str,
                                            expected: str) -> None:

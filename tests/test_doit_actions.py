@@ -1,6 +1,7 @@
 """The one edge between user errors and doit (`dataplatform.build.actions`): a `UserError`
 raised in a task's action is one `✗ task: message — fix` line with no traceback, and every task
-creator's python-actions go through it."""
+creator's python-actions go through it; one found while creating the tasks is the same line
+(`build.reporter.stop_loading`)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from dataplatform.build.actions import Action
+from dataplatform.errors import UserError
 from dataplatform.graph.load import load_graph
 from dataplatform.project import Project
-from support import REPO, clean_env
+from support import REPO, clean_env, new_checkout
 
 THROWAWAY_DODO = '''
 from dataplatform.build.actions import action
@@ -103,3 +107,33 @@ def test_every_task_creator_builds_its_actions_with_the_adapter() -> None:
                                 and element.func.id in {"action", "failing"}), \
                             f"{path.name}:{element.lineno}: {ast.unparse(element)}"
     assert checked >= 10
+
+
+def test_a_user_error_found_while_loading_is_the_same_one_line(tmp_path: Path) -> None:
+    """A bad pipeline.yaml stops doit before any task runs (and `doit list`), shown through
+    the reporter's edge: `✗ file:line: key: problem — fix`, exit code 3, no traceback, no
+    doit `ERROR:` prefix; also when the checkout was loaded fine (and cached) before."""
+    root = new_checkout(tmp_path / "repo")
+    manifest = root / "pipelines/alpha/pipeline.yaml"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("name: alpha\ndescription: fine\n")
+    assert _doit(root, "list").returncode == 0
+    manifest.write_text("name: alpha\ndesription: typo\n")
+    expected = ("✗ pipelines/alpha/pipeline.yaml:2: desription: unknown key — did you mean "
+                "'description'?")
+    for args in ((), ("list",), ("info", "dbt")):
+        result = _doit(root, *args)
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert result.stderr.strip() == expected, result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+        assert not result.stdout.startswith(".")  # nothing ran
+
+
+def test_a_workflow_command_gets_the_load_error_as_a_user_error(tmp_path: Path) -> None:
+    """`invoke affected/why/graph` load the tasks in their own process and render the error on
+    the invoke edge: the Loader raises it there instead of stopping the process."""
+    root = new_checkout(tmp_path / "repo")
+    (root / "platform/services.yaml").write_text("namespace: [not, a, name]\nservices: {}\n")
+    with pytest.raises(UserError) as raised:
+        load_graph(Project(root))
+    assert str(raised.value).startswith("platform/services.yaml:1: namespace:")

@@ -79,7 +79,7 @@ def test_build_arg_that_is_not_a_string(project: TempProject, docker_client) -> 
     result = project.doit()
     assert result.returncode == 3
     [line] = failure_lines(result, "RETRIES")
-    assert line == (f"ERROR: platform/services.yaml:7: services.{name}.build.args.RETRIES: "
+    assert line == (f"✗ platform/services.yaml:7: services.{name}.build.args.RETRIES: "
                     'build arg must be a string, got number 3 — quote it: RETRIES: "3"')
     assert_untagged(docker_client, name)
 
@@ -110,8 +110,8 @@ def test_unknown_key_suggests_the_right_one(project: TempProject) -> None:
     declare(project, name, extra="      dockerfil: Dockerfile\n")
     result = project.doit()
     assert result.returncode == 3
-    [line] = failure_lines(result, "ERROR:")
-    assert line == (f"ERROR: platform/services.yaml:6: services.{name}.build.dockerfil: unknown "
+    [line] = failure_lines(result, "✗ platform/services.yaml")
+    assert line == (f"✗ platform/services.yaml:6: services.{name}.build.dockerfil: unknown "
                     "key — did you mean 'dockerfile'?")
 
 

@@ -229,7 +229,7 @@ def test_a_hand_made_pipeline_with_a_reserved_name_is_one_line(repo: TempProject
     result = repo.doit("list")
     assert result.returncode == 3
     assert result.stderr.strip() == (
-        "ERROR: pipelines/temp/pipeline.yaml:1: name: pipeline name 'temp' is reserved by "
+        "✗ pipelines/temp/pipeline.yaml:1: name: pipeline name 'temp' is reserved by "
         "DuckDB (main, system, temp, memory, information_schema, pg_catalog) — it also names "
         "the pipeline's dbt project, DuckDB catalog and PostgreSQL schema: rename the folder "
         "and this name")
@@ -426,5 +426,5 @@ def test_conflict_markers_in_pipeline_yaml_are_named_before_yaml_parses_them(
     result = repo.doit("list")
     assert result.returncode == 3
     assert result.stderr.strip() == (
-        f"ERROR: pipelines/demo/pipeline.yaml:{line}: unresolved merge conflict marker — keep "
+        f"✗ pipelines/demo/pipeline.yaml:{line}: unresolved merge conflict marker — keep "
         "the lines you want, delete the <<<<<<< ======= >>>>>>> lines")

@@ -4,7 +4,8 @@ The tasks are created once per doit process, for every creator at once, and kept
 project's load cache (`build.load_cache`): when nothing the last load read has changed, they
 are rebuilt from it without opening an input file or importing the YAML, Jinja or catalog
 modules. User mistakes found while loading (a bad `services.yaml` or `pipeline.yaml`) stop doit
-before any task runs, with one `ERROR:` line and exit code 3.
+before any task runs, with the reporter's one `✗ file:line: … — fix` line and exit code 3; a
+workflow command loading the tasks in its own process (`graph.load`) gets the `UserError`.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from doit import get_var
-from doit.exceptions import InvalidDodoFile, TaskFailed
+from doit.exceptions import TaskFailed
 
 from dataplatform import settings
 from dataplatform.build import load_cache, stamps
 from dataplatform.build.actions import Action
-from dataplatform.build.reporter import Reporter
+from dataplatform.build.reporter import Reporter, stop_loading
 from dataplatform.build.runstate import RUN
 from dataplatform.errors import UserError
 from dataplatform.project import Project
@@ -78,6 +79,9 @@ class Loader:
         self._real: dict[str, dict[str, Any]] | None = None
         self._lock = threading.Lock()
         self.from_cache = False
+        # a UserError while loading: shown and doit stopped (doit's process), or raised (a
+        # workflow command that loads the tasks itself and renders errors on its own edge)
+        self.raise_user_errors = False
 
     @property
     def dodo_file(self) -> Path:
@@ -89,7 +93,9 @@ class Loader:
             try:
                 self._tasks = self._from_cache() or self._load_and_keep()
             except UserError as exc:
-                raise InvalidDodoFile(str(exc)) from None
+                if self.raise_user_errors:
+                    raise
+                stop_loading(exc)
         return self._tasks
 
     def services(self) -> dict[str, dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 Executed tasks show as `.  name`; up-to-date ones are counted, not listed. A failure caused by
 the user's input is one line (`✗ task: message — fix`, plus a failing build step's last lines;
-`build.actions` turns a task's `UserError` into that failure); an unexpected exception keeps its
+`build.actions` turns a task's `UserError` into that failure; one found while creating the
+tasks is the same line, `✗ file:line: …`, from `stop_loading`); an unexpected exception keeps its
 traceback. The run ends with one summary line, and one line
 naming the image tasks that could not run when no Docker engine answered.
 
@@ -12,7 +13,9 @@ written once at the end of a run that executed something, never on a no-op.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 from doit.exceptions import TaskFailed, UnmetDependency
 from doit.globals import Globals
@@ -20,7 +23,28 @@ from doit.reporter import ConsoleReporter
 
 from dataplatform.build import lastrun, stamps
 from dataplatform.build.runstate import RUN
+from dataplatform.errors import UserError
 from dataplatform.project import Project
+
+
+def failure_line(message: str, task: str | None = None) -> str:
+    """The one line of a user error: `✗ task: message — fix`, or `✗ message — fix` for one
+    found while creating the tasks (its message names the file and line). An error that names
+    its own place the way doit names the task (ImageError's `image:<name>: …`) is not prefixed
+    twice."""
+    message = message.rstrip()
+    if task is None:
+        return f"✗ {message}"
+    return f"✗ {task}: {message.removeprefix(f'{task}: ')}"
+
+
+def stop_loading(error: UserError) -> NoReturn:
+    """A user error found while creating the tasks (a bad services.yaml or pipeline.yaml):
+    its one line on stderr, and doit stops before any task runs with exit code 3 (doit's code
+    for errors before execution), no traceback."""
+    sys.stderr.write(failure_line(str(error)) + "\n")
+    sys.stderr.flush()
+    raise SystemExit(3)
 
 
 class Reporter(ConsoleReporter):
@@ -83,10 +107,7 @@ class Reporter(ConsoleReporter):
             return
         self.failures.append(result)
         if isinstance(fail, TaskFailed) and not fail.traceback:
-            # an error that names its own place the way doit names the task (ImageError's
-            # `image:<name>: …`) is not prefixed twice
-            message = fail.message.rstrip().removeprefix(f"{task.name}: ")
-            self.write(f"✗ {task.name}: {message}\n")
+            self.write(failure_line(fail.message, task.name) + "\n")
         elif isinstance(fail, UnmetDependency):  # the failed task said why, once
             self.write(f"✗ {task.name}: not run, it needs {fail.message.strip()}, which "
                        "failed\n")

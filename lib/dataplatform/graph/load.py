@@ -122,6 +122,9 @@ def load_graph(project: Project) -> TaskGraph:
     """Every task `doit list --all` would show, with inputs and edges. A broken config is a
     UserError (what `doit` would stop with)."""
     module = _module(project)
+    loader = getattr(module, "LOADER", None)
+    if loader is not None:
+        loader.raise_user_errors = True  # this process renders them (cli.common)
     namespace = dict(vars(module))
     try:
         config = load_doit_config(namespace)
