@@ -3,23 +3,31 @@ dbt or rich (they load inside the actions that use them).
 
 A throwaway checkout with a CDC pipeline (cdc, warehouse and dbt tasks), an image built on a
 real engine and one whose base cannot be pulled (offline) is built once; then `doit` runs
-again through a wrapper that writes `sorted(sys.modules)` at exit, and the test asserts what
-is absent."""
+again through a wrapper that writes `sorted(sys.modules)` and the files opened at exit, and
+the test asserts what is absent: also YAML (the tasks come from the load cache) and any
+input file."""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 
+from dataplatform.build import load_cache
 from support import TempProject, clean_env, copy_from_checkout, executed, require_dbt_extra, run
 
 require_dbt_extra()  # skips (fails under CI) without the dbt extra
 
-HEAVY = ("docker", "jinja2", "cookiecutter", "dbt", "rich", "requests", "duckdb")
+HEAVY = ("docker", "jinja2", "cookiecutter", "dbt", "rich", "requests", "duckdb", "yaml")
+# the modules loaded and the files opened (an audit hook on "open"), written at exit
 WRAPPER = """\
-import atexit, json, runpy, sys
+import atexit, json, os, runpy, sys
 out = sys.argv[1]
-atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+opened = []
+sys.addaudithook(lambda event, args: opened.append(os.path.abspath(args[0])) if event == "open"
+                 and isinstance(args[0], str) else None)
+atexit.register(lambda: open(out, "w").write(json.dumps({"modules": sorted(sys.modules),
+                                                         "opened": opened})))
 sys.argv = ["doit", *sys.argv[2:]]
 runpy.run_module("doit", run_name="__main__", alter_sys=True)
 """
@@ -38,6 +46,11 @@ def test_a_no_op_imports_no_heavy_package(project: TempProject, busybox_image: s
     assert first.returncode == 0, first.stdout + first.stderr
     assert {"image:tool", "cdc:erp_cdc", "dbt:erp_cdc"} <= set(executed(first)), first.stdout
 
+    # the load cache keeps a load only of files older than its racy window: one plain no-op
+    # past it keeps the tasks, so the next one is warm
+    time.sleep(load_cache.RACY_NS / 1e9)
+    assert project.doit().returncode == 0
+
     wrapper = project.root.parent / "imports_at_exit.py"
     wrapper.write_text(WRAPPER)
     listing = project.root.parent / "modules.json"
@@ -45,7 +58,18 @@ def test_a_no_op_imports_no_heavy_package(project: TempProject, busybox_image: s
     assert again.returncode == 0, again.stdout + again.stderr
     assert executed(again) == ["image:offline"], again.stdout
     assert "did not build image:offline (127.0.0.1:9/offline/base:1)" in again.stdout
-    modules = json.loads(listing.read_text())
+    seen = json.loads(listing.read_text())
+    modules = seen["modules"]
+    # no input file is opened: no services.yaml, pipeline.yaml, source group, dbt project or
+    # generated manifest (doit's database and dodo.py aside, the toolkit's own state files,
+    # and the image contexts, whose no-op the image tasks own)
+    root = str(project.root) + "/"
+    inputs = sorted({p for p in seen["opened"] if p.startswith(root)
+                     and not p.startswith((root + ".dataplatform/", root + "platform/images/"))
+                     and ".doit.db" not in p and "__pycache__" not in p
+                     and not p.endswith("/dodo.py")})
+    assert inputs == [], f"a no-op opened {inputs}"
+    assert root + ".dataplatform/load-cache.json" in seen["opened"]  # the hook saw the run
     assert "dataplatform.build.dodo" in modules  # the wrapper did see the run
     loaded = sorted({m.split(".")[0] for m in modules if m.split(".")[0] in HEAVY})
     assert loaded == [], f"a no-op imported {loaded}"
