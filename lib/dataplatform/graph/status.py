@@ -40,7 +40,8 @@ def open_db(graph: TaskGraph) -> Dependency:
     config = graph.config
     backend = config.get("backend", "dbm")
     name = str(graph.project.root / config.get("dep_file", ".doit.db"))
-    checker = CHECKERS[config.get("check_file_uptodate", "md5")]
+    configured = config.get("check_file_uptodate", "md5")  # a name, or a class (as doit takes)
+    checker = CHECKERS[configured] if isinstance(configured, str) else configured
     exists = Path(name).exists() or any(Path(name).parent.glob(Path(name).name + ".*"))
     if not exists:
         return Dependency(SqliteDB, ":memory:", checker_cls=checker)
