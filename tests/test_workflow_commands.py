@@ -390,6 +390,10 @@ def test_why_records_failed_skipped_and_forced_runs_and_a_fresh_checkout_never_r
     synthetic_repo.git(mono, "checkout", "-q", "--", "pipelines/p000/config/cdc.yaml")
     assert executed(doit(mono, "cdc:p000")) == ["cdc:p000"]
     assert last_run(mono, "cdc:p000")["outcome"] == "ok"
+    next((mono / "pipelines/p000/generated/cdc").rglob("*.yaml")).unlink()
+    assert executed(doit(mono, "cdc:p000")) == ["cdc:p000"]
+    assert last_run(mono, "cdc:p000")["reasons"] == [
+        "a generated file was edited or deleted since the last run"]
     forced = doit(mono, "--always-execute", "cdc:p000")
     assert executed(forced) == ["cdc:p000"], forced.stdout
     assert last_run(mono, "cdc:p000")["reasons"] == [

@@ -39,6 +39,7 @@ def never_ran(db: Any, name: str) -> bool:
 
 def explain_checker(root: Path, db: Any, task: Any, checker: Any) -> str:
     """One sentence for an uptodate check that said "not up to date"."""
+    checker = _unwrapped(checker)
     kind = type(checker).__name__
     if kind == "config_changed":
         previous = db.get_values(task.name).get("_config_changed")
@@ -118,7 +119,15 @@ LAST_RUN_CHECKS = {"config_changed", "InputsSaySame", "OutputsIntact", "Assemble
                    "WarehousePresent"}
 
 
+def _unwrapped(checker: Any) -> Any:
+    """The check a `build.meaning.Remembered` answers for (it only remembers its answer)."""
+    while type(checker).__name__ == "Remembered" and callable(getattr(checker, "check", None)):
+        checker = checker.check
+    return checker
+
+
 def _compares_with_last_run(checker: Any) -> bool:
+    checker = _unwrapped(checker)
     return type(checker).__name__ in LAST_RUN_CHECKS or (
         getattr(checker, "paths", None) is not None and bool(getattr(checker, "key", None)))
 
