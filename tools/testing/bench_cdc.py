@@ -11,29 +11,29 @@ many files each run wrote.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))  # tests/support, the test suite's helpers
+
+from support import clean_env, new_checkout, timed_doit  # noqa: E402
+
 TYPES = ["int", "bigint", "nvarchar(200)", "decimal(18,2)", "datetime2(3)", "bit",
          "uniqueidentifier", "date", "varbinary(max)", "nvarchar(max)"]
 console = Console(width=120)
 
 
 def make_repo(root: Path, tenants: int, tables: int) -> Path:
-    shutil.copytree(REPO / "templates", root / "templates")
-    shutil.copy(REPO / "dodo.py", root / "dodo.py")
-    (root / "platform/cdc").mkdir(parents=True)
+    new_checkout(root)
+    (root / "platform/cdc").mkdir()
     lines = ["groups:", "  fleet:", "    pattern: db-per-tenant", "    servers:", "      main:",
              "        host: ${FLEET_HOST:-mssql}", "        port: 1433",
              "        user: ${FLEET_USER}", "        password: ${FLEET_PASSWORD}",
@@ -54,13 +54,7 @@ def make_repo(root: Path, tenants: int, tables: int) -> Path:
 
 
 def doit(root: Path) -> tuple[float, str]:
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "doit", "cdc"], cwd=root, env=env,
-                          capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"doit failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+    elapsed, done = timed_doit(root, "cdc", env=clean_env())
     return elapsed, done.stdout
 
 

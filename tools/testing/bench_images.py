@@ -20,17 +20,16 @@ engine's own layer cache (classic builder). It needs a Docker engine and Debian'
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,10 @@ from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))  # tests/support, the test suite's helpers
+
+from support import Missing, busybox_base, clean_env, loopback_registry, timed_doit  # noqa: E402
+
 # Two bases with different IDs, so neither side can reuse the other's layers from the engine's
 # build cache: each is measured on its own cache only.
 BASE_OURS = "dataplatform-bench/base:ours"
@@ -57,51 +60,9 @@ class Case:
     note: str = ""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_registry(workdir: Path) -> tuple[subprocess.Popen, str]:
-    binary = shutil.which("docker-registry")
-    if not binary:
-        sys.exit("docker-registry is not installed (apt-get install docker-registry)")
-    port = free_port()
-    config = workdir / "registry.yml"
-    config.write_text(f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-                      f"    rootdirectory: {workdir / 'registry'}\nhttp:\n"
-                      f"  addr: 127.0.0.1:{port}\n")
-    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
-            return process, f"127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.2)
-    process.terminate()
-    sys.exit("docker-registry did not start")
-
-
-def ensure_busybox(client: docker.DockerClient, tag: str, extra: str = "") -> None:
-    """A busybox image (from Debian's busybox-static) tagged `tag`, built once per engine."""
-    try:
-        client.images.get(tag)
-        return
-    except docker.errors.ImageNotFound:
-        pass
-    with tempfile.TemporaryDirectory() as context:
-        shutil.copy("/bin/busybox", Path(context) / "busybox")
-        (Path(context) / "Dockerfile").write_text(
-            "FROM scratch\nCOPY busybox /bin/busybox\n"
-            'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n' + extra)
-        client.images.build(path=context, tag=tag, rm=True)
-
-
 def ensure_bases(client: docker.DockerClient) -> None:
     for tag in (BASE_OURS, BASE_LOOP):
-        ensure_busybox(client, tag, f"LABEL bench.variant={tag.rsplit(':', 1)[1]}\n")
+        busybox_base(client, tag, f"LABEL bench.variant={tag.rsplit(':', 1)[1]}\n")
 
 
 def make_monorepo(root: Path, namespace: str, images: int, files: int, large_mb: float) -> None:
@@ -126,20 +87,11 @@ def make_monorepo(root: Path, namespace: str, images: int, files: int, large_mb:
 
 
 def env_for(registry: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"CI", "DATAPLATFORM_REGISTRY", "DATAPLATFORM_STRICT"}}
-    if registry:
-        env["DATAPLATFORM_REGISTRY"] = registry
-    return env
+    return clean_env(DATAPLATFORM_REGISTRY=registry)
 
 
 def run_doit(root: Path, registry: str | None) -> tuple[float, str]:
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "doit"], cwd=root, env=env_for(registry),
-                          capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"doit failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    elapsed, done = timed_doit(root, env=env_for(registry))
     return elapsed, done.stdout
 
 
@@ -209,7 +161,8 @@ def main() -> None:
     client = docker.from_env(timeout=600)
     ensure_bases(client)
     workdir = Path(tempfile.mkdtemp(prefix="dataplatform-bench-"))
-    registry_process, registry_host = start_registry(workdir)
+    registry_server = contextlib.ExitStack()
+    registry_host = registry_server.enter_context(loopback_registry(workdir))
     namespace = f"dpbench-{uuid.uuid4().hex[:6]}"
     loop_prefix = f"dpbench-loop-{uuid.uuid4().hex[:6]}"
     root = workdir / "repo"
@@ -264,7 +217,7 @@ def main() -> None:
     finally:
         remove_ours(client, namespace, registry_host)
         remove_loop_images(client, loop_prefix)
-        registry_process.terminate()
+        registry_server.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
     table = Table(title=f"{args.images} images, median of {args.repeat} runs (seconds)",
@@ -285,4 +238,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except Missing as missing:
+        sys.exit(str(missing))

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -35,6 +34,10 @@ from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))  # tests/support, the test suite's helpers
+
+from support import clean_env, executed, new_checkout, timed_doit  # noqa: E402
+
 BIN = Path(sys.executable).parent
 console = Console(width=120)
 
@@ -66,8 +69,7 @@ print(f"{len(bag.dags)} {imported - started:.3f} {parsed - imported:.3f}")
 
 
 def environment(root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    env = clean_env(DBT_SEND_ANONYMOUS_USAGE_STATS="false")
     env.setdefault("DATAPLATFORM_ENVS_DIR", str(REPO / ".dataplatform" / "envs"))
     env["AIRFLOW_HOME"] = str(root / ".airflow-home")
     env["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
@@ -76,10 +78,8 @@ def environment(root: Path) -> dict[str, str]:
 
 
 def make_repo(root: Path, count: int) -> list[str]:
-    for part in ("dodo.py", "tasks.py"):
-        shutil.copy(REPO / part, root / part)
-    for part in ("templates", "pipelines/_templates", "pipelines/shared",
-                 "platform/orchestration"):
+    new_checkout(root)
+    for part in ("pipelines/_templates", "pipelines/shared", "platform/orchestration"):
         shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns(
             "__pycache__", "dags", "dagster"))
     (root / "platform/services.yaml").write_text("namespace: dpbench-orch\nservices: {}\n")
@@ -94,13 +94,8 @@ def make_repo(root: Path, count: int) -> list[str]:
 
 
 def doit(root: Path, *args: str) -> tuple[float, int]:
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "doit", *args], cwd=root,
-                          env=environment(root), capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"doit {' '.join(args)} failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
-    return elapsed, len(re.findall(r"^\.  validate:", done.stdout, flags=re.M))
+    elapsed, done = timed_doit(root, *args, env=environment(root))
+    return elapsed, len(executed(done, "validate:"))
 
 
 def airflow_python(root: Path) -> Path:

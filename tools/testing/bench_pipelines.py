@@ -12,8 +12,6 @@ every pipeline. It prints medians and counts how many dbt builds each `doit` ran
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -26,22 +24,22 @@ from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))  # tests/support, the test suite's helpers
+
+from support import clean_env, executed, new_checkout, timed_doit  # noqa: E402
+
 BIN = Path(sys.executable).parent
 console = Console(width=120)
 
 
 def environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    return env
+    return clean_env(DBT_SEND_ANONYMOUS_USAGE_STATS="false")
 
 
 def make_repo(root: Path, count: int) -> list[str]:
-    for part in ("dodo.py", "tasks.py"):
-        shutil.copy(REPO / part, root / part)
-    for part in ("templates", "pipelines/_templates", "pipelines/shared"):
+    new_checkout(root)
+    for part in ("pipelines/_templates", "pipelines/shared"):
         shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "platform").mkdir()
     (root / "platform/services.yaml").write_text("namespace: dpbench-pipelines\nservices: {}\n")
     names = [f"p{index:03d}" for index in range(count)]
     for name in names:
@@ -53,13 +51,8 @@ def make_repo(root: Path, count: int) -> list[str]:
 
 
 def doit(root: Path, *args: str) -> tuple[float, int]:
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "doit", *args, "dbt"], cwd=root,
-                          env=environment(), capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"doit failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
-    return elapsed, len(re.findall(r"^\.  dbt:", done.stdout, flags=re.M))
+    elapsed, done = timed_doit(root, *args, "dbt", env=environment())
+    return elapsed, len(executed(done, "dbt:"))
 
 
 def dbt_everywhere(root: Path, names: list[str]) -> float:
@@ -89,7 +82,6 @@ def main() -> None:
     rows = []
     try:
         root = workdir / "repo"
-        root.mkdir()
         start = time.perf_counter()
         names = make_repo(root, args.pipelines)
         create_seconds = (time.perf_counter() - start) / len(names)

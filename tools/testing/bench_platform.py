@@ -34,13 +34,16 @@ import uuid
 from pathlib import Path
 
 import docker
-from bench_images import ensure_busybox  # same folder: run as a script
 from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))  # tests/support, the test suite's helpers
+
+from support import BUSYBOX_IMAGE, Missing, busybox_base, new_checkout  # noqa: E402
+
 BIN = Path(sys.executable).parent
-BASE = "dataplatform-test/busybox:1"
+BASE = BUSYBOX_IMAGE
 STOP_S = 1
 console = Console(width=140)
 
@@ -57,10 +60,7 @@ def health(index: int) -> list[str]:
 
 
 def make_repo(root: Path, namespace: str, count: int) -> None:
-    for part in ("dodo.py", "tasks.py"):
-        shutil.copy(REPO / part, root / part)
-    shutil.copytree(REPO / "templates", root / "templates")
-    (root / "platform").mkdir()
+    new_checkout(root)
     lines = [f"namespace: {namespace}", "services:"]
     for index in range(count):
         lines += [f"  svc{index}:", f"    image: {BASE}",
@@ -144,12 +144,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     client = docker.from_env(timeout=300)
-    ensure_busybox(client, BASE)
+    busybox_base(client, BASE)
     workdir = Path(tempfile.mkdtemp(prefix="dataplatform-bench-platform-"))
     namespace = f"dpbench-{uuid.uuid4().hex[:6]}"
     prefix = f"{namespace}-cli"
     root = workdir / "repo"
-    root.mkdir()
     make_repo(root, namespace, args.services)
     label = f"label=dataplatform.project={namespace}"
     cases: dict[str, tuple[list[float], list[float], list[float]]] = {  # ours, CPU, theirs
@@ -200,4 +199,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except Missing as missing:
+        sys.exit(str(missing))

@@ -31,8 +31,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import synthetic_repo  # tools/testing is not a package
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))  # tests/support
+import synthetic_repo  # tools/testing is not a package: sys.path[0] is its folder
+
+from support import clean_env, executed, timed_doit
 
 BIN = Path(sys.executable).parent
 SIZES = {
@@ -53,9 +55,7 @@ class Case:
 
 
 def env() -> dict[str, str]:
-    found = {k: v for k, v in os.environ.items() if k not in ("CI", "DATAPLATFORM_STRICT")}
-    found["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    return found
+    return clean_env(DBT_SEND_ANONYMOUS_USAGE_STATS="false")
 
 
 def load() -> str:
@@ -64,14 +64,8 @@ def load() -> str:
 
 def doit(root: Path, *args: str, extra_env: dict[str, str] | None = None
          ) -> tuple[float, int, str]:
-    start = time.perf_counter()
-    done = subprocess.run([str(BIN / "python"), "-m", "doit", *args], cwd=root,
-                          env={**env(), **(extra_env or {})}, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"doit {' '.join(args)} failed in {root}:\n{done.stdout[-3000:]}"
-                 f"{done.stderr[-2000:]}")
-    return elapsed, len(re.findall(r"^\.  \S+$", done.stdout, flags=re.M)), done.stdout
+    elapsed, done = timed_doit(root, *args, env={**env(), **(extra_env or {})})
+    return elapsed, len(executed(done)), done.stdout
 
 
 def file_counts(root: Path) -> tuple[str, str]:

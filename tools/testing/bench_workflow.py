@@ -29,16 +29,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import synthetic_repo
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))  # tests/support
+import synthetic_repo  # tools/testing is not a package: sys.path[0] is its folder
+
+from support import clean_env
 
 BIN = Path(sys.executable).parent
 console = Console(width=160)
 
 
 def environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items()
-            if k not in {"CI", "DATAPLATFORM_ROOT", "DATAPLATFORM_STRICT"}}
+    return clean_env()
 
 
 def timed(root: Path, commands: list[list[str]], repeat: int) -> tuple[float, float]:
