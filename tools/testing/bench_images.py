@@ -2,20 +2,26 @@
 """Benchmark content-addressed image builds (`doit`) against a plain `docker build` loop.
 
 Builds a synthetic monorepo of N image contexts (each ~100 small files and one large file) and
-times, as medians over repeated runs, side by side in one run:
+measures, side by side in each repeat, whole processes:
 
-  1. cold build of every image            (without a registry, then pushing to a fresh one)
-  2. no-op                                 (nothing changed)
-  3. one file changed in one context
-  4. every file touched (mtime only)       (then: is the next no-op stat-only again?)
-  5. fresh clone, warm registry, empty engine
+  cold build of every image, no registry:  `doit -n 1`, `doit -n 2 -P thread`, between two
+                                           runs of the loop (both count: the load drifts)
+  cold build pushing to a fresh registry   (`doit -n 2`; it warms the registry)
+  no-op, and one file changed in one context (against the loop on a warm engine cache)
+  fresh clone with that warm registry and none of the images on the engine: `doit -n 1` and
+  `-n 2` pull instead of building; what a user without the toolkit runs is the cold loop
 
-against what a user would otherwise run: `docker build` of every context, relying on the
-engine's own layer cache (classic builder). It needs a Docker engine and Debian's
-`docker-registry` and `busybox-static`. Only images it created are removed.
+The loop is `docker build` of every context, one after another, with the same Dockerfiles,
+relying on the engine's own layer cache (classic builder, as docker-py speaks it). Each side
+has its own base image, so neither reuses the other's layers. The table gives medians of wall
+seconds, loop ÷ doit (above 1: doit is faster), the CPU seconds of the measured processes
+(user+sys, children included) and of the engine (dockerd; the machine may be shared, so read
+those as indications). Needs a Docker engine and Debian's `docker-registry` and
+`busybox-static`. Only images it created are removed.
 
     python tools/testing/bench_images.py --images 50 --repeat 3
 """
+
 
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ import contextlib
 import os
 import random
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,6 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,13 +59,55 @@ console = Console(width=150)
 
 
 @dataclass
+class Run:
+    """One whole process, or the loop of processes: wall seconds, their own CPU seconds
+    (user+sys, children included) and the engine's (dockerd's)."""
+
+    wall: float
+    cpu: float
+    engine_cpu: float
+
+
+@dataclass
 class Case:
     title: str
-    ours: list[float] = field(default_factory=list)
-    theirs: list[float] = field(default_factory=list)
+    ours: list[Run] = field(default_factory=list)
+    theirs: list[Run] = field(default_factory=list)  # the loop of the same repeat
     built: list[int] = field(default_factory=list)
     pulled: list[int] = field(default_factory=list)
     note: str = ""
+
+
+def _dockerd() -> int | None:
+    pids = subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True, text=True).stdout
+    return int(pids.split()[0]) if len(pids.split()) == 1 else None
+
+
+DOCKERD = _dockerd()
+
+
+def engine_cpu() -> float:
+    """dockerd's CPU seconds so far (0 when it is not a local process)."""
+    if DOCKERD is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{DOCKERD}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@contextlib.contextmanager
+def timing(runs: list[Run]) -> Iterator[None]:
+    """Append the Run of the block (whose processes must have ended) to `runs`."""
+    start, cpu, engine = time.perf_counter(), children_cpu(), engine_cpu()
+    yield
+    runs.append(Run(time.perf_counter() - start, children_cpu() - cpu, engine_cpu() - engine))
 
 
 def ensure_bases(client: docker.DockerClient) -> None:
@@ -67,6 +117,7 @@ def ensure_bases(client: docker.DockerClient) -> None:
 
 def make_monorepo(root: Path, namespace: str, images: int, files: int, large_mb: float) -> None:
     rng = random.Random(42)
+    nonce = uuid.uuid4().hex
     (root / "platform/images").mkdir(parents=True)
     shutil.copy(REPO / "dodo.py", root / "dodo.py")
     services = [f"namespace: {namespace}", "services:"]
@@ -79,6 +130,9 @@ def make_monorepo(root: Path, namespace: str, images: int, files: int, large_mb:
             path.write_text(f"# {name} {number}\nVALUE = {rng.random()!r}\n" * 20)
         (context / "model.bin").write_bytes(rng.randbytes(int(large_mb * 1024 * 1024)))
         (context / "debug.log").write_text("ignored\n")
+        # unique to this run: images are content addressed, and the engine may hold an
+        # earlier run's image of the same content (which doit would rightly not build)
+        (context / "run.txt").write_text(nonce)
         (context / ".dockerignore").write_text("*.log\nscratch/\n")
         (context / "Dockerfile").write_text("ARG BASE\nFROM ${BASE}\nCOPY . /app\n")
         services += [f"  {name}:", "    build:", f"      context: images/{name}",
@@ -90,9 +144,9 @@ def env_for(registry: str | None) -> dict[str, str]:
     return clean_env(DATAPLATFORM_REGISTRY=registry)
 
 
-def run_doit(root: Path, registry: str | None) -> tuple[float, str]:
-    elapsed, done = timed_doit(root, env=env_for(registry))
-    return elapsed, done.stdout
+def run_doit(root: Path, registry: str | None, *args: str) -> str:
+    _, done = timed_doit(root, *args, env=env_for(registry))
+    return done.stdout
 
 
 def count(pattern: str, output: str) -> int:
@@ -104,27 +158,33 @@ def files_read(output: str) -> int | None:
     return int(match.group(2)) if match else None
 
 
-def measure(case: Case, root: Path, registry: str | None, loop_prefix: str | None) -> str:
-    """One doit run (and, with `loop_prefix`, one docker build loop) recorded into `case`."""
-    seconds, out = run_doit(root, registry)
-    case.ours.append(seconds)
+def measure(case: Case, root: Path, registry: str | None, *args: str) -> str:
+    """One doit process, recorded into `case`."""
+    with timing(case.ours):
+        out = run_doit(root, registry, *args)
     case.built.append(count(r": built ", out))
     case.pulled.append(count(r": pulled ", out))
-    if loop_prefix:
-        case.theirs.append(docker_loop(root, loop_prefix))
     return out
 
 
-def docker_loop(root: Path, tag_prefix: str) -> float:
+def docker_loop(root: Path, tag_prefix: str) -> Run:
     env = {**env_for(None), "DOCKER_BUILDKIT": "0"}
-    start = time.perf_counter()
-    for context in sorted((root / "platform/images").iterdir()):
-        done = subprocess.run(["docker", "build", "-q", "--build-arg", f"BASE={BASE_LOOP}",
-                               "-t", f"{tag_prefix}/{context.name}", str(context)],
-                              env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            sys.exit(f"docker build failed: {done.stderr[-2000:]}")
-    return time.perf_counter() - start
+    runs: list[Run] = []
+    with timing(runs):
+        for context in sorted((root / "platform/images").iterdir()):
+            done = subprocess.run(["docker", "build", "-q", "--build-arg", f"BASE={BASE_LOOP}",
+                                   "-t", f"{tag_prefix}/{context.name}", str(context)],
+                                  env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                sys.exit(f"docker build failed: {done.stderr[-2000:]}")
+    return runs[0]
+
+
+def forget_state(root: Path) -> None:
+    """What a first doit in a new checkout has: no doit database, no stat or load cache."""
+    shutil.rmtree(root / ".dataplatform", ignore_errors=True)
+    for db in root.glob(".doit.db*"):
+        db.unlink()
 
 
 def remove_ours(client: docker.DockerClient, namespace: str, registry_host: str) -> None:
@@ -168,73 +228,85 @@ def main() -> None:
     root = workdir / "repo"
     make_monorepo(root, namespace, args.images, args.files, args.large_mb)
     console.print(f"synthetic monorepo: {args.images} contexts × {args.files} files + "
-                  f"{args.large_mb:g} MiB, under {root}; registry {registry_host}")
+                  f"{args.large_mb:g} MiB, under {root}; registry {registry_host}; "
+                  f"{load()}")
+    parallel = ("-n", "2", "-P", "thread")
     cases = {key: Case(title) for key, title in [
-        ("cold_local", "1. cold build of all, no registry"),
-        ("cold", "1b. cold build of all, pushing to the registry"),
-        ("noop", "2. no-op"),
-        ("one", "3. one file changed in one context"),
-        ("touch", "4. every file touched (mtime only)"),
-        ("after_touch", "   no-op right after 4"),
-        ("clone", "5. fresh clone, warm registry, empty engine"),
+        ("cold1", "cold build, doit -n 1"),
+        ("cold2", "cold build, doit -n 2"),
+        ("push", "cold build + push to the registry, -n 2"),
+        ("noop", "no-op (loop: warm engine cache)"),
+        ("one", "one file changed (loop: warm cache)"),
+        ("clone1", "fresh clone, warm registry, -n 1"),
+        ("clone2", "fresh clone, warm registry, -n 2"),
     ]}
+
+    def clean() -> None:
+        remove_ours(client, namespace, registry_host)
+        remove_loop_images(client, loop_prefix)
+
     try:
         for repeat in range(args.repeat):
-            console.print(f"[bold]repeat {repeat + 1}/{args.repeat}[/bold]")
+            console.print(f"[bold]repeat {repeat + 1}/{args.repeat}[/bold] ({load()})")
             registry = f"{registry_host}/rep{repeat}-{uuid.uuid4().hex[:4]}"
-            remove_ours(client, namespace, registry_host)
+            clean()
+            # the loop brackets the two cold doit runs: the machine's load drifts
+            cold_loops = [docker_loop(root, loop_prefix)]
+            for key, jobs in (("cold1", ()), ("cold2", parallel)):
+                remove_ours(client, namespace, registry_host)
+                forget_state(root)
+                measure(cases[key], root, None, *jobs)
             remove_loop_images(client, loop_prefix)
-            for state in (root / ".dataplatform", ):
-                shutil.rmtree(state, ignore_errors=True)
-            for db in root.glob(".doit.db*"):
-                db.unlink()
+            cold_loops.append(docker_loop(root, loop_prefix))
+            for key in ("cold1", "cold2"):
+                cases[key].theirs.extend(cold_loops)
 
-            measure(cases["cold_local"], root, None, loop_prefix)
             remove_ours(client, namespace, registry_host)
-            remove_loop_images(client, loop_prefix)
-            for db in root.glob(".doit.db*"):
-                db.unlink()
-            measure(cases["cold"], root, registry, loop_prefix)
-            measure(cases["noop"], root, registry, loop_prefix)
+            forget_state(root)
+            measure(cases["push"], root, registry, *parallel)
+            cases["push"].theirs.extend(cold_loops)
+            measure(cases["noop"], root, registry)
+            cases["noop"].theirs.append(docker_loop(root, loop_prefix))
 
             target = sorted((root / "platform/images").glob("svc*/pkg3/module_003.py"))[-1]
             target.write_text(target.read_text() + f"# change {repeat}\n")
-            measure(cases["one"], root, registry, loop_prefix)
+            measure(cases["one"], root, registry)
+            cases["one"].theirs.append(docker_loop(root, loop_prefix))
 
-            now = time.time()
-            for path in (root / "platform/images").rglob("*"):
-                os.utime(path, (now, now))
-            measure(cases["touch"], root, registry, loop_prefix)
-            out = measure(cases["after_touch"], root, registry, None)
-            cases["after_touch"].note = f"files read: {files_read(out)}"
-
-            clone = workdir / f"clone{repeat}"
-            fresh_clone(root, clone)
-            remove_ours(client, namespace, registry_host)
-            remove_loop_images(client, loop_prefix)
-            measure(cases["clone"], clone, registry, loop_prefix)
-            shutil.rmtree(clone)
+            for key, jobs in (("clone1", ()), ("clone2", parallel)):
+                clone = workdir / f"clone{repeat}-{key}"
+                fresh_clone(root, clone)
+                clean()
+                measure(cases[key], clone, registry, *jobs)
+                cases[key].theirs.extend(cold_loops)
+                shutil.rmtree(clone)
     finally:
-        remove_ours(client, namespace, registry_host)
-        remove_loop_images(client, loop_prefix)
+        clean()
         registry_server.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    table = Table(title=f"{args.images} images, median of {args.repeat} runs (seconds)",
-                  title_justify="left")
-    for column in ("case", "doit", "docker build loop", "loop ÷ doit", "doit built",
-                   "doit pulled", "note"):
-        table.add_column(column, justify="left" if column in ("case", "note") else "right")
+    table = Table(title=f"{args.images} images × {args.files} files + {args.large_mb:g} MiB, "
+                  f"median of {args.repeat} repeats; {load()}", title_justify="left")
+    for column in ("case", "doit s", "loop s", "loop ÷ doit", "doit CPU s", "engine CPU s",
+                   "loop CPU s", "loop engine CPU s", "built", "pulled"):
+        table.add_column(column, justify="left" if column == "case" else "right")
+
+    def median(runs: list[Run], what: str) -> float:
+        return statistics.median(getattr(run, what) for run in runs)
+
     for case in cases.values():
-        ours = statistics.median(case.ours)
-        theirs = statistics.median(case.theirs) if case.theirs else None
+        ours, theirs = median(case.ours, "wall"), median(case.theirs, "wall")
         table.add_row(
-            case.title, f"{ours:.2f}", f"{theirs:.2f}" if theirs else "—",
-            f"{theirs / ours:.1f}×" if theirs else "—",
-            "/".join(str(n) for n in case.built),
-            "/".join(str(n) for n in case.pulled), case.note,
-        )
+            case.title, f"{ours:.2f}", f"{theirs:.2f}", f"{theirs / ours:.2f}×",
+            f"{median(case.ours, 'cpu'):.2f}", f"{median(case.ours, 'engine_cpu'):.1f}",
+            f"{median(case.theirs, 'cpu'):.2f}", f"{median(case.theirs, 'engine_cpu'):.1f}",
+            "/".join(str(n) for n in case.built), "/".join(str(n) for n in case.pulled))
     console.print(table)
+    console.print("reproduce: python tools/testing/bench_images.py " + " ".join(sys.argv[1:]))
+
+
+def load() -> str:
+    return "load " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":
