@@ -108,7 +108,8 @@ class _RecordingEnviron(os._Environ):  # type: ignore[name-defined]
         return value
 
     def __iter__(self) -> Iterator[str]:
-        self._recorder.whole_environment = True
+        if threading.get_ident() == self._recorder.thread:
+            self._recorder.whole_environment = True
         return super().__iter__()
 
 
@@ -152,7 +153,8 @@ class Recorder:
             self.listed[found] = listing_signature(found)
 
     def variable(self, name: str, value: str | None) -> None:
-        self.env.setdefault(name, _digest(value))
+        if threading.get_ident() == self.thread:  # not an action's thread meanwhile
+            self.env.setdefault(name, _digest(value))
 
     def _stat(self, path: Any, *args: Any, **kwargs: Any) -> Any:
         record = (not args and kwargs.get("dir_fd") is None
