@@ -147,6 +147,12 @@ def _remove_cdc(root: Path) -> None:
     (root / "pipelines/p002/config/cdc.yaml").unlink()
 
 
+def _add_cdc(root: Path) -> None:  # a file where none was, in a folder that was not there
+    (root / "pipelines/p001/config").mkdir()
+    (root / "pipelines/p001/config/cdc.yaml").write_text(
+        (root / "pipelines/p000/config/cdc.yaml").read_text())
+
+
 def _edit_service(root: Path) -> None:
     path = root / "platform/services.yaml"
     path.write_text(path.read_text().replace("namespace: dploadcache", "namespace: dploadcachf"))
@@ -163,6 +169,7 @@ CHANGES = {
     "a pipeline folder renamed": (_rename_pipeline, "dbt:p009"),
     "a dbt model added": (_add_model, "dbt:p001"),
     "a CDC config removed": (_remove_cdc, "cdc:p002"),
+    "a CDC config added": (_add_cdc, "cdc:p001"),
     "services.yaml edited": (_edit_service, "(run state)"),
     "a setting in .env": (_env_file_setting, "dbt:p001"),
 }

@@ -136,7 +136,8 @@ class Loader:
         return Deferred(self, task, field, index)
 
     def _load_and_keep(self) -> dict[str, list[dict[str, Any]]]:
-        recorder = load_cache.Recorder(ignored=(str(self.project.state_dir),))
+        recorder = load_cache.Recorder(ignored=(str(self.project.state_dir),),
+                                       root=self.project.root)
         with recorder:
             tasks, data = self._create()
         try:

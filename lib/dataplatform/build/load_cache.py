@@ -47,9 +47,12 @@ RACY_NS = 2_000_000_000  # a file stamped this close to the load may change unse
 Signature = list[int] | str | None  # [mtime_ns, size], "dir", or None (missing)
 
 
+_STAT = os.stat  # the real one, while a Recorder stands in for os.stat
+
+
 def stat_signature(path: str) -> Signature:
     try:
-        st = os.stat(path)
+        st = _STAT(path)
     except (OSError, ValueError):
         return None
     if (st.st_mode & 0o170000) == 0o040000:
@@ -59,7 +62,7 @@ def stat_signature(path: str) -> Signature:
 
 def listing_signature(path: str) -> int | None:
     try:
-        return os.stat(path).st_mtime_ns
+        return _STAT(path).st_mtime_ns
     except (OSError, ValueError):
         return None
 
@@ -116,7 +119,7 @@ class _RecordingEnviron(os._Environ):  # type: ignore[name-defined]
 class Recorder:
     """Notes, while active in this thread, what a load reads (see the module docstring)."""
 
-    def __init__(self, ignored: tuple[str, ...] = ()):
+    def __init__(self, ignored: tuple[str, ...] = (), root: Path | None = None):
         self.files: dict[str, Signature] = {}
         self.listed: dict[str, int | None] = {}
         self.env: dict[str, str | None] = {}
@@ -126,6 +129,9 @@ class Recorder:
         prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, "/proc", "/dev", "/sys"}
         self.ignored = tuple(p.rstrip("/") + "/" for p in (*prefixes, *ignored))
         self._real_stat: Callable[..., Any] = os.stat
+        # below the root, whether a path exists and is a folder is kept as its folder's
+        # listing (see _stat); the root's own listing changes with every doit run (.doit.db)
+        self.inside = None if root is None else str(root).rstrip("/") + "/"
         self._real_environ: Any = os.environ
 
     def _path(self, path: Any) -> str | None:
@@ -163,13 +169,24 @@ class Recorder:
         found = self._path(path) if record else None
         if found is None or found in self.files:
             return self._real_stat(path, *args, **kwargs)
+        # A missing path or a folder answers only "is it there, is it a folder": its folder's
+        # listing (mtime) changes with that answer, so it stands for it; one stat for all the
+        # names asked about in one folder. The folder is stat'ed first: a change between the
+        # two shows as a changed listing next time.
+        parent = os.path.dirname(found)
+        by_listing = self.inside is not None and parent.startswith(self.inside)
+        if by_listing and parent not in self.listed:
+            self.listed[parent] = listing_signature(parent)
         try:
             result = self._real_stat(path, *args, **kwargs)
         except OSError:
-            self.files[found] = None
+            if not by_listing:
+                self.files[found] = None
             raise
-        self.files[found] = "dir" if (result.st_mode & 0o170000) == 0o040000 else \
-            [result.st_mtime_ns, result.st_size]
+        if (result.st_mode & 0o170000) != 0o040000:
+            self.files[found] = [result.st_mtime_ns, result.st_size]
+        elif not by_listing:
+            self.files[found] = "dir"
         return result
 
     def __enter__(self) -> Recorder:
@@ -349,17 +366,23 @@ def _decode(value: Any) -> Any:
     return _decode_object(value)
 
 
+_CLASSES: dict[str, Any] = {}
+
+
 def _decode_object(value: dict[str, Any]) -> Any:
     module, _, qualname = value["o"].partition(":")
     if value["o"] == _CONFIG_CHANGED:
         from doit.tools import config_changed
 
         return config_changed(_decode(value["s"]["config"]))
-    if not module.startswith("dataplatform."):
-        raise ValueError(f"not a toolkit class: {value['o']}")
-    cls: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        cls = getattr(cls, part)
+    cls = _CLASSES.get(value["o"])
+    if cls is None:
+        if not module.startswith("dataplatform."):
+            raise ValueError(f"not a toolkit class: {value['o']}")
+        cls = importlib.import_module(module)
+        for part in qualname.split("."):
+            cls = getattr(cls, part)
+        _CLASSES[value["o"]] = cls
     obj = cls.__new__(cls)
     methods = {}
     for key, item in value["s"].items():
