@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePath
 from typing import Any
 
-FORMAT = 1
+FORMAT = 2
 RACY_NS = 2_000_000_000  # a file stamped this close to the load may change unseen
 
 Signature = list[int] | str | None  # [mtime_ns, size], "dir", or None (missing)
@@ -352,7 +352,7 @@ def _encode_object(value: Any) -> dict[str, Any]:
 
 def _decode(value: Any) -> Any:
     if isinstance(value, list):
-        return [_decode(v) for v in value]
+        return [v if isinstance(v, str) else _decode(v) for v in value]
     if not isinstance(value, dict):
         return value
     if "p" in value:
@@ -399,6 +399,17 @@ PLAIN_KEYS = ("basename", "name", "doc", "file_dep", "task_dep", "targets", "ver
               "meta")
 
 
+def _native(value: Any) -> bool:
+    """Whether JSON gives `value` back as it is (no tuple, Path or non-string key)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, list):
+        return all(_native(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _native(v) for k, v in value.items())
+    return False
+
+
 def _kept_action(entry: Any) -> Any:
     """An action kept as plain data (a toolkit object made of plain data), or None: a function
     or an object holding the whole catalog is made again when it runs (`deferred`)."""
@@ -416,7 +427,11 @@ def encode_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         unknown = set(task) - {*PLAIN_KEYS, "actions", "clean", "uptodate"}
         if unknown:
             raise Unsupported(f"task keys {sorted(unknown)}")
-        plain = {key: _encode(task[key]) for key in PLAIN_KEYS if key in task}
+        # JSON's own types are kept as they are (file_dep, meta: most of the data), anything
+        # else (a tuple, a Path) encoded
+        plain = {"raw": {k: task[k] for k in PLAIN_KEYS if k in task and _native(task[k])}}
+        plain["enc"] = {k: _encode(task[k]) for k in PLAIN_KEYS
+                        if k in task and k not in plain["raw"]}
         for key in ("actions", "clean"):
             if key in task:
                 if not isinstance(task[key], list):
@@ -434,7 +449,7 @@ def decode_tasks(kept: list[dict[str, Any]], deferred: Callable[[str, str, int],
     that stands for an action ("actions") or clean action ("clean")."""
     tasks = []
     for plain in kept:
-        task = {key: _decode(plain[key]) for key in PLAIN_KEYS if key in plain}
+        task = {**plain["raw"], **{key: _decode(v) for key, v in plain["enc"].items()}}
         name = task["basename"] if task.get("name") is None else \
             f"{task['basename']}:{task['name']}"
         for key in ("actions", "clean"):
