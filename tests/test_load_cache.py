@@ -59,8 +59,9 @@ def summary(loader: Loader) -> dict[str, Any]:
         for task in tasks:
             name = task["basename"] if task.get("name") is None else \
                 f"{task['basename']}:{task['name']}"
-            plain = load_cache.encode_tasks([{k: v for k, v in task.items()
-                                              if k not in ("actions", "clean")}])[0]
+            kept = load_cache.encode_tasks([{k: v for k, v in task.items()
+                                             if k not in ("actions", "clean")}])[0]
+            plain = {**kept.pop("raw"), **kept.pop("enc"), **kept}
             plain["actions"] = [_action_kind(a) for a in task.get("actions", [])]
             plain["clean"] = len(task.get("clean", []))
             found[name] = (group, plain)
