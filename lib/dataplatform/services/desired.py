@@ -29,7 +29,7 @@ HASH_LABEL = labels.CONFIG_HASH
 # built (the image reference and ID stand for it), its place in the graph, and per-service
 # volume persistence (a volume label, not container config).
 HASH_EXCLUDES = frozenset({
-    "declared_in", "lines", "template", "build", "depends_on", "optional_deps",
+    "declared_in", "template", "build", "depends_on", "optional_deps",
     "restart_deps", "profiles", "persistent",
 })
 _PORT = re.compile(r"^(?:(?P<ip>\d+\.\d+\.\d+\.\d+|\[[0-9a-f:]+\]):)?(?:(?P<host>\d+):)?"

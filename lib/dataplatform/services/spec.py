@@ -3,7 +3,7 @@ a service template, with every key taking effect and unknown keys rejected."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,6 @@ class Service:
     # `kerberos: true`: the kerberos-sidecar's ticket cache mounted read-only, KRB5CCNAME and
     # KRB5_CONFIG set (dataplatform.kerberos.config says what and where)
     kerberos: bool = False
-    lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def dependencies(self) -> list[str]:
@@ -211,5 +210,4 @@ def parse_service(doc: YamlDocument, keypath: KeyPath, name: str, body: dict, ba
         stop_grace_period=_duration(doc, (*keypath, "stop_grace_period"),
                                     body.get("stop_grace_period"), None),
         kerberos=optional(doc, keypath, body, "kerberos", bool, False),
-        lines={key: doc.line((*keypath, key)) or 0 for key in body},
     )
