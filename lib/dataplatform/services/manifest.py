@@ -1,9 +1,13 @@
-"""Load `platform/services.yaml`: the namespace and every service, templates expanded.
+"""`platform/services.yaml` as a whole, loaded into a `ServicesManifest`. This module owns the
+file's top-level keys (`namespace`, `services`, `volumes`), the name rules of a namespace, a
+service (one DNS label) and a volume, the default namespace (the checkout's folder name),
+service templates, the top-level `volumes:` (`Volume`: shared, persistent, external, named)
+and the checks across services (dependencies that exist, no cycle).
 
 A service is declared with `template: "name:version"` (a file under `templates/services/`,
 rendered with that version), `image:` or `build:`. Keys next to a template override it
-(`environment` is merged); every key of the service schema takes effect and any other key is
-an error with a did-you-mean.
+(`environment` is merged). One service's own keys and their checks are `services.spec`'s:
+every key of that schema takes effect and any other key is an error with a did-you-mean.
 """
 
 from __future__ import annotations
