@@ -13,7 +13,7 @@ import pytest
 from dataplatform.images import engine
 from dataplatform.project import Project
 from dataplatform.workstation import checks, envfile
-from support import TempProject, copy_from_checkout
+from support import TempProject, copy_from_checkout, free_port, new_checkout
 
 
 @pytest.fixture
@@ -121,6 +121,39 @@ def test_ports_free_and_held(repo: TempProject) -> None:
         result = checks.ports(Project(repo.root))
     assert result.status == checks.FAIL
     assert f"{held} (web) held by process" in result.observed
+
+
+@pytest.mark.docker
+def test_ports_of_our_running_service_pass_and_another_projects_container_is_named(
+        project: TempProject, busybox_image: str, docker_client, tmp_path: Path) -> None:
+    """doctor asks which container holds a busy port the way `up` does (the one engine list,
+    `Observed.port_holder`): our own running service's port is fine (up replaces it); for
+    another checkout the same port is held by that container, named, not by "docker-proxy"."""
+    port = free_port()
+    project.services(f"  web:\n    image: {busybox_image}\n    command: [sleep, '600']\n"
+                     f"    stop_signal: SIGKILL\n    ports: ['127.0.0.1:{port}:8080']\n")
+    started = project.invoke("up")
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        engine.reset()
+        ours = checks.ports(Project(project.root))
+        assert ours.status == checks.OK, ours.observed
+        other = new_checkout(tmp_path / "other")
+        (other / "platform/services.yaml").write_text(
+            f"namespace: {project.namespace}-other\nservices:\n  api:\n    image: x\n"
+            f"    ports: ['127.0.0.1:{port}:80']\n")
+        theirs = checks.ports(Project(other))
+        assert theirs.status == checks.FAIL
+        assert theirs.observed.startswith(
+            f"{port} (api) held by container {project.namespace}-web ("), theirs.observed
+        assert theirs.observed.endswith(f", namespace {project.namespace})"), theirs.observed
+    finally:
+        for container in docker_client.containers.list(
+                all=True, filters={"label": f"dataplatform.project={project.namespace}"}):
+            container.remove(force=True)
+        for network in docker_client.networks.list(
+                filters={"label": f"dataplatform.project={project.namespace}"}):
+            network.remove()
 
 
 def test_env_keys_present_missing_and_left_at_default(repo: TempProject) -> None:

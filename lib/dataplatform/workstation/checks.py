@@ -16,11 +16,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dataplatform import interpolate, labels, settings
+from dataplatform import interpolate, settings
 from dataplatform.errors import EngineUnavailable, UserError
 from dataplatform.project import Project
 from dataplatform.workstation import envfile
+
+if TYPE_CHECKING:
+    from dataplatform.services.observe import Observed
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MIN_PYTHON = (3, 11)
@@ -122,6 +126,7 @@ def ports(project: Project) -> Check:
     values = interpolate.variables(project.root)
     busy = []
     checked = 0
+    engine_view: list[Observed | None] = []  # the engine's containers, read once if needed
     for service in manifest.services.values():
         for text in service.ports:
             try:
@@ -132,34 +137,32 @@ def ports(project: Project) -> Check:
                 continue
             checked += 1
             if not port_probe.is_free(port.host, port.host_ip, port.protocol):
-                holder = _our_container_on(manifest.namespace, port.host)
-                if holder is None:
-                    busy.append(f"{port.host} ({service.name}) held by "
-                                f"{port_probe.process_holding(port.host) or 'something else'}")
+                if not engine_view:
+                    engine_view.append(_containers(manifest.namespace))
+                holder = engine_view[0].port_holder(port.host) if engine_view[0] else None
+                if holder is not None and holder.namespace == manifest.namespace:
+                    continue  # ours: `up` replaces it
+                who = holder.describe() if holder else port_probe.process_holding(port.host)
+                busy.append(f"{port.host} ({service.name}) held by {who or 'something else'}")
     if busy:
         return Check("ports", FAIL, "; ".join(busy), "stop what holds them, or change the "
                      "port variables in .env (e.g. POSTGRES_PORT)", required=True)
     return Check("ports", OK, f"{checked} published port(s) free or ours", required=True)
 
 
-def _our_container_on(namespace: str, port: int) -> str | None:
-    """Our container publishing `port`; None when none does or no engine answers."""
+def _containers(namespace: str) -> Observed | None:
+    """Every container, read as `up` reads them (services.observe: which one holds a host port
+    is `Observed.port_holder`); None when no engine answers."""
     import docker.errors
     import requests
 
-    from dataplatform.images import engine
+    from dataplatform.services.observe import observe
 
     try:
-        for container in engine.client().containers.list(
-                filters={"label": f"{labels.PROJECT}={namespace}"}):
-            for bindings in (container.attrs.get("HostConfig", {}).get("PortBindings")
-                             or {}).values():
-                if any(str(b.get("HostPort")) == str(port) for b in bindings or []):
-                    return container.name
+        return observe(namespace)
     # no engine, or it failed to answer
     except (UserError, docker.errors.DockerException, requests.RequestException):
         return None
-    return None
 
 
 def env_file(project: Project) -> Check:
