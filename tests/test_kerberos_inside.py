@@ -105,3 +105,33 @@ def test_from_platform_without_a_sidecar_says_so(project):
     project.services('  pg:\n    image: "postgres:15"\n')
     line = _one_line(project.invoke("kerberos.test-login", "pg", "--from", "platform"))
     assert "has no kerberos-sidecar service" in line and "--from host" in line
+
+
+KERBEROS_STACK = """\
+  kdc:
+    template: "kdc:1.20"
+    environment:
+      KDC_PRINCIPALS: "airflow postgres/pg"
+  kerberos-sidecar:
+    template: "kerberos-sidecar:1.20"
+  pg:
+    image: "postgres:15"
+"""
+
+
+def test_with_no_engine_the_default_is_this_workstation(project, tmp_path):
+    """A sidecar is declared but no engine answers (DOCKER_HOST at a socket nobody serves): the
+    platform cannot be running, so the login is tried from the host — here it stops at pg
+    publishing no port, and the line says how to log in from inside instead."""
+    project.services(KERBEROS_STACK)
+    line = _one_line(project.invoke("kerberos.test-login", "pg",
+                                    DOCKER_HOST=f"unix://{tmp_path}/none.sock"))
+    assert line == ("✗ service 'pg' publishes no port (platform/services.yaml:9) — give "
+                    "--port, or log in from inside the platform (--from platform)")
+
+
+def test_from_platform_with_no_engine_is_the_engines_line(project, tmp_path):
+    project.services(KERBEROS_STACK)
+    line = _one_line(project.invoke("kerberos.test-login", "pg", "--from", "platform",
+                                    DOCKER_HOST=f"unix://{tmp_path}/none.sock"))
+    assert line.startswith("✗ Docker engine not reachable: ")

@@ -4,10 +4,13 @@ cause — no ticket, clock skew, wrong SPN, KDC unreachable, a principal without
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
+from dataplatform.kerberos import diagnose
 from kerberos_helpers import PG_SPN, gss_postgres, running_kdc, sidecar, with_time_offset
-from support import free_port
+from support import free_port, require
 
 pytestmark = pytest.mark.postgres
 REALM = "LOGIN.LOCAL"
@@ -97,3 +100,35 @@ def test_a_principal_without_a_role(platform, kdc, tmp_path):
 def test_an_unknown_service_is_one_line(platform, kdc, tmp_path):
     result = platform.invoke("kerberos.test-login", "postgress")
     assert _one_line(result).endswith("did you mean 'postgres'?")
+
+
+# --- the script the in-platform client container runs (`sidecar.py login`, psql) -------------
+
+def _client_login(kdc, cache, gss_pg, *args):
+    """`sidecar.py login` as the client container runs it, here with the host's psql (Debian's,
+    the same package the kerberos-sidecar image installs), classified as the command does."""
+    require(shutil.which("psql") is not None, "psql is not installed (apt-get install "
+                                              "postgresql-client)")
+    done = sidecar("login", "--host", "localhost", "--port", str(gss_pg.port), *args,
+                   env=kdc.env(cache))
+    return done, diagnose.psql_result(done.stdout, done.stderr)
+
+
+def test_the_platform_clients_script_logs_in_as_the_caches_principal(kdc, gss_pg, tmp_path):
+    done, result = _client_login(kdc, _ticket(kdc, tmp_path / "cc"), gss_pg)
+    assert done.returncode == 0, done.stderr
+    assert result.ok and result.role == USER
+    assert result.line == f"logged in as {USER}@{REALM} with GSSAPI, encrypted"
+
+
+def test_the_platform_clients_script_without_a_ticket(kdc, gss_pg, tmp_path):
+    done, result = _client_login(kdc, tmp_path / "absent", gss_pg)
+    assert done.returncode != 0 and not result.ok
+    assert result.cause == "no ticket" and result.line.startswith("no ticket: run kinit")
+
+
+def test_the_platform_clients_script_with_a_wrong_spn(kdc, gss_pg, tmp_path):
+    _, result = _client_login(kdc, _ticket(kdc, tmp_path / "cc"), gss_pg,
+                                 "--krbsrvname", "HTTP")
+    assert not result.ok and result.cause == "wrong SPN"
+    assert f"is not HTTP/localhost@{REALM}" in result.line
