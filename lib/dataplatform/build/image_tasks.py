@@ -14,7 +14,6 @@ from dataplatform.build.actions import action
 from dataplatform.build.console import say
 from dataplatform.build.runstate import RUN
 from dataplatform.errors import EngineUnavailable, UserError
-from dataplatform.images import base_images, presence
 from dataplatform.images.spec import ImageSpec
 
 if TYPE_CHECKING:  # the catalog is loaded by the Loader, not on the load cache's path
@@ -37,6 +36,8 @@ class ImageUpToDate:
         self.spec = spec
 
     def __call__(self) -> bool:
+        from dataplatform.images import presence
+
         task_name = f"{BASENAME}:{self.spec.name}"
         try:
             fingerprint = RUN.fingerprint(self.spec)
@@ -67,6 +68,8 @@ class ImageUpToDate:
 
 
 def _bases_are_valid(spec: ImageSpec) -> bool:
+    from dataplatform.images import base_images
+
     assert RUN.project is not None
     try:
         base_images.check(spec, RUN.project.root)
@@ -83,6 +86,8 @@ def base_problem(spec: ImageSpec) -> tuple[str, str, bool] | None:
     """(base, the engine's message, offline?) for the first base image of `spec` the engine
     neither has nor can pull: asked once per distinct base and process, before any build
     context is written or sent."""
+    from dataplatform.images import base_images, presence
+
     try:
         text = spec.dockerfile.read_text(errors="replace")
     except OSError:
@@ -107,6 +112,8 @@ class EnsureImage:
         self.spec = spec
 
     def __call__(self) -> dict[str, Any] | TaskFailed | None:
+        from dataplatform.images import base_images, presence
+
         task_name = f"{BASENAME}:{self.spec.name}"
         try:
             fingerprint = RUN.fingerprint(self.spec)

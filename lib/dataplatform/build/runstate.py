@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dataplatform.errors import EngineUnavailable, UserError
-from dataplatform.images import engine, presence
-from dataplatform.images import fingerprint as fp
-from dataplatform.images.spec import ImageSpec
 from dataplatform.project import Project
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine's and the fingerprint's modules load when an image is checked
     import docker
+
+    from dataplatform.images import fingerprint as fp
+    from dataplatform.images.spec import ImageSpec
 
 
 @dataclass
@@ -51,6 +51,8 @@ class RunState:
             known = self._fingerprints.get(spec.name)
         if known is None:
             assert self.project is not None
+            from dataplatform.images import fingerprint as fp
+
             try:
                 known = fp.of_project(spec, self.project.root, self.project.state_dir)
                 with self._lock:
@@ -65,12 +67,16 @@ class RunState:
         return known
 
     def api(self) -> docker.APIClient:
+        from dataplatform.images import engine
+
         return engine.client().api
 
     def local_images(self) -> dict[str, str]:
         """`repo:tag` → fingerprint of the engine's images, listed once per process."""
         with self._lock:
             if self._local is None:
+                from dataplatform.images import presence
+
                 self._local = presence.local_fingerprints()
             return self._local
 

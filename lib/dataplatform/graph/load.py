@@ -89,6 +89,10 @@ class TaskGraph:
 
 
 def _relative(project: Project, path: str) -> str:
+    prefix = f"{project.root}/"
+    if path.startswith(prefix) and "//" not in path and "/." not in path \
+            and not path.endswith("/"):
+        return path[len(prefix):]  # the common case, without a Path (thousands per load)
     candidate = Path(path)
     if not candidate.is_absolute():
         return candidate.as_posix()
