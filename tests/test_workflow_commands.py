@@ -371,6 +371,10 @@ def test_why_records_failed_skipped_and_forced_runs_and_a_fresh_checkout_never_r
                                                                                   tmp_path):
     assert why_lines(mono, "cdc:p000")[1] == "  last run: never ran here"
     assert last_run(mono, "cdc:p000") is None
+    record_file = Project(mono).last_run_file
+    record_file.parent.mkdir(parents=True, exist_ok=True)
+    record_file.write_text('{"version": 1, "tasks": {"cdc:p0')  # cut off mid-write by hand
+    assert why_lines(mono, "cdc:p000")[1] == "  last run: never ran here"
 
     edit(mono, "pipelines/p000/config/cdc.yaml", "Col0: ", "Col0: notatype ")
     failed = doit(mono, "--continue", "cdc:p000", "warehouse:p000")
