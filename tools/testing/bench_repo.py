@@ -7,10 +7,15 @@ The repository comes from tools/testing/synthetic_repo.py; at `--size full`: 300
 DDL: there is no landed data to build their dbt staging on), 50 image contexts of ~100 files.
 Cases, each a whole `doit` process, run side by side in one go:
 first doit, no-op, one dbt model changed, one CDC column changed, one image file changed,
-touch-all (then a no-op again), a fresh clone (with `--registry`, a warm shared registry).
-For every case: median seconds, tasks run (doit's `.` lines) and, for the no-ops, the files of
-the checkout stat'ed and opened for reading (strace, when installed). The machine's load
-average is printed next to the figures: read timings with it, and trust the counts first.
+touch-all (then a no-op again), a fresh clone with a warm registry (a loopback
+docker-registry the first doit pushed to, unless `--registry` names another or `none`; the
+clone runs with none of the repo's images on the engine, as on another machine, so it pulls
+instead of building). For every case: median seconds, CPU seconds of the doit process, tasks
+run (doit's `.` lines), the images summary, and, for the no-ops, the files of the checkout
+stat'ed and opened for reading (strace, when installed). With `--loops`, the `dbt build` and
+`docker build` loops are timed after, and the first doit and the fresh clone are given as
+ratios of them. The machine's load average is printed next to the figures: read timings with
+it, and trust the counts first. Only images this run made are removed, at the end.
 
     python tools/testing/bench_repo.py --size small          # a quick check (~2 min)
     python tools/testing/bench_repo.py --size full --jobs 2  # the issue's scale (long)
@@ -19,8 +24,11 @@ average is printed next to the figures: read timings with it, and trust the coun
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -34,7 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))  # tests/support
 import synthetic_repo  # tools/testing is not a package: sys.path[0] is its folder
 
-from support import clean_env, executed, timed_doit
+from support import clean_env, executed, loopback_registry, remove_namespace_images, timed_doit
 
 BIN = Path(sys.executable).parent
 SIZES = {
@@ -49,23 +57,41 @@ SIZES = {
 class Case:
     name: str
     seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     ran: int = 0
+    images: str = ""
     statted: str = "-"
     read: str = "-"
 
 
+REGISTRY: dict[str, str | None] = {"DATAPLATFORM_REGISTRY": None}  # set once, in main
+
+
 def env() -> dict[str, str]:
-    return clean_env(DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    return clean_env(DBT_SEND_ANONYMOUS_USAGE_STATS="false", **REGISTRY)
 
 
 def load() -> str:
     return "load " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def doit(root: Path, *args: str, extra_env: dict[str, str] | None = None
-         ) -> tuple[float, int, str]:
-    elapsed, done = timed_doit(root, *args, env={**env(), **(extra_env or {})})
-    return elapsed, len(executed(done)), done.stdout
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def doit(root: Path, *args: str, case: Case | None = None) -> tuple[float, int, str]:
+    """One doit process; with `case`, its seconds, CPU seconds and counts are recorded."""
+    cpu = children_cpu()
+    elapsed, done = timed_doit(root, *args, env=env())
+    ran = len(executed(done))
+    if case is not None:
+        case.seconds.append(elapsed)
+        case.cpu.append(children_cpu() - cpu)
+        case.ran = ran
+        summary = re.search(r"images: ([^\n]*?)(?:, \d+ context files|$)", done.stdout, re.M)
+        case.images = summary.group(1) if summary else ""
+    return elapsed, ran, done.stdout
 
 
 def file_counts(root: Path) -> tuple[str, str]:
@@ -100,9 +126,7 @@ def timed(case: Case, root: Path, repeat: int, prepare=None, *args: str) -> None
     for _ in range(repeat):
         if prepare is not None:
             prepare()
-        elapsed, ran, _ = doit(root, *args)
-        case.seconds.append(elapsed)
-        case.ran = ran
+        doit(root, *args, case=case)
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -123,14 +147,28 @@ def add_context_files(root: Path, images: int, files: int) -> None:
             (context / f"module{n:03d}.py").write_text(f"VALUE = {n}  # image {i}\n" * 20)
 
 
-def docker_loop(root: Path, images: int) -> float:
+LOOP_BASE = "dataplatform-bench/base:loop"
+
+
+def docker_loop(root: Path, images: int, base: str) -> float:
+    """`docker build` of every image context, one after another, on a base of its own (the
+    same Dockerfiles, `FROM` changed): doit's images are the engine's build cache for the same
+    Dockerfile on the same base, and the loop must not start warm from them."""
+    import docker
+
+    from support import busybox_base
+
+    busybox_base(docker.from_env(), LOOP_BASE, "LABEL bench.variant=loop\n")
+    prefix = f"bench-loop-{uuid.uuid4().hex[:6]}"
     start = time.perf_counter()
     for i in range(images):
-        subprocess.run(["docker", "build", "-q", "--network", "host", "-t",
-                        f"bench-loop/img{i}:latest", str(root / f"platform/images/img{i}")],
-                       capture_output=True, check=True)
+        context = root / f"platform/images/img{i}"
+        dockerfile = (context / "Dockerfile").read_text().replace(base, LOOP_BASE)
+        subprocess.run(["docker", "build", "-q", "--network", "host", "-f", "-", "-t",
+                        f"{prefix}/img{i}:latest", str(context)], input=dockerfile.encode(),
+                       env={**env(), "DOCKER_BUILDKIT": "0"}, capture_output=True, check=True)
     elapsed = time.perf_counter() - start
-    subprocess.run(["docker", "rmi", *(f"bench-loop/img{i}:latest" for i in range(images))],
+    subprocess.run(["docker", "rmi", *(f"{prefix}/img{i}:latest" for i in range(images))],
                    capture_output=True)
     return elapsed
 
@@ -160,13 +198,23 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="doit -n for the first build")
     parser.add_argument("--base", default="dataplatform-test/busybox:1",
                         help="base image of the synthetic images (must be on the engine)")
-    parser.add_argument("--registry", help="a shared registry for the fresh-clone case")
+    parser.add_argument("--registry", default="loopback",
+                        help="shared registry for the first doit to push to and the fresh "
+                        "clone to pull from: HOST[:PORT][/PREFIX], `loopback` (default: a "
+                        "docker-registry started here) or `none`")
     parser.add_argument("--loops", action="store_true",
                         help="also time the dbt build / docker build loops (slow)")
     parser.add_argument("--keep", action="store_true", help="keep the synthetic repo")
     args = parser.parse_args()
     shape, files = SIZES[args.size]
+    # a namespace of its own: at the end, exactly the images this run made are removed
+    shape = dataclasses.replace(shape, namespace=f"dpbench-{uuid.uuid4().hex[:6]}")
     work = Path(tempfile.mkdtemp(prefix="dataplatform-bench-repo-"))
+    servers = contextlib.ExitStack()
+    registry = {"none": None, "loopback": None}.get(args.registry, args.registry)
+    if args.registry == "loopback":
+        (work / "registry").mkdir()
+        registry = servers.enter_context(loopback_registry(work / "registry")) + "/bench"
     root = work / "repo"
     names = synthetic_repo.generate(root, shape)
     add_context_files(root, shape.images, files)
@@ -178,13 +226,11 @@ def main() -> None:
     synthetic_repo.git_commit(root, "synthetic monorepo")
     print(f"{len(names)} pipelines, {shape.images} image contexts of ~{files} files in {root}"
           f" ({load()})")
-    extra = {"DATAPLATFORM_REGISTRY": args.registry} if args.registry else {}
+    REGISTRY["DATAPLATFORM_REGISTRY"] = registry  # every doit pushes what it builds
     cases: list[Case] = []
     try:
-        first = Case("first doit")
-        elapsed, first.ran, _ = doit(root, "-n", str(args.jobs), "-P", "thread",
-                                     extra_env=extra)
-        first.seconds.append(elapsed)
+        first = Case("first doit" + (" (pushing)" if registry else ""))
+        doit(root, "-n", str(args.jobs), "-P", "thread", case=first)
         cases.append(first)
 
         noop = Case("no-op")
@@ -213,7 +259,7 @@ def main() -> None:
         cases.append(image)
 
         touch = Case("touch-all")
-        later = time.time()
+        later = time.time() - 3600  # in the past: a future mtime is "racily clean" for long
 
         def touch_all() -> None:
             nonlocal later
@@ -228,13 +274,13 @@ def main() -> None:
         after_touch.statted, after_touch.read = file_counts(root)
         cases.append(after_touch)
 
-        clone = Case("fresh clone" + (" (warm registry)" if args.registry else ""))
+        clone = Case("fresh clone, warm registry" if registry else "fresh clone, same engine")
         synthetic_repo.git_commit(root, "edits")
         target = work / "clone"
         subprocess.run(["git", "clone", "-q", str(root), str(target)], check=True)
-        elapsed, clone.ran, _ = doit(target, "-n", str(args.jobs), "-P", "thread",
-                                     extra_env=extra)
-        clone.seconds.append(elapsed)
+        if registry:  # another machine: the registry has the images, the engine does not
+            remove_namespace_images(shape.namespace)
+        doit(target, "-n", str(args.jobs), "-P", "thread", case=clone)
         cases.append(clone)
 
         listing = Case("doit list")
@@ -252,20 +298,27 @@ def main() -> None:
             info.seconds.append(time.perf_counter() - start)
         cases.append(info)
 
-        print(f"\n{'case':28} {'median s':>9} {'runs':>5} {'tasks run':>9} {'stat':>6} "
-              f"{'read':>6}   ({load()})")
+        print(f"\n{'case':28} {'median s':>9} {'CPU s':>6} {'runs':>5} {'tasks run':>9} "
+              f"{'stat':>6} {'read':>6}  images   ({load()})")
         for case in cases:
-            print(f"{case.name:28} {statistics.median(case.seconds):9.3f} "
-                  f"{len(case.seconds):5d} {case.ran:9d} {case.statted:>6} {case.read:>6}")
+            cpu = f"{statistics.median(case.cpu):6.2f}" if case.cpu else f"{'-':>6}"
+            print(f"{case.name:28} {statistics.median(case.seconds):9.3f} {cpu} "
+                  f"{len(case.seconds):5d} {case.ran:9d} {case.statted:>6} {case.read:>6}  "
+                  f"{case.images}")
         if args.loops:
             with_dbt = [n for n in names if (root / "pipelines" / n / "dbt").is_dir()]
             loops = {f"dbt build loop ({len(with_dbt)})": dbt_loop(root, with_dbt),
-                     f"docker build loop ({shape.images})": docker_loop(root, shape.images)}
+                     f"docker build loop ({shape.images})": docker_loop(root, shape.images,
+                                                                     args.base)}
+            total = sum(loops.values())
             for name, seconds in loops.items():
-                print(f"{name:28} {seconds:9.3f}     1   (first doit / loops = "
-                      f"{first.seconds[0] / sum(loops.values()):.2f}; no-op / loops = "
-                      f"{statistics.median(noop.seconds) / sum(loops.values()):.3f})")
+                print(f"{name:28} {seconds:9.3f}")
+            print(f"loops ÷ doit: first doit {total / first.seconds[0]:.2f}×, fresh clone "
+                  f"{total / clone.seconds[0]:.2f}×, no-op "
+                  f"{total / statistics.median(noop.seconds):.0f}×")
     finally:
+        remove_namespace_images(shape.namespace)
+        servers.close()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     floor = []
