@@ -12,7 +12,8 @@ layers, and the built image stays its parent, so the engine's build cache and `d
 behave as after a LABEL step.
 
 `docker save` streams every layer, so above `LOAD_MAX_BYTES` a one-instruction build
-(`FROM <built image>` + `LABEL`) is cheaper, and is used instead.
+(`FROM <built image>` + `LABEL`) is cheaper, and is used instead; so it is when an engine
+refuses the config-only load.
 """
 
 from __future__ import annotations
@@ -141,5 +142,8 @@ def add_labels(api: docker.APIClient, image_id: str, labels: dict[str, str]) -> 
         return image_id
     size = api.inspect_image(image_id).get("Size") or 0
     if size <= LOAD_MAX_BYTES:
-        return _load(api, image_id, labels)
+        try:
+            return _load(api, image_id, labels)
+        except docker.errors.APIError:
+            pass  # an engine (API) that does not load a config-only archive: a step does it
     return _build(api, image_id, labels)
