@@ -347,7 +347,8 @@ def _encode_object(value: Any) -> dict[str, Any]:
     if not cls.__module__.startswith("dataplatform.") or not hasattr(value, "__dict__") \
             or "<locals>" in cls.__qualname__ or ref in NOT_KEPT:
         raise Unsupported(f"{ref} is not one of the toolkit's plain objects")
-    return {"o": ref, "s": {k: _encode(v, value) for k, v in vars(value).items()}}
+    return {"o": ref, "s": {k: _encode(v, value) for k, v in vars(value).items()
+                            if k != "__signature__"}}  # (given again on load)
 
 
 def _decode(value: Any) -> Any:
