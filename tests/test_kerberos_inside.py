@@ -17,6 +17,7 @@ SPEC_NS = "acme"
 def test_the_client_container_joins_the_stack_with_the_sidecars_cache_read_only():
     target = inside.Target("warehouse-db", "warehouse-db", 5433, "analytics", "postgres")
     spec = inside.client_spec(SPEC_NS, "sha256:abc", target, suffix="x1")
+    assert inside.client_spec(SPEC_NS, "i", target, "company-krb").volume == "company-krb"
     assert spec.name == "acme-kerberos-test-login-x1"
     assert spec.image == "sha256:abc"
     assert spec.network == "acme_default"  # the network `up` puts every service on

@@ -1,7 +1,8 @@
 """End to end on the real Docker engine: doit builds the kdc and kerberos-sidecar images from
 Debian's packages on a debootstrap base, `invoke up --profile kerberos` brings them up healthy
 with a GSSAPI-only PostgreSQL, and a third container with `kerberos: true` logs in to it with
-GSSAPI through the sidecar's shared cache.
+GSSAPI through the sidecar's shared cache; `invoke kerberos.test-login` logs in from inside
+that running stack (one stack for the module: CI time is tight).
 
 The PostgreSQL is the tests' Debian-built image with a GSSAPI-only pg_hba.conf
 (tests/images/kerberos-postgres); everything Kerberos is what the repository ships."""
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from kerberos_helpers import wait_until
 from support import REPO, build_ca_certificates, clean_env, copy_from_checkout, run
 
 pytestmark = pytest.mark.docker
@@ -104,12 +106,19 @@ services:
                 docker_client.images.remove(tag, force=True)
 
 
-def test_kdc_and_sidecar_come_up_healthy_and_a_third_container_logs_in_with_gssapi(
-        checkout, docker_client):
+@pytest.fixture(scope="module")
+def stack(checkout) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+    """The images built and the kerberos profile up, once for the module: (doit, up)."""
     built = checkout.doit()
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-2000:]
     up = checkout.invoke("up", "--profile", "kerberos", "--timeout", "300")
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-2000:]
+    return built, up
+
+
+def test_kdc_and_sidecar_come_up_healthy_and_a_third_container_logs_in_with_gssapi(
+        checkout, stack, docker_client):
+    built, up = stack
 
     def container(service: str):
         return docker_client.containers.get(f"{checkout.namespace}-{service}")
@@ -142,3 +151,55 @@ def test_kdc_and_sidecar_come_up_healthy_and_a_third_container_logs_in_with_gssa
     assert key_hex
     printed = up.stdout + up.stderr + built.stdout + built.stderr + sidecar_logs + kdc_logs
     assert not any(key in printed for key in key_hex)
+
+
+def _no_clients_left(docker_client, namespace: str) -> None:
+    """The client containers are auto-removed: gone once the engine finished removing them (a
+    bound, not a sleep: vfs storage deletes a container's files slowly)."""
+    def gone() -> bool:
+        return not docker_client.containers.list(all=True, filters={
+            "label": f"dataplatform.project={namespace}",
+            "name": f"{namespace}-kerberos-test-login"})
+
+    wait_until(gone, "the test-login client container to be removed", limit=120)
+
+
+def test_test_login_runs_inside_the_platform_with_the_sidecars_ticket(checkout, stack,
+                                                                       docker_client):
+    """By default (the sidecar runs) the login goes from a client container on the stack's
+    network to pg:5432 by name — pg publishes no port, so no host path could reach it."""
+    result = checkout.invoke("kerberos.test-login", "pg")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == (
+        "✓ pg (pg:5432 inside the platform, role airflow, principal postgres/pg, ticket from "
+        "kerberos-sidecar): logged in as airflow@DEV.LOCAL with GSSAPI, encrypted")
+    _no_clients_left(docker_client, checkout.namespace)
+
+
+def test_test_login_inside_the_platform_explains_a_wrong_spn_in_one_line(checkout, stack,
+                                                                          docker_client):
+    result = checkout.invoke("kerberos.test-login", "pg", "--from", "platform",
+                             "--krbsrvname", "HTTP")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("✗ pg (pg:5432 inside the platform, principal HTTP/pg, ")
+    assert ": wrong SPN: the server's service principal is not HTTP/pg@DEV.LOCAL" in lines[0]
+    _no_clients_left(docker_client, checkout.namespace)
+
+
+def test_test_login_to_a_service_that_is_not_running_is_one_line(checkout, stack,
+                                                                 docker_client):
+    """`client` runs its psql and exits: then there is nothing to log in to."""
+    client = docker_client.containers.get(f"{checkout.namespace}-client")
+
+    def exited() -> bool:
+        client.reload()
+        return client.status == "exited"
+
+    wait_until(exited, "the client service to exit", limit=120)
+    result = checkout.invoke("kerberos.test-login", "client")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == ("✗ service client is not running — start it (invoke up "
+                                     "client), then try again")

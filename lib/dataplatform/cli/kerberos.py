@@ -106,7 +106,7 @@ def _from_platform(project, manifest, service, stack, user, host, port, dbname, 
     target = inside.Target(service.name, host or service.name,
                            _port_option(port) if port is not None
                            else _network_port(project, service), dbname, krbsrvname, user)
-    spec = inside.client_spec(manifest.namespace, stack.image, target)
+    spec = inside.client_spec(manifest.namespace, stack.image, target, stack.cache_volume)
     result = diagnose.psql_result(*inside.run(engine.client().api, spec))
     role = result.role or target.user
     where = (f"{target.host}:{target.port} inside the platform"

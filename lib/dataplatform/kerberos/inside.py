@@ -59,12 +59,13 @@ class ClientSpec:
 
 @dataclass(frozen=True)
 class Stack:
-    """What of the platform runs: the first running sidecar (its service and image ID) and
-    every running service."""
+    """What of the platform runs: the first running sidecar (its service, image ID and the
+    volume it keeps the cache in) and every running service."""
 
     sidecar: str | None
     image: str | None
     running: frozenset[str]
+    cache_volume: str | None = None
 
 
 def choose(requested: str | None, sidecar_running: bool) -> str:
@@ -79,8 +80,10 @@ def choose(requested: str | None, sidecar_running: bool) -> str:
     return requested
 
 
-def client_spec(namespace: str, image: str, target: Target, suffix: str | None = None
-                ) -> ClientSpec:
+def client_spec(namespace: str, image: str, target: Target, volume: str | None = None,
+                suffix: str | None = None) -> ClientSpec:
+    """`volume`: the volume the sidecar mounts at config.MOUNT (default: the namespace's
+    shared kerberos-cache volume)."""
     from dataplatform.services.desired import network_name, shared_volume_name
 
     command = ["python3", SCRIPT, "login", "--host", target.host, "--port", str(target.port),
@@ -93,21 +96,25 @@ def client_spec(namespace: str, image: str, target: Target, suffix: str | None =
         command=tuple(command),
         environment=dict(config.consumer_environment()),
         network=network_name(namespace),
-        volume=shared_volume_name(namespace, config.CACHE_VOLUME),
+        volume=volume or shared_volume_name(namespace, config.CACHE_VOLUME),
         labels={labels.PROJECT: namespace},
     )
 
 
 def observe(namespace: str, sidecars: list[str]) -> Stack:
-    """Our containers on the engine (one listing, plain HTTP): which run, and the image of
-    the first running sidecar of `sidecars`."""
+    """Our containers on the engine (one listing, plain HTTP): which run, and the image and
+    cache volume of the first running sidecar of `sidecars`."""
     from dataplatform.services import found
 
     containers = found.containers(namespace)
     running = frozenset(name for name, c in containers.items() if c.running)
     sidecar = next((name for name in sidecars if name in running), None)
-    image = containers[sidecar].attrs.get("Image") if sidecar else None
-    return Stack(sidecar, image, running)
+    if sidecar is None:
+        return Stack(None, None, running)
+    attrs = containers[sidecar].attrs
+    volume = next((m.get("Name") for m in attrs.get("Mounts") or []
+                   if m.get("Destination") == config.MOUNT and m.get("Type") == "volume"), None)
+    return Stack(sidecar, attrs.get("Image"), running, volume)
 
 
 def run(api: Any, spec: ClientSpec, timeout: float = RUN_TIMEOUT_S) -> tuple[str, str]:
