@@ -267,7 +267,7 @@ def reset() -> None:
 
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float):
+    def __init__(self, path: str, timeout: float | None):
         super().__init__("localhost", timeout=timeout)
         self.socket_path = path
 
@@ -282,6 +282,12 @@ def list_images(label: str) -> list[dict[str, Any]]:
     """The engine's images carrying `label` (like `docker images --filter label=…`); on the
     no-op path, so a silent engine costs at most the ping timeout."""
     return get_json("/images/json", {"filters": {"label": [label]}}, timeout=PING_TIMEOUT_S)
+
+
+def _query(params: dict[str, Any] | None) -> str:
+    """A query string as the engine reads it (mappings such as `filters` as JSON)."""
+    return urllib.parse.urlencode({key: json.dumps(value) if isinstance(value, dict) else value
+                                   for key, value in (params or {}).items()})
 
 
 def get_json(path: str, params: dict[str, Any] | None = None, missing_ok: bool = False,
@@ -299,8 +305,7 @@ def get_json(path: str, params: dict[str, Any] | None = None, missing_ok: bool =
         with _lock:
             _failure = exc
         raise
-    query = urllib.parse.urlencode({key: json.dumps(value) if isinstance(value, dict) else value
-                                    for key, value in (params or {}).items()})
+    query = _query(params)
     target = f"{path}?{query}" if query else path
     if where.socket_path is None:
         api = client().api
@@ -325,6 +330,40 @@ def get_json(path: str, params: dict[str, Any] | None = None, missing_ok: bool =
         raise UserError(f"Docker engine error on GET {path}: HTTP {response.status} "
                         f"{body[:200].decode(errors='replace')}")
     return json.loads(body)
+
+
+def call(method: str, path: str, params: dict[str, Any] | None = None,
+         timeout: float | None = API_TIMEOUT_S) -> tuple[int, bytes]:
+    """`METHOD path` of the engine API, the whole body read: (status, body). Plain HTTP on a
+    local unix socket (no docker SDK: `down` and `restart` stop, wait for and remove
+    containers this way); through the SDK's session for any other endpoint. `timeout` None
+    waits as long as the engine takes (`/containers/{id}/wait`)."""
+    global _failure
+    if _failure is not None:
+        raise _failure
+    try:
+        where = endpoint()
+    except EngineUnavailable as exc:
+        with _lock:
+            _failure = exc
+        raise
+    query = _query(params)
+    if where.socket_path is None:
+        api = client().api
+        response = api.request(method, api._url(path), timeout=timeout,
+                               params=dict(urllib.parse.parse_qsl(query)))
+        return response.status_code, response.content
+    connection = _UnixHTTPConnection(where.socket_path, timeout)
+    try:
+        connection.request(method, f"{path}?{query}" if query else path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    except OSError as exc:
+        with _lock:
+            _failure = classify(exc, where)
+        raise _failure from None
+    finally:
+        connection.close()
 
 
 def post(path: str, params: dict[str, str], timeout: float = API_TIMEOUT_S

@@ -3,22 +3,27 @@ container whose dependents are gone at once, each with its service's stop signal
 period (compose's `stop_signal`, `stop_grace_period`), then SIGKILL.
 
 The engine's own `stop` waits for one container per call, and API 1.41 cannot be told which
-signal to send; so the signals are sent here and one loop watches every stopping container
-with a single listing per poll, killing each whose grace period is over; signals and removals
-go out side by side (a few threads), and a removal never delays the next level. What to stop,
-in which order and how, comes from services.yaml when it loads and from the containers' labels
-otherwise (`labels.DEPENDS_ON`, `labels.STOP_GRACE`, the container's own StopSignal).
+signal to send; so the signals are sent here, and each stopping container has the engine's
+`wait` (until not running) pending in a thread of its own, which reports its exit the moment
+it happens — nothing polls, and the next level is signalled at once. Signals, waits and
+removals are plain HTTP on a local engine (images/engine.py `call`: no docker SDK); a removal
+never delays the next level. What to stop, in which order and how, comes from services.yaml
+when it loads and from the containers' labels otherwise (`labels.DEPENDS_ON`,
+`labels.STOP_GRACE`, the container's own StopSignal).
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from dataplatform import labels
+from dataplatform.errors import UserError
 from dataplatform.images import engine
 from dataplatform.services.durations import (
     DEFAULT_STOP_GRACE_S,
@@ -30,8 +35,7 @@ from dataplatform.services.graph import start_order
 from dataplatform.services.spec import Service
 
 Report = Callable[[str, str, str], None]  # service, state, detail
-POLL_S = (0.02, 0.1)  # adaptive: from 20 ms, doubling while nothing changes, at most 100 ms
-WORKERS = 8  # signals and removals side by side (below the docker SDK's 10 pooled connections)
+POLL_S = (0.02, 0.1)  # readiness after a restart: from 20 ms, doubling, at most 100 ms
 
 
 @dataclass(frozen=True)
@@ -78,98 +82,122 @@ def _float(text: str | None) -> float | None:
         return None
 
 
+def _engine(method: str, path: str, params: dict[str, Any] | None = None,
+            timeout: float | None = engine.API_TIMEOUT_S, ok: Iterable[int] = ()) -> bytes:
+    """One engine call; a status other than 2xx, 304 or one of `ok` is a UserError."""
+    status, body = engine.call(method, path, params, timeout)
+    if status < 300 or status == 304 or status in ok:
+        return body
+    try:
+        message = json.loads(body).get("message") or ""
+    except ValueError:
+        message = body[:200].decode(errors="replace")
+    raise UserError(f"Docker engine error on {method} {path}: HTTP {status} {message}".strip())
+
+
+def _signal(container_id: str, signal: str) -> None:
+    """Send `signal`; a container that is not running (409) or gone (404) has nothing to
+    signal, and its waiter reports it."""
+    _engine("POST", f"/containers/{container_id}/kill", {"signal": signal}, ok=(404, 409))
+
+
+def _wait_exit(container_id: str) -> None:
+    """Return once the container is not running (at once when it already is not)."""
+    _engine("POST", f"/containers/{container_id}/wait", {"condition": "not-running"},
+            timeout=None, ok=(404,))
+
+
+def _remove(container_id: str) -> None:
+    _engine("DELETE", f"/containers/{container_id}", {"force": "1"}, ok=(404,))
+
+
 def stop(stopping: Mapping[str, StopTarget], remove: bool, report: Report) -> list[str]:
     """Stop (and with `remove`, remove) every target: each gets its signal once every service
     depending on it has exited, so a whole level is signalled at once; removals run beside
     the stops and never hold up the next level. Returns the services in the order they
-    were done."""
-    api = engine.client().api
+    were done. Engine calls run in daemon threads, so Ctrl-C leaves at once (what was not
+    done yet is left as it is)."""
+    events: queue.Queue[tuple[str, str, BaseException | None]] = queue.Queue()
+
+    def beside(kind: str, name: str, work: Callable[[], None]) -> None:
+        def run() -> None:
+            try:
+                work()
+                events.put((kind, name, None))
+            except BaseException as exc:  # handed to the main thread, raised there
+                events.put((kind, name, exc))
+
+        threading.Thread(target=run, name=f"{kind}-{name}", daemon=True).start()
+
     dependents = {name: {n for n, t in stopping.items() if name in t.dependencies}
                   for name in stopping}
     waiting = dict(stopping)
-    signalled: dict[str, float] = {}  # service → when SIGKILL is due
+    kill_due: dict[str, float] = {}  # signalled, still running → when SIGKILL is due
+    in_flight: set[str] = set()  # signalled (or killed), not exited yet
     killed: set[str] = set()
     exited: set[str] = set()
-    removing: dict[str, Future] = {}
     done: list[str] = []
-    pause = POLL_S[0]
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        while waiting or signalled or removing:
-            changed = False
+
+    def exit_of(name: str) -> None:
+        exited.add(name)
+        kill_due.pop(name, None)
+        in_flight.discard(name)
+        after = " after SIGKILL" if name in killed else ""
+        if remove:
+            report(name, "removing", "exited" + after)
+            beside("removed", name, lambda: _remove(stopping[name].container_id))
+        else:
+            done.append(name)
+            report(name, "stopped", after.strip())
+
+    def release() -> None:
+        """Signal every waiting target whose dependents have all exited (again after a
+        target that was not running is done: what it blocked is free now)."""
+        while waiting:
             blocked = {n for n in waiting if dependents[n] - exited}
-            if blocked == set(waiting) and not signalled:
+            if blocked == set(waiting) and not in_flight:
                 blocked = set()  # a cycle (labels of containers from different configurations)
-            level = [waiting.pop(name) for name in sorted(set(waiting) - blocked)]
-            sent = list(pool.map(lambda t: t.running and _signal(api, t.container_id, t.signal),
-                                 level))  # side by side: each is a round trip to the engine
-            for target, delivered in zip(level, sent, strict=True):
-                if delivered:
-                    signalled[target.service] = time.monotonic() + target.grace
-                    report(target.service, "stopping", f"sent {target.how}")
-                else:
-                    signalled[target.service] = 0.0  # not running: nothing to wait for
-                changed = True
-            if signalled:
-                running = _running(api, {stopping[n].container_id for n in signalled})
-                now = time.monotonic()
-                for name in sorted(signalled):
+            if blocked == set(waiting):
+                return
+            for name in sorted(set(waiting) - blocked):
+                target = waiting.pop(name)
+                if not target.running:
+                    exit_of(name)  # nothing to wait for
+                    continue
+                report(name, "stopping", f"sent {target.how}")
+                kill_due[name] = time.monotonic() + target.grace
+                in_flight.add(name)
+                beside("exited", name, lambda t=target: _wait_exit(t.container_id))
+                beside("signalled", name, lambda t=target: _signal(t.container_id, t.signal))
+
+    release()
+    while len(done) < len(stopping):
+        due = min(kill_due.values(), default=None)
+        try:
+            kind, name, error = events.get(
+                timeout=None if due is None else max(0.0, due - time.monotonic()))
+        except queue.Empty:
+            now = time.monotonic()
+            for name, when in sorted(kill_due.items()):
+                if when <= now and name not in killed:
+                    killed.add(name)
                     target = stopping[name]
-                    if target.container_id in running:
-                        if now >= signalled[name] and name not in killed:
-                            _signal(api, target.container_id, "SIGKILL")
-                            killed.add(name)
-                            report(name, "stopping", f"killed: still running after "
-                                   f"{format_duration(target.grace)} ({target.signal} ignored)")
-                        continue
-                    del signalled[name]
-                    exited.add(name)
-                    changed = True
-                    if remove:
-                        removing[name] = pool.submit(_remove, api, target.container_id)
-                        report(name, "removing", "exited" + (" after SIGKILL"
-                                                             if name in killed else ""))
-                    else:
-                        done.append(name)
-                        report(name, "stopped", "after SIGKILL" if name in killed else "")
-            for name in [n for n, future in removing.items() if future.done()]:
-                removing.pop(name).result()  # an engine error surfaces here
-                done.append(name)
-                changed = True
-                report(name, "removed", "after SIGKILL" if name in killed else "")
-            if waiting or signalled or removing:
-                pause = POLL_S[0] if changed else min(pause * 2, POLL_S[1])
-                time.sleep(pause)
+                    report(name, "stopping", f"killed: still running after "
+                           f"{format_duration(target.grace)} ({target.signal} ignored)")
+                    beside("signalled", name, lambda t=target: _signal(t.container_id,
+                                                                       "SIGKILL"))
+            for name in killed:
+                kill_due.pop(name, None)  # its waiter reports the exit
+            continue
+        if error is not None:
+            raise error
+        if kind == "exited":
+            exit_of(name)
+            release()
+        elif kind == "removed":
+            done.append(name)
+            report(name, "removed", "after SIGKILL" if name in killed else "")
     return done
-
-
-def _signal(api, container_id: str, signal: str) -> bool:
-    """Send `signal`; False when the container is not running (nothing to signal)."""
-    import docker.errors
-
-    try:
-        api.kill(container_id, signal=signal)
-        return True
-    except docker.errors.NotFound:
-        return False
-    except docker.errors.APIError as exc:
-        if exc.response is not None and exc.response.status_code == 409:  # not running
-            return False
-        raise
-
-
-def _running(api, ids: Iterable[str]) -> set[str]:
-    wanted = set(ids)
-    listed = api.containers(all=True, filters={"id": sorted(wanted)}) if wanted else []
-    return {c["Id"] for c in listed
-            if c["Id"] in wanted and c.get("State") in ("running", "restarting", "paused",
-                                                        "removing")}
-
-
-def _remove(api, container_id: str) -> None:
-    import docker.errors
-
-    with contextlib.suppress(docker.errors.NotFound):
-        api.remove_container(container_id, force=True)
 
 
 def down(namespace: str, services: Mapping[str, Service] | None, volumes: bool,
@@ -180,14 +208,13 @@ def down(namespace: str, services: Mapping[str, Service] | None, volumes: bool,
     from dataplatform.services import found
     from dataplatform.services import volumes as volumes_mod
 
-    api = engine.client().api
     removed = stop(targets(found.containers(namespace), services), remove=True, report=report)
-    ours = {"label": f"{labels.PROJECT}={namespace}"}
-    for network in api.networks(filters=ours):
-        api.remove_network(network["Id"])
-    listed = api.volumes(filters=ours).get("Volumes") or []
+    ours = {"label": [f"{labels.PROJECT}={namespace}"]}
+    for network in engine.get_json("/networks", {"filters": ours}):
+        _engine("DELETE", f"/networks/{network['Id']}", ok=(404,))
+    listed = engine.get_json("/volumes", {"filters": ours}).get("Volumes") or []
     for name in volumes_mod.to_remove(listed, namespace, volumes, declared_volumes, services):
-        api.remove_volume(name)
+        _engine("DELETE", f"/volumes/{name}", ok=(404,))
     return removed
 
 
@@ -238,15 +265,14 @@ def restart(found: Mapping[str, Found], services: Mapping[str, Service] | None, 
     for level in levels:
         chosen = {n: found[n] for n in level}
         stop(targets(chosen, services), remove=False, report=report)
-        api = engine.client().api
         for service, container in chosen.items():
-            api.start(container.id)
+            _engine("POST", f"/containers/{container.id}/start")
             report(service, "starting", "")
-        _wait_ready(api, {n: c.id for n, c in chosen.items()}, timeout, report)
+        _wait_ready({n: c.id for n, c in chosen.items()}, timeout, report)
     return later
 
 
-def _wait_ready(api, ids: Mapping[str, str], timeout: float, report: Report) -> None:
+def _wait_ready(ids: Mapping[str, str], timeout: float, report: Report) -> None:
     """Poll (short adaptive waits) until every container in `ids` is ready; the first that
     fails, or is not ready in `timeout` seconds, is an UpFailed with its last log lines."""
     from dataplatform.services.execute import UpFailed
@@ -265,8 +291,8 @@ def _wait_ready(api, ids: Mapping[str, str], timeout: float, report: Report) -> 
             elif state == "failed" or time.monotonic() > deadline:
                 if state != "failed":
                     detail = f"not ready after {timeout:g}s ({detail})"
-                log = "" if attrs is None else \
-                    api.logs(container_id, tail=20).decode(errors="replace")
+                log = "" if attrs is None else engine.client().api.logs(
+                    container_id, tail=20).decode(errors="replace")
                 raise UpFailed(name, detail, log)
         if pending:
             time.sleep(pause)
