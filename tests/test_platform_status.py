@@ -4,14 +4,26 @@ services.yaml is broken; an unknown service named with a did-you-mean."""
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from support import TempProject, free_port
+from support import TempProject, clean_env, free_port, run
 
 LONG = "a-service-whose-name-is-long-enough-to-wrap-at-80-columns"  # hostname ≤ 63
+# runs invoke and writes the modules it imported, at exit
+WRAPPER = """\
+import atexit, json, sys
+out = sys.argv[1]
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+sys.argv = ["invoke", *sys.argv[2:]]
+from invoke.main import program
+program.run()
+"""
 
 
 def containers(docker_client, namespace: str) -> dict[str, object]:
@@ -70,8 +82,18 @@ def line_of(text: str, service: str) -> str:
 @pytest.mark.docker
 def test_status_tells_success_from_failure_and_cuts_nothing_when_piped(
         stack: TempProject) -> None:
-    result = stack.invoke("status")
+    """Also: status reads the engine with plain HTTP on its socket, never importing the
+    docker SDK or requests (a tenth of a second for a read-only command)."""
+    wrapper = stack.root.parent / "modules_at_exit.py"
+    wrapper.write_text(WRAPPER)
+    listing = stack.root.parent / "modules.json"
+    result = run([sys.executable, str(wrapper), str(listing), "status"], stack.root,
+                 clean_env(**stack.env))
     assert result.returncode == 0, result.stderr
+    modules = json.loads(listing.read_text())
+    assert "dataplatform.services.status" in modules
+    loaded = sorted({m.split(".")[0] for m in modules} & {"docker", "requests", "urllib3"})
+    assert loaded == [], f"invoke status imported {loaded}"
     out = result.stdout
     assert "exited (0): ok" in line_of(out, "done")
     assert "exited (3): failed" in line_of(out, "broke")
@@ -166,3 +188,16 @@ def test_starting_invoke_imports_no_commands_dependencies() -> None:
     done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True,
                           text=True, check=True)
     assert done.stdout.split() == [], done.stdout
+
+
+def test_invoke_caches_the_toolkits_bytecode(project: TempProject, tmp_path: Path) -> None:
+    """invoke turns bytecode caching off for what tasks.py imports; without it back on, every
+    command compiled every toolkit module it loads again (a tenth of a second and more)."""
+    prefix = tmp_path / "pycache"
+    env = clean_env(PYTHONDONTWRITEBYTECODE=None, PYTHONPYCACHEPREFIX=str(prefix))
+    listed = run([str(Path(sys.executable).with_name("invoke")), "--list"], project.root, env)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    tag = sys.implementation.cache_tag
+    cached = {path.parts[-3:] for path in prefix.rglob(f"*.{tag}.pyc")}
+    assert ("dataplatform", "cli", f"platform.{tag}.pyc") in cached, sorted(cached)
+    assert ("dataplatform", "cli", f"namespace.{tag}.pyc") in cached
