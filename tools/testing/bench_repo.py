@@ -75,6 +75,21 @@ def load() -> str:
     return "load " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+class Cases(list):
+    """The cases measured so far; each row is printed as soon as its case is done, so a run
+    stopped early (Ctrl-C at full size) still shows what it measured."""
+
+    def add(self, case: Case) -> None:
+        if not self:
+            print(f"\n{'case':28} {'median s':>9} {'CPU s':>6} {'runs':>5} {'tasks run':>9} "
+                  f"{'stat':>6} {'read':>6}  images   ({load()})")
+        self.append(case)
+        cpu = f"{statistics.median(case.cpu):6.2f}" if case.cpu else f"{'-':>6}"
+        print(f"{case.name:28} {statistics.median(case.seconds):9.3f} {cpu} "
+              f"{len(case.seconds):5d} {case.ran:9d} {case.statted:>6} {case.read:>6}  "
+              f"{case.images}", flush=True)
+
+
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -227,36 +242,36 @@ def main() -> None:
     print(f"{len(names)} pipelines, {shape.images} image contexts of ~{files} files in {root}"
           f" ({load()})")
     REGISTRY["DATAPLATFORM_REGISTRY"] = registry  # every doit pushes what it builds
-    cases: list[Case] = []
+    cases = Cases()
     try:
         first = Case("first doit" + (" (pushing)" if registry else ""))
         doit(root, "-n", str(args.jobs), "-P", "thread", case=first)
-        cases.append(first)
+        cases.add(first)
 
         noop = Case("no-op")
         timed(noop, root, args.repeat)
         noop.statted, noop.read = file_counts(root)
-        cases.append(noop)
+        cases.add(noop)
 
         model = root / "pipelines/p001/dbt/models/marts/orders.sql"
         flip = iter(range(10**6))
         one_model = Case("one dbt model changed")
         timed(one_model, root, args.repeat,
               lambda: model.write_text(model.read_text() + f"-- edit {next(flip)}\n"))
-        cases.append(one_model)
+        cases.add(one_model)
 
         cdc = root / "pipelines/p000/config/cdc.yaml"
         column = Case("one CDC column changed")
         timed(column, root, args.repeat,
               lambda: edit(cdc, "      Id: bigint\n",
                            f"      Id: bigint\n      Extra{next(flip)}: int\n"))
-        cases.append(column)
+        cases.add(column)
 
         script = root / "platform/images/img0/entry.sh"
         image = Case("one image file changed")
         timed(image, root, args.repeat,
               lambda: script.write_text(script.read_text() + f"echo {next(flip)}\n"))
-        cases.append(image)
+        cases.add(image)
 
         touch = Case("touch-all")
         later = time.time() - 3600  # in the past: a future mtime is "racily clean" for long
@@ -268,11 +283,11 @@ def main() -> None:
                 if ".git" not in path.parts and path.is_file():
                     os.utime(path, (later, later))
         timed(touch, root, 1, touch_all)
-        cases.append(touch)
+        cases.add(touch)
         after_touch = Case("no-op after touch-all")
         timed(after_touch, root, args.repeat)
         after_touch.statted, after_touch.read = file_counts(root)
-        cases.append(after_touch)
+        cases.add(after_touch)
 
         clone = Case("fresh clone, warm registry" if registry else "fresh clone, same engine")
         synthetic_repo.git_commit(root, "edits")
@@ -281,7 +296,7 @@ def main() -> None:
         if registry:  # another machine: the registry has the images, the engine does not
             remove_namespace_images(shape.namespace)
         doit(target, "-n", str(args.jobs), "-P", "thread", case=clone)
-        cases.append(clone)
+        cases.add(clone)
 
         listing = Case("doit list")
         for _ in range(args.repeat):
@@ -289,22 +304,16 @@ def main() -> None:
             subprocess.run([str(BIN / "python"), "-m", "doit", "list"], cwd=root, env=env(),
                            capture_output=True, check=True)
             listing.seconds.append(time.perf_counter() - start)
-        cases.append(listing)
+        cases.add(listing)
         info = Case("doit info dbt:p001")
         for _ in range(args.repeat):
             start = time.perf_counter()
             subprocess.run([str(BIN / "python"), "-m", "doit", "info", "dbt:p001"], cwd=root,
                            env=env(), capture_output=True, check=True)
             info.seconds.append(time.perf_counter() - start)
-        cases.append(info)
+        cases.add(info)
 
-        print(f"\n{'case':28} {'median s':>9} {'CPU s':>6} {'runs':>5} {'tasks run':>9} "
-              f"{'stat':>6} {'read':>6}  images   ({load()})")
-        for case in cases:
-            cpu = f"{statistics.median(case.cpu):6.2f}" if case.cpu else f"{'-':>6}"
-            print(f"{case.name:28} {statistics.median(case.seconds):9.3f} {cpu} "
-                  f"{len(case.seconds):5d} {case.ran:9d} {case.statted:>6} {case.read:>6}  "
-                  f"{case.images}")
+        print(f"\n({load()})")
         if args.loops:
             with_dbt = [n for n in names if (root / "pipelines" / n / "dbt").is_dir()]
             loops = {f"dbt build loop ({len(with_dbt)})": dbt_loop(root, with_dbt),
