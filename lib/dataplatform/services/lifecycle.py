@@ -19,20 +19,18 @@ from dataplatform.errors import UserError
 from dataplatform.images import engine
 from dataplatform.project import Project
 from dataplatform.services import desired as desired_mod
-from dataplatform.services import graph
-from dataplatform.services import plan as plan_mod
 from dataplatform.services.desired import DesiredContainer
-from dataplatform.services.execute import UpFailed
 from dataplatform.services.manifest import ServicesManifest, load_services
-from dataplatform.services.observe import Observed, image_key, observe
 from dataplatform.services.spec import Service
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # planning and executing load with `up` (status computes hashes only)
     import docker
 
     from dataplatform.images import fingerprint as fp
+    from dataplatform.services import plan as plan_mod
+    from dataplatform.services.observe import Observed
 
-__all__ = ["Platform", "UpFailed", "UpResult"]
+__all__ = ["Platform", "UpResult"]
 
 Report = Callable[[str, str, str], None]  # service, state, detail
 
@@ -52,6 +50,8 @@ def _quiet(service: str, state: str, detail: str) -> None:
 
 def want_of(want: DesiredContainer) -> plan_mod.Want:
     """The planner's view of a desired container."""
+    from dataplatform.services import plan as plan_mod
+
     service = want.service
     return plan_mod.Want(
         name=service.name, container=want.name, config_hash=want.config_hash,
@@ -84,6 +84,8 @@ class Platform:
                   ) -> tuple[list[Service], list[str]]:
         """The services to start in start order, and notes on the `required: false`
         dependencies left out (not declared, or not selected)."""
+        from dataplatform.services import graph
+
         services = self.manifest.services
         for name in names or []:
             if name not in services:
@@ -121,6 +123,8 @@ class Platform:
         pulled when missing — unless `fetch` is false (then missing images are left out).
         `observed`: images already read (an image list); any other is inspected by reference,
         one plain-HTTP request each (listing every image costs far more on a busy engine)."""
+        from dataplatform.services.observe import image_key
+
         resolved: dict[str, tuple[str, str]] = {}
         values: dict[str, str] | None = None
         for service in services:
@@ -225,6 +229,8 @@ class Platform:
         """Everything `up` decides before it changes anything: images (built or pulled),
         interpolation, the plan, and its conflicts (name clashes, then host ports)."""
         from dataplatform.services import execute
+        from dataplatform.services import plan as plan_mod
+        from dataplatform.services.observe import observe
 
         services, notes = self.selection(names, profiles)
         if not services:
@@ -245,6 +251,7 @@ class Platform:
         the external ones exist: one inspection each (none when nothing is created)."""
         from urllib.parse import quote
 
+        from dataplatform.services import plan as plan_mod
         from dataplatform.services import volumes
 
         creating = [wanted[s.target] for s in made.steps if s.kind == plan_mod.CREATE_STEP]
@@ -262,6 +269,7 @@ class Platform:
 
     def up(self, names: list[str] | None = None, profiles: list[str] | None = None,
            timeout: float = 300.0, report: Report = _quiet) -> UpResult:
+        from dataplatform.services import plan as plan_mod
         from dataplatform.services.execute import Executor
 
         made, wanted, observed, notes = self.plan(names, profiles, report)
