@@ -13,6 +13,8 @@ import json
 import sys
 import time
 
+import pytest
+
 from dataplatform.build import load_cache
 from support import TempProject, clean_env, copy_from_checkout, executed, require_dbt_extra, run
 
@@ -33,6 +35,7 @@ runpy.run_module("doit", run_name="__main__", alter_sys=True)
 """
 
 
+@pytest.mark.docker
 def test_a_no_op_imports_no_heavy_package(project: TempProject, busybox_image: str) -> None:
     for part in ("platform/cdc", "pipelines/shared", "pipelines/erp_cdc"):
         copy_from_checkout(part, project.root)

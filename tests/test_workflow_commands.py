@@ -300,6 +300,7 @@ def test_why_changed_unchanged_and_never_run(mono):
     assert unknown.returncode == 1 and "did you mean 'cdc:p002'?" in unknown.stderr
 
 
+@pytest.mark.docker
 def test_why_an_image_missing_from_the_engine(mono, docker_client):
     """A real engine answers whether an image of the context's fingerprint exists."""
     found = json.loads(invoke(mono, "why", "image:img0", "--json").stdout)["statuses"][0]
