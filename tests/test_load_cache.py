@@ -19,14 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import synthetic_repo  # tools/testing, on pytest's pythonpath
 
 from dataplatform.build import load_cache
 from dataplatform.build.dodo import Deferred, Loader
 from dataplatform.build.runstate import RUN
-from support import REPO, clean_env
-
-sys.path.insert(0, str(REPO / "tools" / "testing"))
-import synthetic_repo  # tools/testing is not a package
+from support import clean_env
 
 SHAPE = synthetic_repo.Shape(pipelines=4, cdc_every=2, groups=1, tenants=2, tables=2, images=1,
                              image_every=1000, namespace="dploadcache")

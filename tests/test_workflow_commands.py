@@ -20,12 +20,10 @@ import time
 from pathlib import Path
 
 import pytest
+import synthetic_repo  # tools/testing, on pytest's pythonpath
 
 from dataplatform.project import Project
-from support import REPO, clean_env, executed, require_dbt_extra
-
-sys.path.insert(0, str(REPO / "tools" / "testing"))
-import synthetic_repo
+from support import clean_env, executed, require_dbt_extra
 
 SHAPE = synthetic_repo.Shape(pipelines=8, cdc_every=2, groups=3, tenants=2, tables=2, images=2,
                              image_every=3, namespace="dptest-workflow")
