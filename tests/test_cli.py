@@ -74,7 +74,8 @@ def invoke(project: TempProject, engine: FakeEngine, *args: str):
 
 
 def flags_of(task: Task) -> list[str]:
-    return [f"--{arg.name.replace('_', '-')}" for arg in task.get_arguments()]
+    # names[0] is the flag as invoke spells it (`from_` → `--from`, `dry_run` → `--dry-run`)
+    return [f"--{arg.names[0]}" for arg in task.get_arguments()]
 
 
 @pytest.mark.parametrize("name", COMMANDS)
