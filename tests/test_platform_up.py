@@ -5,6 +5,7 @@ that stay completed, name clashes found before anything starts, depends_on `requ
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import subprocess
 import sys
@@ -411,7 +412,8 @@ def test_an_image_declared_with_build_is_built_in_process(
     broken = stack.invoke("up")
     assert broken.returncode == 1 and "Traceback" not in broken.stderr
     # the builder's own one-line message, not doit's output scraped for ✗ lines
-    assert broken.stderr.startswith(f"✗ image:{name}: build failed at Step 2/3 : RUN nope"), \
+    # (the step count depends on how the builder labels the image: not asserted)
+    assert re.match(rf"✗ image:{name}: build failed at Step 2/\d+ : RUN nope", broken.stderr), \
         broken.stderr
 
 
