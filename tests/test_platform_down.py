@@ -58,7 +58,9 @@ class Events:
     engine afterwards is not enough: it keeps only its last few hundred events, which a busy
     engine overwrites within seconds.)"""
 
-    def __init__(self, docker_client, namespace: str):
+    def __init__(self, docker_client, namespace: str, health: bool = False):
+        """`health`: also record health results (`("health_status", "healthy")`)."""
+        self.health = health
         self.seen: dict[str, list[tuple]] = defaultdict(list)  # service → [(ns, action, value)]
         self.stream = docker_client.events(decode=True, filters={
             "type": "container", "label": f"dataplatform.project={namespace}"})
@@ -70,7 +72,11 @@ class Events:
             for event in self.stream:
                 attributes = event["Actor"]["Attributes"]
                 action = event.get("Action") or event.get("status")
-                if action in ("kill", "die", "destroy", "start"):
+                if self.health and action.startswith("health_status: "):
+                    action, value = action.split(": ", 1)
+                    self.seen[attributes.get("dataplatform.service")].append(
+                        (event["timeNano"], action, value))
+                elif action in ("kill", "die", "destroy", "start"):
                     value = attributes.get("signal") or attributes.get("exitCode")
                     self.seen[attributes.get("dataplatform.service")].append(
                         (event["timeNano"], action, value))
@@ -189,6 +195,7 @@ def test_restart_also_restarts_dependents_declaring_restart_true_once_it_is_heal
         assert project.invoke("up").returncode == 0
         before = {n: c.attrs["State"]["StartedAt"]
                   for n, c in containers(docker_client, project.namespace).items()}
+        events = Events(docker_client, project.namespace, health=True)
         result = project.invoke("restart", "db")
         assert result.returncode == 0, result.stdout + result.stderr
         out = result.stdout
@@ -199,10 +206,13 @@ def test_restart_also_restarts_dependents_declaring_restart_true_once_it_is_heal
         started = {n: instant(attrs["State"]["StartedAt"]) for n, attrs in after.items()}
         assert started["side"] == instant(before["side"])  # no restart: true, not touched
         assert all(started[n] > instant(before[n]) for n in ("db", "app", "worker")), started
-        # app started only after db passed a health check as the restarted container
-        passed = [instant(check["End"]) for check in after["db"]["State"]["Health"]["Log"]
-                  if check["ExitCode"] == 0 and instant(check["Start"]) > started["db"]]
-        assert passed and min(passed) < started["app"] < started["worker"], (passed, started)
+        # db restarted and became healthy, then app started, then worker
+        seen = events.until("worker", "start")
+        db_start = first(seen["db"], "start")
+        healthy = next(t for t, a, v in seen["db"] if a == "health_status" and v == "healthy"
+                       and t > db_start)
+        assert db_start < healthy < first(seen["app"], "start") < first(seen["worker"], "start")
+        assert "start" not in [a for _, a, _ in seen.get("side", [])]
     finally:
         for container in containers(docker_client, project.namespace).values():
             container.remove(force=True)
