@@ -294,6 +294,7 @@ def test_a_mount_of_a_top_level_volume_is_the_shared_volume_else_the_services_ow
     assert [(m.source, m.named, m.read_only) for m in made.mounts] == [
         ("ns_data", True, False), ("ns_db_own", True, True), ("/r/conf", False, False),
         ("ext", True, False), ("exact", True, False)]
+    assert [v.key for v in made.volumes] == ["data", "own", "named"]
     assert [(v.name, dict(v.labels)) for v in made.volumes] == [
         ("ns_data", {"dataplatform.project": NS, "dataplatform.persistent": "false",
                      "dataplatform.volume": "data"}),
@@ -312,18 +313,19 @@ def test_volume_problems_name_foreign_volumes_and_missing_external_ones() -> Non
     found = {"ns_ours": ours, "ns_bare": {"Labels": None},
              "ns_other": {"Labels": {"dataplatform.project": "other"}},
              "ext_here": {"Labels": {}}, "ns_new": None, "ext_gone": None}
-    lines = problems({"ns_ours": "a", "ns_bare": "b", "ns_other": "c", "ns_new": "d"},
+    lines = problems({"ns_ours": ("a", "ours"), "ns_bare": ("b", "bare"),
+                      "ns_other": ("c", "other"), "ns_new": ("d", "new")},
                      {"ext_here": "f:3", "ext_gone": "f:4"}, found, NS, "f")
     assert lines == [
         "volume ns_bare for service b already exists and is not made by invoke up — remove it "
-        "(docker volume rm ns_bare) if its data is not needed, or declare it under the "
-        "top-level volumes: of f with external: true and name: ns_bare to use it as it is",
+        "(docker volume rm ns_bare) if its data is not needed, or use it as it is: declare "
+        "`bare: {external: true, name: ns_bare}` under the top-level volumes: of f",
         "volume ns_other for service c already exists and is made for namespace other — "
-        "remove it (docker volume rm ns_other) if its data is not needed, or declare it under "
-        "the top-level volumes: of f with external: true and name: ns_other to use it as it is",
+        "remove it (docker volume rm ns_other) if its data is not needed, or use it as it is: "
+        "declare `other: {external: true, name: ns_other}` under the top-level volumes: of f",
         "volume ext_gone is declared external: true (f:4) but the engine has no such volume — "
         "create it (docker volume create ext_gone), or remove external: true so up creates it"]
-    assert problems({"ns_ours": "a"}, {}, found, NS, "f") == []
+    assert problems({"ns_ours": ("a", "ours")}, {}, found, NS, "f") == []
 
 
 @pytest.mark.parametrize(("state", "fields", "condition", "expected"), [

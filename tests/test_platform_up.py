@@ -158,9 +158,9 @@ volumes:
         assert result.returncode == 1, result.stdout
         assert result.stderr.count("\n") == 1, result.stderr
         assert (f"volume {name} for service db already exists and is not made by invoke up — "
-                f"remove it (docker volume rm {name}) if its data is not needed, or declare "
-                "it under the top-level volumes: of platform/services.yaml with external: "
-                f"true and name: {name} to use it as it is") in result.stderr, result.stderr
+                f"remove it (docker volume rm {name}) if its data is not needed, or use it as "
+                f"it is: declare `data: {{external: true, name: {name}}}` under the top-level "
+                "volumes: of platform/services.yaml") in result.stderr, result.stderr
         assert containers(docker_client, stack.namespace) == {}
         foreign.reload()
         assert foreign.attrs["Labels"] == {"made.by": "someone"}  # untouched

@@ -71,6 +71,7 @@ class VolumeSpec:
 
     name: str
     labels: tuple[tuple[str, str], ...]
+    key: str = ""  # its name in services.yaml (`data` of `data:/path`)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ def mount_volumes(service: Service, namespace: str, mounts: list[Mount],
             made = volume_labels(namespace, volume.persistent, key=key)
         else:
             made = volume_labels(namespace, service.persistent, service=service.name)
-        found.append(VolumeSpec(mount.source, tuple(sorted(made.items()))))
+        found.append(VolumeSpec(mount.source, tuple(sorted(made.items())), key))
     return tuple(found), tuple(external)
 
 

@@ -255,7 +255,8 @@ class Platform:
         from dataplatform.services import volumes
 
         creating = [wanted[s.target] for s in made.steps if s.kind == plan_mod.CREATE_STEP]
-        managed = {v.name: want.service.name for want in creating for v in want.volumes}
+        managed = {v.name: (want.service.name, v.key) for want in creating
+                   for v in want.volumes}
         places = {v.engine_name(self.namespace): v.declared_in
                   for v in self.manifest.volumes.values() if v.external}
         external = {name: places.get(name, self.manifest.declared_in)

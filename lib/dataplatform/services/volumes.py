@@ -43,16 +43,17 @@ def to_remove(listed: Iterable[Mapping[str, Any]], namespace: str, everything: b
             if everything or not is_persistent(v.get("Labels") or {}, declared, services)]
 
 
-def problems(managed: Mapping[str, str], external: Mapping[str, str],
+def problems(managed: Mapping[str, tuple[str, str]], external: Mapping[str, str],
              found: Mapping[str, Mapping[str, Any] | None], namespace: str,
              declared_in: str) -> list[str]:
-    """What stops `up` from using its volumes, one line each. `managed`: volume name → the
-    service mounting it, for the volumes `up` would create; `external`: name → where it is
-    declared `external: true`; `found`: the engine's inspection of each (None: missing).
+    """What stops `up` from using its volumes, one line each. `managed`: volume name → (the
+    service mounting it, its key in services.yaml), for the volumes `up` would create;
+    `external`: name → where it is declared `external: true`; `found`: the engine's
+    inspection of each (None: missing).
     A managed volume that already exists without this namespace's label holds someone
     else's data: `up` would mount it silently, so it refuses and says how to proceed."""
     lines = []
-    for name, service in managed.items():
+    for name, (service, key) in managed.items():
         attrs = found.get(name)
         if attrs is None:
             continue
@@ -62,8 +63,8 @@ def problems(managed: Mapping[str, str], external: Mapping[str, str],
         whose = f"made for namespace {owner}" if owner else "not made by invoke up"
         lines.append(f"volume {name} for service {service} already exists and is {whose} — "
                      f"remove it (docker volume rm {name}) if its data is not needed, or "
-                     f"declare it under the top-level volumes: of {declared_in} with "
-                     f"external: true and name: {name} to use it as it is")
+                     f"use it as it is: declare `{key}: {{external: true, name: {name}}}` "
+                     f"under the top-level volumes: of {declared_in}")
     for name, where in external.items():
         if found.get(name) is None:
             lines.append(f"volume {name} is declared external: true ({where}) but the engine "
