@@ -102,20 +102,24 @@ def test_compose_export_writes_top_level_volumes_once(stack: TempProject,
     volumes: ["data:/data", "own:/own"]
   b:
     image: {busybox_image}
-    volumes: ["data:/srv/data:ro"]
+    volumes: ["data:/srv/data:ro", "named:/named"]
 volumes:
   data: {{persistent: true}}
+  named: {{name: exactly-this}}
 """)
     result = stack.invoke("compose")
     assert result.returncode == 0, result.stderr
     document = yaml.safe_load((stack.root / "compose.yaml").read_text())
     assert document["services"]["a"]["volumes"] == ["data:/data", "a_own:/own"]
-    assert document["services"]["b"]["volumes"] == ["data:/srv/data:ro"]
+    assert document["services"]["b"]["volumes"] == ["data:/srv/data:ro", "named:/named"]
     assert document["volumes"] == {
         "data": {"labels": {"dataplatform.project": stack.namespace,
                             "dataplatform.persistent": "true", "dataplatform.volume": "data"}},
         "a_own": {"labels": {"dataplatform.project": stack.namespace,
                              "dataplatform.persistent": "false", "dataplatform.service": "a"}},
+        "named": {"name": "exactly-this",  # compose uses it as named, as up does
+                  "labels": {"dataplatform.project": stack.namespace,
+                             "dataplatform.persistent": "false", "dataplatform.volume": "named"}},
     }
 
 
