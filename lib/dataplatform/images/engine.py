@@ -292,44 +292,47 @@ def _query(params: dict[str, Any] | None) -> str:
 
 def get_json(path: str, params: dict[str, Any] | None = None, missing_ok: bool = False,
              timeout: float = API_TIMEOUT_S) -> Any:
-    """`GET path` of the engine API, decoded: one plain HTTP request on a local unix socket
-    (so a read-only command such as `invoke status` never imports the docker SDK), through the
-    SDK's client for any other endpoint. `missing_ok`: None for a 404 (a container that went
-    away between a listing and its inspection)."""
+    """`GET path` of the engine API, decoded (through `call`, so a read-only command such as
+    `invoke status` never imports the docker SDK on a local socket). `missing_ok`: None for a
+    404 (a container that went away between a listing and its inspection)."""
+    status, body = call("GET", path, params, timeout)
+    if missing_ok and status == 404:
+        return None
+    if status != 200:
+        raise UserError(f"Docker engine error on GET {path}: HTTP {status} "
+                        f"{body[:200].decode(errors='replace')}")
+    return json.loads(body)
+
+
+def _where() -> Endpoint:
+    """The engine's endpoint; a failure to find it is remembered for the rest of the process."""
     global _failure
     if _failure is not None:
         raise _failure
     try:
-        where = endpoint()
+        return endpoint()
     except EngineUnavailable as exc:
         with _lock:
             _failure = exc
         raise
-    query = _query(params)
-    target = f"{path}?{query}" if query else path
-    if where.socket_path is None:
-        api = client().api
-        response = api.get(api._url(path), params=dict(urllib.parse.parse_qsl(query)))
-        if missing_ok and response.status_code == 404:
-            return None
-        return api._result(response, json=True)
+
+
+def _on_socket(where: Endpoint, method: str, target: str, timeout: float | None
+               ) -> tuple[int, bytes]:
+    """One plain HTTP request on the engine's local unix socket, the whole body read."""
+    global _failure
+    assert where.socket_path is not None
     connection = _UnixHTTPConnection(where.socket_path, timeout)
     try:
-        connection.request("GET", target)
+        connection.request(method, target)
         response = connection.getresponse()
-        body = response.read()
+        return response.status, response.read()
     except OSError as exc:
         with _lock:
             _failure = classify(exc, where)
         raise _failure from None
     finally:
         connection.close()
-    if missing_ok and response.status == 404:
-        return None
-    if response.status != 200:
-        raise UserError(f"Docker engine error on GET {path}: HTTP {response.status} "
-                        f"{body[:200].decode(errors='replace')}")
-    return json.loads(body)
 
 
 def call(method: str, path: str, params: dict[str, Any] | None = None,
@@ -338,52 +341,21 @@ def call(method: str, path: str, params: dict[str, Any] | None = None,
     local unix socket (no docker SDK: `down` and `restart` stop, wait for and remove
     containers this way); through the SDK's session for any other endpoint. `timeout` None
     waits as long as the engine takes (`/containers/{id}/wait`)."""
-    global _failure
-    if _failure is not None:
-        raise _failure
-    try:
-        where = endpoint()
-    except EngineUnavailable as exc:
-        with _lock:
-            _failure = exc
-        raise
+    where = _where()
     query = _query(params)
     if where.socket_path is None:
         api = client().api
         response = api.request(method, api._url(path), timeout=timeout,
                                params=dict(urllib.parse.parse_qsl(query)))
         return response.status_code, response.content
-    connection = _UnixHTTPConnection(where.socket_path, timeout)
-    try:
-        connection.request(method, f"{path}?{query}" if query else path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    except OSError as exc:
-        with _lock:
-            _failure = classify(exc, where)
-        raise _failure from None
-    finally:
-        connection.close()
+    return _on_socket(where, method, f"{path}?{query}" if query else path, timeout)
 
 
 def post(path: str, params: dict[str, str], timeout: float = API_TIMEOUT_S
          ) -> tuple[int, bytes] | None:
     """`POST path` on a local unix socket, the whole (streamed) body read: (status, body).
     None for any other endpoint (the caller then leaves the work to the docker SDK)."""
-    global _failure
-    if _failure is not None:
-        raise _failure
-    where = endpoint()
+    where = _where()
     if where.socket_path is None:
         return None
-    connection = _UnixHTTPConnection(where.socket_path, timeout)
-    try:
-        connection.request("POST", f"{path}?{urllib.parse.urlencode(params)}")
-        response = connection.getresponse()
-        return response.status, response.read()
-    except OSError as exc:
-        with _lock:
-            _failure = classify(exc, where)
-        raise _failure from None
-    finally:
-        connection.close()
+    return _on_socket(where, "POST", f"{path}?{urllib.parse.urlencode(params)}", timeout)
