@@ -10,6 +10,7 @@ import pytest
 
 from dataplatform.errors import UserError
 from dataplatform.kerberos import config, diagnose, inside, sidecar
+from support import one_error_line
 
 SPEC_NS = "acme"
 
@@ -88,23 +89,15 @@ def test_psqls_error_is_one_line_from_the_shared_diagnosis():
 
 # --- the command's bad input: one line, exit 1, no engine contacted --------------------------
 
-def _one_line(result) -> str:
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
-
-
-def test_a_bad_from_is_one_line(project):
+def test_a_bad_from_isone_error_line(project):
     project.services('  pg:\n    image: "postgres:15"\n')
-    line = _one_line(project.invoke("kerberos.test-login", "pg", "--from", "pod"))
+    line = one_error_line(project.invoke("kerberos.test-login", "pg", "--from", "pod"))
     assert line.startswith("✗ --from 'pod' is not a place to log in from")
 
 
 def test_from_platform_without_a_sidecar_says_so(project):
     project.services('  pg:\n    image: "postgres:15"\n')
-    line = _one_line(project.invoke("kerberos.test-login", "pg", "--from", "platform"))
+    line = one_error_line(project.invoke("kerberos.test-login", "pg", "--from", "platform"))
     assert "has no kerberos-sidecar service" in line and "--from host" in line
 
 
@@ -125,7 +118,7 @@ def test_with_no_engine_the_default_is_this_workstation(project, tmp_path):
     platform cannot be running, so the login is tried from the host — here it stops at pg
     publishing no port, and the line says how to log in from inside instead."""
     project.services(KERBEROS_STACK)
-    line = _one_line(project.invoke("kerberos.test-login", "pg",
+    line = one_error_line(project.invoke("kerberos.test-login", "pg",
                                     DOCKER_HOST=f"unix://{tmp_path}/none.sock"))
     assert line == ("✗ service 'pg' publishes no port (platform/services.yaml:9) — give "
                     "--port, or log in from inside the platform (--from platform)")
@@ -133,6 +126,6 @@ def test_with_no_engine_the_default_is_this_workstation(project, tmp_path):
 
 def test_from_platform_with_no_engine_is_the_engines_line(project, tmp_path):
     project.services(KERBEROS_STACK)
-    line = _one_line(project.invoke("kerberos.test-login", "pg", "--from", "platform",
+    line = one_error_line(project.invoke("kerberos.test-login", "pg", "--from", "platform",
                                     DOCKER_HOST=f"unix://{tmp_path}/none.sock"))
     assert line.startswith("✗ Docker engine not reachable: ")

@@ -10,7 +10,7 @@ import pytest
 
 from dataplatform.kerberos import diagnose
 from kerberos_helpers import PG_SPN, gss_postgres, running_kdc, sidecar, with_time_offset
-from support import free_port, require
+from support import free_port, one_error_line, require
 
 pytestmark = pytest.mark.postgres
 REALM = "LOGIN.LOCAL"
@@ -50,14 +50,6 @@ def _login(platform, kdc, cache, *args, config=None):
                            KRB5_CONFIG=str(config or kdc.krb5_conf), KRB5CCNAME=f"FILE:{cache}")
 
 
-def _one_line(result) -> str:
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
-
-
 def test_with_the_sidecars_ticket_the_login_names_the_principal(platform, kdc, gss_pg,
                                                                   tmp_path):
     result = _login(platform, kdc, _ticket(kdc, tmp_path / "cc"))
@@ -68,19 +60,19 @@ def test_with_the_sidecars_ticket_the_login_names_the_principal(platform, kdc, g
 
 
 def test_no_ticket(platform, kdc, tmp_path):
-    line = _one_line(_login(platform, kdc, tmp_path / "absent", "--user", USER))
+    line = one_error_line(_login(platform, kdc, tmp_path / "absent", "--user", USER))
     assert line.startswith("✗ postgres (") and ": no ticket: run kinit" in line
 
 
 def test_clock_skew(platform, kdc, tmp_path):
     skewed = tmp_path / "skewed"
     with_time_offset(_ticket(kdc, tmp_path / "cc"), skewed, -900)
-    line = _one_line(_login(platform, kdc, skewed))
+    line = one_error_line(_login(platform, kdc, skewed))
     assert ": clock skew: the clocks differ by more than 5 minutes" in line
 
 
 def test_wrong_spn(platform, kdc, tmp_path):
-    line = _one_line(_login(platform, kdc, _ticket(kdc, tmp_path / "cc"),
+    line = one_error_line(_login(platform, kdc, _ticket(kdc, tmp_path / "cc"),
                             "--krbsrvname", "HTTP"))
     assert f": wrong SPN: the server's service principal is not HTTP/localhost@{REALM}" in line
 
@@ -88,18 +80,18 @@ def test_wrong_spn(platform, kdc, tmp_path):
 def test_kdc_unreachable(platform, kdc, tmp_path):
     elsewhere = tmp_path / "krb5.conf"  # the realm's KDC listed at a port nothing listens on
     elsewhere.write_text(kdc.krb5_conf.read_text().replace(f":{kdc.port}", f":{free_port()}"))
-    line = _one_line(_login(platform, kdc, _ticket(kdc, tmp_path / "cc"), config=elsewhere))
+    line = one_error_line(_login(platform, kdc, _ticket(kdc, tmp_path / "cc"), config=elsewhere))
     assert ": KDC unreachable: reach the KDC" in line
 
 
 def test_a_principal_without_a_role(platform, kdc, tmp_path):
-    line = _one_line(_login(platform, kdc, _ticket(kdc, tmp_path / "cc", NO_ROLE)))
+    line = one_error_line(_login(platform, kdc, _ticket(kdc, tmp_path / "cc", NO_ROLE)))
     assert ": principal not accepted: the server has no login role" in line
 
 
-def test_an_unknown_service_is_one_line(platform, kdc, tmp_path):
+def test_an_unknown_service_isone_error_line(platform, kdc, tmp_path):
     result = platform.invoke("kerberos.test-login", "postgress")
-    assert _one_line(result).endswith("did you mean 'postgres'?")
+    assert one_error_line(result).endswith("did you mean 'postgres'?")
 
 
 # --- the script the in-platform client container runs (`sidecar.py login`, psql) -------------

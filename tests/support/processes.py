@@ -1,5 +1,6 @@
 """Running whole processes the way a user does: `run` a command, read which doit tasks a run
-`executed`, and `timed_doit` for the benchmarks (wall seconds of one `doit` process)."""
+`executed`, the `one_error_line` a user mistake must give, and `timed_doit` for the
+benchmarks (wall seconds of one `doit` process)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,15 @@ def executed(result: subprocess.CompletedProcess, prefix: str = "") -> list[str]
     """The doit tasks a run executed (its `.  task` lines), sorted; `prefix` filters them."""
     names = re.findall(r"^\.  (\S+)$", result.stdout, flags=re.M)
     return sorted(n for n in names if n.startswith(prefix))
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The single stderr line of a command that refused a user mistake: exit 1, no traceback."""
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
 
 
 def timed_doit(root: Path, *args: str, env: dict[str, str]
