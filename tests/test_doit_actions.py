@@ -48,6 +48,16 @@ def task_file():
 
 def task_bug():
     return {"actions": [action(_bug)], "verbosity": 2}
+
+
+def _engine_says_no():
+    import docker.errors
+
+    raise docker.errors.ImageNotFound("404 Client Error", explanation="No such image: nope:1")
+
+
+def task_engine():
+    return {"actions": [action(_engine_says_no)], "verbosity": 2}
 '''
 
 
@@ -137,3 +147,31 @@ def test_a_workflow_command_gets_the_load_error_as_a_user_error(tmp_path: Path) 
     with pytest.raises(UserError) as raised:
         load_graph(Project(root))
     assert str(raised.value).startswith("platform/services.yaml:1: namespace:")
+
+
+def test_an_error_the_engine_answered_is_the_same_one_line_on_both_edges(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An error the Docker engine answered (the docker SDK's exception, raised here as the SDK
+    raises it for a 404 — the edges' rendering is what is checked, so no engine is needed)
+    is one `✗ Docker engine error: …` line through doit's edge and invoke's alike."""
+    (tmp_path / "dodo.py").write_text(THROWAWAY_DODO)
+    result = _doit(tmp_path, "engine")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in output
+    doit_line = [line for line in output.splitlines() if line.startswith("✗")]
+    assert doit_line == ["✗ engine: Docker engine error: No such image: nope:1"]
+
+    import docker.errors
+    from invoke.exceptions import Exit
+
+    from dataplatform.cli.common import one_line_errors
+
+    @one_line_errors
+    def command() -> None:
+        raise docker.errors.ImageNotFound("404 Client Error", explanation="No such image: nope:1")
+
+    with pytest.raises(Exit) as raised:
+        command()
+    assert raised.value.code == 1
+    assert capsys.readouterr().err.strip() == "✗ Docker engine error: No such image: nope:1"

@@ -47,3 +47,20 @@ class EngineUnavailable(UserError):
     def __init__(self, reason: str, fix: str = ""):
         self.reason = reason
         super().__init__(f"Docker engine not reachable: {reason}", fix)
+
+
+def as_user_error(exc: BaseException) -> UserError | None:
+    """`exc` as the user sees it, or None for a bug (which keeps its traceback). Both edges
+    (doit actions and invoke commands) ask here, so an error renders the same way from either:
+    a `UserError` as it is; an error the Docker engine answered (the docker SDK's, looked up
+    only when the SDK was imported at all — most commands never do) as one line with its
+    explanation."""
+    if isinstance(exc, UserError):
+        return exc
+    import sys
+
+    docker_errors = sys.modules.get("docker.errors")
+    if docker_errors is not None and isinstance(exc, docker_errors.DockerException):
+        detail = getattr(exc, "explanation", None) or str(exc)
+        return UserError(f"Docker engine error: {detail}")
+    return None

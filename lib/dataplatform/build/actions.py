@@ -1,5 +1,6 @@
 """The one edge between user errors and doit: every python-action of every task goes through
-`action`, so a `UserError` it raises becomes the task's failure — rendered by the reporter as
+`action`, so a user's error it raises (`errors.as_user_error`: a `UserError`, or an error the
+Docker engine answered) becomes the task's failure — rendered by the reporter as
 one line, `✗ task: message — fix`, with no traceback — instead of a doit traceback. Anything
 else escaping is a bug and keeps its traceback.
 """
@@ -11,11 +12,11 @@ from typing import Any
 
 from doit.exceptions import TaskFailed
 
-from dataplatform.errors import UserError
+from dataplatform.errors import UserError, as_user_error
 
 
 class Action:
-    """A task's python-action: `fn(*args, **kwargs)`, its `UserError` turned into `TaskFailed`."""
+    """A task's python-action: `fn(*args, **kwargs)`, a user's error turned into `TaskFailed`."""
 
     def __init__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any):
         self.fn = fn
@@ -25,8 +26,11 @@ class Action:
     def __call__(self) -> Any:
         try:
             return self.fn(*self.args, **self.kwargs)
-        except UserError as exc:
-            return TaskFailed(str(exc))
+        except Exception as exc:
+            user_error = as_user_error(exc)
+            if user_error is None:
+                raise
+            return TaskFailed(str(user_error))
 
     def __repr__(self) -> str:
         return f"action({getattr(self.fn, '__name__', type(self.fn).__name__)})"

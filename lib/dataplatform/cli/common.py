@@ -26,7 +26,7 @@ from invoke import Program, Task, task
 from invoke.exceptions import Exit, ParseError
 from rich.console import Console
 
-from dataplatform.errors import UserError
+from dataplatform.errors import as_user_error
 
 HELP_TOKENS = ("--help", "-h")
 # Piped or CI output: wide enough that no line or table of ours is ever wrapped or cut.
@@ -48,22 +48,18 @@ errors = _console(stderr=True)
 
 
 def one_line_errors(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a command body; a UserError becomes `✗ message` on stderr and exit code 1."""
+    """Run a command body; a user's error (`errors.as_user_error`: a UserError, or an error the
+    Docker engine answered) becomes `✗ message` on stderr and exit code 1."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
-        except UserError as exc:
-            errors.print(f"✗ {exc}", markup=False, soft_wrap=True)
-            raise Exit(code=1) from None
         except Exception as exc:
-            # the Docker SDK's errors, when it was imported at all (most commands never do)
-            docker_errors = sys.modules.get("docker.errors")
-            if docker_errors is None or not isinstance(exc, docker_errors.DockerException):
+            user_error = as_user_error(exc)
+            if user_error is None:
                 raise
-            detail = getattr(exc, "explanation", None) or str(exc)
-            errors.print(f"✗ Docker engine error: {detail}", markup=False, soft_wrap=True)
+            errors.print(f"✗ {user_error}", markup=False, soft_wrap=True)
             raise Exit(code=1) from None
 
     return wrapper
