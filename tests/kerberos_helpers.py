@@ -26,10 +26,16 @@ PG_SPN = "postgres/localhost"  # libpq asks for postgres/<host>; tests connect t
 
 
 def require_krb5() -> None:
-    missing = [tool for tool in ("krb5kdc", "kdb5_util", "kadmin.local", "kinit", "klist")
-               if not (shutil.which(tool) or Path("/usr/sbin", tool).exists())]
-    require(not missing, f"Kerberos binaries missing ({', '.join(missing)}) — apt-get install "
-                         "krb5-kdc krb5-admin-server krb5-user")
+    missing = [
+        tool
+        for tool in ("krb5kdc", "kdb5_util", "kadmin.local", "kinit", "klist")
+        if not (shutil.which(tool) or Path("/usr/sbin", tool).exists())
+    ]
+    require(
+        not missing,
+        f"Kerberos binaries missing ({', '.join(missing)}) — apt-get install "
+        "krb5-kdc krb5-admin-server krb5-user",
+    )
 
 
 def wait_for_port(port: int, process: subprocess.Popen, what: str, limit: float = 20) -> None:
@@ -66,14 +72,31 @@ class Kdc:
         return self.keytabs / (principal.replace("/", "_") + ".keytab")
 
     def args(self, action: str) -> list[str]:
-        return [sys.executable, str(KDC_SCRIPT), action, "--dir", str(self.directory / "realm"),
-                "--realm", self.realm, "--principals", " ".join(self.principals),
-                "--keytabs", str(self.keytabs), "--port", str(self.port), "--listen",
-                "127.0.0.1", "--max-life", self.max_life, "--no-admin"]
+        return [
+            sys.executable,
+            str(KDC_SCRIPT),
+            action,
+            "--dir",
+            str(self.directory / "realm"),
+            "--realm",
+            self.realm,
+            "--principals",
+            " ".join(self.principals),
+            "--keytabs",
+            str(self.keytabs),
+            "--port",
+            str(self.port),
+            "--listen",
+            "127.0.0.1",
+            "--max-life",
+            self.max_life,
+            "--no-admin",
+        ]
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.args("serve"), stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(
+            self.args("serve"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         wait_for_port(self.port, self.process, "krb5kdc")
 
     def stop(self) -> None:
@@ -107,16 +130,23 @@ class GssPostgres:
     sockets: Path
 
     def dsn(self, user: str, **extra: str) -> str:
-        parts = {"host": "localhost", "port": str(self.port), "user": user,
-                 "dbname": "postgres", "gssencmode": "require", "connect_timeout": "10",
-                 **extra}
+        parts = {
+            "host": "localhost",
+            "port": str(self.port),
+            "user": user,
+            "dbname": "postgres",
+            "gssencmode": "require",
+            "connect_timeout": "10",
+            **extra,
+        }
         return " ".join(f"{k}={v}" for k, v in parts.items())
 
     def admin(self):
         import psycopg
 
-        return psycopg.connect(f"host={self.sockets} port={self.port} user=postgres "
-                               "dbname=postgres", autocommit=True)
+        return psycopg.connect(
+            f"host={self.sockets} port={self.port} user=postgres dbname=postgres", autocommit=True
+        )
 
 
 @contextlib.contextmanager
@@ -124,8 +154,10 @@ def gss_postgres(keytab: Path, roles: list[str]) -> Iterator[GssPostgres]:
     """A PostgreSQL cluster on 127.0.0.1 whose only TCP entry is `hostgssenc … gss
     include_realm=0`, with `keytab` as krb_server_keyfile; `roles` may log in."""
     bindir = postgres_bindir()
-    require(bindir is not None, "PostgreSQL server binaries are not installed "
-                                "(apt-get install postgresql)")
+    require(
+        bindir is not None,
+        "PostgreSQL server binaries are not installed (apt-get install postgresql)",
+    )
     base = Path(tempfile.mkdtemp(prefix="dataplatform-gsspg-"))
     data, sockets = base / "data", base / "sock"
     sockets.mkdir()
@@ -140,14 +172,44 @@ def gss_postgres(keytab: Path, roles: list[str]) -> Iterator[GssPostgres]:
             os.chown(path, account.pw_uid, account.pw_gid)
         as_postgres = ["runuser", "-u", "postgres", "--"]
     port = free_port()
-    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-A", "trust",
-                    "-U", "postgres", "--no-sync"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *as_postgres,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
     (data / "pg_hba.conf").write_text(
-        "local all all trust\nhostgssenc all all 127.0.0.1/32 gss include_realm=0\n")
-    options = (f"-k {sockets} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off "
-               f"-c krb_server_keyfile={server_keytab}")
-    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-o", options,
-                    "-l", str(base / "log"), "-w", "start"], check=True, capture_output=True)
+        "local all all trust\nhostgssenc all all 127.0.0.1/32 gss include_realm=0\n"
+    )
+    options = (
+        f"-k {sockets} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off "
+        f"-c krb_server_keyfile={server_keytab}"
+    )
+    subprocess.run(
+        [
+            *as_postgres,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(base / "log"),
+            "-w",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         server = GssPostgres(port, sockets)
         with server.admin() as conn:
@@ -155,19 +217,31 @@ def gss_postgres(keytab: Path, roles: list[str]) -> Iterator[GssPostgres]:
                 conn.execute(f'CREATE ROLE "{role}" LOGIN')
         yield server
     finally:
-        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m",
-                        "immediate", "stop"], capture_output=True)
+        subprocess.run(
+            [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(base, ignore_errors=True)
 
 
 def sidecar(action: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SIDECAR_SCRIPT), action, *args], env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(SIDECAR_SCRIPT), action, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def start_sidecar(*args: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(SIDECAR_SCRIPT), "renew", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(SIDECAR_SCRIPT), "renew", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def wait_until(predicate, what: str, limit: float = 60, step: float = 0.2):
@@ -189,4 +263,4 @@ def with_time_offset(cache: Path, target: Path, seconds: int) -> None:
     data = cache.read_bytes()
     version, length = struct.unpack(">HH", data[:4])
     header = struct.pack(">HHii", 1, 8, seconds, 0)  # tag 1: KDC time offset (s, µs)
-    target.write_bytes(struct.pack(">HH", version, len(header)) + header + data[4 + length:])
+    target.write_bytes(struct.pack(">HH", version, len(header)) + header + data[4 + length :])

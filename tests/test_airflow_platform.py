@@ -44,14 +44,24 @@ class Platform:
         return run([sys.executable, "-m", "doit", *args], self.root, self.env, timeout=1800)
 
     def invoke(self, *args: str) -> subprocess.CompletedProcess:
-        return run([str(Path(sys.executable).with_name("invoke")), *args], self.root, self.env,
-                   timeout=900)
+        return run(
+            [str(Path(sys.executable).with_name("invoke")), *args], self.root, self.env, timeout=900
+        )
 
     def api(self, method: str, path: str, body: dict | None = None) -> dict:
         """Airflow's REST API, asked from inside the webserver container (published ports do
         not reach containers on these machines)."""
-        command = ["curl", "-s", "-u", f"admin:{ADMIN_PASSWORD}", "-X", method,
-                   "-H", "Content-Type: application/json", f"http://localhost:8080/api/v1/{path}"]
+        command = [
+            "curl",
+            "-s",
+            "-u",
+            f"admin:{ADMIN_PASSWORD}",
+            "-X",
+            method,
+            "-H",
+            "Content-Type: application/json",
+            f"http://localhost:8080/api/v1/{path}",
+        ]
         if body is not None:
             command += ["-d", json.dumps(body)]
         container = self.client.containers.get(f"{NAMESPACE}-airflow-webserver")
@@ -67,14 +77,18 @@ class Platform:
 
 
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory, docker_client, debian_image, postgres_image
-             ) -> Iterator[Platform]:
+def platform(tmp_path_factory, docker_client, debian_image, postgres_image) -> Iterator[Platform]:
     root = tmp_path_factory.mktemp("airflow-e2e") / "checkout"
     root.mkdir()
     for name in ("dodo.py", "tasks.py"):
         shutil.copy(REPO / name, root / name)
-    for part in ("templates", "platform/orchestration", "platform/images/orchestrator",
-                 "pipelines/shared", "pipelines/stavanger_parking"):
+    for part in (
+        "templates",
+        "platform/orchestration",
+        "platform/images/orchestrator",
+        "pipelines/shared",
+        "pipelines/stavanger_parking",
+    ):
         copy_from_checkout(part, root)
     (root / "platform/services.yaml").write_text(f"""\
 namespace: {NAMESPACE}
@@ -102,8 +116,9 @@ AIRFLOW_BASE_IMAGE={debian_image}
 DAGSTER_BASE_IMAGE={debian_image}
 AIRFLOW_WEBSERVER_WORKERS=1
 """)
-    env = clean_env(DATAPLATFORM_BUILD_CA_CERTS=build_ca_certificates() or None,
-                    DATAPLATFORM_STRICT="1")
+    env = clean_env(
+        DATAPLATFORM_BUILD_CA_CERTS=build_ca_certificates() or None, DATAPLATFORM_STRICT="1"
+    )
     checkout = Platform(root, env, docker_client)
     checkout.invoke("down", "--volumes", "--yes")  # a previous run's leftovers
     try:
@@ -112,7 +127,8 @@ AIRFLOW_WEBSERVER_WORKERS=1
         # Containers first, forcibly (the graceful stop is tested elsewhere and costs each
         # service its grace period); `down` then removes networks and volumes.
         for container in docker_client.containers.list(
-                all=True, filters={"label": f"dataplatform.project={NAMESPACE}"}):
+            all=True, filters={"label": f"dataplatform.project={NAMESPACE}"}
+        ):
             container.remove(force=True)
         checkout.invoke("down", "--volumes", "--yes")
 
@@ -132,8 +148,9 @@ def test_a_pipeline_runs_on_the_platforms_airflow(platform: Platform) -> None:
     built = platform.doit()
     assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-2000:]
     assert "validate:stavanger_parking: 1 DAG valid on airflow 2.10" in built.stdout
-    assert (platform.root / "platform/orchestration/dags/stavanger_parking/"
-                            "stavanger_parking_dag.py").exists()
+    assert (
+        platform.root / "platform/orchestration/dags/stavanger_parking/stavanger_parking_dag.py"
+    ).exists()
 
     up = platform.invoke("up", "--profile", "airflow", "--timeout", "600")
     assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-2000:]
@@ -160,27 +177,32 @@ def test_a_pipeline_runs_on_the_platforms_airflow(platform: Platform) -> None:
     assert states["dbt.fct_hourly_occupancy.run"] == "success"
     assert states["dbt.fct_hourly_occupancy.test"] == "success"
     assert platform.psql("select count(*) from stavanger_parking.fct_hourly_occupancy") == "576"
-    assert platform.psql("select count(*), count(distinct zone) from "
-                         "stavanger_parking.mart_zone_daily_peak") == "18|9"
+    assert (
+        platform.psql(
+            "select count(*), count(distinct zone) from stavanger_parking.mart_zone_daily_peak"
+        )
+        == "18|9"
+    )
 
     # a DAG that cannot import is stopped by validation: it never reaches the dags folder
     broken = platform.root / "pipelines/stavanger_parking/orchestration/broken.py"
     broken.write_text("from airflow import DAG\nimport not_installed_anywhere\n")
     refused = platform.doit()
     assert refused.returncode != 0
-    assert ("    pipelines/stavanger_parking/orchestration/broken.py:2: import error: "
-            "ModuleNotFoundError: No module named 'not_installed_anywhere'") in refused.stdout
-    assert not (platform.root / "platform/orchestration/dags/stavanger_parking/"
-                                "broken.py").exists()
+    assert (
+        "    pipelines/stavanger_parking/orchestration/broken.py:2: import error: "
+        "ModuleNotFoundError: No module named 'not_installed_anywhere'"
+    ) in refused.stdout
+    assert not (platform.root / "platform/orchestration/dags/stavanger_parking/broken.py").exists()
     assert platform.api("GET", "importErrors")["total_entries"] == 0
 
 
 def test_the_same_pipeline_on_the_platforms_dagster(platform: Platform) -> None:
-    (platform.root / "pipelines/stavanger_parking/orchestration/broken.py").unlink(
-        missing_ok=True)
+    (platform.root / "pipelines/stavanger_parking/orchestration/broken.py").unlink(missing_ok=True)
     manifest = platform.root / "pipelines/stavanger_parking/pipeline.yaml"
-    manifest.write_text(manifest.read_text().replace("orchestration:\n",
-                                                     "orchestration:\n  engine: dagster\n"))
+    manifest.write_text(
+        manifest.read_text().replace("orchestration:\n", "orchestration:\n  engine: dagster\n")
+    )
     built = platform.doit()
     assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-2000:]
     assert not (platform.root / "platform/orchestration/dags/stavanger_parking").exists()
@@ -188,10 +210,21 @@ def test_the_same_pipeline_on_the_platforms_dagster(platform: Platform) -> None:
     up = platform.invoke("up", "--profile", "dagster", "--timeout", "600")
     assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-2000:]
     webserver = platform.client.containers.get(f"{NAMESPACE}-dagster-webserver")
-    query = ('{"query": "{ workspaceOrError { ... on Workspace { locationEntries { name '
-             'loadStatus locationOrLoadError { __typename } } } } }"}')
-    code, out = webserver.exec_run(["curl", "-s", "-H", "Content-Type: application/json",
-                                    "-d", query, "http://localhost:3000/graphql"])
+    query = (
+        '{"query": "{ workspaceOrError { ... on Workspace { locationEntries { name '
+        'loadStatus locationOrLoadError { __typename } } } } }"}'
+    )
+    code, out = webserver.exec_run(
+        [
+            "curl",
+            "-s",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            query,
+            "http://localhost:3000/graphql",
+        ]
+    )
     assert code == 0, out
     [location] = json.loads(out)["data"]["workspaceOrError"]["locationEntries"]
     assert (location["name"], location["loadStatus"]) == ("stavanger_parking", "LOADED")
@@ -199,7 +232,15 @@ def test_the_same_pipeline_on_the_platforms_dagster(platform: Platform) -> None:
 
     platform.psql("drop schema if exists stavanger_parking cascade")
     code, out = webserver.exec_run(
-        ["dagster", "asset", "materialize", "--select", "*", "-f",
-         "/opt/dataplatform/pipelines/stavanger_parking/generated/orchestration/definitions.py"])
+        [
+            "dagster",
+            "asset",
+            "materialize",
+            "--select",
+            "*",
+            "-f",
+            "/opt/dataplatform/pipelines/stavanger_parking/generated/orchestration/definitions.py",
+        ]
+    )
     assert code == 0, out.decode()[-4000:]
     assert platform.psql("select count(*) from stavanger_parking.fct_hourly_occupancy") == "576"

@@ -16,10 +16,15 @@ from dataplatform.images import housekeeping
 from support import TempProject, executed, image_project, repository_tags, unique_name
 
 
-@pytest.mark.parametrize(("text", "expected"), [("30m", timedelta(minutes=30)),
-                                                ("7d", timedelta(days=7)),
-                                                ("2w", timedelta(weeks=2)),
-                                                ("0s", timedelta(0))])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30m", timedelta(minutes=30)),
+        ("7d", timedelta(days=7)),
+        ("2w", timedelta(weeks=2)),
+        ("0s", timedelta(0)),
+    ],
+)
 def test_parse_age(text: str, expected: timedelta) -> None:
     assert housekeeping.parse_age(text) == expected
 
@@ -32,8 +37,16 @@ def test_parse_age_rejects(text: str) -> None:
 
 def record(current: bool | None, age_days: float, used_by: list[str] | None = None):
     now = datetime(2026, 1, 10, tzinfo=UTC)
-    return housekeeping.ImageRecord("sha256:x", "app", "f" * 64, ["app:fp-x"], 1,
-                                    now - timedelta(days=age_days), current, used_by or [])
+    return housekeeping.ImageRecord(
+        "sha256:x",
+        "app",
+        "f" * 64,
+        ["app:fp-x"],
+        1,
+        now - timedelta(days=age_days),
+        current,
+        used_by or [],
+    )
 
 
 def test_removable_rules() -> None:
@@ -68,15 +81,21 @@ def test_status_and_clean(project: TempProject, busybox_image: str, docker_clien
     # one superseded image is used by a (stopped) container: it must survive
     current = next(t for t in tags if f"fp-{_current_short(project, name)}" in t)
     superseded = [t for t in tags if t != current]
-    container = docker_client.api.create_container(superseded[0], command="true",
-                                                   labels={"purpose": "test"})
+    container = docker_client.api.create_container(
+        superseded[0], command="true", labels={"purpose": "test"}
+    )
     # a look-alike image of another namespace and an unlabelled image must survive too
     docker_client.api.tag(busybox_image, "unlabelled-" + name, "keep")
     foreign, _ = docker_client.images.build(
         fileobj=io.BytesIO(f"FROM {busybox_image}\nLABEL other=1\n".encode()),
-        tag=f"{name}:fp-0000000000000000", rm=True,
-        labels={"dataplatform.project": "someone-else", "dataplatform.image": name,
-                "dataplatform.fingerprint": "0" * 64})
+        tag=f"{name}:fp-0000000000000000",
+        rm=True,
+        labels={
+            "dataplatform.project": "someone-else",
+            "dataplatform.image": name,
+            "dataplatform.fingerprint": "0" * 64,
+        },
+    )
     try:
         young = project.invoke("cache.clean")  # default 7d: everything is younger
         assert young.returncode == 0 and "nothing to clean" in young.stdout
@@ -119,7 +138,8 @@ def _second_checkout(first: TempProject, root: Path) -> TempProject:
 
 @pytest.mark.docker
 def test_clean_spares_what_another_checkout_uses_as_current(
-        project: TempProject, busybox_image: str, docker_client, tmp_path: Path) -> None:
+    project: TempProject, busybox_image: str, docker_client, tmp_path: Path
+) -> None:
     """Two real checkouts of one project on one engine, on different content: cleaning one
     never removes the other's current image, until that checkout is gone."""
     name = unique_name()
@@ -140,8 +160,9 @@ def test_clean_spares_what_another_checkout_uses_as_current(
 
     cleaned = project.invoke("cache.clean", "--older-than", "0s")
     assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
-    assert f"keeping {name} fp-{theirs}: current in checkout {other.root.resolve()}" \
-        in cleaned.stdout
+    assert (
+        f"keeping {name} fp-{theirs}: current in checkout {other.root.resolve()}" in cleaned.stdout
+    )
     assert {f"{name}:fp-{mine}", f"{name}:fp-{theirs}"} <= set(repository_tags(docker_client, name))
     again = other.doit()
     assert again.returncode == 0 and executed(again) == []  # nothing to rebuild there
@@ -158,7 +179,8 @@ def test_clean_spares_what_another_checkout_uses_as_current(
 
 @pytest.mark.docker
 def test_a_deleted_checkout_protects_nothing(
-        project: TempProject, busybox_image: str, docker_client, tmp_path: Path) -> None:
+    project: TempProject, busybox_image: str, docker_client, tmp_path: Path
+) -> None:
     name = unique_name()
     image_project(project, busybox_image, [name])
     other = _second_checkout(project, tmp_path / "gone-clone")

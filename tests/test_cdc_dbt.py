@@ -18,7 +18,6 @@ duckdb = require_dbt_extra()  # skips (fails under CI) without the dbt extra
 STAGING = "pipelines/retail_cdc/dbt/models/staging/retail"
 
 
-
 @pytest.fixture
 def retail(project: TempProject) -> TempProject:
     for part in ("platform/cdc", "pipelines/retail_cdc", "pipelines/shared"):
@@ -50,11 +49,14 @@ def test_staging_builds_over_landed_sample_data(retail: TempProject) -> None:
     built = retail.doit("--always-execute", "dbt:retail_cdc")
     assert built.returncode == 0, built.stdout
     with duckdb.connect(str(warehouse), read_only=True) as db:
-        customers = db.execute("select tenant_id, customer_id, name, is_active, cdc_operation "
-                               "from stg_retail__customer order by tenant_id").fetchall()
+        customers = db.execute(
+            "select tenant_id, customer_id, name, is_active, cdc_operation "
+            "from stg_retail__customer order by tenant_id"
+        ).fetchall()
         reasons = db.execute("select årsak_id, årsak from stg_retail__fravaersarsak").fetchall()
-        lines = db.execute("select order_id, line_no from stg_retail__order_line "
-                           "order by line_no").fetchall()
+        lines = db.execute(
+            "select order_id, line_no from stg_retail__order_line order by line_no"
+        ).fetchall()
     # the tombstone a delete leaves in the landed table is not a row of staging
     assert customers == [("bergen", 1, "Bo", False, "u"), ("oslo", 1, "Ada", True, "c")]
     assert reasons == [(3, "Sykdom")]
@@ -66,8 +68,11 @@ def test_staging_builds_over_landed_sample_data(retail: TempProject) -> None:
             values ('oslo', 7, 2, uuid(), 9, 10, 'u', now())""")
     failed = retail.doit("--always-execute", "dbt:retail_cdc")
     assert failed.returncode == 1
-    assert re.search(r"test source_unique_combination_of_columns_retail_order_line\S*: Got 1 "
-                     r"result", failed.stdout), failed.stdout
+    assert re.search(
+        r"test source_unique_combination_of_columns_retail_order_line\S*: Got 1 "
+        r"result",
+        failed.stdout,
+    ), failed.stdout
 
 
 def test_hand_written_files_are_never_overwritten(retail: TempProject) -> None:
@@ -77,9 +82,11 @@ def test_hand_written_files_are_never_overwritten(retail: TempProject) -> None:
     result = retail.doit("cdc")
     assert result.returncode == 1
     [line] = [x for x in result.stdout.splitlines() if x.startswith("✗")]
-    assert line == (f"✗ cdc:retail_cdc: {STAGING}/stg_retail__customer.sql exists and was not "
-                    "generated — it would be overwritten: rename it, or delete it to let the "
-                    "generator own it")
+    assert line == (
+        f"✗ cdc:retail_cdc: {STAGING}/stg_retail__customer.sql exists and was not "
+        "generated — it would be overwritten: rename it, or delete it to let the "
+        "generator own it"
+    )
     assert own.read_text() == "select 1 as mine\n"
     assert not (retail.root / "pipelines/retail_cdc/generated").exists()  # nothing written
 
@@ -95,22 +102,28 @@ def test_regeneration_rewrites_only_what_changed(retail: TempProject) -> None:
     folder = retail.root / STAGING
     before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     manifest = retail.root / "pipelines/retail_cdc/pipeline.yaml"
-    manifest.write_text(manifest.read_text().replace(
-        "        Gyldig: bit\n", "        Gyldig: bit\n        Kode: varchar(10)\n"))
+    manifest.write_text(
+        manifest.read_text().replace(
+            "        Gyldig: bit\n", "        Gyldig: bit\n        Kode: varchar(10)\n"
+        )
+    )
     done = retail.doit("cdc")
     assert done.returncode == 0, done.stdout + done.stderr
     after = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     changed = sorted(name for name in after if after[name] != before.get(name))
     assert changed == ["_retail__sources.yml", "stg_retail__fravaersarsak.sql"]
-    assert "cast(\"Kode\" as varchar(10)) as kode" in (
-        folder / "stg_retail__fravaersarsak.sql").read_text()
+    assert (
+        'cast("Kode" as varchar(10)) as kode'
+        in (folder / "stg_retail__fravaersarsak.sql").read_text()
+    )
 
 
 def bare_reference_works(run: Callable[[str], list], word: str) -> bool:
     """Whether a query can use `word` as a bare column name and get the column."""
     try:
-        rows = run(f'select {word} from (select 42 as "{word}") as s where {word} = 42 '
-                   f"order by {word}")
+        rows = run(
+            f'select {word} from (select 42 as "{word}") as s where {word} = 42 order by {word}'
+        )
     except Exception:
         return False
     return rows == [(42,)]
@@ -124,8 +137,7 @@ def test_reserved_words_are_the_engines_own(target: str, request) -> None:
     if target == "duckdb":
         db = duckdb.connect()
         run = lambda sql: db.execute(sql).fetchall()  # noqa: E731
-        words = {w for (w,) in db.execute("select keyword_name from duckdb_keywords()"
-                                          ).fetchall()}
+        words = {w for (w,) in db.execute("select keyword_name from duckdb_keywords()").fetchall()}
     else:
         server = request.getfixturevalue("postgres_server")
         conn = server.connect()
@@ -156,8 +168,9 @@ def test_reserved_word_columns_come_through_as_data(retail: TempProject) -> None
             bare = db.execute(f"select {name} from stg_retail__customer").fetchall()
             quoted = db.execute(f'select "{name}" from stg_retail__customer').fetchall()
             assert bare == quoted, name
-        row = db.execute("select user_, order_, select_, _1st_contact::text "
-                         "from stg_retail__customer").fetchall()
+        row = db.execute(
+            "select user_, order_, select_, _1st_contact::text from stg_retail__customer"
+        ).fetchall()
     assert row == [("ada", 7, True, "2026-01-05")]
 
 
@@ -166,12 +179,15 @@ def test_two_columns_with_one_staging_name_are_one_clear_error(retail: TempProje
     naming both, and nothing is written."""
     manifest = retail.root / "pipelines/retail_cdc/pipeline.yaml"
     anchor = "        RowVersion: rowversion\n"
-    manifest.write_text(manifest.read_text().replace(
-        anchor, anchor + "        User: int\n        User_: int\n"))
+    manifest.write_text(
+        manifest.read_text().replace(anchor, anchor + "        User: int\n        User_: int\n")
+    )
     result = retail.doit("cdc:retail_cdc")
     assert result.returncode == 1
     [line] = [x for x in result.stdout.splitlines() if x.startswith("✗")]
-    assert line == ("✗ cdc:retail_cdc: pipelines/retail_cdc/pipeline.yaml: dbo.Customer: "
-                    "columns 'User' and 'User_' both become the staging column 'user_' — "
-                    "rename one")
+    assert line == (
+        "✗ cdc:retail_cdc: pipelines/retail_cdc/pipeline.yaml: dbo.Customer: "
+        "columns 'User' and 'User_' both become the staging column 'user_' — "
+        "rename one"
+    )
     assert not (retail.root / "pipelines/retail_cdc/generated").exists()

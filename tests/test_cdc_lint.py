@@ -56,12 +56,17 @@ def configs(files: dict[str, str]) -> dict[str, str]:
 
 # --- the vendored facts --------------------------------------------------------------------
 
+
 def test_the_refresh_script_reproduces_the_vendored_facts_byte_for_byte(tmp_path: Path) -> None:
     if not SPEC.is_file():
         pytest.skip(f"{SPEC} is not beside this checkout")
     out = tmp_path / "facts.json"
-    result = subprocess.run([sys.executable, str(REFRESH), str(SPEC), "--output", str(out)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(REFRESH), str(SPEC), "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert out.read_bytes() == facts.FACTS_FILE.read_bytes()
     vendored = json.loads(facts.FACTS_FILE.read_text())
@@ -73,11 +78,18 @@ def test_the_refresh_script_refuses_a_file_that_is_no_specification(tmp_path: Pa
     bad = tmp_path / "spec.json"
     bad.write_text('{"version": "9.9.9"}')
     out = tmp_path / "facts.json"
-    result = subprocess.run([sys.executable, str(REFRESH), str(bad), "--output", str(out)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(REFRESH), str(bad), "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and "not a Redpanda Connect component specification" \
-        in result.stderr and "Traceback" not in result.stderr
+    assert (
+        result.stderr.count("\n") == 1
+        and "not a Redpanda Connect component specification" in result.stderr
+        and "Traceback" not in result.stderr
+    )
     assert not out.exists()
 
 
@@ -91,6 +103,7 @@ def test_the_vendored_facts_keep_only_what_the_lint_reads() -> None:
 
 
 # --- every generated config of every shipped and test pipeline is clean -------------------
+
 
 def test_shipped_pipelines_are_found() -> None:
     assert {"erp_cdc", "retail_cdc"} <= set(shipped_cdc_pipelines())
@@ -153,7 +166,8 @@ def test_every_generated_config_of_the_test_pipelines_is_clean(tmp_path: Path) -
     odd = configs(render_example("odd_cdc", odd_project(tmp_path / "odd")))
     assert len(odd) == 3
     mapping = yaml.safe_load(odd["prod/source-north.yaml"])["input"]["broker"]["inputs"][0][
-        "processors"][4]["mapping"]
+        "processors"
+    ][4]["mapping"]
     assert 'this."Line\\"No"' in mapping and 'this."Back\\\\slash"' in mapping
     reserved = tmp_path / "reserved"
     for part in ("platform/cdc", "pipelines/retail_cdc", "templates"):
@@ -163,13 +177,18 @@ def test_every_generated_config_of_the_test_pipelines_is_clean(tmp_path: Path) -
     (reserved / "pipelines/from_template/config").mkdir(parents=True)
     (reserved / "pipelines/from_template/pipeline.yaml").write_text("name: from_template\n")
     (reserved / "pipelines/from_template/config/cdc.yaml").write_text(
-        (template / "cdc.example.yaml").read_text().replace(
-            "{{ cookiecutter.pipeline_name }}", "from_template"))
-    files = {**odd,
-             **{f"retail/{k}": v for k, v in
-                configs(render_example("retail_cdc", reserved)).items()},
-             **{f"template/{k}": v for k, v in
-                configs(render_example("from_template", reserved)).items()}}
+        (template / "cdc.example.yaml")
+        .read_text()
+        .replace("{{ cookiecutter.pipeline_name }}", "from_template")
+    )
+    files = {
+        **odd,
+        **{f"retail/{k}": v for k, v in configs(render_example("retail_cdc", reserved)).items()},
+        **{
+            f"template/{k}": v
+            for k, v in configs(render_example("from_template", reserved)).items()
+        },
+    }
     assert any(name.startswith("template/") for name in files)
     for path, text in files.items():
         assert lint_text(text, path) == [], path
@@ -199,52 +218,103 @@ def test_a_good_config_has_no_finding() -> None:
     assert found(GOOD) == []
 
 
-@pytest.mark.parametrize("old, new, expected", [
-    ("  generate:", "  generat:",
-     "bad.yaml:2: input.generat: unknown input component 'generat' — did you mean 'generate'?"),
-    ("    interval: 1s", "    intervall: 1s",
-     "bad.yaml:3: input.generate.intervall: unknown field — did you mean 'interval'?"),
-    ("    seed_brokers: [localhost:9092]", "    seed_brokers: localhost:9092",
-     "bad.yaml:9: output.redpanda.seed_brokers: wrong kind: must be an array (a YAML list), got "
-     "a single value"),
-    ("  processors:\n  - mapping: root = this", "  processors:\n    mapping: root = this",
-     "bad.yaml:6: input.processors: wrong kind: must be an array (a YAML list), got a YAML "
-     "mapping"),
-    ("    interval: 1s", "    interval: [1s]",
-     "bad.yaml:3: input.generate.interval: wrong kind: must be a single value, got an array "
-     "(a YAML list)"),
-    ("    interval: 1s", "    interval: 1s\n    count: many",
-     "bad.yaml:4: input.generate.count: must be an integer, got 'many'"),
-    ("    topic: ${! @topic }", "    topic: ${! @topic }\n    compression: zip",
-     "bad.yaml:11: output.redpanda.compression: 'zip' is not one of the options (lz4, snappy, "
-     "gzip, none, zstd) — did you mean 'gzip'?"),
-    ("    mapping: root = {}\n", "",
-     "bad.yaml:3: input.generate: required field 'mapping' missing (it has no default)"),
-    ("  - mapping: root = this", "  - sql:\n      driver: postgres\n      data_source_name: x\n"
-                                 "      query: SELECT 1",
-     "bad.yaml:6: input.processors[0].sql: deprecated processor component (Redpanda Connect "
-     "4.103.1)"),
-    ("    mapping: root = {}", "    mapping: root = this.foo +",
-     "bad.yaml:4: input.generate.mapping: Bloblang syntax error: missing 'identifier'"),
-    ("  - mapping: root = this", "  - mapping: |-\n      root.a = this.a\n"
-                                 "      root.b = this.b.upercase()",
-     "bad.yaml:8: input.processors[0].mapping: unknown Bloblang method 'upercase' — did you "
-     "mean 'uppercase'?"),
-    ("    topic: ${! @topic }", "    topic: ${! metta(\"topic\") }",
-     "bad.yaml:10: output.redpanda.topic: in ${! ... }: unknown Bloblang function 'metta' — "
-     "did you mean 'meta'?"),
-    ("    topic: ${! @topic }", "    topic: ${! @topic ",
-     "bad.yaml:10: output.redpanda.topic: interpolation at offset 0 never closes (no "
-     "matching '}')"),
-    ("    topic: ${! @topic }", "    topic: '${! root = @topic }'",
-     "bad.yaml:10: output.redpanda.topic: in ${! ... }: an interpolation holds one Bloblang "
-     "query (an expression), not a mapping"),
-    ("  - mapping: root = this", "  - label: Tidy Up\n    mapping: root = this",
-     "bad.yaml:6: input.processors[0].label: invalid label 'Tidy Up': use lower-case letters, "
-     "digits, '_' and '-', not first"),
-])
-def test_each_kind_of_finding_is_named_with_file_path_and_line(old: str, new: str,
-                                                               expected: str) -> None:
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        (
+            "  generate:",
+            "  generat:",
+            "bad.yaml:2: input.generat: unknown input component 'generat' — did you mean "
+            "'generate'?",
+        ),
+        (
+            "    interval: 1s",
+            "    intervall: 1s",
+            "bad.yaml:3: input.generate.intervall: unknown field — did you mean 'interval'?",
+        ),
+        (
+            "    seed_brokers: [localhost:9092]",
+            "    seed_brokers: localhost:9092",
+            "bad.yaml:9: output.redpanda.seed_brokers: wrong kind: must be an array (a YAML "
+            "list), got "
+            "a single value",
+        ),
+        (
+            "  processors:\n  - mapping: root = this",
+            "  processors:\n    mapping: root = this",
+            "bad.yaml:6: input.processors: wrong kind: must be an array (a YAML list), got a YAML "
+            "mapping",
+        ),
+        (
+            "    interval: 1s",
+            "    interval: [1s]",
+            "bad.yaml:3: input.generate.interval: wrong kind: must be a single value, got an array "
+            "(a YAML list)",
+        ),
+        (
+            "    interval: 1s",
+            "    interval: 1s\n    count: many",
+            "bad.yaml:4: input.generate.count: must be an integer, got 'many'",
+        ),
+        (
+            "    topic: ${! @topic }",
+            "    topic: ${! @topic }\n    compression: zip",
+            "bad.yaml:11: output.redpanda.compression: 'zip' is not one of the options (lz4, "
+            "snappy, "
+            "gzip, none, zstd) — did you mean 'gzip'?",
+        ),
+        (
+            "    mapping: root = {}\n",
+            "",
+            "bad.yaml:3: input.generate: required field 'mapping' missing (it has no default)",
+        ),
+        (
+            "  - mapping: root = this",
+            "  - sql:\n      driver: postgres\n      data_source_name: x\n      query: SELECT 1",
+            "bad.yaml:6: input.processors[0].sql: deprecated processor component (Redpanda Connect "
+            "4.103.1)",
+        ),
+        (
+            "    mapping: root = {}",
+            "    mapping: root = this.foo +",
+            "bad.yaml:4: input.generate.mapping: Bloblang syntax error: missing 'identifier'",
+        ),
+        (
+            "  - mapping: root = this",
+            "  - mapping: |-\n      root.a = this.a\n      root.b = this.b.upercase()",
+            "bad.yaml:8: input.processors[0].mapping: unknown Bloblang method 'upercase' — did you "
+            "mean 'uppercase'?",
+        ),
+        (
+            "    topic: ${! @topic }",
+            '    topic: ${! metta("topic") }',
+            "bad.yaml:10: output.redpanda.topic: in ${! ... }: unknown Bloblang function 'metta' — "
+            "did you mean 'meta'?",
+        ),
+        (
+            "    topic: ${! @topic }",
+            "    topic: ${! @topic ",
+            "bad.yaml:10: output.redpanda.topic: interpolation at offset 0 never closes (no "
+            "matching '}')",
+        ),
+        (
+            "    topic: ${! @topic }",
+            "    topic: '${! root = @topic }'",
+            "bad.yaml:10: output.redpanda.topic: in ${! ... }: an interpolation holds one Bloblang "
+            "query (an expression), not a mapping",
+        ),
+        (
+            "  - mapping: root = this",
+            "  - label: Tidy Up\n    mapping: root = this",
+            "bad.yaml:6: input.processors[0].label: invalid label 'Tidy Up': use lower-case "
+            "letters, "
+            "digits, '_' and '-', not first",
+        ),
+    ],
+)
+def test_each_kind_of_finding_is_named_with_file_path_and_line(
+    old: str, new: str, expected: str
+) -> None:
     assert old in GOOD
     assert found(GOOD.replace(old, new, 1)) == [expected]
 
@@ -266,16 +336,25 @@ pipeline:
         "bad.yaml:6: input.redpanda.regexp_topics: deprecated field (Redpanda Connect "
         "4.103.1) — see its documentation for the replacement",
         "bad.yaml:9: pipeline.processors[0].label: label 'poll' is already used on line 2 — "
-        "labels must be unique"]
+        "labels must be unique",
+    ]
 
 
 def test_a_switch_check_and_a_config_given_as_data_are_linted() -> None:
-    config = {"output": {"switch": {"cases": [
-        {"check": 'this.table == "a"', "output": {"drop": {}}},
-        {"check": "this.table.lenght() > 2", "output": {"drop": {}}}]}}}
+    config = {
+        "output": {
+            "switch": {
+                "cases": [
+                    {"check": 'this.table == "a"', "output": {"drop": {}}},
+                    {"check": "this.table.lenght() > 2", "output": {"drop": {}}},
+                ]
+            }
+        }
+    }
     assert [str(f) for f in lint_config(config, "sink")] == [
         "sink: output.switch.cases[1].check: unknown Bloblang method 'lenght' — did you mean "
-        "'length'?"]
+        "'length'?"
+    ]
 
 
 def test_an_unquoted_or_misplaced_substituted_mssql_credential_is_a_finding() -> None:
@@ -299,36 +378,54 @@ pipeline:
         "bad.yaml:5: pipeline.processors[0].sql_raw.dsn: password=${P}: a substituted value "
         "must be double-quoted (password=\"${P}\"): a ';' in it would end it",
         "bad.yaml:10: pipeline.processors[1].sql_raw.dsn: the password must be the DSN's last "
-        "value: a '\"' in it could otherwise swallow the values after it"]
+        "value: a '\"' in it could otherwise swallow the values after it",
+    ]
 
 
 def test_not_yaml_is_one_finding() -> None:
-    assert found("input: [a\n") == ["bad.yaml:2: (root): not valid YAML: did not find "
-                                    "expected ',' or ']'"]
+    assert found("input: [a\n") == [
+        "bad.yaml:2: (root): not valid YAML: did not find expected ',' or ']'"
+    ]
 
 
 # --- the SQL Server DSN --------------------------------------------------------------------
 
-@pytest.mark.parametrize("dsn, expected", [
-    # cases of go-mssqldb v1.9.8's own tests (msdsn/conn_str_test.go)
-    ('server=test;password="pass;word"', {"server": "test", "password": "pass;word"}),
-    ('password="value with ""quotes"" inside"', {"password": 'value with "quotes" inside'}),
-    ('password=""', {"password": ""}),
-    ('server="host;name";password="pass;word"', {"server": "host;name", "password": "pass;word"}),
-    ("Server=tcp:sql.example.net,1433;Initial Catalog=Db;User Id=admin@x;Password=\"a[;]b\"",
-     {"server": "sql.example.net", "port": "1433", "database": "Db", "user id": "admin@x",
-      "password": "a[;]b"}),
-    # unquoted: a `;` ends the value
-    ("server=h;password=a;b", {"server": "h", "password": "a", "b": ""}),
-])
+
+@pytest.mark.parametrize(
+    "dsn, expected",
+    [
+        # cases of go-mssqldb v1.9.8's own tests (msdsn/conn_str_test.go)
+        ('server=test;password="pass;word"', {"server": "test", "password": "pass;word"}),
+        ('password="value with ""quotes"" inside"', {"password": 'value with "quotes" inside'}),
+        ('password=""', {"password": ""}),
+        (
+            'server="host;name";password="pass;word"',
+            {"server": "host;name", "password": "pass;word"},
+        ),
+        (
+            'Server=tcp:sql.example.net,1433;Initial Catalog=Db;User Id=admin@x;Password="a[;]b"',
+            {
+                "server": "sql.example.net",
+                "port": "1433",
+                "database": "Db",
+                "user id": "admin@x",
+                "password": "a[;]b",
+            },
+        ),
+        # unquoted: a `;` ends the value
+        ("server=h;password=a;b", {"server": "h", "password": "a", "b": ""}),
+    ],
+)
 def test_the_dsn_parser_reads_like_go_mssqldb(dsn: str, expected: dict[str, str]) -> None:
     assert mssql_dsn.parse(dsn) == expected
 
 
 def test_environment_substitution_is_raw_like_redpanda_connect() -> None:
     env = {"A": "x;y", "NL": "a\nb", "EMPTY": ""}
-    assert environment.substitute("${A} ${EMPTY:d} ${NONE:http://h:1} ${NL} ${{A}}", env) == \
-        "x;y d http://h:1 a\\nb ${A}"
+    assert (
+        environment.substitute("${A} ${EMPTY:d} ${NONE:http://h:1} ${NL} ${{A}}", env)
+        == "x;y d http://h:1 a\\nb ${A}"
+    )
 
 
 RETAIL = render_example("retail_cdc")
@@ -337,19 +434,40 @@ RETAIL = render_example("retail_cdc")
 def source_dsn(password: str, user: str = "cdc_reader") -> dict[str, str]:
     """The DSN Redpanda Connect hands the driver for oslo's first table, with these values in
     the environment: substituted into the config text, then the YAML read."""
-    text = environment.substitute(RETAIL["prod/source-oslo.yaml"], {
-        "RETAIL_MSSQL_USER": user, "RETAIL_MSSQL_PASSWORD": password})
+    text = environment.substitute(
+        RETAIL["prod/source-oslo.yaml"],
+        {"RETAIL_MSSQL_USER": user, "RETAIL_MSSQL_PASSWORD": password},
+    )
     config = yaml.safe_load(text)
     processors = config["input"]["broker"]["inputs"][0]["processors"]
     dsn = next(p["sql_raw"]["dsn"] for p in processors if "sql_raw" in p)
     return mssql_dsn.parse(dsn)
 
 
-@pytest.mark.parametrize("password", [
-    ";", "pa;ss", "}", "{a}}b", "@", "/", "%", "%41", "p@ss/w%rd;x}", "a'b", "x #not a comment",
-    "a: b", "k=v;k2=v2", " padded ", "back\\slash", "ünïcødé€", 'one"quote', 'ends"',
-    "line\nbreak",
-])
+@pytest.mark.parametrize(
+    "password",
+    [
+        ";",
+        "pa;ss",
+        "}",
+        "{a}}b",
+        "@",
+        "/",
+        "%",
+        "%41",
+        "p@ss/w%rd;x}",
+        "a'b",
+        "x #not a comment",
+        "a: b",
+        "k=v;k2=v2",
+        " padded ",
+        "back\\slash",
+        "ünïcødé€",
+        'one"quote',
+        'ends"',
+        "line\nbreak",
+    ],
+)
 def test_any_password_but_a_quote_pair_survives_the_dsn(password: str) -> None:
     params = source_dsn(password, user="dom\\user;x")
     assert params["password"] == password.replace("\n", "\\n")  # Connect escapes a newline
@@ -366,14 +484,16 @@ def test_a_double_quote_before_a_semicolon_is_the_one_unsafe_password() -> None:
 
 def test_a_literal_database_name_is_quoted_for_the_driver(tmp_path: Path) -> None:
     files = render_example("odd_cdc", odd_project(tmp_path))
-    config = yaml.safe_load(environment.substitute(files["prod/source-north.yaml"],
-                                                   {"SHOP_PASSWORD": "x;y"}))
+    config = yaml.safe_load(
+        environment.substitute(files["prod/source-north.yaml"], {"SHOP_PASSWORD": "x;y"})
+    )
     dsn = config["input"]["broker"]["inputs"][0]["processors"][2]["sql_raw"]["dsn"]
     params = mssql_dsn.parse(dsn)
     assert params["database"] == 'Shop "North"; x' and params["password"] == "x;y"
 
 
 # --- the generator refuses what fails the lint; invoke cdc.lint -------------------------
+
 
 def _erp_sink_args(project: Project, source) -> tuple:
     from dataplatform.cdc import statements
@@ -385,7 +505,8 @@ def _erp_sink_args(project: Project, source) -> tuple:
 
 
 def test_a_generated_config_failing_the_lint_fails_the_task_and_writes_nothing(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A generator bug is simulated by patching the sink config (the real generator has none
     left to show)."""
     for part in ("platform/cdc", "pipelines/erp_cdc", "templates"):
@@ -404,7 +525,8 @@ def test_a_generated_config_failing_the_lint_fails_the_task_and_writes_nothing(
         generate.generate(project, source)
     assert str(info.value).splitlines()[0] == (
         "pipelines/erp_cdc/generated/cdc/nonprod/sink.yaml:88: output.switch.strict_mod: "
-        "unknown field — did you mean 'strict_mode'?")
+        "unknown field — did you mean 'strict_mode'?"
+    )
     text = connect.dump(broken(*_erp_sink_args(project, source)), ["header"] * 3)
     assert text.splitlines()[88 - 1].strip() == "strict_mod: true"  # the line named
     assert not (tmp_path / "pipelines/erp_cdc/generated").exists()
@@ -430,16 +552,20 @@ def test_invoke_cdc_lint_end_to_end(project: TempProject) -> None:
     assert len(lines) == 2
     for line, index in zip(lines, (0, 1), strict=True):
         assert line.startswith("pipelines/erp_cdc/generated/cdc/prod/source.yaml:")
-        assert line.endswith(f": input.broker.inputs[{index}].processors[4].mapping: unknown "
-                             "Bloblang method 'format_jsn' — did you mean 'format_json'?")
+        assert line.endswith(
+            f": input.broker.inputs[{index}].processors[4].mapping: unknown "
+            "Bloblang method 'format_jsn' — did you mean 'format_json'?"
+        )
     assert dirty.stderr.strip() == (
         "✗ 2 finding(s) in 1 of 4 generated CDC config(s) (Redpanda Connect 4.103.1) — a "
-        "finding in a generated config is a bug of the CDC generator: report it")
+        "finding in a generated config is a bug of the CDC generator: report it"
+    )
 
     unknown = project.invoke("cdc.lint", "--pipeline", "erp_cd")
     assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
-    assert unknown.stderr.strip() == ("✗ --pipeline 'erp_cd': no pipelines/erp_cd/pipeline.yaml "
-                                      "— did you mean 'erp_cdc'?")
+    assert unknown.stderr.strip() == (
+        "✗ --pipeline 'erp_cd': no pipelines/erp_cd/pipeline.yaml — did you mean 'erp_cdc'?"
+    )
 
 
 def test_a_pipeline_without_cdc_or_without_generated_configs_is_one_line(tmp_path: Path) -> None:
@@ -450,11 +576,15 @@ def test_a_pipeline_without_cdc_or_without_generated_configs_is_one_line(tmp_pat
     project = Project(tmp_path)
     with pytest.raises(UserError) as plain:
         generated_configs(project, "plain")
-    assert str(plain.value) == ("--pipeline 'plain': declares no CDC (no cdc: section in "
-                                "pipelines/plain/pipeline.yaml, no config/cdc.yaml) — nothing to "
-                                "lint")
+    assert str(plain.value) == (
+        "--pipeline 'plain': declares no CDC (no cdc: section in "
+        "pipelines/plain/pipeline.yaml, no config/cdc.yaml) — nothing to "
+        "lint"
+    )
     with pytest.raises(UserError) as fresh:
         generated_configs(project, "fresh")
-    assert str(fresh.value) == ("no generated CDC configs in pipelines/fresh/generated/cdc — run "
-                                "`doit cdc:fresh` first (a pipeline without a cdc: section has "
-                                "none)")
+    assert str(fresh.value) == (
+        "no generated CDC configs in pipelines/fresh/generated/cdc — run "
+        "`doit cdc:fresh` first (a pipeline without a cdc: section has "
+        "none)"
+    )

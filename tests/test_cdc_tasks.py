@@ -13,16 +13,17 @@ from support import TempProject, copy_from_checkout, executed
 OUT = "generated/cdc"
 
 
-
 def snapshot(root: Path) -> dict[str, int]:
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns
-            for p in root.glob(f"pipelines/*/{OUT}/**/*") if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.stat().st_mtime_ns
+        for p in root.glob(f"pipelines/*/{OUT}/**/*")
+        if p.is_file()
+    }
 
 
 @pytest.fixture
 def cdc_project(project: TempProject) -> TempProject:
-    for part in ("platform/cdc", "pipelines/retail_cdc", "pipelines/erp_cdc",
-                 "pipelines/shared"):
+    for part in ("platform/cdc", "pipelines/retail_cdc", "pipelines/erp_cdc", "pipelines/shared"):
         copy_from_checkout(part, project.root)
     first = project.doit("cdc")
     assert first.returncode == 0, first.stdout + first.stderr
@@ -38,19 +39,28 @@ def test_no_op_runs_nothing_and_touches_nothing(cdc_project: TempProject) -> Non
 
 
 def test_changing_one_pipeline_regenerates_only_it_and_only_changed_files(
-        cdc_project: TempProject) -> None:
+    cdc_project: TempProject,
+) -> None:
     before = snapshot(cdc_project.root)
     manifest = cdc_project.root / "pipelines/erp_cdc/config/cdc.yaml"
-    manifest.write_text(manifest.read_text().replace("Blocked: bit", "Blocked: bit\n      "
-                                                                    "Closed: date"))
+    manifest.write_text(
+        manifest.read_text().replace("Blocked: bit", "Blocked: bit\n      Closed: date")
+    )
     result = cdc_project.doit("cdc")
     assert executed(result) == ["cdc:erp_cdc"]
     after = snapshot(cdc_project.root)
     changed = sorted(p for p in after if after[p] != before.get(p))
     prefix = f"pipelines/erp_cdc/{OUT}/"
-    assert changed == [prefix + p for p in ("manifest.json",
-                                            "nonprod/sink.yaml", "nonprod/source.yaml",
-                                            "prod/sink.yaml", "prod/source.yaml")]
+    assert changed == [
+        prefix + p
+        for p in (
+            "manifest.json",
+            "nonprod/sink.yaml",
+            "nonprod/source.yaml",
+            "prod/sink.yaml",
+            "prod/source.yaml",
+        )
+    ]
 
 
 def test_removing_a_tenant_deletes_its_files(cdc_project: TempProject) -> None:
@@ -93,31 +103,38 @@ def test_dropping_the_cdc_section_removes_the_output(cdc_project: TempProject) -
 def test_bad_input_is_one_line_and_writes_nothing(cdc_project: TempProject) -> None:
     before = snapshot(cdc_project.root)
     manifest = cdc_project.root / "pipelines/erp_cdc/config/cdc.yaml"
-    manifest.write_text(manifest.read_text().replace("primary_key: [CompanyId, AccountNo]",
-                                                     "primary_key: [CompanyId, AcountNo]"))
+    manifest.write_text(
+        manifest.read_text().replace(
+            "primary_key: [CompanyId, AccountNo]", "primary_key: [CompanyId, AcountNo]"
+        )
+    )
     result = cdc_project.doit("cdc")
     assert result.returncode == 1
     lines = [line for line in result.stdout.splitlines() if line.startswith("✗")]
-    assert lines == ["✗ cdc:erp_cdc: pipelines/erp_cdc/config/cdc.yaml:15: "
-                     "tables.dbo.Account.primary_key[1]: primary-key column 'AcountNo' is not "
-                     "among the columns — did you mean 'AccountNo'?"]
+    assert lines == [
+        "✗ cdc:erp_cdc: pipelines/erp_cdc/config/cdc.yaml:15: "
+        "tables.dbo.Account.primary_key[1]: primary-key column 'AcountNo' is not "
+        "among the columns — did you mean 'AccountNo'?"
+    ]
     assert "Traceback" not in result.stdout + result.stderr
     assert snapshot(cdc_project.root) == before
 
 
 def test_a_source_groups_problem_is_reported_once_and_other_groups_still_generate(
-        project: TempProject) -> None:
+    project: TempProject,
+) -> None:
     """The broken group (erp) sorts first: its problem must not stop retail_cdc, nor be
     reported under a pipeline's name."""
-    for part in ("platform/cdc", "pipelines/retail_cdc", "pipelines/erp_cdc",
-                 "pipelines/shared"):
+    for part in ("platform/cdc", "pipelines/retail_cdc", "pipelines/erp_cdc", "pipelines/shared"):
         copy_from_checkout(part, project.root)
     groups = project.root / "platform/cdc/source-groups.yaml"
     good = groups.read_text()
     groups.write_text(good.replace("pattern: db-shared ", "pattern: db-sharde "))
     line = good.splitlines().index(next(x for x in good.splitlines() if "db-shared " in x)) + 1
-    problem = (f"✗ cdc:source-groups: platform/cdc/source-groups.yaml:{line}: groups.erp.pattern: "
-               "pattern must be db-per-tenant or db-shared, got string 'db-sharde'")
+    problem = (
+        f"✗ cdc:source-groups: platform/cdc/source-groups.yaml:{line}: groups.erp.pattern: "
+        "pattern must be db-per-tenant or db-shared, got string 'db-sharde'"
+    )
     result = project.doit("cdc")
     assert result.returncode == 1
     assert [x for x in result.stdout.splitlines() if x.startswith("✗")] == [problem]
@@ -130,7 +147,9 @@ def test_a_source_groups_problem_is_reported_once_and_other_groups_still_generat
     going_on = project.doit("--continue", "cdc:erp_cdc")
     assert going_on.returncode != 0
     assert [x for x in going_on.stdout.splitlines() if x.startswith("✗")] == [
-        problem, "✗ cdc:erp_cdc: not run, it needs cdc:source-groups, which failed"]
+        problem,
+        "✗ cdc:erp_cdc: not run, it needs cdc:source-groups, which failed",
+    ]
     assert not (project.root / "pipelines/erp_cdc" / OUT).exists()
 
     groups.write_text(good)
@@ -150,8 +169,9 @@ def test_an_unreadable_source_groups_file_is_reported_once(project: TempProject)
     assert result.returncode == 1
     failures = [x for x in result.stdout.splitlines() if x.startswith("✗")]
     assert len(failures) == 1
-    assert failures[0].startswith("✗ cdc:source-groups: platform/cdc/source-groups.yaml:2: "
-                                  "invalid YAML")
+    assert failures[0].startswith(
+        "✗ cdc:source-groups: platform/cdc/source-groups.yaml:2: invalid YAML"
+    )
     assert not list(project.root.glob(f"pipelines/*/{OUT}"))
 
 
@@ -162,20 +182,25 @@ def test_two_pipelines_landing_in_one_table_is_an_error(cdc_project: TempProject
     (copy / "config").mkdir(parents=True)
     (copy / "pipeline.yaml").write_text("name: erp_gl_cdc\n")
     text = (root / "pipelines/erp_cdc/config/cdc.yaml").read_text()
-    text = text.replace("tables:\n", "tables:\n  dbo.Budget:\n    primary_key: [CompanyId, Code]\n"
-                        "    columns: {CompanyId: int, Code: int}\n")
+    text = text.replace(
+        "tables:\n",
+        "tables:\n  dbo.Budget:\n    primary_key: [CompanyId, Code]\n"
+        "    columns: {CompanyId: int, Code: int}\n",
+    )
     (copy / "config/cdc.yaml").write_text(text)
     lines = text.splitlines()
     result = cdc_project.doit("cdc")
     assert result.returncode == 1
     here = lines.index("  dbo.GLEntry:") + 1
     there = (root / "pipelines/erp_cdc/config/cdc.yaml").read_text().splitlines().index(
-        "  dbo.GLEntry:") + 1
+        "  dbo.GLEntry:"
+    ) + 1
     assert [x for x in result.stdout.splitlines() if x.startswith("✗")] == [
         f"✗ cdc:erp_gl_cdc: pipelines/erp_gl_cdc/config/cdc.yaml:{here}: tables.dbo.GLEntry: "
         f"dbo.GLEntry and dbo.GLEntry of pipeline erp_cdc (pipelines/erp_cdc/config/cdc.yaml:"
         f"{there}) both become PostgreSQL relation 'erp.gl_entry' — set another target_schema "
-        "or target_table"]
+        "or target_table"
+    ]
     assert not (copy / OUT).exists()
 
     (copy / "config/cdc.yaml").write_text(text.replace("target_schema: erp", "target_schema: gl"))

@@ -69,8 +69,9 @@ def engine(tmp_path_factory) -> Iterator[FakeEngine]:
 
 
 def invoke(project: TempProject, engine: FakeEngine, *args: str):
-    return project.invoke(*args, DOCKER_HOST=engine.url, DOCKER_CONTEXT=None,
-                          DOCKER_CONFIG=str(engine.path.parent))
+    return project.invoke(
+        *args, DOCKER_HOST=engine.url, DOCKER_CONTEXT=None, DOCKER_CONFIG=str(engine.path.parent)
+    )
 
 
 def flags_of(task: Task) -> list[str]:
@@ -80,9 +81,9 @@ def flags_of(task: Task) -> list[str]:
 
 @pytest.mark.parametrize("name", COMMANDS)
 @pytest.mark.parametrize("spelling", ["--help", "-h"])
-def test_every_command_prints_its_help_and_touches_nothing(project: TempProject,
-                                                           engine: FakeEngine, name: str,
-                                                           spelling: str) -> None:
+def test_every_command_prints_its_help_and_touches_nothing(
+    project: TempProject, engine: FakeEngine, name: str, spelling: str
+) -> None:
     """`invoke CMD --help` prints CMD's help, documents every option and contacts no engine —
     also for commands with a positional argument, which invoke 3.0 used to hand `--help` to."""
     task = build_namespace()[name]
@@ -113,28 +114,42 @@ def test_every_parameter_of_every_command_has_help_text(name: str) -> None:
 
 def test_a_command_without_help_for_a_parameter_is_refused_when_declared() -> None:
     with pytest.raises(TypeError, match="no help text for colour"):
+
         @command(name="paint")
         def paint(c, colour="red"):
             """Paint it."""
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["up", "--timeout", "abc"],
-     "✗ --timeout: 'abc' is not a number of seconds — e.g. --timeout 120"),
-    (["restart", "db", "--timeout", "abc"],
-     "✗ --timeout: 'abc' is not a number of seconds — e.g. --timeout 120"),
-    (["logs", "db", "--tail", "abc"],
-     "✗ --tail: 'abc' is not a whole number of lines — e.g. --tail 50"),
-    (["logs", "db", "--tail", "1.5"],
-     "✗ --tail: '1.5' is not a whole number of lines — e.g. --tail 50"),
-    (["logs", "db", "--tail", "-3"], "✗ --tail: '-3' must be at least 0 — e.g. --tail 50"),
-    (["up", "--timeout", "0"], "✗ --timeout: '0' must be more than 0 — e.g. --timeout 120"),
-    (["up", "--timeout", "inf"],
-     "✗ --timeout: 'inf' is not a number of seconds — e.g. --timeout 120"),
-])
-def test_a_bad_number_is_one_line_before_anything_runs(project: TempProject,
-                                                       engine: FakeEngine, args: list[str],
-                                                       message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["up", "--timeout", "abc"],
+            "✗ --timeout: 'abc' is not a number of seconds — e.g. --timeout 120",
+        ),
+        (
+            ["restart", "db", "--timeout", "abc"],
+            "✗ --timeout: 'abc' is not a number of seconds — e.g. --timeout 120",
+        ),
+        (
+            ["logs", "db", "--tail", "abc"],
+            "✗ --tail: 'abc' is not a whole number of lines — e.g. --tail 50",
+        ),
+        (
+            ["logs", "db", "--tail", "1.5"],
+            "✗ --tail: '1.5' is not a whole number of lines — e.g. --tail 50",
+        ),
+        (["logs", "db", "--tail", "-3"], "✗ --tail: '-3' must be at least 0 — e.g. --tail 50"),
+        (["up", "--timeout", "0"], "✗ --timeout: '0' must be more than 0 — e.g. --timeout 120"),
+        (
+            ["up", "--timeout", "inf"],
+            "✗ --timeout: 'inf' is not a number of seconds — e.g. --timeout 120",
+        ),
+    ],
+)
+def test_a_bad_number_is_one_line_before_anything_runs(
+    project: TempProject, engine: FakeEngine, args: list[str], message: str
+) -> None:
     result = invoke(project, engine, *args)
     assert result.returncode == 1
     assert result.stderr == message + "\n"
@@ -154,24 +169,31 @@ def _long_directory(root: Path) -> Path:
     return folder
 
 
-def test_doctor_lines_are_whole_through_a_pipe(project: TempProject, engine: FakeEngine,
-                                               tmp_path: Path) -> None:
+def test_doctor_lines_are_whole_through_a_pipe(
+    project: TempProject, engine: FakeEngine, tmp_path: Path
+) -> None:
     """doctor read by a pipe (a CI log) gets each check on one full line, not cut at 80
     columns: the git check shows a long path to git intact."""
     folder = _long_directory(tmp_path)
     git = shutil.which("git")
     assert git is not None
     (folder / "git").symlink_to(git)
-    result = project.invoke("doctor", PATH=f"{folder}:{os.environ['PATH']}",
-                            DOCKER_HOST=engine.url, DOCKER_CONTEXT=None, COLUMNS="80")
+    result = project.invoke(
+        "doctor",
+        PATH=f"{folder}:{os.environ['PATH']}",
+        DOCKER_HOST=engine.url,
+        DOCKER_CONTEXT=None,
+        COLUMNS="80",
+    )
     line = next(ln for ln in result.stdout.splitlines() if re.match(r"^\S git ", ln))
     assert line.endswith(f"{folder}/git"), result.stdout
     assert re.search(r"^\d+ ok, \d+ warning\(s\), \d+ failed$", result.stdout, re.M)
 
 
 @pytest.mark.docker
-def test_status_table_is_whole_through_a_pipe(project: TempProject, docker_client,
-                                              busybox_image: str) -> None:
+def test_status_table_is_whole_through_a_pipe(
+    project: TempProject, docker_client, busybox_image: str
+) -> None:
     """invoke status read by a pipe: a long service name stays on its row, uncut."""
     service = "ingest-" + "-".join(["warehouse-replica"] * 3)  # 60 of a hostname's 63
     assert len(service) > 50  # with the state column, longer than 80 columns

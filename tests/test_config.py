@@ -32,13 +32,17 @@ def test_lines_are_tracked_for_nested_keys() -> None:
 def test_duplicate_keys_are_an_error() -> None:
     with pytest.raises(ConfigError) as info:
         parse_yaml("services:\n  a: {}\n  a: {}\n", "svc.yaml")
-    assert str(info.value) == ("svc.yaml:3: services.a: duplicate key (first defined on line 2) "
-                               "— keep one of them")
+    assert str(info.value) == (
+        "svc.yaml:3: services.a: duplicate key (first defined on line 2) — keep one of them"
+    )
 
 
 def test_syntax_errors_name_the_line() -> None:
-    with pytest.raises(ConfigError, match=r"^bad.yaml:4: invalid YAML: .* \(while parsing a flow "
-                                          r"sequence started on line 3\)$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^bad.yaml:4: invalid YAML: .* \(while parsing a flow "
+        r"sequence started on line 3\)$",
+    ):
         parse_yaml("a: 1\nb:\n  - [unclosed\n", "bad.yaml")
 
 
@@ -46,14 +50,19 @@ def test_unknown_service_key_suggests(tmp_path: Path) -> None:
     project = checkout(tmp_path, "services:\n  db:\n    imagee: postgres\n")
     with pytest.raises(ConfigError) as info:
         load_catalog(project)
-    assert str(info.value) == ("platform/services.yaml:3: services.db.imagee: unknown key — did "
-                               "you mean 'image'?")
+    assert str(info.value) == (
+        "platform/services.yaml:3: services.db.imagee: unknown key — did you mean 'image'?"
+    )
 
 
 def test_pipeline_images_are_declared_with_pipeline_prefix(tmp_path: Path) -> None:
-    project = checkout(tmp_path, "namespace: demo\nservices: {}\n", {
-        "sales": "name: sales\nimages:\n  loader:\n    context: docker\n    args: {A: 'x'}\n",
-    })
+    project = checkout(
+        tmp_path,
+        "namespace: demo\nservices: {}\n",
+        {
+            "sales": "name: sales\nimages:\n  loader:\n    context: docker\n    args: {A: 'x'}\n",
+        },
+    )
     catalog = load_catalog(project)
     [spec] = catalog.images
     assert spec.name == "sales-loader"
@@ -69,10 +78,16 @@ def test_templates_and_shared_are_not_pipelines(tmp_path: Path) -> None:
 
 
 def test_duplicate_image_names_across_files(tmp_path: Path) -> None:
-    project = checkout(tmp_path, "services:\n  sales-loader:\n    build: images/x\n",
-                       {"sales": "images:\n  loader: {context: docker}\n"})
-    with pytest.raises(UserError, match=r"image 'sales-loader' is already declared at "
-                                        "platform/services.yaml:3"):
+    project = checkout(
+        tmp_path,
+        "services:\n  sales-loader:\n    build: images/x\n",
+        {"sales": "images:\n  loader: {context: docker}\n"},
+    )
+    with pytest.raises(
+        UserError,
+        match=r"image 'sales-loader' is already declared at "
+        "platform/services.yaml:3",
+    ):
         load_catalog(project)
 
 

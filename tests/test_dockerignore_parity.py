@@ -25,10 +25,28 @@ from dataplatform.images.spec import ImageSpec
 pytestmark = pytest.mark.docker
 
 TREE = [
-    "Dockerfile", "app/main.py", "app/secret.key", "app/sub/deep.py", "build/out.o",
-    "data/1.csv", "data/a.csv", "docs/a.md", "docs/keep.txt", "docs/sub/b.md", "important.log",
-    "log1.txt", "log22.txt", "node_modules/dep/index.js", "node_modules/keep/x.js", "other.log",
-    "src/a/b/c.tmp", "src/a/b/d.py", "src/__pycache__/m.pyc", "top.md", "x/a/y/b", "x/b",
+    "Dockerfile",
+    "app/main.py",
+    "app/secret.key",
+    "app/sub/deep.py",
+    "build/out.o",
+    "data/1.csv",
+    "data/a.csv",
+    "docs/a.md",
+    "docs/keep.txt",
+    "docs/sub/b.md",
+    "important.log",
+    "log1.txt",
+    "log22.txt",
+    "node_modules/dep/index.js",
+    "node_modules/keep/x.js",
+    "other.log",
+    "src/a/b/c.tmp",
+    "src/a/b/d.py",
+    "src/__pycache__/m.pyc",
+    "top.md",
+    "x/a/y/b",
+    "x/b",
     "Dockerfile.bak",
 ]
 
@@ -60,8 +78,11 @@ def exported_files(client, image: str) -> set[str]:
     finally:
         client.api.remove_container(container["Id"], force=True)
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        return {m.name.removeprefix("ctx/") for m in tar.getmembers()
-                if m.name.startswith("ctx/") and not m.isdir()}
+        return {
+            m.name.removeprefix("ctx/")
+            for m in tar.getmembers()
+            if m.name.startswith("ctx/") and not m.isdir()
+        }
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -74,7 +95,9 @@ def test_selection_matches_the_engine(scenario: str, tmp_path: Path, docker_clie
     done = subprocess.run(
         [docker_cli, "build", "-q", "-t", reference, str(context)],
         env={"DOCKER_BUILDKIT": "0", "PATH": "/usr/bin:/bin:/usr/local/bin"},
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     built: list[str] = []

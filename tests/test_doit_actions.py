@@ -18,7 +18,7 @@ from dataplatform.graph.load import load_graph
 from dataplatform.project import Project
 from support import REPO, clean_env, new_checkout
 
-THROWAWAY_DODO = '''
+THROWAWAY_DODO = """
 from dataplatform.build.actions import action
 from dataplatform.build.dodo import doit_config
 from dataplatform.errors import ConfigError, UserError
@@ -58,12 +58,18 @@ def _engine_says_no():
 
 def task_engine():
     return {"actions": [action(_engine_says_no)], "verbosity": 2}
-'''
+"""
 
 
 def _doit(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "doit", *args], cwd=root, env=clean_env(),
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "doit", *args],
+        cwd=root,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_a_user_error_in_an_action_is_one_line_with_its_fix(tmp_path: Path) -> None:
@@ -72,13 +78,15 @@ def test_a_user_error_in_an_action_is_one_line_with_its_fix(tmp_path: Path) -> N
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert [line for line in output.splitlines() if line.startswith("✗")] == [
-        "✗ boom: the thing is wrong — do this instead"]
+        "✗ boom: the thing is wrong — do this instead"
+    ]
     assert "Traceback" not in output
 
     result = _doit(tmp_path, "file")
     output = result.stdout + result.stderr
     assert [line for line in output.splitlines() if line.startswith("✗")] == [
-        "✗ file: pipeline.yaml:3: cdc.tables: not a list — write a list"]
+        "✗ file: pipeline.yaml:3: cdc.tables: not a list — write a list"
+    ]
     assert "Traceback" not in output
 
 
@@ -92,8 +100,12 @@ def test_a_bug_in_an_action_keeps_its_traceback(tmp_path: Path) -> None:
 
 def test_every_python_action_the_repository_declares_goes_through_the_adapter() -> None:
     graph = load_graph(Project(REPO))
-    python_actions = [(name, action.py_callable) for name, task in graph.tasks.items()
-                      for action in task.actions if hasattr(action, "py_callable")]
+    python_actions = [
+        (name, action.py_callable)
+        for name, task in graph.tasks.items()
+        for action in task.actions
+        if hasattr(action, "py_callable")
+    ]
     assert python_actions, "the repository declares no python-action: nothing was checked"
     assert [name for name, fn in python_actions if not isinstance(fn, Action)] == []
 
@@ -112,10 +124,11 @@ def test_every_task_creator_builds_its_actions_with_the_adapter() -> None:
                     assert isinstance(value, ast.List), f"{path.name}:{value.lineno}"
                     for element in value.elts:
                         checked += 1
-                        assert (isinstance(element, ast.Call)
-                                and isinstance(element.func, ast.Name)
-                                and element.func.id in {"action", "failing"}), \
-                            f"{path.name}:{element.lineno}: {ast.unparse(element)}"
+                        assert (
+                            isinstance(element, ast.Call)
+                            and isinstance(element.func, ast.Name)
+                            and element.func.id in {"action", "failing"}
+                        ), f"{path.name}:{element.lineno}: {ast.unparse(element)}"
     assert checked >= 10
 
 
@@ -129,8 +142,9 @@ def test_a_user_error_found_while_loading_is_the_same_one_line(tmp_path: Path) -
     manifest.write_text("name: alpha\ndescription: fine\n")
     assert _doit(root, "list").returncode == 0
     manifest.write_text("name: alpha\ndesription: typo\n")
-    expected = ("✗ pipelines/alpha/pipeline.yaml:2: desription: unknown key — did you mean "
-                "'description'?")
+    expected = (
+        "✗ pipelines/alpha/pipeline.yaml:2: desription: unknown key — did you mean 'description'?"
+    )
     for args in ((), ("list",), ("info", "dbt")):
         result = _doit(root, *args)
         assert result.returncode == 3, result.stdout + result.stderr
@@ -150,7 +164,8 @@ def test_a_workflow_command_gets_the_load_error_as_a_user_error(tmp_path: Path) 
 
 
 def test_an_error_the_engine_answered_is_the_same_one_line_on_both_edges(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """An error the Docker engine answered (the docker SDK's exception, raised here as the SDK
     raises it for a 404 — the edges' rendering is what is checked, so no engine is needed)
     is one `✗ Docker engine error: …` line through doit's edge and invoke's alike."""

@@ -55,8 +55,12 @@ def contexts(docker_client, tmp_path: Path, monkeypatch) -> dict[str, str]:
     for key in ("DOCKER_HOST", "DOCKER_CONTEXT"):
         env.pop(key, None)
     for name, host in (("good", real), ("dead", f"unix://{tmp_path}/nothing.sock")):
-        subprocess.run([docker_cli, "context", "create", name, "--docker", f"host={host}"],
-                       env=env, check=True, capture_output=True)
+        subprocess.run(
+            [docker_cli, "context", "create", name, "--docker", f"host={host}"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     monkeypatch.setenv("DOCKER_CONFIG", str(config))
     return env
 
@@ -80,8 +84,9 @@ def _ours(monkeypatch, **overrides: str | None) -> checks.Check:
 
 
 @pytest.mark.docker
-def test_the_toolkit_uses_the_engine_docker_info_uses(contexts: dict[str, str],
-                                                      monkeypatch) -> None:
+def test_the_toolkit_uses_the_engine_docker_info_uses(
+    contexts: dict[str, str], monkeypatch
+) -> None:
     real = REAL_ENGINE
     cases: list[dict[str, str | None]] = [
         {"DOCKER_CONTEXT": "dead"},
@@ -95,12 +100,14 @@ def test_the_toolkit_uses_the_engine_docker_info_uses(contexts: dict[str, str],
         assert (found.status == checks.OK) == expected, (case, found)
     dead = _ours(monkeypatch, DOCKER_HOST=None, DOCKER_CONTEXT="dead")
     assert "(docker context 'dead' from DOCKER_CONTEXT): the engine is not running" in (
-        dead.observed)
+        dead.observed
+    )
     assert dead.fix.endswith("or point DOCKER_CONTEXT at a running engine")
 
     # `docker context use dead` is stored in config.json; DOCKER_CONTEXT still beats it
-    subprocess.run(["docker", "context", "use", "dead"], env=contexts, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["docker", "context", "use", "dead"], env=contexts, check=True, capture_output=True
+    )
     for case in ({"DOCKER_CONTEXT": None}, {"DOCKER_CONTEXT": "good"}):
         expected = _docker_info_works(contexts, **case)
         found = _ours(monkeypatch, DOCKER_HOST=None, **case)
@@ -134,9 +141,11 @@ def test_an_ssh_endpoint_without_paramiko_says_so(monkeypatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "ssh://builder@build-host.example")
     failure = _reason()
     assert "nothing answers" not in str(failure)
-    assert failure.reason.startswith("ssh://builder@build-host.example (DOCKER_HOST) is an "
-                                     "ssh:// endpoint, which the docker SDK reaches only with "
-                                     "Python's paramiko package, and it is not installed")
+    assert failure.reason.startswith(
+        "ssh://builder@build-host.example (DOCKER_HOST) is an "
+        "ssh:// endpoint, which the docker SDK reaches only with "
+        "Python's paramiko package, and it is not installed"
+    )
     assert "pip install paramiko" in failure.fix
 
 
@@ -161,8 +170,10 @@ def test_each_cause_is_said_as_itself(tmp_path: Path, monkeypatch) -> None:
 
     monkeypatch.setenv("DOCKER_HOST", "tcp://no-such-host.invalid:2375")
     failure = _reason()
-    assert failure.reason == ("the host name 'no-such-host.invalid' of "
-                              "tcp://no-such-host.invalid:2375 (DOCKER_HOST) does not resolve")
+    assert failure.reason == (
+        "the host name 'no-such-host.invalid' of "
+        "tcp://no-such-host.invalid:2375 (DOCKER_HOST) does not resolve"
+    )
 
 
 def test_something_that_is_not_docker_is_said_so(monkeypatch) -> None:
@@ -175,19 +186,25 @@ def test_something_that_is_not_docker_is_said_so(monkeypatch) -> None:
     finally:
         server.shutdown()
         server.server_close()
-    assert failure.reason == (f"tcp://127.0.0.1:{server.server_port} (DOCKER_HOST) answers, "
-                              "but not as a Docker engine (HTTP 404)")
+    assert failure.reason == (
+        f"tcp://127.0.0.1:{server.server_port} (DOCKER_HOST) answers, "
+        "but not as a Docker engine (HTTP 404)"
+    )
 
 
-@pytest.mark.parametrize("command", [["status"], ["up"], ["down"], ["logs", "web"],
-                                     ["restart", "web"]])
-def test_lifecycle_commands_say_the_fix_when_the_engine_is_down(project: TempProject,
-                                                                command: list[str]) -> None:
+@pytest.mark.parametrize(
+    "command", [["status"], ["up"], ["down"], ["logs", "web"], ["restart", "web"]]
+)
+def test_lifecycle_commands_say_the_fix_when_the_engine_is_down(
+    project: TempProject, command: list[str]
+) -> None:
     project.services("  web:\n    image: busybox\n")
     result = project.invoke(*command, DOCKER_HOST="unix:///nonexistent/docker.sock")
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
-    assert line == ("✗ Docker engine not reachable: no engine socket at "
-                    "unix:///nonexistent/docker.sock (DOCKER_HOST): the engine is not running "
-                    "— start Docker (Docker Desktop, `sudo systemctl start docker`, or "
-                    "`dockerd &`), or point DOCKER_HOST at a running engine")
+    assert line == (
+        "✗ Docker engine not reachable: no engine socket at "
+        "unix:///nonexistent/docker.sock (DOCKER_HOST): the engine is not running "
+        "— start Docker (Docker Desktop, `sudo systemctl start docker`, or "
+        "`dockerd &`), or point DOCKER_HOST at a running engine"
+    )

@@ -15,8 +15,10 @@ def _checkout(project: TempProject) -> tuple[Path, Path]:
     """A checkout with one pipeline declaring an image; returns the pipeline's folder and a
     folder deep inside it."""
     project.services("")
-    project.write("pipelines/sales/pipeline.yaml",
-                  "name: sales\nowner: data-eng\nimages:\n  loader:\n    context: docker\n")
+    project.write(
+        "pipelines/sales/pipeline.yaml",
+        "name: sales\nowner: data-eng\nimages:\n  loader:\n    context: docker\n",
+    )
     project.write("pipelines/sales/docker/Dockerfile", "FROM scratch\nCOPY load.sh /\n")
     project.write("pipelines/sales/docker/load.sh", "echo load\n")
     deep = project.root / "pipelines/sales/notebooks/exploration/2026/q4"
@@ -26,8 +28,11 @@ def _checkout(project: TempProject) -> tuple[Path, Path]:
 
 def _doit(command: list[str], cwd: Path, *args: str) -> subprocess.CompletedProcess:
     # No engine: the image task is skipped with one line, which names what doit loaded.
-    return run([*command, *args], cwd,
-               clean_env(DOCKER_HOST="unix:///nonexistent/docker.sock", DOCKER_CONTEXT=None))
+    return run(
+        [*command, *args],
+        cwd,
+        clean_env(DOCKER_HOST="unix:///nonexistent/docker.sock", DOCKER_CONTEXT=None),
+    )
 
 
 def test_doit_from_a_pipeline_folder_and_a_deep_subfolder(project: TempProject) -> None:
@@ -55,9 +60,11 @@ def test_plain_doit_without_seeking_still_needs_the_root(project: TempProject) -
 
 def test_the_installed_doit_command_is_the_seeking_one(project: TempProject) -> None:
     script = Path(sys.executable).with_name("doit")
-    require(script.exists() and "dataplatform.build.doit_main" in script.read_text(),
-            f"{script} is doit's own script: this venv was installed before the toolkit's "
-            "`doit` entry point — run `pip install -e .` again")
+    require(
+        script.exists() and "dataplatform.build.doit_main" in script.read_text(),
+        f"{script} is doit's own script: this venv was installed before the toolkit's "
+        "`doit` entry point — run `pip install -e .` again",
+    )
     _, deep = _checkout(project)
     listed = _doit([str(script)], deep, "list", "--all")
     assert listed.returncode == 0 and "image:sales-loader" in listed.stdout, listed.stderr
@@ -71,5 +78,3 @@ def test_invoke_from_a_deep_subfolder(project: TempProject) -> None:
     assert made.returncode == 0, made.stdout + made.stderr
     assert (project.root / "pipelines/fresh/pipeline.yaml").exists()
     assert not (deep / "pipelines").exists()
-
-

@@ -39,8 +39,11 @@ def digest(spec: ImageSpec, root: Path, cache: Path | None = None) -> str:
 
 @pytest.fixture
 def spec(tmp_path: Path) -> ImageSpec:
-    return make(tmp_path, {"app.py": "print(1)\n", "lib/util.py": "X = 1\n", "notes.txt": "n"},
-                dockerignore="*.txt\n")
+    return make(
+        tmp_path,
+        {"app.py": "print(1)\n", "lib/util.py": "X = 1\n", "notes.txt": "n"},
+        dockerignore="*.txt\n",
+    )
 
 
 def test_included_content_changes_it(spec: ImageSpec, tmp_path: Path) -> None:
@@ -79,7 +82,8 @@ def test_dockerfile_target_and_args_change_it(spec: ImageSpec, tmp_path: Path) -
     assert digest(replace(spec, target="prod"), tmp_path) != base
     assert digest(replace(spec, args=(("V", "1"),)), tmp_path) != base
     assert digest(replace(spec, args=(("V", "2"),)), tmp_path) != digest(
-        replace(spec, args=(("V", "1"),)), tmp_path)
+        replace(spec, args=(("V", "1"),)), tmp_path
+    )
     (spec.context / "Dockerfile").write_text("FROM scratch\nCOPY . /srv\n")
     assert digest(spec, tmp_path) != base
 
@@ -103,8 +107,7 @@ def test_a_copy_elsewhere_has_the_same_fingerprint(spec: ImageSpec, tmp_path: Pa
     assert digest(cloned, clone) == digest(spec, tmp_path)
 
 
-def test_warm_no_op_reads_nothing_and_touch_costs_one_read(spec: ImageSpec,
-                                                          tmp_path: Path) -> None:
+def test_warm_no_op_reads_nothing_and_touch_costs_one_read(spec: ImageSpec, tmp_path: Path) -> None:
     cache = tmp_path / "cache.json"
     first = fp.compute(spec, tmp_path, cache)
     assert first.hashed == 4  # app.py, lib/util.py, .dockerignore, Dockerfile
@@ -122,8 +125,9 @@ def test_warm_no_op_reads_nothing_and_touch_costs_one_read(spec: ImageSpec,
     assert (again.hashed, again.digest) == (0, first.digest)
 
 
-def test_same_size_same_mtime_edit_is_still_seen_when_inode_changes(spec: ImageSpec,
-                                                                    tmp_path: Path) -> None:
+def test_same_size_same_mtime_edit_is_still_seen_when_inode_changes(
+    spec: ImageSpec, tmp_path: Path
+) -> None:
     cache = tmp_path / "cache.json"
     before = fp.compute(spec, tmp_path, cache).digest
     target = spec.context / "app.py"
@@ -165,8 +169,9 @@ def sent_members(spec: ImageSpec, fingerprint: fp.Fingerprint) -> dict[str, byte
     return members
 
 
-def test_the_context_sent_is_exactly_the_fingerprinted_files(spec: ImageSpec,
-                                                             tmp_path: Path) -> None:
+def test_the_context_sent_is_exactly_the_fingerprinted_files(
+    spec: ImageSpec, tmp_path: Path
+) -> None:
     (spec.context / "bin").mkdir()
     (spec.context / "bin/run").write_text("#!/bin/sh\n")
     (spec.context / "bin/run").chmod(0o755)
@@ -180,8 +185,9 @@ def test_the_context_sent_is_exactly_the_fingerprinted_files(spec: ImageSpec,
     assert ignore.startswith(b"*.txt\n")
 
 
-def test_a_file_changed_after_fingerprinting_stops_the_send(spec: ImageSpec,
-                                                            tmp_path: Path) -> None:
+def test_a_file_changed_after_fingerprinting_stops_the_send(
+    spec: ImageSpec, tmp_path: Path
+) -> None:
     fingerprint = fp.compute(spec, tmp_path, None)
     (spec.context / "lib/util.py").write_text("X = 2\n")
     with pytest.raises(ImageError, match=r"util\.py changed while it was sent"):

@@ -84,19 +84,24 @@ def test_fresh_clone_of_the_same_content_builds_nothing(one_image, tmp_path: Pat
     done = project.doit()
     assert done.returncode == 0, done.stdout + done.stderr
     clone_root = tmp_path / "clone"
-    shutil.copytree(project.root, clone_root,
-                    ignore=shutil.ignore_patterns(".doit.db*", ".dataplatform"))
+    shutil.copytree(
+        project.root, clone_root, ignore=shutil.ignore_patterns(".doit.db*", ".dataplatform")
+    )
     clone = TempProject(clone_root, project.namespace)
     result = clone.doit()
     assert result.returncode == 0 and executed(result) == []
 
 
-def test_build_failure_shows_the_step_and_leaves_no_tag(project: TempProject,
-                                                        busybox_image: str,
-                                                        docker_client) -> None:
+def test_build_failure_shows_the_step_and_leaves_no_tag(
+    project: TempProject, busybox_image: str, docker_client
+) -> None:
     name = unique_name()
-    image_project(project, busybox_image, [name],
-                  run_step="RUN echo preparing && echo 'the real cause' && exit 3")
+    image_project(
+        project,
+        busybox_image,
+        [name],
+        run_step="RUN echo preparing && echo 'the real cause' && exit 3",
+    )
     failed = project.doit()
     assert failed.returncode != 0
     out = failed.stdout + failed.stderr
@@ -108,8 +113,9 @@ def test_build_failure_shows_the_step_and_leaves_no_tag(project: TempProject,
     assert executed(retried) == [f"image:{name}"]  # nothing recorded as done: it tries again
 
 
-def test_parallel_threads_build_all(project: TempProject, busybox_image: str,
-                                    docker_client) -> None:
+def test_parallel_threads_build_all(
+    project: TempProject, busybox_image: str, docker_client
+) -> None:
     names = [unique_name() for _ in range(6)]  # enough concurrent output to catch a race
     image_project(project, busybox_image, names)
     result = project.doit("-n", "2", "-P", "thread")
@@ -145,13 +151,17 @@ def test_strict_flag_on_the_command_line(one_image) -> None:
 
 
 def test_pipeline_declared_image_is_built_and_discovered_without_registration(
-        project: TempProject, busybox_image: str, docker_client) -> None:
+    project: TempProject, busybox_image: str, docker_client
+) -> None:
     project.services("")
     pipeline = unique_name("sales")
-    project.write(f"pipelines/{pipeline}/pipeline.yaml",
-                  f"name: {pipeline}\nowner: data-eng\nimages:\n  loader:\n    context: docker\n")
-    project.write(f"pipelines/{pipeline}/docker/Dockerfile",
-                  f"FROM {busybox_image}\nCOPY load.sh /load.sh\n")
+    project.write(
+        f"pipelines/{pipeline}/pipeline.yaml",
+        f"name: {pipeline}\nowner: data-eng\nimages:\n  loader:\n    context: docker\n",
+    )
+    project.write(
+        f"pipelines/{pipeline}/docker/Dockerfile", f"FROM {busybox_image}\nCOPY load.sh /load.sh\n"
+    )
     project.write(f"pipelines/{pipeline}/docker/load.sh", "echo load\n", mode=0o755)
     listed = project.doit("list", "--all")
     assert f"image:{pipeline}-loader" in listed.stdout
@@ -161,11 +171,14 @@ def test_pipeline_declared_image_is_built_and_discovered_without_registration(
     assert len(repository_tags(docker_client, f"{pipeline}-loader")) == 1
 
 
-def test_unreachable_base_image_is_one_line_unless_strict(project: TempProject,
-                                                         docker_client) -> None:
+def test_unreachable_base_image_is_one_line_unless_strict(
+    project: TempProject, docker_client
+) -> None:
     name = unique_name()
-    project.write(f"platform/images/{name}/Dockerfile",
-                  "ARG BASE=127.0.0.1:9/offline/base:1\nFROM ${BASE}\nCOPY . /app\n")
+    project.write(
+        f"platform/images/{name}/Dockerfile",
+        "ARG BASE=127.0.0.1:9/offline/base:1\nFROM ${BASE}\nCOPY . /app\n",
+    )
     project.services(f"  {name}:\n    build: images/{name}\n")
     relaxed = project.doit()
     assert relaxed.returncode == 0, relaxed.stdout + relaxed.stderr
@@ -174,13 +187,16 @@ def test_unreachable_base_image_is_one_line_unless_strict(project: TempProject,
     strict = project.doit(CI="true")
     assert strict.returncode == 1
     [failed] = [x for x in strict.stdout.splitlines() if x.startswith("✗")]
-    assert failed.startswith(f"✗ image:{name}: base image 127.0.0.1:9/offline/base:1 is not "
-                             "on this engine and cannot be pulled ("), failed
+    assert failed.startswith(
+        f"✗ image:{name}: base image 127.0.0.1:9/offline/base:1 is not "
+        "on this engine and cannot be pulled ("
+    ), failed
     assert repository_tags(docker_client, name) == []
 
 
 def test_a_base_the_engine_cannot_get_sends_no_build_context(
-        project: TempProject, docker_client, busybox_image: str, monkeypatch) -> None:
+    project: TempProject, docker_client, busybox_image: str, monkeypatch
+) -> None:
     """The engine is asked for the base (one inspect, then a pull that fails offline) before
     a context is written: the builder's own count of contexts sent stays 0, whether a missing
     base is said once (default) or fails the task (strict, as under CI). Run in-process (as
@@ -195,12 +211,15 @@ def test_a_base_the_engine_cannot_get_sends_no_build_context(
     monkeypatch.delenv("DATAPLATFORM_STRICT", raising=False)
 
     offline, fine = unique_name(), unique_name()
-    project.write(f"platform/images/{offline}/Dockerfile",
-                  "ARG BASE=127.0.0.1:9/offline/base:1\nFROM ${BASE}\nCOPY . /app\n")
+    project.write(
+        f"platform/images/{offline}/Dockerfile",
+        "ARG BASE=127.0.0.1:9/offline/base:1\nFROM ${BASE}\nCOPY . /app\n",
+    )
     project.write(f"platform/images/{offline}/data.bin", "x" * 100_000)
     project.write(f"platform/images/{fine}/Dockerfile", f"FROM {busybox_image}\nCOPY . /app\n")
-    project.services(f"  {offline}:\n    build: images/{offline}\n"
-                     f"  {fine}:\n    build: images/{fine}\n")
+    project.services(
+        f"  {offline}:\n    build: images/{offline}\n  {fine}:\n    build: images/{fine}\n"
+    )
     tasks = {t["name"]: t for t in Loader(project.root).image_tasks() if t.get("name")}
     builder.SENT.clear()
     assert tasks[offline]["actions"][0]() is None  # not a failure: said once, offline
@@ -217,8 +236,9 @@ def test_a_base_the_engine_cannot_get_sends_no_build_context(
 
 
 @pytest.mark.parametrize("how", ["load", "label step"])
-def test_the_label_costs_no_build_step_and_no_layer(tmp_path: Path, busybox_image: str,
-                                                    docker_client, monkeypatch, how: str) -> None:
+def test_the_label_costs_no_build_step_and_no_layer(
+    tmp_path: Path, busybox_image: str, docker_client, monkeypatch, how: str
+) -> None:
     """The fingerprint label is put on the image of the target stage without a LABEL step in
     the build (which on vfs copies the whole root filesystem) and without a layer; above the
     size limit (forced here) it is one `FROM image` + `LABEL` build, still no layer."""
@@ -231,19 +251,26 @@ def test_the_label_costs_no_build_step_and_no_layer(tmp_path: Path, busybox_imag
     context = tmp_path / "ctx"
     context.mkdir()
     (context / "app.py").write_text(f"print('{unique_name()}')\n")
-    (context / "Dockerfile").write_text(f"FROM {busybox_image} AS base\nCOPY . /app\n"
-                                        f"FROM {busybox_image} AS other\nRUN false\n")
+    (context / "Dockerfile").write_text(
+        f"FROM {busybox_image} AS base\nCOPY . /app\nFROM {busybox_image} AS other\nRUN false\n"
+    )
     spec = ImageSpec("labelled", context, context / "Dockerfile", "base", (), "test:1")
     fingerprint = fp.compute(spec, tmp_path, None)
     steps: list[str] = []
-    image_id = builder.build_image(docker_client.api, spec, fingerprint,
-                                   {"dataplatform.fingerprint": fingerprint.digest},
-                                   steps.append)
+    image_id = builder.build_image(
+        docker_client.api,
+        spec,
+        fingerprint,
+        {"dataplatform.fingerprint": fingerprint.digest},
+        steps.append,
+    )
     reference = f"dataplatform-test-labelled/{unique_name()}:x"
     docker_client.api.tag(image_id, reference)
     try:
-        assert [s.split(" : ")[1] for s in steps] == [f"FROM {busybox_image} AS base",
-                                                       "COPY . /app"]
+        assert [s.split(" : ")[1] for s in steps] == [
+            f"FROM {busybox_image} AS base",
+            "COPY . /app",
+        ]
         image = docker_client.api.inspect_image(image_id)
         assert image["Config"]["Labels"]["dataplatform.fingerprint"] == fingerprint.digest
         built = docker_client.api.inspect_image(image["Parent"])  # what the build produced

@@ -31,14 +31,21 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> TempProject:
     shutil.copytree(REPO / "templates", root / "templates")
     (root / "platform").mkdir()
     (root / "platform/services.yaml").write_text("namespace: dpchain\nservices: {}\n")
-    for part in ("platform/cdc", "pipelines/_templates", "pipelines/shared",
-                 "pipelines/retail_cdc", "pipelines/erp_cdc", "pipelines/stavanger_parking"):
+    for part in (
+        "platform/cdc",
+        "pipelines/_templates",
+        "pipelines/shared",
+        "pipelines/retail_cdc",
+        "pipelines/erp_cdc",
+        "pipelines/stavanger_parking",
+    ):
         copy_from_checkout(part, root)
     project = TempProject(root, "dpchain")
     first = project.doit("-n", "2", "-P", "thread", *TASKS)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert executed(first, "dbt:") == ["dbt:erp_cdc", "dbt:retail_cdc",
-                                       "dbt:stavanger_parking"], first.stdout
+    assert executed(first, "dbt:") == ["dbt:erp_cdc", "dbt:retail_cdc", "dbt:stavanger_parking"], (
+        first.stdout
+    )
     assert executed(project.doit(*TASKS)) == []
     return project
 
@@ -67,7 +74,8 @@ def test_a_comment_in_the_source_groups_runs_nothing(built: TempProject) -> None
 
 
 def test_removing_a_tenant_rebuilds_only_the_pipeline_whose_output_changed(
-        built: TempProject) -> None:
+    built: TempProject,
+) -> None:
     """Removing retail's `stavanger` tenant: retail_cdc regenerates (its tenant's configs go);
     erp_cdc (another group) and the pipeline without CDC run nothing, and dbt runs only where
     the generated staging changed."""
@@ -89,13 +97,15 @@ def test_removing_a_tenant_rebuilds_only_the_pipeline_whose_output_changed(
 
 def test_a_table_of_another_pipeline_changes_only_that_pipeline(built: TempProject) -> None:
     """erp_cdc drops a column: its generator, DDL and dbt build run, nothing of the others."""
-    before = _edit(built, "pipelines/erp_cdc/config/cdc.yaml",
-                   "      Description: nvarchar(250)\n", "")
+    before = _edit(
+        built, "pipelines/erp_cdc/config/cdc.yaml", "      Description: nvarchar(250)\n", ""
+    )
     try:
         result = built.doit(*TASKS)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert executed(result) == ["cdc:erp_cdc", "dbt:erp_cdc", "warehouse:erp_cdc"], \
+        assert executed(result) == ["cdc:erp_cdc", "dbt:erp_cdc", "warehouse:erp_cdc"], (
             result.stdout
+        )
     finally:
         built.root.joinpath("pipelines/erp_cdc/config/cdc.yaml").write_text(before)
         built.doit(*TASKS)
@@ -104,13 +114,18 @@ def test_a_table_of_another_pipeline_changes_only_that_pipeline(built: TempProje
 def test_an_unchanged_output_stops_the_chain_after_a_real_run(built: TempProject) -> None:
     """A comment in a pipeline's CDC config re-runs its generator (its own input changed) but
     writes nothing, so neither its warehouse DDL nor its dbt build runs."""
-    before = _edit(built, "pipelines/erp_cdc/config/cdc.yaml", "Blocked: bit",
-                   "Blocked: bit  # kept for audits")
+    before = _edit(
+        built,
+        "pipelines/erp_cdc/config/cdc.yaml",
+        "Blocked: bit",
+        "Blocked: bit  # kept for audits",
+    )
     try:
         result = built.doit(*TASKS)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert not [t for t in executed(result) if t.startswith(("dbt", "warehouse"))], \
+        assert not [t for t in executed(result) if t.startswith(("dbt", "warehouse"))], (
             result.stdout
+        )
     finally:
         built.root.joinpath("pipelines/erp_cdc/config/cdc.yaml").write_text(before)
         built.doit(*TASKS)

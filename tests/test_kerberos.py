@@ -40,26 +40,39 @@ def _stat_gssapi(dsn: str, env: dict[str, str], monkeypatch) -> tuple:
     for key in ("KRB5_CONFIG", "KRB5CCNAME"):
         monkeypatch.setenv(key, env[key])
     with psycopg.connect(dsn) as conn:
-        return conn.execute("SELECT gss_authenticated, principal, encrypted FROM pg_stat_gssapi "
-                            "WHERE pid = pg_backend_pid()").fetchone()
+        return conn.execute(
+            "SELECT gss_authenticated, principal, encrypted FROM pg_stat_gssapi "
+            "WHERE pid = pg_backend_pid()"
+        ).fetchone()
 
 
 @pytest.mark.postgres
 def test_login_without_a_ticket_is_refused(kdc, gss_pg, monkeypatch):
     import psycopg
 
-    with pytest.raises(psycopg.OperationalError, match="GSSAPI encryption required but no "
-                                                       "credential cache"):
+    with pytest.raises(
+        psycopg.OperationalError, match="GSSAPI encryption required but no credential cache"
+    ):
         _stat_gssapi(gss_pg.dsn(USER), kdc.env(), monkeypatch)
 
 
 @pytest.mark.postgres
 def test_login_with_the_sidecars_cache_is_gssapi_authenticated_and_encrypted(
-        kdc, gss_pg, tmp_path, monkeypatch):
+    kdc, gss_pg, tmp_path, monkeypatch
+):
     cache = tmp_path / "krb" / "ccache"
     env = kdc.env(cache)
-    done = sidecar("renew", "--once", "--principal", USER, "--keytab", str(kdc.keytab(USER)),
-                   "--cache", str(cache), env=env)
+    done = sidecar(
+        "renew",
+        "--once",
+        "--principal",
+        USER,
+        "--keytab",
+        str(kdc.keytab(USER)),
+        "--cache",
+        str(cache),
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     assert f"ticket for {USER} valid until" in done.stdout
     assert oct(cache.stat().st_mode & 0o777) == "0o644"  # readers in other containers
@@ -68,11 +81,21 @@ def test_login_with_the_sidecars_cache_is_gssapi_authenticated_and_encrypted(
 
 def test_a_missing_keytab_is_one_line_and_writes_no_cache(kdc, tmp_path):
     cache = tmp_path / "ccache"
-    done = sidecar("renew", "--once", "--principal", USER, "--keytab",
-                   str(tmp_path / "absent.keytab"), "--cache", str(cache), env=kdc.env(cache))
+    done = sidecar(
+        "renew",
+        "--once",
+        "--principal",
+        USER,
+        "--keytab",
+        str(tmp_path / "absent.keytab"),
+        "--cache",
+        str(cache),
+        env=kdc.env(cache),
+    )
     assert done.returncode == 1
-    assert done.stderr.strip() == f"sidecar: renewal failed: keytab {tmp_path}/absent.keytab " \
-                                  "not found"
+    assert (
+        done.stderr.strip() == f"sidecar: renewal failed: keytab {tmp_path}/absent.keytab not found"
+    )
     assert not cache.exists()
 
 
@@ -96,14 +119,25 @@ def _health(kdc, cache: Path) -> bool:
 
 
 def test_the_sidecar_renews_a_one_minute_ticket_and_its_health_follows_the_kdc(
-        short_lived_kdc, tmp_path):
+    short_lived_kdc, tmp_path
+):
     kdc = short_lived_kdc
     cache = tmp_path / "ccache"
     # renew when under 57 s of a 60 s ticket, healthy while over 50 s: without a KDC the
     # ticket falls under the threshold within seconds
-    process = start_sidecar("--principal", USER, "--keytab", str(kdc.keytab(USER)),
-                            "--cache", str(cache), "--renew-before", "57", "--interval", "0.5",
-                            env=kdc.env(cache))
+    process = start_sidecar(
+        "--principal",
+        USER,
+        "--keytab",
+        str(kdc.keytab(USER)),
+        "--cache",
+        str(cache),
+        "--renew-before",
+        "57",
+        "--interval",
+        "0.5",
+        env=kdc.env(cache),
+    )
     try:
         first = wait_until(lambda: _expiry(cache), "the first ticket")
         start, end = next((c.start, c.end) for c in ccache.read(str(cache)).credentials)
@@ -114,8 +148,9 @@ def test_the_sidecar_renews_a_one_minute_ticket_and_its_health_follows_the_kdc(
 
         kdc.stop()
         wait_until(lambda: not _health(kdc, cache), "unhealthy without the KDC")
-        unhealthy = sidecar("health", "--cache", str(cache), "--threshold", "50",
-                            env=kdc.env(cache))
+        unhealthy = sidecar(
+            "health", "--cache", str(cache), "--threshold", "50", env=kdc.env(cache)
+        )
         assert "not more than the 50 s threshold" in unhealthy.stdout
 
         kdc.start()
@@ -129,29 +164,36 @@ def test_the_sidecar_renews_a_one_minute_ticket_and_its_health_follows_the_kdc(
 
 
 @pytest.mark.postgres
-def test_forward_copies_the_hosts_valid_ticket_and_refuses_an_expired_one(kdc, gss_pg, tmp_path,
-                                                                           monkeypatch):
+def test_forward_copies_the_hosts_valid_ticket_and_refuses_an_expired_one(
+    kdc, gss_pg, tmp_path, monkeypatch
+):
     """WSL2: kinit on the host into a FILE: cache; the sidecar forwards it to the shared one."""
     import subprocess
 
     host_cache, shared = tmp_path / "host" / "krb5cc", tmp_path / "krb" / "ccache"
     host_cache.parent.mkdir()
     env = kdc.env(shared)
-    subprocess.run(["kinit", "-kt", str(kdc.keytab(USER)), "-c", f"FILE:{host_cache}", USER],
-                   env=env, check=True)
-    done = sidecar("forward", "--once", "--source", str(host_cache), "--cache", str(shared),
-                   env=env)
+    subprocess.run(
+        ["kinit", "-kt", str(kdc.keytab(USER)), "-c", f"FILE:{host_cache}", USER],
+        env=env,
+        check=True,
+    )
+    done = sidecar(
+        "forward", "--once", "--source", str(host_cache), "--cache", str(shared), env=env
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"sidecar: forwarded ticket for {USER}@{REALM}, valid until")
     assert shared.read_bytes() == host_cache.read_bytes()
-    again = sidecar("forward", "--once", "--source", str(host_cache), "--cache", str(shared),
-                    env=env)
+    again = sidecar(
+        "forward", "--once", "--source", str(host_cache), "--cache", str(shared), env=env
+    )
     assert again.stdout.strip() == "sidecar: unchanged"
     assert _stat_gssapi(gss_pg.dsn(USER), env, monkeypatch) == (True, f"{USER}@{REALM}", True)
 
     subprocess.run(["kdestroy", "-c", f"FILE:{host_cache}"], env=env, check=True)
-    gone = sidecar("forward", "--once", "--source", str(host_cache), "--cache", str(shared),
-                   env=env)
+    gone = sidecar(
+        "forward", "--once", "--source", str(host_cache), "--cache", str(shared), env=env
+    )
     assert gone.returncode == 1
     assert gone.stderr.strip() == f"sidecar: renewal failed: no ticket cache at {host_cache}"
 
@@ -170,14 +212,19 @@ def test_no_key_reaches_output_or_the_written_configs(tmp_path):
         f"kdc: created principal {USER}@KEYS.LOCAL",
         f"kdc: exported keytab {kdc.keytab(USER)} for {USER}@KEYS.LOCAL",
         f"kdc: created principal {PG_SPN}@KEYS.LOCAL",
-        f"kdc: exported keytab {kdc.keytab(PG_SPN)} for {PG_SPN}@KEYS.LOCAL"]
+        f"kdc: exported keytab {kdc.keytab(PG_SPN)} for {PG_SPN}@KEYS.LOCAL",
+    ]
     assert oct(kdc.keytab(USER).stat().st_mode & 0o777) == "0o600"
-    listed = subprocess.run(["klist", "-k", "-K", str(kdc.keytab(USER))], capture_output=True,
-                            text=True, check=True).stdout
+    listed = subprocess.run(
+        ["klist", "-k", "-K", str(kdc.keytab(USER))], capture_output=True, text=True, check=True
+    ).stdout
     keys = [line.split("(0x")[1].rstrip(")") for line in listed.splitlines() if "(0x" in line]
     assert keys
-    written = made.stdout + made.stderr + "".join(
-        (tmp_path / "realm" / name).read_text() for name in ("krb5.conf", "kdc.conf"))
+    written = (
+        made.stdout
+        + made.stderr
+        + "".join((tmp_path / "realm" / name).read_text() for name in ("krb5.conf", "kdc.conf"))
+    )
     assert not any(key in written for key in keys)
     again = subprocess.run(kdc.args("init"), capture_output=True, text=True, env=kdc.env())
     assert (again.returncode, again.stdout) == (0, "")  # a second start changes nothing

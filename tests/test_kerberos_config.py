@@ -24,8 +24,7 @@ def manifest_for(tmp_path: Path, body: str):
     return load_services(Project(tmp_path))
 
 
-KDC = ('  kdc:\n    template: "kdc:1.20"\n    environment:\n'
-       '      KDC_PRINCIPALS: "{principals}"\n')
+KDC = '  kdc:\n    template: "kdc:1.20"\n    environment:\n      KDC_PRINCIPALS: "{principals}"\n'
 SIDECAR = '  kerberos-sidecar:\n    template: "kerberos-sidecar:1.20"\n'
 
 
@@ -43,20 +42,24 @@ def test_the_repository_platform_has_kerberos_under_its_profile() -> None:
 
 
 def test_kerberos_true_mounts_the_cache_read_only_and_sets_the_variables(tmp_path) -> None:
-    manifest = manifest_for(tmp_path, KDC.format(principals="airflow") + SIDECAR
-                            + '  app: {image: "busybox:1", kerberos: true,'
-                              ' environment: {KRB5_CONFIG: /etc/own.conf}}\n'
-                            + '  other: {image: "busybox:1"}\n')
-    made = desired.desired(manifest.services["app"], "t", "busybox:1", "sha256:x", tmp_path,
-                           {}, manifest.volumes)
+    manifest = manifest_for(
+        tmp_path,
+        KDC.format(principals="airflow") + SIDECAR + '  app: {image: "busybox:1", kerberos: true,'
+        " environment: {KRB5_CONFIG: /etc/own.conf}}\n" + '  other: {image: "busybox:1"}\n',
+    )
+    made = desired.desired(
+        manifest.services["app"], "t", "busybox:1", "sha256:x", tmp_path, {}, manifest.volumes
+    )
     assert desired.Mount("t_kerberos-cache", "/krb", True, True) in made.mounts
     assert made.environment["KRB5CCNAME"] == "FILE:/krb/ccache"
     assert made.environment["KRB5_CONFIG"] == "/etc/own.conf"  # the service's own value wins
-    sidecar = desired.desired(manifest.services["kerberos-sidecar"], "t", "s", "sha256:y",
-                              tmp_path, {}, manifest.volumes)
+    sidecar = desired.desired(
+        manifest.services["kerberos-sidecar"], "t", "s", "sha256:y", tmp_path, {}, manifest.volumes
+    )
     assert desired.Mount("t_kerberos-cache", "/krb", False, True) in sidecar.mounts
-    other = desired.desired(manifest.services["other"], "t", "busybox:1", "sha256:x",
-                            tmp_path, {}, manifest.volumes)
+    other = desired.desired(
+        manifest.services["other"], "t", "busybox:1", "sha256:x", tmp_path, {}, manifest.volumes
+    )
     assert not other.mounts and "KRB5CCNAME" not in other.environment
     # `invoke compose` writes the same: the shared volume, read-only, and the variables
     (tmp_path / "alone").mkdir()
@@ -68,36 +71,56 @@ def test_kerberos_true_mounts_the_cache_read_only_and_sets_the_variables(tmp_pat
     assert "kerberos-cache" in document["volumes"]
 
 
-def test_kerberos_true_next_to_the_airflow_template_reaches_each_airflow_service(
-        tmp_path) -> None:
-    manifest = manifest_for(tmp_path, '  postgres: {template: "postgres:16"}\n'
-                            '  airflow: {template: "airflow:2.10", kerberos: true}\n' + SIDECAR)
+def test_kerberos_true_next_to_the_airflow_template_reaches_each_airflow_service(tmp_path) -> None:
+    manifest = manifest_for(
+        tmp_path,
+        '  postgres: {template: "postgres:16"}\n'
+        '  airflow: {template: "airflow:2.10", kerberos: true}\n' + SIDECAR,
+    )
     airflow = [s for name, s in manifest.services.items() if name.startswith("airflow-")]
     assert airflow and all(s.kerberos for s in airflow)
     assert not manifest.services["postgres"].kerberos
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    (KDC.format(principals="postgres/postgres bad!name"),
-     r"^platform/services\.yaml:6: services\.kdc\.environment\.KDC_PRINCIPALS: 'bad!name' is "
-     r"not a principal name .* — fix the name in the list"),
-    (KDC.format(principals="airflow@OTHER.REALM"),
-     r"^platform/services\.yaml:6: .*KDC_PRINCIPALS: 'airflow@OTHER\.REALM' names realm "
-     r"OTHER\.REALM, but the realm is DEV\.LOCAL"),
-    (KDC.format(principals="airflow") + SIDECAR
-     + "    environment: {KRB5_REALM: CORP.EXAMPLE}\n",
-     r"^platform/services\.yaml:9: services\.kerberos-sidecar\.environment\.KRB5_REALM: realm "
-     r"CORP\.EXAMPLE differs from the DEV\.LOCAL of service kdc — set the same KRB5_REALM"),
-    (KDC.format(principals="postgres/postgres") + SIDECAR,
-     r"^platform/services\.yaml:7: services\.kerberos-sidecar\.environment\.KRB5_KEYTAB: the kdc "
-     r"exports "
-     r"no keytab /keytabs/airflow\.keytab for airflow@DEV\.LOCAL .* add airflow to the kdc's "
-     r"KDC_PRINCIPALS"),
-    (SIDECAR + "    environment: {KRB5_KEYTAB: /etc/krb/svc.keytab}\n"
-               "    volumes: ['./secrets:/etc/krb:ro']\n",
-     r"^platform/services\.yaml:5: services\.kerberos-sidecar\.environment\.KRB5_KEYTAB: "
-     r"keytab /etc/krb/svc\.keytab comes from .*/secrets/svc\.keytab, which does not exist"),
-])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            KDC.format(principals="postgres/postgres bad!name"),
+            r"^platform/services\.yaml:6: services\.kdc\.environment\.KDC_PRINCIPALS: "
+            r"'bad!name' is "
+            r"not a principal name .* — fix the name in the list",
+        ),
+        (
+            KDC.format(principals="airflow@OTHER.REALM"),
+            r"^platform/services\.yaml:6: .*KDC_PRINCIPALS: 'airflow@OTHER\.REALM' names realm "
+            r"OTHER\.REALM, but the realm is DEV\.LOCAL",
+        ),
+        (
+            KDC.format(principals="airflow")
+            + SIDECAR
+            + "    environment: {KRB5_REALM: CORP.EXAMPLE}\n",
+            r"^platform/services\.yaml:9: services\.kerberos-sidecar\.environment\.KRB5_REALM: "
+            r"realm "
+            r"CORP\.EXAMPLE differs from the DEV\.LOCAL of service kdc — set the same KRB5_REALM",
+        ),
+        (
+            KDC.format(principals="postgres/postgres") + SIDECAR,
+            r"^platform/services\.yaml:7: "
+            r"services\.kerberos-sidecar\.environment\.KRB5_KEYTAB: the kdc "
+            r"exports "
+            r"no keytab /keytabs/airflow\.keytab for airflow@DEV\.LOCAL .* add airflow to the "
+            r"kdc's "
+            r"KDC_PRINCIPALS",
+        ),
+        (
+            SIDECAR + "    environment: {KRB5_KEYTAB: /etc/krb/svc.keytab}\n"
+            "    volumes: ['./secrets:/etc/krb:ro']\n",
+            r"^platform/services\.yaml:5: services\.kerberos-sidecar\.environment\.KRB5_KEYTAB: "
+            r"keytab /etc/krb/svc\.keytab comes from .*/secrets/svc\.keytab, which does not exist",
+        ),
+    ],
+)
 def test_bad_kerberos_input_is_one_line_naming_file_line_and_key(tmp_path, body, expected):
     with pytest.raises(ConfigError, match=expected) as raised:
         manifest_for(tmp_path, body)

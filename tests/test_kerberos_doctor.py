@@ -24,8 +24,10 @@ def kdc():
 def test_krb5_conf_and_its_realm(kdc, tmp_path):
     env = kdc.env()
     found = diagnose.krb5_conf(env)
-    assert (found.status, found.observed) == (diagnose.OK, f"{kdc.krb5_conf} (KRB5_CONFIG): "
-                                                           f"realm {REALM}")
+    assert (found.status, found.observed) == (
+        diagnose.OK,
+        f"{kdc.krb5_conf} (KRB5_CONFIG): realm {REALM}",
+    )
     other = diagnose.krb5_conf(env, realm="DEV.LOCAL")
     assert other.status == diagnose.WARN and "services.yaml uses realm DEV.LOCAL" in other.observed
     missing = diagnose.krb5_conf({"KRB5_CONFIG": str(tmp_path / "absent.conf")})
@@ -39,8 +41,17 @@ def test_a_ticket_and_its_expiry(kdc, tmp_path):
     none = diagnose.ticket(env)
     assert none.status == diagnose.WARN and none.observed.startswith("no ticket")
     assert none.fix == f"kinit YOUR_USER@{REALM}"
-    made = sidecar("renew", "--once", "--principal", USER, "--keytab", str(kdc.keytab(USER)),
-                   "--cache", str(cache), env=env)
+    made = sidecar(
+        "renew",
+        "--once",
+        "--principal",
+        USER,
+        "--keytab",
+        str(kdc.keytab(USER)),
+        "--cache",
+        str(cache),
+        env=env,
+    )
     assert made.returncode == 0, made.stderr
     found = diagnose.ticket(env)
     assert found.status == diagnose.OK
@@ -62,16 +73,21 @@ def test_a_cache_containers_cannot_mount_is_named_with_the_fix(kdc, tmp_path, na
     wsl.write_text("Linux version 5.15.153.1-microsoft-standard-WSL2")
     found = diagnose.cache_type({**kdc.env(), "KRB5CCNAME": name}, proc_version=wsl)
     assert found.status == diagnose.FAIL
-    assert found.observed == f"{name}: a {name.split(':')[0]}: cache (WSL2's default), which " \
-                             "no container can read"
+    assert (
+        found.observed == f"{name}: a {name.split(':')[0]}: cache (WSL2's default), which "
+        "no container can read"
+    )
     assert "KRB5CCNAME=FILE:/tmp/krb5cc_$(id -u)" in found.fix
     assert diagnose.cache_type(kdc.env(tmp_path / "cc")).status == diagnose.OK
 
 
 def test_the_default_cache_name_follows_krb5_conf(kdc, tmp_path):
     conf = tmp_path / "krb5.conf"
-    conf.write_text(kdc.krb5_conf.read_text().replace(
-        "[libdefaults]\n", "[libdefaults]\n default_ccache_name = KEYRING:persistent:%{uid}\n"))
+    conf.write_text(
+        kdc.krb5_conf.read_text().replace(
+            "[libdefaults]\n", "[libdefaults]\n default_ccache_name = KEYRING:persistent:%{uid}\n"
+        )
+    )
     found = diagnose.cache_type({"KRB5_CONFIG": str(conf)})
     assert found.status == diagnose.FAIL and found.observed.startswith("KEYRING:persistent:")
 
@@ -79,8 +95,9 @@ def test_the_default_cache_name_follows_krb5_conf(kdc, tmp_path):
 def test_the_kdc_reachable_and_not(tmp_path):
     with running_kdc("GONE.LOCAL", [USER]) as kdc:
         up = diagnose.kdc_reachable(kdc.env())
-        assert up == diagnose.Finding("kdc", diagnose.OK,
-                                      f"GONE.LOCAL: 127.0.0.1:{kdc.port} answers")
+        assert up == diagnose.Finding(
+            "kdc", diagnose.OK, f"GONE.LOCAL: 127.0.0.1:{kdc.port} answers"
+        )
         kdc.stop()
         down = diagnose.kdc_reachable(kdc.env(), timeout=1)
     assert down.status == diagnose.FAIL

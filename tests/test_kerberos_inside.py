@@ -23,13 +23,22 @@ def test_the_client_container_joins_the_stack_with_the_sidecars_cache_read_only(
     assert spec.image == "sha256:abc"
     assert spec.network == "acme_default"  # the network `up` puts every service on
     assert spec.volume == "acme_kerberos-cache"  # the volume the sidecar writes
-    assert spec.environment == {"KRB5CCNAME": "FILE:/krb/ccache",
-                                "KRB5_CONFIG": "/krb/krb5.conf"}
+    assert spec.environment == {"KRB5CCNAME": "FILE:/krb/ccache", "KRB5_CONFIG": "/krb/krb5.conf"}
     assert spec.environment == dict(config.consumer_environment())
     assert spec.labels == {"dataplatform.project": "acme"}
-    assert spec.command == ("python3", "/opt/kerberos/sidecar.py", "login", "--host",
-                            "warehouse-db", "--port", "5433", "--dbname", "analytics",
-                            "--krbsrvname", "postgres")
+    assert spec.command == (
+        "python3",
+        "/opt/kerberos/sidecar.py",
+        "login",
+        "--host",
+        "warehouse-db",
+        "--port",
+        "5433",
+        "--dbname",
+        "analytics",
+        "--krbsrvname",
+        "postgres",
+    )
     assert target.spn == "postgres/warehouse-db"
 
 
@@ -41,31 +50,50 @@ def test_a_given_role_is_passed_and_each_client_has_its_own_name():
 
 
 def test_the_login_script_is_psql_with_gssapi_encryption_required(tmp_path):
-    argv = sidecar.login_command("pg", 5432, "my db", "postgres", "o'brien",
-                                 f"FILE:{tmp_path}/none", psql="/usr/bin/psql")
-    assert argv[:-1] == ["/usr/bin/psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
-                         "-c", sidecar.LOGIN_QUERY]
-    assert argv[-1] == ("host='pg' port='5432' dbname='my db' krbsrvname='postgres' "
-                        "user='o\\'brien' gssencmode='require' connect_timeout='10'")
+    argv = sidecar.login_command(
+        "pg", 5432, "my db", "postgres", "o'brien", f"FILE:{tmp_path}/none", psql="/usr/bin/psql"
+    )
+    assert argv[:-1] == [
+        "/usr/bin/psql",
+        "-X",
+        "-q",
+        "-t",
+        "-A",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        sidecar.LOGIN_QUERY,
+    ]
+    assert argv[-1] == (
+        "host='pg' port='5432' dbname='my db' krbsrvname='postgres' "
+        "user='o\\'brien' gssencmode='require' connect_timeout='10'"
+    )
 
 
 def test_without_a_ticket_the_script_leaves_the_role_to_libpq(tmp_path):
-    argv = sidecar.login_command("pg", 5432, "postgres", "postgres", None,
-                                 f"FILE:{tmp_path}/none")
+    argv = sidecar.login_command("pg", 5432, "postgres", "postgres", None, f"FILE:{tmp_path}/none")
     assert "user=" not in argv[-1] and "gssencmode='require'" in argv[-1]
 
 
-@pytest.mark.parametrize(("requested", "sidecar_running", "chosen"), [
-    (None, True, "platform"), (None, False, "host"),
-    ("host", True, "host"), ("platform", False, "platform"),
-])
+@pytest.mark.parametrize(
+    ("requested", "sidecar_running", "chosen"),
+    [
+        (None, True, "platform"),
+        (None, False, "host"),
+        ("host", True, "host"),
+        ("platform", False, "platform"),
+    ],
+)
 def test_where_the_login_runs(requested, sidecar_running, chosen):
     assert inside.choose(requested, sidecar_running) == chosen
 
 
 def test_an_unknown_place_is_refused():
-    with pytest.raises(UserError, match=r"--from 'pod' is not a place to log in from — use "
-                                        r"--from platform .* or --from host"):
+    with pytest.raises(
+        UserError,
+        match=r"--from 'pod' is not a place to log in from — use "
+        r"--from platform .* or --from host",
+    ):
         inside.choose("pod", True)
 
 
@@ -77,9 +105,11 @@ def test_psqls_row_is_the_principal_and_the_encryption():
 
 
 def test_psqls_error_is_one_line_from_the_shared_diagnosis():
-    stderr = ('psql: error: connection to server at "pg" (172.18.0.3), port 5432 failed: '
-              "GSSAPI encryption required but was impossible (possibly no credential cache, "
-              "no server support, or using a local socket)\n")
+    stderr = (
+        'psql: error: connection to server at "pg" (172.18.0.3), port 5432 failed: '
+        "GSSAPI encryption required but was impossible (possibly no credential cache, "
+        "no server support, or using a local socket)\n"
+    )
     result = diagnose.psql_result("", stderr)
     assert not result.ok and result.cause == "no ticket"
     assert result.line == diagnose.explain(stderr)[1]
@@ -88,6 +118,7 @@ def test_psqls_error_is_one_line_from_the_shared_diagnosis():
 
 
 # --- the command's bad input: one line, exit 1, no engine contacted --------------------------
+
 
 def test_a_bad_from_isone_error_line(project):
     project.services('  pg:\n    image: "postgres:15"\n')
@@ -118,14 +149,24 @@ def test_with_no_engine_the_default_is_this_workstation(project, tmp_path):
     platform cannot be running, so the login is tried from the host — here it stops at pg
     publishing no port, and the line says how to log in from inside instead."""
     project.services(KERBEROS_STACK)
-    line = one_error_line(project.invoke("kerberos.test-login", "pg",
-                                    DOCKER_HOST=f"unix://{tmp_path}/none.sock"))
-    assert line == ("✗ service 'pg' publishes no port (platform/services.yaml:9) — give "
-                    "--port, or log in from inside the platform (--from platform)")
+    line = one_error_line(
+        project.invoke("kerberos.test-login", "pg", DOCKER_HOST=f"unix://{tmp_path}/none.sock")
+    )
+    assert line == (
+        "✗ service 'pg' publishes no port (platform/services.yaml:9) — give "
+        "--port, or log in from inside the platform (--from platform)"
+    )
 
 
 def test_from_platform_with_no_engine_is_the_engines_line(project, tmp_path):
     project.services(KERBEROS_STACK)
-    line = one_error_line(project.invoke("kerberos.test-login", "pg", "--from", "platform",
-                                    DOCKER_HOST=f"unix://{tmp_path}/none.sock"))
+    line = one_error_line(
+        project.invoke(
+            "kerberos.test-login",
+            "pg",
+            "--from",
+            "platform",
+            DOCKER_HOST=f"unix://{tmp_path}/none.sock",
+        )
+    )
     assert line.startswith("✗ Docker engine not reachable: ")

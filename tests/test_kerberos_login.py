@@ -32,31 +32,45 @@ def gss_pg(kdc):
 
 @pytest.fixture
 def platform(project, gss_pg):
-    project.services('  postgres:\n    image: "postgres:15"\n'
-                     '    ports: ["${GSS_PG_PORT}:5432"]\n')
+    project.services('  postgres:\n    image: "postgres:15"\n    ports: ["${GSS_PG_PORT}:5432"]\n')
     project.env["GSS_PG_PORT"] = str(gss_pg.port)
     return project
 
 
 def _ticket(kdc, cache, principal=USER):
-    done = sidecar("renew", "--once", "--principal", principal, "--keytab",
-                   str(kdc.keytab(principal)), "--cache", str(cache), env=kdc.env(cache))
+    done = sidecar(
+        "renew",
+        "--once",
+        "--principal",
+        principal,
+        "--keytab",
+        str(kdc.keytab(principal)),
+        "--cache",
+        str(cache),
+        env=kdc.env(cache),
+    )
     assert done.returncode == 0, done.stderr
     return cache
 
 
 def _login(platform, kdc, cache, *args, config=None):
-    return platform.invoke("kerberos.test-login", "postgres", *args,
-                           KRB5_CONFIG=str(config or kdc.krb5_conf), KRB5CCNAME=f"FILE:{cache}")
+    return platform.invoke(
+        "kerberos.test-login",
+        "postgres",
+        *args,
+        KRB5_CONFIG=str(config or kdc.krb5_conf),
+        KRB5CCNAME=f"FILE:{cache}",
+    )
 
 
-def test_with_the_sidecars_ticket_the_login_names_the_principal(platform, kdc, gss_pg,
-                                                                  tmp_path):
+def test_with_the_sidecars_ticket_the_login_names_the_principal(platform, kdc, gss_pg, tmp_path):
     result = _login(platform, kdc, _ticket(kdc, tmp_path / "cc"))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == (f"✓ postgres (localhost:{gss_pg.port}, role {USER}, "
-                                     f"principal postgres/localhost): logged in as "
-                                     f"{USER}@{REALM} with GSSAPI, encrypted")
+    assert result.stdout.strip() == (
+        f"✓ postgres (localhost:{gss_pg.port}, role {USER}, "
+        f"principal postgres/localhost): logged in as "
+        f"{USER}@{REALM} with GSSAPI, encrypted"
+    )
 
 
 def test_no_ticket(platform, kdc, tmp_path):
@@ -72,8 +86,9 @@ def test_clock_skew(platform, kdc, tmp_path):
 
 
 def test_wrong_spn(platform, kdc, tmp_path):
-    line = one_error_line(_login(platform, kdc, _ticket(kdc, tmp_path / "cc"),
-                            "--krbsrvname", "HTTP"))
+    line = one_error_line(
+        _login(platform, kdc, _ticket(kdc, tmp_path / "cc"), "--krbsrvname", "HTTP")
+    )
     assert f": wrong SPN: the server's service principal is not HTTP/localhost@{REALM}" in line
 
 
@@ -96,13 +111,17 @@ def test_an_unknown_service_isone_error_line(platform, kdc, tmp_path):
 
 # --- the script the in-platform client container runs (`sidecar.py login`, psql) -------------
 
+
 def _client_login(kdc, cache, gss_pg, *args):
     """`sidecar.py login` as the client container runs it, here with the host's psql (Debian's,
     the same package the kerberos-sidecar image installs), classified as the command does."""
-    require(shutil.which("psql") is not None, "psql is not installed (apt-get install "
-                                              "postgresql-client)")
-    done = sidecar("login", "--host", "localhost", "--port", str(gss_pg.port), *args,
-                   env=kdc.env(cache))
+    require(
+        shutil.which("psql") is not None,
+        "psql is not installed (apt-get install postgresql-client)",
+    )
+    done = sidecar(
+        "login", "--host", "localhost", "--port", str(gss_pg.port), *args, env=kdc.env(cache)
+    )
     return done, diagnose.psql_result(done.stdout, done.stderr)
 
 
@@ -120,7 +139,6 @@ def test_the_platform_clients_script_without_a_ticket(kdc, gss_pg, tmp_path):
 
 
 def test_the_platform_clients_script_with_a_wrong_spn(kdc, gss_pg, tmp_path):
-    _, result = _client_login(kdc, _ticket(kdc, tmp_path / "cc"), gss_pg,
-                                 "--krbsrvname", "HTTP")
+    _, result = _client_login(kdc, _ticket(kdc, tmp_path / "cc"), gss_pg, "--krbsrvname", "HTTP")
     assert not result.ok and result.cause == "wrong SPN"
     assert f"is not HTTP/localhost@{REALM}" in result.line

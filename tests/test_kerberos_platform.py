@@ -24,8 +24,10 @@ from support import REPO, build_ca_certificates, clean_env, copy_from_checkout, 
 
 pytestmark = pytest.mark.docker
 GSS_PG_IMAGE = "dataplatform-test/kerberos-postgres:15"
-STAT_GSSAPI = ("SELECT principal, gss_authenticated, encrypted FROM pg_stat_gssapi "
-               "WHERE pid = pg_backend_pid()")
+STAT_GSSAPI = (
+    "SELECT principal, gss_authenticated, encrypted FROM pg_stat_gssapi "
+    "WHERE pid = pg_backend_pid()"
+)
 
 
 class Checkout:
@@ -36,26 +38,34 @@ class Checkout:
         return run([sys.executable, "-m", "doit", *args], self.root, self.env, timeout=1800)
 
     def invoke(self, *args: str) -> subprocess.CompletedProcess:
-        return run([str(Path(sys.executable).with_name("invoke")), *args], self.root,
-                   self.env, timeout=900)
+        return run(
+            [str(Path(sys.executable).with_name("invoke")), *args], self.root, self.env, timeout=900
+        )
 
 
 @pytest.fixture(scope="module")
 def gss_pg_image(docker_client, postgres_image) -> str:
-    docker_client.images.build(path=str(REPO / "tests/images/kerberos-postgres"),
-                               tag=GSS_PG_IMAGE, rm=True, buildargs={"BASE": postgres_image})
+    docker_client.images.build(
+        path=str(REPO / "tests/images/kerberos-postgres"),
+        tag=GSS_PG_IMAGE,
+        rm=True,
+        buildargs={"BASE": postgres_image},
+    )
     return GSS_PG_IMAGE
 
 
 @pytest.fixture(scope="module")
-def checkout(tmp_path_factory, docker_client, debian_image, gss_pg_image
-             ) -> Iterator[Checkout]:
+def checkout(tmp_path_factory, docker_client, debian_image, gss_pg_image) -> Iterator[Checkout]:
     root = tmp_path_factory.mktemp("kerberos-e2e") / "checkout"
     root.mkdir()
     for name in ("dodo.py", "tasks.py"):
         shutil.copy(REPO / name, root / name)
-    for part in ("templates", "lib/dataplatform/kerberos", "platform/images/kdc",
-                 "platform/images/kerberos-sidecar"):
+    for part in (
+        "templates",
+        "lib/dataplatform/kerberos",
+        "platform/images/kdc",
+        "platform/images/kerberos-sidecar",
+    ):
         copy_from_checkout(part, root)
     namespace = f"dptest-krb-{uuid.uuid4().hex[:6]}"
     (root / "platform/services.yaml").write_text(f"""\
@@ -101,7 +111,8 @@ services:
     finally:
         made.invoke("down", "--volumes", "--yes")
         for image in docker_client.images.list(
-                filters={"label": f"dataplatform.project={namespace}"}):
+            filters={"label": f"dataplatform.project={namespace}"}
+        ):
             for tag in image.tags:
                 docker_client.images.remove(tag, force=True)
 
@@ -117,7 +128,8 @@ def stack(checkout) -> tuple[subprocess.CompletedProcess, subprocess.CompletedPr
 
 
 def test_kdc_and_sidecar_come_up_healthy_and_a_third_container_logs_in_with_gssapi(
-        checkout, stack, docker_client):
+    checkout, stack, docker_client
+):
     built, up = stack
 
     def container(service: str):
@@ -146,8 +158,9 @@ def test_kdc_and_sidecar_come_up_healthy_and_a_third_container_logs_in_with_gssa
     assert "exported keytab /keytabs/airflow.keytab for airflow@DEV.LOCAL" in kdc_logs
     code, keys = container("kdc").exec_run(["klist", "-k", "-K", "/keytabs/airflow.keytab"])
     assert code == 0
-    key_hex = [line.split("(0x")[1].rstrip(")") for line in keys.decode().splitlines()
-               if "(0x" in line]
+    key_hex = [
+        line.split("(0x")[1].rstrip(")") for line in keys.decode().splitlines() if "(0x" in line
+    ]
     assert key_hex
     printed = up.stdout + up.stderr + built.stdout + built.stderr + sidecar_logs + kdc_logs
     assert not any(key in printed for key in key_hex)
@@ -156,30 +169,39 @@ def test_kdc_and_sidecar_come_up_healthy_and_a_third_container_logs_in_with_gssa
 def _no_clients_left(docker_client, namespace: str) -> None:
     """The client containers are auto-removed: gone once the engine finished removing them (a
     bound, not a sleep: vfs storage deletes a container's files slowly)."""
+
     def gone() -> bool:
-        return not docker_client.containers.list(all=True, filters={
-            "label": f"dataplatform.project={namespace}",
-            "name": f"{namespace}-kerberos-test-login"})
+        return not docker_client.containers.list(
+            all=True,
+            filters={
+                "label": f"dataplatform.project={namespace}",
+                "name": f"{namespace}-kerberos-test-login",
+            },
+        )
 
     wait_until(gone, "the test-login client container to be removed", limit=120)
 
 
-def test_test_login_runs_inside_the_platform_with_the_sidecars_ticket(checkout, stack,
-                                                                       docker_client):
+def test_test_login_runs_inside_the_platform_with_the_sidecars_ticket(
+    checkout, stack, docker_client
+):
     """By default (the sidecar runs) the login goes from a client container on the stack's
     network to pg:5432 by name — pg publishes no port, so no host path could reach it."""
     result = checkout.invoke("kerberos.test-login", "pg")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == (
         "✓ pg (pg:5432 inside the platform, role airflow, principal postgres/pg, ticket from "
-        "kerberos-sidecar): logged in as airflow@DEV.LOCAL with GSSAPI, encrypted")
+        "kerberos-sidecar): logged in as airflow@DEV.LOCAL with GSSAPI, encrypted"
+    )
     _no_clients_left(docker_client, checkout.namespace)
 
 
-def test_test_login_inside_the_platform_explains_a_wrong_spn_in_one_line(checkout, stack,
-                                                                          docker_client):
-    result = checkout.invoke("kerberos.test-login", "pg", "--from", "platform",
-                             "--krbsrvname", "HTTP")
+def test_test_login_inside_the_platform_explains_a_wrong_spn_in_one_line(
+    checkout, stack, docker_client
+):
+    result = checkout.invoke(
+        "kerberos.test-login", "pg", "--from", "platform", "--krbsrvname", "HTTP"
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -189,8 +211,7 @@ def test_test_login_inside_the_platform_explains_a_wrong_spn_in_one_line(checkou
     _no_clients_left(docker_client, checkout.namespace)
 
 
-def test_test_login_to_a_service_that_is_not_running_is_one_line(checkout, stack,
-                                                                 docker_client):
+def test_test_login_to_a_service_that_is_not_running_is_one_line(checkout, stack, docker_client):
     """`client` runs its psql and exits: then there is nothing to log in to."""
     client = docker_client.containers.get(f"{checkout.namespace}-client")
 
@@ -201,5 +222,6 @@ def test_test_login_to_a_service_that_is_not_running_is_one_line(checkout, stack
     wait_until(exited, "the client service to exit", limit=120)
     result = checkout.invoke("kerberos.test-login", "client")
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == ("✗ service client is not running — start it (invoke up "
-                                     "client), then try again")
+    assert result.stderr.strip() == (
+        "✗ service client is not running — start it (invoke up client), then try again"
+    )

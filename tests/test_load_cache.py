@@ -26,16 +26,29 @@ from dataplatform.build.dodo import Deferred, Loader
 from dataplatform.build.runstate import RUN
 from support import clean_env
 
-SHAPE = synthetic_repo.Shape(pipelines=4, cdc_every=2, groups=1, tenants=2, tables=2, images=1,
-                             image_every=1000, namespace="dploadcache")
+SHAPE = synthetic_repo.Shape(
+    pipelines=4,
+    cdc_every=2,
+    groups=1,
+    tenants=2,
+    tables=2,
+    images=1,
+    image_every=1000,
+    namespace="dploadcache",
+)
 
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "repo"
     synthetic_repo.generate(root, SHAPE)
-    for name in ("CI", "DATAPLATFORM_DBT_TARGET", "DATAPLATFORM_REGISTRY", "DATAPLATFORM_STRICT",
-                 "DATAPLATFORM_ROOT"):
+    for name in (
+        "CI",
+        "DATAPLATFORM_DBT_TARGET",
+        "DATAPLATFORM_REGISTRY",
+        "DATAPLATFORM_STRICT",
+        "DATAPLATFORM_ROOT",
+    ):
         monkeypatch.delenv(name, raising=False)
     return root
 
@@ -55,10 +68,14 @@ def summary(loader: Loader) -> dict[str, Any]:
     found = {}
     for group, tasks in loader.tasks().items():
         for task in tasks:
-            name = task["basename"] if task.get("name") is None else \
-                f"{task['basename']}:{task['name']}"
-            kept = load_cache.encode_tasks([{k: v for k, v in task.items()
-                                             if k not in ("actions", "clean")}])[0]
+            name = (
+                task["basename"]
+                if task.get("name") is None
+                else f"{task['basename']}:{task['name']}"
+            )
+            kept = load_cache.encode_tasks(
+                [{k: v for k, v in task.items() if k not in ("actions", "clean")}]
+            )[0]
             plain = {**kept.pop("raw"), **kept.pop("enc"), **kept}
             plain["actions"] = [_action_kind(a) for a in task.get("actions", [])]
             plain["clean"] = len(task.get("clean", []))
@@ -149,7 +166,8 @@ def _remove_cdc(root: Path) -> None:
 def _add_cdc(root: Path) -> None:  # a file where none was, in a folder that was not there
     (root / "pipelines/p001/config").mkdir()
     (root / "pipelines/p001/config/cdc.yaml").write_text(
-        (root / "pipelines/p000/config/cdc.yaml").read_text())
+        (root / "pipelines/p000/config/cdc.yaml").read_text()
+    )
 
 
 def _edit_service(root: Path) -> None:
@@ -188,7 +206,8 @@ def test_a_change_to_anything_the_load_read_is_seen(repo: Path, change: str) -> 
 
 
 def test_a_changed_environment_variable_the_load_reads_is_seen(
-        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = warm(repo)
     assert "(duckdb)" in before["dbt:p001"][1]["doc"]
     monkeypatch.setenv("DATAPLATFORM_DBT_TARGET", "postgres")
@@ -200,7 +219,8 @@ def test_a_changed_environment_variable_the_load_reads_is_seen(
 
 
 def test_an_unrelated_environment_variable_keeps_the_cache(
-        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = warm(repo)
     monkeypatch.setenv("SOME_UNRELATED_VARIABLE", "1")
     monkeypatch.setenv("PWD", "/somewhere/else")
@@ -217,10 +237,8 @@ def test_a_load_of_files_changed_just_now_is_not_kept(repo: Path) -> None:
     assert load(repo)[1]
 
 
-@pytest.mark.parametrize("content", [b"{not json", b"", b'{"header": {"format": 0}}',
-                                     b"[1, 2]"])
-def test_a_corrupt_or_old_cache_file_is_ignored_and_rewritten(repo: Path,
-                                                              content: bytes) -> None:
+@pytest.mark.parametrize("content", [b"{not json", b"", b'{"header": {"format": 0}}', b"[1, 2]"])
+def test_a_corrupt_or_old_cache_file_is_ignored_and_rewritten(repo: Path, content: bytes) -> None:
     before = warm(repo)
     cache = repo / ".dataplatform" / "load-cache.json"
     cache.write_bytes(content)
@@ -228,8 +246,9 @@ def test_a_corrupt_or_old_cache_file_is_ignored_and_rewritten(repo: Path,
     kept = json.loads(cache.read_bytes())
     assert kept["header"]["format"] == load_cache.FORMAT
     assert load(repo) == (before, True)
-    assert sorted(p.name for p in cache.parent.iterdir() if p.name.startswith(".")) == [], \
+    assert sorted(p.name for p in cache.parent.iterdir() if p.name.startswith(".")) == [], (
         "a temporary file of the atomic write was left behind"
+    )
 
 
 def test_an_edited_task_creator_makes_the_next_load_real(repo: Path) -> None:
@@ -265,13 +284,25 @@ print(json.dumps({"from_cache": loader.from_cache, "opened": opened,
 def test_a_warm_load_opens_no_input_file_and_imports_no_parser(repo: Path) -> None:
     """Measured in a fresh interpreter, as doit runs it: an audit hook on every `open`."""
     warm(repo)
-    done = subprocess.run([sys.executable, "-c", WARM_LOAD, str(repo)], capture_output=True,
-                          text=True, env=clean_env(), cwd=repo, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_LOAD, str(repo)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        cwd=repo,
+        check=True,
+    )
     seen = json.loads(done.stdout)
     assert seen["from_cache"]
     assert seen["opened"] == []
-    heavy = {"yaml", "jinja2", "docker", "dataplatform.catalog", "dataplatform.services.manifest",
-             "dataplatform.pipelines.manifest"}
+    heavy = {
+        "yaml",
+        "jinja2",
+        "docker",
+        "dataplatform.catalog",
+        "dataplatform.services.manifest",
+        "dataplatform.pipelines.manifest",
+    }
     assert sorted(heavy & set(seen["modules"])) == []
 
 
@@ -280,19 +311,30 @@ def test_a_deferred_action_runs_what_the_task_creator_makes_now(repo: Path) -> N
     is rebuilt as a Deferred; run by doit from a warm load, it does the real work."""
     env = clean_env()
     generated = repo / "pipelines/p002/generated/cdc"
-    done = subprocess.run([sys.executable, "-m", "doit", "cdc:p002"], cwd=repo, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "doit", "cdc:p002"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (generated / "manifest.json").exists()
     _remove_cdc(repo)
     warm(repo)
-    deferred = [a for t in Loader(repo).tasks()["cdc"] if t.get("name") == "p002"
-                for a in t["actions"]]
+    deferred = [
+        a for t in Loader(repo).tasks()["cdc"] if t.get("name") == "p002" for a in t["actions"]
+    ]
     assert [type(a) for a in deferred] == [Deferred]
     cache = repo / ".dataplatform" / "load-cache.json"
     stamp = cache.stat().st_mtime_ns
-    done = subprocess.run([sys.executable, "-m", "doit", "cdc:p002"], cwd=repo, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "doit", "cdc:p002"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "cdc:p002: CDC section gone, removed" in done.stdout
     assert not (generated / "manifest.json").exists()
@@ -318,12 +360,21 @@ def audited_doit(root: Path, *args: str) -> tuple[subprocess.CompletedProcess, l
     dodo.py and the load cache excepted)."""
     script, listing = root.parent / "audited_doit.py", root.parent / "opened.json"
     script.write_text(AUDITED_DOIT)
-    done = subprocess.run([sys.executable, str(script), str(listing), str(root), *args],
-                          cwd=root, env=clean_env(), capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(script), str(listing), str(root), *args],
+        cwd=root,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
-    opened = [p for p in json.loads(listing.read_text())
-              if ".doit.db" not in p and "__pycache__" not in p
-              and not p.endswith(("dodo.py", "load-cache.json"))]
+    opened = [
+        p
+        for p in json.loads(listing.read_text())
+        if ".doit.db" not in p
+        and "__pycache__" not in p
+        and not p.endswith(("dodo.py", "load-cache.json"))
+    ]
     return done, sorted(set(opened))
 
 
@@ -331,8 +382,7 @@ def executed(done: subprocess.CompletedProcess) -> list[str]:
     return sorted(line[3:] for line in done.stdout.splitlines() if line.startswith(".  "))
 
 
-def test_a_no_op_reads_no_generated_manifest_and_an_edited_output_still_reruns(
-        repo: Path) -> None:
+def test_a_no_op_reads_no_generated_manifest_and_an_edited_output_still_reruns(repo: Path) -> None:
     """`Remembered`: a generated folder found intact is not read again while nothing in it
     changed; a touched output is read once; an edited one re-runs its task."""
     tasks = ("cdc:p002", "warehouse:p002")

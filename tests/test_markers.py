@@ -30,7 +30,7 @@ def pytest_collection_finish(session):
                 setattr(module, name, lambda: None)
 '''
 
-ENGINE_FIXTURES = '''
+ENGINE_FIXTURES = """
 ENGINES = {"docker_client": "docker", "busybox_image": "docker", "debian_image": "docker",
            "postgres_image": "docker", "registry": "registry", "postgres_server": "postgres",
            "postgres18_server": "postgres", "pg_database": "postgres"}
@@ -41,30 +41,62 @@ def pytest_collection_modifyitems(items):
         marked = {mark.name for mark in item.iter_markers()}
         for name in sorted({ENGINES[f] for f in item.fixturenames if f in ENGINES} - marked):
             print(f"UNMARKED {item.nodeid} {name}")
-'''
+"""
 
 
 def test_no_test_marked_for_an_engine_passes_without_it(tmp_path: Path) -> None:
     (tmp_path / "no_postgres.py").write_text(NO_POSTGRES)
-    env = clean_env(PYTHONPATH=str(tmp_path),
-                    DOCKER_HOST=f"unix://{tmp_path / 'no-engine.sock'}")
+    env = clean_env(PYTHONPATH=str(tmp_path), DOCKER_HOST=f"unix://{tmp_path / 'no-engine.sock'}")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no_postgres", "-p",
-         "no:cacheprovider", "-m", "docker or postgres", "tests"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-rA",
+            "-p",
+            "no_postgres",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "docker or postgres",
+            "tests",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     passed = re.findall(r"^PASSED (\S+)", result.stdout, flags=re.M)
-    assert passed == [], ("marked docker/postgres but pass without the engine — move the "
-                          f"marker onto the tests that use it: {passed}")
+    assert passed == [], (
+        "marked docker/postgres but pass without the engine — move the "
+        f"marker onto the tests that use it: {passed}"
+    )
     assert re.search(r"\d+ skipped", result.stdout), result.stdout[-3000:]
 
 
 def test_every_test_asking_for_an_engines_fixture_carries_its_marker(tmp_path: Path) -> None:
     (tmp_path / "engine_fixtures.py").write_text(ENGINE_FIXTURES)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "--collect-only", "-p", "engine_fixtures", "-p",
-         "no:cacheprovider", "tests"],
-        cwd=REPO, env=clean_env(PYTHONPATH=str(tmp_path)), capture_output=True, text=True,
-        timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "--collect-only",
+            "-p",
+            "engine_fixtures",
+            "-p",
+            "no:cacheprovider",
+            "tests",
+        ],
+        cwd=REPO,
+        env=clean_env(PYTHONPATH=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     unmarked = re.findall(r"^UNMARKED (\S+ \S+)$", result.stdout, flags=re.M)
     assert unmarked == [], f"add the engine's marker (test, marker): {unmarked}"

@@ -67,10 +67,17 @@ def test_a_no_op_imports_no_heavy_package(project: TempProject, busybox_image: s
     # generated manifest (doit's database and dodo.py aside, the toolkit's own state files,
     # and the image contexts, whose no-op the image tasks own)
     root = str(project.root) + "/"
-    inputs = sorted({p for p in seen["opened"] if p.startswith(root)
-                     and not p.startswith((root + ".dataplatform/", root + "platform/images/"))
-                     and ".doit.db" not in p and "__pycache__" not in p
-                     and not p.endswith("/dodo.py")})
+    inputs = sorted(
+        {
+            p
+            for p in seen["opened"]
+            if p.startswith(root)
+            and not p.startswith((root + ".dataplatform/", root + "platform/images/"))
+            and ".doit.db" not in p
+            and "__pycache__" not in p
+            and not p.endswith("/dodo.py")
+        }
+    )
     assert inputs == [], f"a no-op opened {inputs}"
     assert root + ".dataplatform/load-cache.json" in seen["opened"]  # the hook saw the run
     assert "dataplatform.build.dodo" in modules  # the wrapper did see the run

@@ -67,14 +67,16 @@ def platform(project: TempProject, busybox_image: str, docker_client):
     # Containers first, forcibly: a graceful down would wait out each grace period (busybox
     # ignores SIGTERM as PID 1); `down` then removes the rest (networks, volumes).
     for container in docker_client.containers.list(
-            all=True, filters={"label": f"dataplatform.project={project.namespace}"}):
+        all=True, filters={"label": f"dataplatform.project={project.namespace}"}
+    ):
         container.remove(force=True)
     project.invoke("down", "--volumes", "--yes")
 
 
 def containers(docker_client, namespace: str) -> dict[str, object]:
     found = docker_client.containers.list(
-        all=True, filters={"label": f"dataplatform.project={namespace}"})
+        all=True, filters={"label": f"dataplatform.project={namespace}"}
+    )
     return {c.labels["dataplatform.service"]: c for c in found}
 
 
@@ -82,8 +84,9 @@ def when(text: str) -> datetime:
     return datetime.fromisoformat(text[:26].rstrip("Z"))
 
 
-def test_up_gates_on_health_and_a_second_up_changes_nothing(platform: TempProject,
-                                                            docker_client) -> None:
+def test_up_gates_on_health_and_a_second_up_changes_nothing(
+    platform: TempProject, docker_client
+) -> None:
     result = platform.invoke("up")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 created" in result.stdout
@@ -95,8 +98,9 @@ def test_up_gates_on_health_and_a_second_up_changes_nothing(platform: TempProjec
     # after its 2 s boot; and the last health result before init started was a success (the
     # engine keeps only the last 5, so the first ones may be gone)
     assert "init-done" in running["init"].logs().decode()
-    earlier = [entry for entry in db["Health"]["Log"]
-               if when(entry["End"]) <= when(init["StartedAt"])]
+    earlier = [
+        entry for entry in db["Health"]["Log"] if when(entry["End"]) <= when(init["StartedAt"])
+    ]
     assert not earlier or earlier[-1]["ExitCode"] == 0
     assert init["ExitCode"] == 0
     assert when(running["app"].attrs["State"]["StartedAt"]) >= when(init["FinishedAt"])
@@ -106,12 +110,13 @@ def test_up_gates_on_health_and_a_second_up_changes_nothing(platform: TempProjec
     assert again.returncode == 0, again.stderr
     assert "(3 unchanged)" in again.stdout
     assert {n: c.id for n, c in containers(docker_client, platform.namespace).items()} == {
-        n: c.id for n, c in running.items()}
+        n: c.id for n, c in running.items()
+    }
 
 
-def test_changed_environment_recreates_exactly_that_service(platform: TempProject,
-                                                            busybox_image: str,
-                                                            docker_client) -> None:
+def test_changed_environment_recreates_exactly_that_service(
+    platform: TempProject, busybox_image: str, docker_client
+) -> None:
     assert platform.invoke("up").returncode == 0
     before = {n: c.id for n, c in containers(docker_client, platform.namespace).items()}
     platform.services(services_yaml(busybox_image, app_env="green"))
@@ -153,8 +158,9 @@ def test_a_service_that_never_gets_healthy_fails_with_its_logs(platform: TempPro
     assert "broken-last-words" in err and "Traceback" not in err
 
 
-def test_a_failing_init_job_stops_up(project: TempProject, busybox_image: str,
-                                     docker_client) -> None:
+def test_a_failing_init_job_stops_up(
+    project: TempProject, busybox_image: str, docker_client
+) -> None:
     project.services(services_yaml(busybox_image, init_exit=3))
     project.write(".env", "APP_SECRET=x\n")
     try:
@@ -168,10 +174,15 @@ def test_a_failing_init_job_stops_up(project: TempProject, busybox_image: str,
 
 
 def test_down_keeps_persistent_volumes_and_never_touches_other_namespaces(
-        platform: TempProject, busybox_image: str, docker_client) -> None:
+    platform: TempProject, busybox_image: str, docker_client
+) -> None:
     stranger = docker_client.containers.run(
-        busybox_image, ["sleep", "600"], detach=True, name=f"stranger-{platform.namespace}",
-        labels={"dataplatform.project": "someone-else", "dataplatform.service": "db"})
+        busybox_image,
+        ["sleep", "600"],
+        detach=True,
+        name=f"stranger-{platform.namespace}",
+        labels={"dataplatform.project": "someone-else", "dataplatform.service": "db"},
+    )
     try:
         assert platform.invoke("up").returncode == 0
         down = platform.invoke("down")
@@ -198,28 +209,41 @@ def test_compose_export_keeps_references_not_secrets(platform: TempProject) -> N
     document = yaml.safe_load(text)
     app = document["services"]["app"]
     assert app["environment"]["SECRET"] == "${APP_SECRET}"
-    assert app["depends_on"] == {"db": {"condition": "service_healthy"},
-                                 "init": {"condition": "service_completed_successfully"}}
+    assert app["depends_on"] == {
+        "db": {"condition": "service_healthy"},
+        "init": {"condition": "service_completed_successfully"},
+    }
     assert app["healthcheck"]["interval"] == "0.5s"
     assert document["services"]["broken"]["profiles"] == ["broken"]
     assert document["services"]["db"]["volumes"] == ["db_data:/data"]
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n",
-     "dependency cycle: a → b → a"),
-    ("  a:\n    image: x\n    depends_on: [nope]\n", "depends on unknown service 'nope'"),
-    ("  a:\n    template: \"postgress:16\"\n",
-     "unknown service template 'postgress' — did you mean 'postgres'?"),
-    ("  a:\n    template: \"postgres:9\"\n", "unknown version '9' of template 'postgres'"),
-    ("  a:\n    image: x\n    healthcheck: {test: [CMD, 'true'], interval: soon}\n",
-     "'soon' is not a duration"),
-    ("  a:\n    image: x\n    environment: {K: \"${NOT_SET_ANYWHERE}\"}\n",
-     "${NOT_SET_ANYWHERE} has no value"),
-])
-def test_bad_input_is_one_line_and_starts_nothing(project: TempProject, busybox_image: str,
-                                                  docker_client, body: str,
-                                                  message: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n",
+            "dependency cycle: a → b → a",
+        ),
+        ("  a:\n    image: x\n    depends_on: [nope]\n", "depends on unknown service 'nope'"),
+        (
+            '  a:\n    template: "postgress:16"\n',
+            "unknown service template 'postgress' — did you mean 'postgres'?",
+        ),
+        ('  a:\n    template: "postgres:9"\n', "unknown version '9' of template 'postgres'"),
+        (
+            "  a:\n    image: x\n    healthcheck: {test: [CMD, 'true'], interval: soon}\n",
+            "'soon' is not a duration",
+        ),
+        (
+            '  a:\n    image: x\n    environment: {K: "${NOT_SET_ANYWHERE}"}\n',
+            "${NOT_SET_ANYWHERE} has no value",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_starts_nothing(
+    project: TempProject, busybox_image: str, docker_client, body: str, message: str
+) -> None:
     project.services(body.replace("image: x", f"image: {busybox_image}"))
     result = project.invoke("up")
     assert result.returncode == 1
@@ -227,15 +251,17 @@ def test_bad_input_is_one_line_and_starts_nothing(project: TempProject, busybox_
     assert containers(docker_client, project.namespace) == {}
 
 
-def test_a_host_port_in_use_is_named_before_anything_starts(project: TempProject,
-                                                            busybox_image: str,
-                                                            docker_client) -> None:
+def test_a_host_port_in_use_is_named_before_anything_starts(
+    project: TempProject, busybox_image: str, docker_client
+) -> None:
     with socket.socket() as holder:
         holder.bind(("0.0.0.0", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        project.services(f"  web:\n    image: {busybox_image}\n    command: [sleep, '60']\n"
-                         f"    ports: ['{port}:80']\n")
+        project.services(
+            f"  web:\n    image: {busybox_image}\n    command: [sleep, '60']\n"
+            f"    ports: ['{port}:80']\n"
+        )
         result = project.invoke("up")
     assert result.returncode == 1
     assert f"port {port} for service web is already in use by process" in result.stderr
@@ -245,7 +271,8 @@ def test_a_host_port_in_use_is_named_before_anything_starts(project: TempProject
 
 
 def test_postgres_data_survives_down_and_up_but_not_down_volumes(
-        project: TempProject, postgres_image: str, docker_client) -> None:
+    project: TempProject, postgres_image: str, docker_client
+) -> None:
     project.services(f"""
   postgres:
     image: {postgres_image}

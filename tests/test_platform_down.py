@@ -29,14 +29,17 @@ def stack(busybox: str) -> str:
     stop_grace_period: 3s
     depends_on: [base]
 """
-    return (f"  base:\n    image: {busybox}\n    command: {EXITS_ON_TERM}\n"
-            "    healthcheck: {test: [CMD, 'true'], interval: 500ms}\n"
-            f"  a:\n{ignoring}  b:\n{ignoring}")
+    return (
+        f"  base:\n    image: {busybox}\n    command: {EXITS_ON_TERM}\n"
+        "    healthcheck: {test: [CMD, 'true'], interval: 500ms}\n"
+        f"  a:\n{ignoring}  b:\n{ignoring}"
+    )
 
 
 def containers(docker_client, namespace: str) -> dict[str, object]:
     found = docker_client.containers.list(
-        all=True, filters={"label": f"dataplatform.project={namespace}"})
+        all=True, filters={"label": f"dataplatform.project={namespace}"}
+    )
     return {c.labels["dataplatform.service"]: c for c in found}
 
 
@@ -49,7 +52,8 @@ def running(project: TempProject, busybox_image: str, docker_client):
     for container in containers(docker_client, project.namespace).values():
         container.remove(force=True)
     for network in docker_client.networks.list(
-            filters={"label": f"dataplatform.project={project.namespace}"}):
+        filters={"label": f"dataplatform.project={project.namespace}"}
+    ):
         network.remove()
 
 
@@ -62,8 +66,9 @@ class Events:
         """`health`: also record health results (`("health_status", "healthy")`)."""
         self.health = health
         self.seen: dict[str, list[tuple]] = defaultdict(list)  # service → [(ns, action, value)]
-        self.stream = docker_client.events(decode=True, filters={
-            "type": "container", "label": f"dataplatform.project={namespace}"})
+        self.stream = docker_client.events(
+            decode=True, filters={"type": "container", "label": f"dataplatform.project={namespace}"}
+        )
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -75,11 +80,13 @@ class Events:
                 if self.health and action.startswith("health_status: "):
                     action, value = action.split(": ", 1)
                     self.seen[attributes.get("dataplatform.service")].append(
-                        (event["timeNano"], action, value))
+                        (event["timeNano"], action, value)
+                    )
                 elif action in ("kill", "die", "destroy", "start"):
                     value = attributes.get("signal") or attributes.get("exitCode")
                     self.seen[attributes.get("dataplatform.service")].append(
-                        (event["timeNano"], action, value))
+                        (event["timeNano"], action, value)
+                    )
 
     def until(self, service: str, action: str) -> dict[str, list[tuple]]:
         """Everything recorded once `service` has done `action` (at most a minute later)."""
@@ -118,17 +125,18 @@ def assert_stopped_in_parallel_then_base(seen: dict[str, list[tuple]]) -> None:
         grace_ns = first(seen[name], "kill", "9") - first(seen[name], "kill", "10")
         assert grace_ns >= 3e9 - 1e8, grace_ns  # never killed before its grace period ends
     # a and b were signalled before either of them died: their stops overlapped
-    assert max(first(seen["a"], "kill", "10"), first(seen["b"], "kill", "10")) < \
-        min(first(seen["a"], "die"), first(seen["b"], "die"))
+    assert max(first(seen["a"], "kill", "10"), first(seen["b"], "kill", "10")) < min(
+        first(seen["a"], "die"), first(seen["b"], "die")
+    )
     # base (SIGTERM = 15, the default) only after both its dependents were gone; it exits 0
-    assert first(seen["base"], "kill", "15") > max(first(seen["a"], "die"),
-                                                    first(seen["b"], "die"))
+    assert first(seen["base"], "kill", "15") > max(first(seen["a"], "die"), first(seen["b"], "die"))
     assert [(a, v) for _, a, v in seen["base"]][:2] == [("kill", "15"), ("die", "0")]
 
 
 @pytest.mark.docker
 def test_down_stops_a_level_at_once_with_each_services_signal_and_grace(
-        running: TempProject, docker_client) -> None:
+    running: TempProject, docker_client
+) -> None:
     events = Events(docker_client, running.namespace)
     result = running.invoke("down")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -142,9 +150,11 @@ def test_down_stops_a_level_at_once_with_each_services_signal_and_grace(
 
 @pytest.mark.docker
 def test_down_works_from_the_labels_when_services_yaml_is_broken(
-        running: TempProject, docker_client) -> None:
-    running.write("platform/services.yaml",
-                  f"namespace: {running.namespace}\nservices:\n  a: [unclosed\n")
+    running: TempProject, docker_client
+) -> None:
+    running.write(
+        "platform/services.yaml", f"namespace: {running.namespace}\nservices:\n  a: [unclosed\n"
+    )
     events = Events(docker_client, running.namespace)
     result = running.invoke("down")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -168,8 +178,7 @@ def test_restart_says_what_it_waits_for(running: TempProject, docker_client) -> 
     assert "a: stopping killed: still running after 3s (SIGUSR1 ignored)" in out
     assert "a restarted and ready" in out
     seen = events.until("a", "start")
-    assert [(a, v) for _, a, v in seen["a"]][:3] == [("kill", "10"), ("kill", "9"),
-                                                      ("die", "137")]
+    assert [(a, v) for _, a, v in seen["a"]][:3] == [("kill", "10"), ("kill", "9"), ("die", "137")]
     assert "b" not in seen and "base" not in seen  # nothing else was touched
     healthy = running.invoke("restart", "base")
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
@@ -182,7 +191,8 @@ def test_restart_says_what_it_waits_for(running: TempProject, docker_client) -> 
 
 @pytest.mark.docker
 def test_restart_also_restarts_dependents_declaring_restart_true_once_it_is_healthy(
-        project: TempProject, busybox_image: str, docker_client) -> None:
+    project: TempProject, busybox_image: str, docker_client
+) -> None:
     """`restart db`: db, then app (`depends_on: {db: {restart: true}}`) once db is healthy
     again, then worker (restart: true on app); side depends on db without it and is kept."""
     term = f"    image: {busybox_image}\n    command: {EXITS_ON_TERM}\n"
@@ -190,11 +200,14 @@ def test_restart_also_restarts_dependents_declaring_restart_true_once_it_is_heal
         f"  db:\n{term}    healthcheck: {{test: [CMD, 'true'], interval: 300ms}}\n"
         f"  app:\n{term}    depends_on: {{db: {{condition: service_healthy, restart: true}}}}\n"
         f"  worker:\n{term}    depends_on: {{app: {{restart: true}}}}\n"
-        f"  side:\n{term}    depends_on: [db]\n")
+        f"  side:\n{term}    depends_on: [db]\n"
+    )
     try:
         assert project.invoke("up").returncode == 0
-        before = {n: c.attrs["State"]["StartedAt"]
-                  for n, c in containers(docker_client, project.namespace).items()}
+        before = {
+            n: c.attrs["State"]["StartedAt"]
+            for n, c in containers(docker_client, project.namespace).items()
+        }
         events = Events(docker_client, project.namespace, health=True)
         result = project.invoke("restart", "db")
         assert result.returncode == 0, result.stdout + result.stderr
@@ -209,8 +222,9 @@ def test_restart_also_restarts_dependents_declaring_restart_true_once_it_is_heal
         # db restarted and became healthy, then app started, then worker
         seen = events.until("worker", "start")
         db_start = first(seen["db"], "start")
-        healthy = next(t for t, a, v in seen["db"] if a == "health_status" and v == "healthy"
-                       and t > db_start)
+        healthy = next(
+            t for t, a, v in seen["db"] if a == "health_status" and v == "healthy" and t > db_start
+        )
         assert db_start < healthy < first(seen["app"], "start") < first(seen["worker"], "start")
         assert "start" not in [a for _, a, _ in seen.get("side", [])]
     finally:
@@ -221,7 +235,8 @@ def test_restart_also_restarts_dependents_declaring_restart_true_once_it_is_heal
 
 @pytest.mark.docker
 def test_ctrl_c_during_down_says_what_is_left_and_down_again_finishes(
-        running: TempProject, docker_client) -> None:
+    running: TempProject, docker_client
+) -> None:
     import signal
     import subprocess
     import sys
@@ -230,8 +245,14 @@ def test_ctrl_c_during_down_says_what_is_left_and_down_again_finishes(
     from support import clean_env
 
     invoke = str(Path(sys.executable).with_name("invoke"))
-    process = subprocess.Popen([invoke, "down"], cwd=running.root, env=clean_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [invoke, "down"],
+        cwd=running.root,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = []
     for line in process.stdout:  # a and b ignore SIGUSR1 for 3 s: down is waiting on them
         seen.append(line)
@@ -248,15 +269,17 @@ def test_ctrl_c_during_down_says_what_is_left_and_down_again_finishes(
     assert containers(docker_client, running.namespace) == {}
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("stop_signal", "SIGNOPE", "'SIGNOPE' is not a signal — write a name like SIGTERM"),
-    ("stop_grace_period", "soon", "'soon' is not a duration — write it like 500ms, 10s"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("stop_signal", "SIGNOPE", "'SIGNOPE' is not a signal — write a name like SIGTERM"),
+        ("stop_grace_period", "soon", "'soon' is not a duration — write it like 500ms, 10s"),
+    ],
+)
 @pytest.mark.docker
-def test_a_bad_stop_setting_is_one_line_with_its_place(project: TempProject,
-                                                       busybox_image: str, docker_client,
-                                                       key: str, value: str,
-                                                       message: str) -> None:
+def test_a_bad_stop_setting_is_one_line_with_its_place(
+    project: TempProject, busybox_image: str, docker_client, key: str, value: str, message: str
+) -> None:
     project.services(f"  web:\n    image: {busybox_image}\n    {key}: {value}\n")
     result = project.invoke("up")
     assert result.returncode == 1
@@ -267,10 +290,13 @@ def test_a_bad_stop_setting_is_one_line_with_its_place(project: TempProject,
 
 @pytest.mark.docker
 def test_down_keeps_a_persistent_shared_volume_until_down_volumes_yes(
-        project: TempProject, busybox_image: str, docker_client) -> None:
+    project: TempProject, busybox_image: str, docker_client
+) -> None:
     """Top-level volumes (shared by services) follow the same rule as per-service ones:
     persistent ones survive `down`, scratch ones do not, `down --volumes --yes` removes all."""
-    project.write("platform/services.yaml", f"""namespace: {project.namespace}
+    project.write(
+        "platform/services.yaml",
+        f"""namespace: {project.namespace}
 volumes:
   data: {{persistent: true}}
   scratch: {{}}
@@ -285,7 +311,8 @@ services:
     command: ["sleep", "600"]
     volumes: ["data:/data"]
     stop_signal: SIGKILL
-""")
+""",
+    )
     ours = {"label": f"dataplatform.project={project.namespace}"}
     try:
         assert project.invoke("up").returncode == 0
@@ -294,7 +321,8 @@ services:
         down = project.invoke("down")
         assert down.returncode == 0, down.stderr
         assert {v.name for v in docker_client.volumes.list(filters=ours)} == {
-            f"{project.namespace}_data"}
+            f"{project.namespace}_data"
+        }
         assert project.invoke("down", "--volumes", "--yes").returncode == 0
         assert docker_client.volumes.list(filters=ours) == []
     finally:
@@ -313,33 +341,60 @@ def test_how_to_stop_comes_from_services_yaml_else_from_the_container() -> None:
     from dataplatform.services.stop import targets
 
     def container(service: str, signal: str | None, labels: dict[str, str]) -> Found:
-        return Found(service, {"Id": f"id-{service}", "State": {"Status": "running"},
-                               "Config": {"StopSignal": signal, "Labels": labels}})
+        return Found(
+            service,
+            {
+                "Id": f"id-{service}",
+                "State": {"Status": "running"},
+                "Config": {"StopSignal": signal, "Labels": labels},
+            },
+        )
 
     carried = {"dataplatform.depends-on": "db,cache", "dataplatform.stop-grace-period": "90"}
-    found = {"app": container("app", "SIGINT", carried),
-             "db": container("db", None, {}),
-             "old": container("old", "SIGQUIT", carried)}
-    declared = {"app": Service("app", "x:1", image="i", stop_signal="SIGUSR2",
-                               stop_grace_period=2.5, depends_on=(("db", "service_started"),)),
-                "db": Service("db", "x:2", image="i")}
+    found = {
+        "app": container("app", "SIGINT", carried),
+        "db": container("db", None, {}),
+        "old": container("old", "SIGQUIT", carried),
+    }
+    declared = {
+        "app": Service(
+            "app",
+            "x:1",
+            image="i",
+            stop_signal="SIGUSR2",
+            stop_grace_period=2.5,
+            depends_on=(("db", "service_started"),),
+        ),
+        "db": Service("db", "x:2", image="i"),
+    }
     made = targets(found, declared)
     assert (made["app"].signal, made["app"].grace, made["app"].dependencies) == (
-        "SIGUSR2", 2.5, ("db",))  # services.yaml wins over what the container carries
+        "SIGUSR2",
+        2.5,
+        ("db",),
+    )  # services.yaml wins over what the container carries
     assert (made["db"].signal, made["db"].grace) == ("SIGTERM", 10.0)  # the defaults
     assert (made["old"].signal, made["old"].grace, made["old"].dependencies) == (
-        "SIGQUIT", 90.0, ("db", "cache"))  # not declared any more: its own labels
+        "SIGQUIT",
+        90.0,
+        ("db", "cache"),
+    )  # not declared any more: its own labels
     broken = targets(found, None)  # services.yaml does not load
     assert (broken["app"].signal, broken["app"].grace, broken["app"].dependencies) == (
-        "SIGINT", 90.0, ("db", "cache"))
+        "SIGINT",
+        90.0,
+        ("db", "cache"),
+    )
 
 
 def test_compose_export_keeps_stop_signal_and_grace_period(project: TempProject) -> None:
     """`invoke compose` gives docker compose the same stop settings (no engine needed)."""
     import yaml
 
-    project.services("  db:\n    image: busybox\n    stop_signal: INT\n"
-                     "    stop_grace_period: 90s\n  web:\n    image: busybox\n")
+    project.services(
+        "  db:\n    image: busybox\n    stop_signal: INT\n"
+        "    stop_grace_period: 90s\n  web:\n    image: busybox\n"
+    )
     result = project.invoke("compose")
     assert result.returncode == 0, result.stderr
     document = yaml.safe_load((project.root / "compose.yaml").read_text())

@@ -28,7 +28,8 @@ program.run()
 
 def containers(docker_client, namespace: str) -> dict[str, object]:
     found = docker_client.containers.list(
-        all=True, filters={"label": f"dataplatform.project={namespace}"})
+        all=True, filters={"label": f"dataplatform.project={namespace}"}
+    )
     return {c.labels["dataplatform.service"]: c for c in found}
 
 
@@ -66,7 +67,8 @@ def stack(project: TempProject, busybox_image: str, docker_client):
     for container in containers(docker_client, project.namespace).values():
         container.remove(force=True)
     for network in docker_client.networks.list(
-            filters={"label": f"dataplatform.project={project.namespace}"}):
+        filters={"label": f"dataplatform.project={project.namespace}"}
+    ):
         network.remove()
 
 
@@ -80,15 +82,15 @@ def line_of(text: str, service: str) -> str:
 
 
 @pytest.mark.docker
-def test_status_tells_success_from_failure_and_cuts_nothing_when_piped(
-        stack: TempProject) -> None:
+def test_status_tells_success_from_failure_and_cuts_nothing_when_piped(stack: TempProject) -> None:
     """Also: status reads the engine with plain HTTP on its socket, never importing the
     docker SDK or requests (a tenth of a second for a read-only command)."""
     wrapper = stack.root.parent / "modules_at_exit.py"
     wrapper.write_text(WRAPPER)
     listing = stack.root.parent / "modules.json"
-    result = run([sys.executable, str(wrapper), str(listing), "status"], stack.root,
-                 clean_env(**stack.env))
+    result = run(
+        [sys.executable, str(wrapper), str(listing), "status"], stack.root, clean_env(**stack.env)
+    )
     assert result.returncode == 0, result.stderr
     modules = json.loads(listing.read_text())
     assert "dataplatform.services.status" in modules
@@ -108,9 +110,11 @@ def test_status_tells_success_from_failure_and_cuts_nothing_when_piped(
 
 @pytest.mark.docker
 def test_status_and_logs_work_from_the_labels_when_services_yaml_is_broken(
-        stack: TempProject) -> None:
-    stack.write("platform/services.yaml",
-                f"namespace: {stack.namespace}\nservices:\n  web:\n    image: [\n")
+    stack: TempProject,
+) -> None:
+    stack.write(
+        "platform/services.yaml", f"namespace: {stack.namespace}\nservices:\n  web:\n    image: [\n"
+    )
     status = stack.invoke("status")
     assert status.returncode == 0, status.stderr
     assert status.stderr.count("\n") == 1, status.stderr
@@ -132,8 +136,10 @@ def test_logs_of_an_unknown_service_says_so_with_a_did_you_mean(stack: TempProje
     result = stack.invoke("logs", "wbe")
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1, result.stderr
-    assert "unknown service 'wbe' (not in platform/services.yaml) — did you mean 'web'?" \
+    assert (
+        "unknown service 'wbe' (not in platform/services.yaml) — did you mean 'web'?"
         in result.stderr
+    )
     assert "invoke up" not in result.stderr
     nowhere = stack.invoke("logs", "zzzzzz")
     assert "unknown service 'zzzzzz'" in nowhere.stderr and "services: " in nowhere.stderr
@@ -155,10 +161,16 @@ def test_uptime_is_human_and_an_exit_by_signal_is_named() -> None:
     def stamp(delta: timedelta) -> str:
         return (now - delta).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
 
-    running = Found("db", {"Id": "1", "State": {"Status": "running",
-                                                "StartedAt": stamp(timedelta(minutes=3))}})
-    killed = Found("job", {"Id": "2", "State": {"Status": "exited", "ExitCode": 137,
-                                                "FinishedAt": stamp(timedelta(hours=2))}})
+    running = Found(
+        "db", {"Id": "1", "State": {"Status": "running", "StartedAt": stamp(timedelta(minutes=3))}}
+    )
+    killed = Found(
+        "job",
+        {
+            "Id": "2",
+            "State": {"Status": "exited", "ExitCode": 137, "FinishedAt": stamp(timedelta(hours=2))},
+        },
+    )
     rows = {r.service: r for r in status.rows({"db": running, "job": killed}, None, {})}
     assert uptime(rows["db"]) == "3m"
     assert uptime(rows["job"]) == "ended 2h ago"
@@ -185,8 +197,9 @@ def test_starting_invoke_imports_no_commands_dependencies() -> None:
         "                      if any(m == h or m.startswith(h + '.') for h in heavy))))\n"
     )
     root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True
+    )
     assert done.stdout.split() == [], done.stdout
 
 

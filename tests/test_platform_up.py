@@ -31,7 +31,8 @@ HEALTH = """    healthcheck:
 
 def containers(docker_client, namespace: str) -> dict[str, object]:
     found = docker_client.containers.list(
-        all=True, filters={"label": f"dataplatform.project={namespace}"})
+        all=True, filters={"label": f"dataplatform.project={namespace}"}
+    )
     return {c.labels["dataplatform.service"]: c for c in found}
 
 
@@ -51,7 +52,8 @@ def stack(project: TempProject, docker_client) -> Iterator[TempProject]:
 
 
 def test_a_top_level_volume_is_one_volume_shared_by_every_service_mounting_it(
-        stack: TempProject, busybox_image: str, docker_client) -> None:
+    stack: TempProject, busybox_image: str, docker_client
+) -> None:
     stack.services(f"""
   migrate:
     image: {busybox_image}
@@ -71,9 +73,11 @@ volumes:
     assert result.returncode == 0, result.stdout + result.stderr
     shared = f"{stack.namespace}_data"
     volume = docker_client.volumes.get(shared)
-    assert volume.attrs["Labels"] == {"dataplatform.project": stack.namespace,
-                                      "dataplatform.persistent": "true",
-                                      "dataplatform.volume": "data"}
+    assert volume.attrs["Labels"] == {
+        "dataplatform.project": stack.namespace,
+        "dataplatform.persistent": "true",
+        "dataplatform.volume": "data",
+    }
     running = containers(docker_client, stack.namespace)
     for service in ("migrate", "db"):
         sources = {m["Destination"]: m["Name"] for m in running[service].attrs["Mounts"]}
@@ -81,8 +85,12 @@ volumes:
     assert "v42" in running["db"].logs().decode()  # it read what migrate wrote
     # a volume not declared at the top stays the service's own, as before
     assert docker_client.volumes.get(f"{stack.namespace}_db_scratch")
-    names = {v.name for v in docker_client.volumes.list(
-        filters={"label": f"dataplatform.project={stack.namespace}"})}
+    names = {
+        v.name
+        for v in docker_client.volumes.list(
+            filters={"label": f"dataplatform.project={stack.namespace}"}
+        )
+    }
     assert names == {shared, f"{stack.namespace}_db_scratch"}
 
     assert stack.invoke("down").returncode == 0
@@ -94,8 +102,9 @@ volumes:
         docker_client.volumes.get(shared)
 
 
-def test_compose_export_writes_top_level_volumes_once(stack: TempProject,
-                                                      busybox_image: str) -> None:
+def test_compose_export_writes_top_level_volumes_once(
+    stack: TempProject, busybox_image: str
+) -> None:
     stack.services(f"""
   a:
     image: {busybox_image}
@@ -113,25 +122,47 @@ volumes:
     assert document["services"]["a"]["volumes"] == ["data:/data", "a_own:/own"]
     assert document["services"]["b"]["volumes"] == ["data:/srv/data:ro", "named:/named"]
     assert document["volumes"] == {
-        "data": {"labels": {"dataplatform.project": stack.namespace,
-                            "dataplatform.persistent": "true", "dataplatform.volume": "data"}},
-        "a_own": {"labels": {"dataplatform.project": stack.namespace,
-                             "dataplatform.persistent": "false", "dataplatform.service": "a"}},
-        "named": {"name": "exactly-this",  # compose uses it as named, as up does
-                  "labels": {"dataplatform.project": stack.namespace,
-                             "dataplatform.persistent": "false", "dataplatform.volume": "named"}},
+        "data": {
+            "labels": {
+                "dataplatform.project": stack.namespace,
+                "dataplatform.persistent": "true",
+                "dataplatform.volume": "data",
+            }
+        },
+        "a_own": {
+            "labels": {
+                "dataplatform.project": stack.namespace,
+                "dataplatform.persistent": "false",
+                "dataplatform.service": "a",
+            }
+        },
+        "named": {
+            "name": "exactly-this",  # compose uses it as named, as up does
+            "labels": {
+                "dataplatform.project": stack.namespace,
+                "dataplatform.persistent": "false",
+                "dataplatform.volume": "named",
+            },
+        },
     }
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("{persistant: true}", "volumes.data.persistant: unknown key — did you mean 'persistent'"),
-    ("{external: yes please}", "volumes.data.external: must be"),
-    ("{external: true, persistent: true}", "volumes.data.persistent: an external volume is "
-     "never removed by the platform, so persistent does not apply to it — remove persistent"),
-    ("{name: 'no/slash'}", "volumes.data.name: 'no/slash' is not a valid Docker volume name"),
-])
-def test_a_bad_top_level_volume_is_one_line(stack: TempProject, busybox_image: str,
-                                            body: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("{persistant: true}", "volumes.data.persistant: unknown key — did you mean 'persistent'"),
+        ("{external: yes please}", "volumes.data.external: must be"),
+        (
+            "{external: true, persistent: true}",
+            "volumes.data.persistent: an external volume is "
+            "never removed by the platform, so persistent does not apply to it — remove persistent",
+        ),
+        ("{name: 'no/slash'}", "volumes.data.name: 'no/slash' is not a valid Docker volume name"),
+    ],
+)
+def test_a_bad_top_level_volume_is_one_line(
+    stack: TempProject, busybox_image: str, body: str, message: str
+) -> None:
     stack.services(f"  a:\n    image: {busybox_image}\nvolumes:\n  data: {body}\n")
     result = stack.invoke("up")
     assert result.returncode == 1
@@ -140,7 +171,8 @@ def test_a_bad_top_level_volume_is_one_line(stack: TempProject, busybox_image: s
 
 
 def test_a_volume_that_exists_without_our_label_is_refused_before_anything_starts(
-        stack: TempProject, busybox_image: str, docker_client) -> None:
+    stack: TempProject, busybox_image: str, docker_client
+) -> None:
     """A `<ns>_<key>` volume someone else made would be mounted with its data, silently: up
     names it and the fix, and starts nothing (web, which mounts nothing, included)."""
     stack.services(f"""
@@ -161,10 +193,12 @@ volumes:
         result = stack.invoke("up")
         assert result.returncode == 1, result.stdout
         assert result.stderr.count("\n") == 1, result.stderr
-        assert (f"volume {name} for service db already exists and is not made by invoke up — "
-                f"remove it (docker volume rm {name}) if its data is not needed, or use it as "
-                f"it is: declare `data: {{external: true, name: {name}}}` under the top-level "
-                "volumes: of platform/services.yaml") in result.stderr, result.stderr
+        assert (
+            f"volume {name} for service db already exists and is not made by invoke up — "
+            f"remove it (docker volume rm {name}) if its data is not needed, or use it as "
+            f"it is: declare `data: {{external: true, name: {name}}}` under the top-level "
+            "volumes: of platform/services.yaml"
+        ) in result.stderr, result.stderr
         assert containers(docker_client, stack.namespace) == {}
         foreign.reload()
         assert foreign.attrs["Labels"] == {"made.by": "someone"}  # untouched
@@ -173,7 +207,8 @@ volumes:
 
 
 def test_an_external_volume_is_used_as_is_never_made_labelled_or_removed(
-        stack: TempProject, busybox_image: str, docker_client) -> None:
+    stack: TempProject, busybox_image: str, docker_client
+) -> None:
     name = f"{stack.namespace}-landing"
     stack.services(f"""
   reader:
@@ -186,9 +221,11 @@ volumes:
 """)
     missing = stack.invoke("up")
     assert missing.returncode == 1
-    assert (f"volume {name} is declared external: true (platform/services.yaml:10) but the "
-            f"engine has no such volume — create it (docker volume create {name}), or remove "
-            "external: true so up creates it") in missing.stderr, missing.stderr
+    assert (
+        f"volume {name} is declared external: true (platform/services.yaml:10) but the "
+        f"engine has no such volume — create it (docker volume create {name}), or remove "
+        "external: true so up creates it"
+    ) in missing.stderr, missing.stderr
     assert missing.stderr.count("\n") == 1, missing.stderr
     assert containers(docker_client, stack.namespace) == {}
     with pytest.raises(docker.errors.NotFound):
@@ -196,8 +233,12 @@ volumes:
 
     volume = docker_client.volumes.create(name)
     try:
-        docker_client.containers.run(busybox_image, ["sh", "-c", "echo theirs > /v/file"],
-                                     volumes={name: {"bind": "/v"}}, remove=True)
+        docker_client.containers.run(
+            busybox_image,
+            ["sh", "-c", "echo theirs > /v/file"],
+            volumes={name: {"bind": "/v"}},
+            remove=True,
+        )
         result = stack.invoke("up")
         assert result.returncode == 0, result.stdout + result.stderr
         reader = containers(docker_client, stack.namespace)["reader"]
@@ -222,11 +263,14 @@ volumes:
 
 
 def test_a_completed_job_stays_completed_until_its_config_changes(
-        stack: TempProject, busybox_image: str, docker_client) -> None:
+    stack: TempProject, busybox_image: str, docker_client
+) -> None:
     def body(message: str) -> str:
-        return (f"  seed:\n    image: {busybox_image}\n"
-                f"    command: [\"sh\", \"-c\", \"echo {message}\"]\n"
-                f"  web:\n    image: {busybox_image}\n    command: [sleep, '600']\n")
+        return (
+            f"  seed:\n    image: {busybox_image}\n"
+            f'    command: ["sh", "-c", "echo {message}"]\n'
+            f"  web:\n    image: {busybox_image}\n    command: [sleep, '600']\n"
+        )
 
     stack.services(body("seeded"))
     assert stack.invoke("up").returncode == 0
@@ -266,7 +310,8 @@ def test_a_healthy_second_up_waits_for_nothing(stack: TempProject, busybox_image
 
 
 def test_a_container_name_clash_is_named_before_anything_starts(
-        stack: TempProject, busybox_image: str, docker_client) -> None:
+    stack: TempProject, busybox_image: str, docker_client
+) -> None:
     stack.services(f"""
   db:
     image: {busybox_image}
@@ -276,14 +321,16 @@ def test_a_container_name_clash_is_named_before_anything_starts(
     command: [sleep, '600']
     depends_on: [db]
 """)
-    squatter = docker_client.containers.run(busybox_image, ["sleep", "600"], detach=True,
-                                            name=f"{stack.namespace}-web")
+    squatter = docker_client.containers.run(
+        busybox_image, ["sleep", "600"], detach=True, name=f"{stack.namespace}-web"
+    )
     try:
         result = stack.invoke("up")
         assert result.returncode == 1
-        assert (f"service web: the container name {stack.namespace}-web is taken by container "
-                f"{stack.namespace}-web ({squatter.id[:12]}, not made by invoke up)"
-                in result.stderr), result.stderr
+        assert (
+            f"service web: the container name {stack.namespace}-web is taken by container "
+            f"{stack.namespace}-web ({squatter.id[:12]}, not made by invoke up)" in result.stderr
+        ), result.stderr
         assert result.stderr.count("\n") == 1
         assert containers(docker_client, stack.namespace) == {}  # db did not start either
         squatter.reload()
@@ -293,7 +340,8 @@ def test_a_container_name_clash_is_named_before_anything_starts(
 
 
 def test_an_optional_dependency_that_is_missing_is_skipped_with_a_note(
-        stack: TempProject, busybox_image: str, docker_client) -> None:
+    stack: TempProject, busybox_image: str, docker_client
+) -> None:
     stack.services(f"""
   app:
     image: {busybox_image}
@@ -308,20 +356,24 @@ def test_an_optional_dependency_that_is_missing_is_skipped_with_a_note(
 """)
     result = stack.invoke("up")
     assert result.returncode == 0, result.stderr
-    assert "app: optional dependency cache skipped (not in platform/services.yaml" in \
-        result.stdout
-    assert "app: optional dependency metrics skipped (not selected (profile observability)" \
+    assert "app: optional dependency cache skipped (not in platform/services.yaml" in result.stdout
+    assert (
+        "app: optional dependency metrics skipped (not selected (profile observability)"
         in result.stdout
+    )
     assert set(containers(docker_client, stack.namespace)) == {"app"}
     # a required dependency that does not exist is still an error
-    stack.services(f"  app:\n    image: {busybox_image}\n    depends_on:\n"
-                   "      cache: {condition: service_started}\n")
+    stack.services(
+        f"  app:\n    image: {busybox_image}\n    depends_on:\n"
+        "      cache: {condition: service_started}\n"
+    )
     refused = stack.invoke("up")
     assert refused.returncode == 1 and "depends on unknown service 'cache'" in refused.stderr
 
 
 def test_restart_true_restarts_the_dependent_when_its_dependency_is_recreated(
-        stack: TempProject, busybox_image: str, docker_client) -> None:
+    stack: TempProject, busybox_image: str, docker_client
+) -> None:
     def body(version: str) -> str:
         return f"""
   db:
@@ -342,14 +394,18 @@ def test_restart_true_restarts_the_dependent_when_its_dependency_is_recreated(
 
     stack.services(body("1"))
     assert stack.invoke("up").returncode == 0
-    before = {n: (c.id, c.attrs["State"]["StartedAt"])
-              for n, c in containers(docker_client, stack.namespace).items()}
+    before = {
+        n: (c.id, c.attrs["State"]["StartedAt"])
+        for n, c in containers(docker_client, stack.namespace).items()
+    }
     stack.services(body("2"))
     result = stack.invoke("up")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 recreated" in result.stdout and "1 restarted" in result.stdout
-    after = {n: (c.id, c.attrs["State"]["StartedAt"])
-             for n, c in containers(docker_client, stack.namespace).items()}
+    after = {
+        n: (c.id, c.attrs["State"]["StartedAt"])
+        for n, c in containers(docker_client, stack.namespace).items()
+    }
     assert after["app"][0] == before["app"][0] and after["app"][1] != before["app"][1]
     assert after["other"] == before["other"]  # no restart: true, left alone
     app = containers(docker_client, stack.namespace)["app"]
@@ -359,7 +415,8 @@ def test_restart_true_restarts_the_dependent_when_its_dependency_is_recreated(
 
 
 def test_ctrl_c_during_up_says_what_started_and_leaves_only_labelled_containers(
-        stack: TempProject, busybox_image: str, docker_client) -> None:
+    stack: TempProject, busybox_image: str, docker_client
+) -> None:
     stack.services(f"""
   db:
     image: {busybox_image}
@@ -371,8 +428,14 @@ def test_ctrl_c_during_up_says_what_started_and_leaves_only_labelled_containers(
       db: {{condition: service_healthy}}
 """)
     invoke = str(Path(sys.executable).with_name("invoke"))
-    process = subprocess.Popen([invoke, "up"], cwd=stack.root, env=clean_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [invoke, "up"],
+        cwd=stack.root,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         for _ in range(600):  # until db runs and up waits for its health
             db = containers(docker_client, stack.namespace).get("db")
@@ -397,11 +460,14 @@ def test_ctrl_c_during_up_says_what_started_and_leaves_only_labelled_containers(
 
 
 def test_an_image_declared_with_build_is_built_in_process(
-        stack: TempProject, busybox_image: str, docker_client) -> None:
+    stack: TempProject, busybox_image: str, docker_client
+) -> None:
     name = f"svc{stack.namespace.rsplit('-', 1)[1]}"
-    stack.write(f"platform/images/{name}/Dockerfile",
-                f"FROM {busybox_image}\nCOPY hello.txt /hello.txt\n"
-                'CMD ["sh", "-c", "cat /hello.txt; sleep 600"]\n')
+    stack.write(
+        f"platform/images/{name}/Dockerfile",
+        f"FROM {busybox_image}\nCOPY hello.txt /hello.txt\n"
+        'CMD ["sh", "-c", "cat /hello.txt; sleep 600"]\n',
+    )
     stack.write(f"platform/images/{name}/hello.txt", "built-here\n")
     stack.services(f"  {name}:\n    build: images/{name}\n")
     result = stack.invoke("up")
@@ -417,15 +483,19 @@ def test_an_image_declared_with_build_is_built_in_process(
     assert broken.returncode == 1 and "Traceback" not in broken.stderr
     # the builder's own one-line message, not doit's output scraped for ✗ lines
     # (the step count depends on how the builder labels the image: not asserted)
-    assert re.match(rf"✗ image:{name}: build failed at Step 2/\d+ : RUN nope", broken.stderr), \
+    assert re.match(rf"✗ image:{name}: build failed at Step 2/\d+ : RUN nope", broken.stderr), (
         broken.stderr
+    )
 
 
 def test_a_volume_made_persistent_after_it_was_created_survives_down(
-        stack: TempProject, busybox_image: str, docker_client) -> None:
+    stack: TempProject, busybox_image: str, docker_client
+) -> None:
     def body(persistent: str) -> str:
-        return (f"  db:\n    image: {busybox_image}\n    command: [sleep, '600']\n"
-                f"    volumes: [\"data:/data\"]\nvolumes:\n  data: {{persistent: {persistent}}}\n")
+        return (
+            f"  db:\n    image: {busybox_image}\n    command: [sleep, '600']\n"
+            f'    volumes: ["data:/data"]\nvolumes:\n  data: {{persistent: {persistent}}}\n'
+        )
 
     stack.services(body("false"))
     assert stack.invoke("up").returncode == 0

@@ -13,7 +13,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.registry]
 
 
 def test_build_pushes_and_an_empty_engine_pulls_instead_of_building(
-        project: TempProject, busybox_image: str, registry: str, docker_client) -> None:
+    project: TempProject, busybox_image: str, registry: str, docker_client
+) -> None:
     name = unique_name()
     image_project(project, busybox_image, [name])  # RUN date: a rebuild would differ
     project.env["DATAPLATFORM_REGISTRY"] = registry
@@ -26,7 +27,8 @@ def test_build_pushes_and_an_empty_engine_pulls_instead_of_building(
     original_id = docker_client.api.inspect_image(tag)["Id"]
 
     for image in docker_client.api.images(name=name) + docker_client.api.images(
-            name=f"{registry}/{name}"):
+        name=f"{registry}/{name}"
+    ):
         for reference in image["RepoTags"]:
             docker_client.api.remove_image(reference)
     assert repository_tags(docker_client, name) == []
@@ -41,7 +43,8 @@ def test_build_pushes_and_an_empty_engine_pulls_instead_of_building(
 
 
 def test_registry_setting_from_dotenv_and_status_shows_it(
-        project: TempProject, busybox_image: str, registry: str, docker_client) -> None:
+    project: TempProject, busybox_image: str, registry: str, docker_client
+) -> None:
     name = unique_name()
     image_project(project, busybox_image, [name])
     project.write(".env", f"# workstation settings\nDATAPLATFORM_REGISTRY={registry}\n")
@@ -55,7 +58,8 @@ def test_registry_setting_from_dotenv_and_status_shows_it(
 
 
 def test_a_miss_in_the_registry_builds_and_says_so(
-        project: TempProject, busybox_image: str, registry: str) -> None:
+    project: TempProject, busybox_image: str, registry: str
+) -> None:
     name = unique_name()
     image_project(project, busybox_image, [name])
     result = project.doit(DATAPLATFORM_REGISTRY=registry)

@@ -25,12 +25,23 @@ def pipeline_dirs(project: TempProject) -> list[str]:
 
 
 def test_creates_the_full_layout_and_keeps_dbt_jinja(repo: TempProject) -> None:
-    result = repo.invoke("create-pipeline", "sales_daily", "--description", 'Daily "sales"',
-                         "--owner", "revenue")
+    result = repo.invoke(
+        "create-pipeline", "sales_daily", "--description", 'Daily "sales"', "--owner", "revenue"
+    )
     assert result.returncode == 0, result.stderr
     root = repo.root / "pipelines/sales_daily"
-    for folder in ("dbt", "orchestration", "notebooks", "scripts", "config", "docs",
-                   "data/raw", "data/staging", "data/processed", "data/temp"):
+    for folder in (
+        "dbt",
+        "orchestration",
+        "notebooks",
+        "scripts",
+        "config",
+        "docs",
+        "data/raw",
+        "data/staging",
+        "data/processed",
+        "data/temp",
+    ):
         assert (root / folder).is_dir(), folder
     manifest = yaml.safe_load((root / "pipeline.yaml").read_text())
     assert manifest["name"] == "sales_daily"
@@ -51,22 +62,26 @@ def test_new_pipeline_is_discovered_and_builds_green(repo: TempProject) -> None:
     assert "dbt:fresh_one: Done. PASS=" in built.stdout
 
 
-@pytest.mark.parametrize(("name", "problem"), [
-    ("Sales", "is not a lowercase identifier"),
-    ("shared", "is reserved"),
-    ("_private", "starts with '_'"),
-    ("../escape", "contains a path"),
-    ("a/b", "contains a path"),
-    ("9lives", "is not a lowercase identifier"),
-    # a pipeline's name is also its DuckDB catalog and PostgreSQL schema: these cannot build
-    ("main", "'main' is reserved by DuckDB"),
-    ("system", "'system' is reserved by DuckDB"),
-    ("temp", "'temp' is reserved by DuckDB"),
-    ("pg_sync", "starts with 'pg_', which PostgreSQL reserves"),
-    ("dbt", "'dbt' is the name of one of dbt's own packages"),
-])
-def test_bad_names_are_one_line_and_create_nothing(repo: TempProject, name: str,
-                                                   problem: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("Sales", "is not a lowercase identifier"),
+        ("shared", "is reserved"),
+        ("_private", "starts with '_'"),
+        ("../escape", "contains a path"),
+        ("a/b", "contains a path"),
+        ("9lives", "is not a lowercase identifier"),
+        # a pipeline's name is also its DuckDB catalog and PostgreSQL schema: these cannot build
+        ("main", "'main' is reserved by DuckDB"),
+        ("system", "'system' is reserved by DuckDB"),
+        ("temp", "'temp' is reserved by DuckDB"),
+        ("pg_sync", "starts with 'pg_', which PostgreSQL reserves"),
+        ("dbt", "'dbt' is the name of one of dbt's own packages"),
+    ],
+)
+def test_bad_names_are_one_line_and_create_nothing(
+    repo: TempProject, name: str, problem: str
+) -> None:
     before = pipeline_dirs(repo)
     result = repo.invoke("create-pipeline", name)
     assert result.returncode == 1
@@ -80,8 +95,9 @@ def test_existing_pipeline_and_unknown_template(repo: TempProject) -> None:
     assert again.returncode == 1 and "pipelines/twice already exists" in again.stderr
     unknown = repo.invoke("create-pipeline", "other", "--template", "airflow")
     assert unknown.returncode == 1
-    assert unknown.stderr.strip() == ("✗ there is no pipeline template 'airflow' in "
-                                      "pipelines/_templates/ — available: cdc, dbt")
+    assert unknown.stderr.strip() == (
+        "✗ there is no pipeline template 'airflow' in pipelines/_templates/ — available: cdc, dbt"
+    )
 
 
 def test_a_failing_render_leaves_no_folder_behind(repo: TempProject) -> None:
@@ -101,9 +117,15 @@ def test_never_prompts_and_the_shim_works(repo: TempProject) -> None:
     shutil.copy(REPO / "tools/cli/create-pipeline", shim)
     venv_bin = str(REPO / ".venv/bin")
     env = clean_env(PATH=f"{venv_bin}:/usr/bin:/bin")
-    done = subprocess.run([str(shim), "quiet_one", "--template", "cdc"], cwd=repo.root / "tools",
-                          env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [str(shim), "quiet_one", "--template", "cdc"],
+        cwd=repo.root / "tools",
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert (repo.root / "pipelines/quiet_one/config/cdc.example.yaml").exists()
     built = repo.doit("dbt:quiet_one")  # an empty CDC dbt project builds, then settles
@@ -122,9 +144,18 @@ def test_outdated_lists_pipelines_behind_their_template(repo: TempProject) -> No
 
 
 def git(root, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True,
-                   env=clean_env(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@x",
-                                 GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@x"))
+    subprocess.run(
+        ["git", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        env=clean_env(
+            GIT_AUTHOR_NAME="t",
+            GIT_AUTHOR_EMAIL="t@x",
+            GIT_COMMITTER_NAME="t",
+            GIT_COMMITTER_EMAIL="t@x",
+        ),
+    )
 
 
 def test_update_merges_template_changes_and_keeps_local_edits(repo: TempProject) -> None:
@@ -156,23 +187,29 @@ def test_update_merges_template_changes_and_keeps_local_edits(repo: TempProject)
 
     git(repo.root, "add", "-A")
     git(repo.root, "commit", "-qm", "demo updated")
-    template_mart.write_text(template_mart.read_text().replace(
-        "    count(*) as sales,", "    count(distinct event_id) as sales,"))
-    mart.write_text(mart.read_text().replace("    count(*) as sales,",
-                                             "    count(*) as sale_count,"))
+    template_mart.write_text(
+        template_mart.read_text().replace(
+            "    count(*) as sales,", "    count(distinct event_id) as sales,"
+        )
+    )
+    mart.write_text(
+        mart.read_text().replace("    count(*) as sales,", "    count(*) as sale_count,")
+    )
     git(repo.root, "add", "pipelines/_templates")
     git(repo.root, "commit", "-qm", "template v3")
     conflict = repo.invoke("pipelines.update", "demo")
     assert conflict.returncode == 1
-    assert ("CONFLICT (content): Merge conflict in dbt/models/marts/daily_sales.sql"
-            in conflict.stdout)
+    assert (
+        "CONFLICT (content): Merge conflict in dbt/models/marts/daily_sales.sql" in conflict.stdout
+    )
     text = mart.read_text()
     assert "<<<<<<< pipeline" in text and ">>>>>>> template (new)" in text
 
 
 @pytest.mark.parametrize("template", ["dbt", "cdc"])
-def test_a_new_pipeline_builds_green_after_every_documented_step(repo: TempProject,
-                                                                  template: str) -> None:
+def test_a_new_pipeline_builds_green_after_every_documented_step(
+    repo: TempProject, template: str
+) -> None:
     """The steps are the template's own: create it, run doit; for cdc, rename
     config/cdc.example.yaml to cdc.yaml as its first comment says, run doit again."""
     for part in ("platform/cdc", "platform/orchestration"):
@@ -207,13 +244,17 @@ def test_a_cdc_schema_named_like_its_pipeline_is_one_line(repo: TempProject) -> 
     assert repo.invoke("create-pipeline", "orders", "--template", "cdc").returncode == 0
     config = repo.root / "pipelines/orders/config"
     text = (config / "cdc.example.yaml").read_text()
-    (config / "cdc.yaml").write_text(text.replace("target_schema: orders_raw",
-                                                  "target_schema: orders"))
+    (config / "cdc.yaml").write_text(
+        text.replace("target_schema: orders_raw", "target_schema: orders")
+    )
     result = repo.doit("cdc:orders")
     assert result.returncode == 1
     line = next(x for x in result.stdout.splitlines() if x.startswith("✗"))
-    assert re.search(r"pipelines/orders/config/cdc\.yaml:\d+: target_schema: schema name "
-                     r"'orders' is the pipeline's own name", line), line
+    assert re.search(
+        r"pipelines/orders/config/cdc\.yaml:\d+: target_schema: schema name "
+        r"'orders' is the pipeline's own name",
+        line,
+    ), line
     assert "Traceback" not in result.stdout + result.stderr
     assert not (repo.root / "pipelines/orders/generated").exists()
     # left out, the schema defaults to <pipeline>_raw, which builds
@@ -232,7 +273,8 @@ def test_a_hand_made_pipeline_with_a_reserved_name_is_one_line(repo: TempProject
         "✗ pipelines/temp/pipeline.yaml:1: name: pipeline name 'temp' is reserved by "
         "DuckDB (main, system, temp, memory, information_schema, pg_catalog) — it also names "
         "the pipeline's dbt project, DuckDB catalog and PostgreSQL schema: rename the folder "
-        "and this name")
+        "and this name"
+    )
 
 
 # --- pipelines.update and pipelines.outdated against real git history -------------------------
@@ -257,8 +299,7 @@ def recorded_fingerprint(repo: TempProject, name: str = "demo") -> str:
     return manifest["template"]["fingerprint"]
 
 
-def test_a_file_deleted_here_and_changed_in_the_template_is_a_conflict(repo: TempProject
-                                                                        ) -> None:
+def test_a_file_deleted_here_and_changed_in_the_template_is_a_conflict(repo: TempProject) -> None:
     made_from_committed_template(repo)
     readme = repo.root / "pipelines/demo/docs/README.md"
     readme.unlink()
@@ -269,29 +310,34 @@ def test_a_file_deleted_here_and_changed_in_the_template_is_a_conflict(repo: Tem
 
     result = repo.invoke("pipelines.update", "demo")
     assert result.returncode == 1
-    assert ("CONFLICT (modify/delete): docs/README.md deleted here and changed in the "
-            "template" in result.stdout), result.stdout
+    assert (
+        "CONFLICT (modify/delete): docs/README.md deleted here and changed in the "
+        "template" in result.stdout
+    ), result.stdout
     assert "added" not in result.stdout
     assert not readme.exists()  # not resurrected
     assert recorded_fingerprint(repo) == before
     assert "demo" in repo.invoke("pipelines.outdated").stdout
 
 
-def test_conflicts_keep_the_recorded_fingerprint_until_they_are_resolved(repo: TempProject
-                                                                         ) -> None:
+def test_conflicts_keep_the_recorded_fingerprint_until_they_are_resolved(repo: TempProject) -> None:
     made_from_committed_template(repo)
     mart = repo.root / "pipelines/demo/dbt/models/marts/daily_sales.sql"
     mart.write_text(mart.read_text().replace("count(*) as sales,", "count(*) as sale_count,"))
     template_mart = repo.root / TEMPLATE / "dbt/models/marts/daily_sales.sql"
-    template_mart.write_text(template_mart.read_text().replace(
-        "count(*) as sales,", "count(distinct event_id) as sales,"))
+    template_mart.write_text(
+        template_mart.read_text().replace(
+            "count(*) as sales,", "count(distinct event_id) as sales,"
+        )
+    )
     committed(repo, "template v2", "pipelines/_templates")
     before = recorded_fingerprint(repo)
 
     conflict = repo.invoke("pipelines.update", "demo")
     assert conflict.returncode == 1
-    assert ("CONFLICT (content): Merge conflict in dbt/models/marts/daily_sales.sql"
-            in conflict.stdout)
+    assert (
+        "CONFLICT (content): Merge conflict in dbt/models/marts/daily_sales.sql" in conflict.stdout
+    )
     assert recorded_fingerprint(repo) == before  # outdated still lists it
     listed = repo.invoke("pipelines.outdated").stdout
     assert "demo" in listed and "update in progress" in listed
@@ -300,16 +346,19 @@ def test_conflicts_keep_the_recorded_fingerprint_until_they_are_resolved(repo: T
     marker_line = mart.read_text().splitlines().index("<<<<<<< pipeline") + 1
     built = repo.doit("dbt:demo")
     assert built.returncode == 1
-    assert (f"✗ dbt:demo: pipelines/demo/dbt/models/marts/daily_sales.sql:{marker_line}: "
-            "unresolved merge conflict marker" in built.stdout), built.stdout
+    assert (
+        f"✗ dbt:demo: pipelines/demo/dbt/models/marts/daily_sales.sql:{marker_line}: "
+        "unresolved merge conflict marker" in built.stdout
+    ), built.stdout
     again = repo.invoke("pipelines.update", "demo")
     assert again.returncode == 1 and again.stderr.count("\n") == 1
     assert f"daily_sales.sql:{marker_line}: unresolved merge conflict marker" in again.stderr
     assert recorded_fingerprint(repo) == before
 
     text = mart.read_text()
-    resolved = re.sub(r"<<<<<<< pipeline\n.*?=======\n(.*?)>>>>>>> template \(new\)\n", r"\1",
-                      text, flags=re.S)
+    resolved = re.sub(
+        r"<<<<<<< pipeline\n.*?=======\n(.*?)>>>>>>> template \(new\)\n", r"\1", text, flags=re.S
+    )
     assert "<<<<<<<" not in resolved
     mart.write_text(resolved)
     finished = repo.invoke("pipelines.update", "demo")
@@ -326,12 +375,18 @@ def test_update_refuses_an_uncommitted_template(repo: TempProject) -> None:
     assert "demo" in repo.invoke("pipelines.outdated").stdout
     result = repo.invoke("pipelines.update", "demo")
     assert result.returncode == 1 and result.stderr.count("\n") == 1
-    assert ("✗ pipelines/_templates/dbt has uncommitted changes "
-            "(pipelines/_templates/dbt/{{cookiecutter.pipeline_name}}/scripts/backfill.sh) — "
-            "commit them first") in result.stderr, result.stderr
+    assert (
+        "✗ pipelines/_templates/dbt has uncommitted changes "
+        "(pipelines/_templates/dbt/{{cookiecutter.pipeline_name}}/scripts/backfill.sh) — "
+        "commit them first"
+    ) in result.stderr, result.stderr
     assert not (repo.root / "pipelines/demo/scripts/backfill.sh").exists()
-    status = subprocess.run(["git", "status", "--porcelain", "pipelines/demo"], cwd=repo.root,
-                            capture_output=True, text=True).stdout
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "pipelines/demo"],
+        cwd=repo.root,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert status == ""  # nothing of the pipeline changed
 
 
@@ -360,11 +415,13 @@ def test_the_example_pipeline_matches_its_template_on_a_fresh_clone(repo: TempPr
 def test_a_comment_only_template_change_is_not_a_change(repo: TempProject) -> None:
     made_from_committed_template(repo)
     template = repo.root / TEMPLATE
-    for relpath, comment in (("pipeline.yaml", "# who to ask: #data-platform\n"),
-                             ("dbt/dbt_project.yml", "  # materializations above\n"),
-                             ("dbt/models/marts/daily_sales.sql", "-- revenue per day\n"),
-                             ("dbt/models/staging/stg_events.sql", "{# raw events #}\n"),
-                             ("docs/README.md", "<!-- keep this short -->\n")):
+    for relpath, comment in (
+        ("pipeline.yaml", "# who to ask: #data-platform\n"),
+        ("dbt/dbt_project.yml", "  # materializations above\n"),
+        ("dbt/models/marts/daily_sales.sql", "-- revenue per day\n"),
+        ("dbt/models/staging/stg_events.sql", "{# raw events #}\n"),
+        ("docs/README.md", "<!-- keep this short -->\n"),
+    ):
         path = template / relpath
         path.write_text(path.read_text() + comment)
     committed(repo, "template comments", "pipelines/_templates")
@@ -374,22 +431,25 @@ def test_a_comment_only_template_change_is_not_a_change(repo: TempProject) -> No
 
     # what a comment marker inside a value or a block scalar holds is no comment
     yaml_file = template / "pipeline.yaml"
-    yaml_file.write_text(yaml_file.read_text().replace('schedule: "@daily"',
-                                                       'schedule: "@daily # not a comment"'))
+    yaml_file.write_text(
+        yaml_file.read_text().replace('schedule: "@daily"', 'schedule: "@daily # not a comment"')
+    )
     assert "demo" in repo.invoke("pipelines.outdated").stdout
 
 
-@pytest.mark.parametrize(("relpath", "before", "after", "same"), [
-    ("a.yaml", 'k: "x # y"\n', 'k: "x # z"\n', False),
-    ("a.yaml", "k: |\n  # heading\n", "k: |\n  # other heading\n", False),
-    ("a.yaml", "k: v\n", "k: v   # note\n\n# more\n", True),
-    ("a.sql", "select '--' as a\n", "select '-- x' as a\n", False),
-    ("a.sql", "select 1\n", "/* a\n   b */\nselect 1 -- one\n", True),
-    ("run.sh", "#!/bin/sh\necho\n", "#!/bin/bash\necho\n", False),
-    ("run.sh", "#!/bin/sh\necho\n", "#!/bin/sh\n# say nothing\necho\n", True),
-])
-def test_what_counts_as_only_a_comment(relpath: str, before: str, after: str,
-                                       same: bool) -> None:
+@pytest.mark.parametrize(
+    ("relpath", "before", "after", "same"),
+    [
+        ("a.yaml", 'k: "x # y"\n', 'k: "x # z"\n', False),
+        ("a.yaml", "k: |\n  # heading\n", "k: |\n  # other heading\n", False),
+        ("a.yaml", "k: v\n", "k: v   # note\n\n# more\n", True),
+        ("a.sql", "select '--' as a\n", "select '-- x' as a\n", False),
+        ("a.sql", "select 1\n", "/* a\n   b */\nselect 1 -- one\n", True),
+        ("run.sh", "#!/bin/sh\necho\n", "#!/bin/bash\necho\n", False),
+        ("run.sh", "#!/bin/sh\necho\n", "#!/bin/sh\n# say nothing\necho\n", True),
+    ],
+)
+def test_what_counts_as_only_a_comment(relpath: str, before: str, after: str, same: bool) -> None:
     from dataplatform.scaffold.comments import significant
 
     assert (significant(relpath, before.encode()) == significant(relpath, after.encode())) is same
@@ -400,8 +460,10 @@ def test_a_malformed_cookiecutter_json_is_one_line(repo: TempProject) -> None:
     context.write_text('{\n  "pipeline_name": "my_pipeline",\n  "owner": ""\n  "x": 1\n}\n')
     result = repo.invoke("create-pipeline", "doomed")
     assert result.returncode == 1
-    assert result.stderr == ("✗ pipelines/_templates/dbt/cookiecutter.json:4: not valid JSON "
-                             "(Expecting ',' delimiter, column 3) — fix the file\n")
+    assert result.stderr == (
+        "✗ pipelines/_templates/dbt/cookiecutter.json:4: not valid JSON "
+        "(Expecting ',' delimiter, column 3) — fix the file\n"
+    )
     assert not (repo.root / "pipelines/doomed").exists()
 
 
@@ -415,16 +477,21 @@ def test_create_pipeline_warns_about_an_uncommitted_template(repo: TempProject) 
 
 
 def test_conflict_markers_in_pipeline_yaml_are_named_before_yaml_parses_them(
-        repo: TempProject) -> None:
+    repo: TempProject,
+) -> None:
     assert repo.invoke("create-pipeline", "demo").returncode == 0
     manifest = repo.root / "pipelines/demo/pipeline.yaml"
-    manifest.write_text(manifest.read_text().replace(
-        '  schedule: "@daily"\n',
-        '<<<<<<< pipeline\n  schedule: "@hourly"\n=======\n  schedule: "@daily"\n'
-        '>>>>>>> template (new)\n'))
+    manifest.write_text(
+        manifest.read_text().replace(
+            '  schedule: "@daily"\n',
+            '<<<<<<< pipeline\n  schedule: "@hourly"\n=======\n  schedule: "@daily"\n'
+            ">>>>>>> template (new)\n",
+        )
+    )
     line = manifest.read_text().splitlines().index("<<<<<<< pipeline") + 1
     result = repo.doit("list")
     assert result.returncode == 3
     assert result.stderr.strip() == (
         f"✗ pipelines/demo/pipeline.yaml:{line}: unresolved merge conflict marker — keep "
-        "the lines you want, delete the <<<<<<< ======= >>>>>>> lines")
+        "the lines you want, delete the <<<<<<< ======= >>>>>>> lines"
+    )

@@ -47,8 +47,10 @@ def test_the_dbt_target_honours_env_under_the_environment(tmp_path: Path, monkey
     (tmp_path / ".env").write_text(f"# mine\n{settings.DBT_TARGET}=snowflake\n")
     with pytest.raises(ConfigError) as caught:
         settings.dbt_target(tmp_path)
-    assert str(caught.value) == (".env:2: DATAPLATFORM_DBT_TARGET: 'snowflake' is not a dbt "
-                                 "target here — use one of duckdb, postgres")
+    assert str(caught.value) == (
+        ".env:2: DATAPLATFORM_DBT_TARGET: 'snowflake' is not a dbt "
+        "target here — use one of duckdb, postgres"
+    )
 
 
 def test_doit_reads_the_dbt_target_from_env(dbt_repo: TempProject) -> None:
@@ -63,10 +65,13 @@ def test_doit_reads_the_dbt_target_from_env(dbt_repo: TempProject) -> None:
 def test_dbt_sees_the_values_of_env(dbt_repo: TempProject) -> None:
     """What the generated profile reads with env_var() (POSTGRES_PASSWORD and friends) comes
     from `.env` too: a model reading a variable set only in `.env` builds with its value."""
-    dbt_repo.write(".env", "DP_PROBE_HOST=warehouse.internal\nDP_PROBE=${DP_PROBE_HOST}:5432\n",
-                   mode=0o600)
-    dbt_repo.write("pipelines/alpha/dbt/models/marts/probe.sql",
-                   "select '{{ env_var(\"DP_PROBE\") }}' as seen\n")
+    dbt_repo.write(
+        ".env", "DP_PROBE_HOST=warehouse.internal\nDP_PROBE=${DP_PROBE_HOST}:5432\n", mode=0o600
+    )
+    dbt_repo.write(
+        "pipelines/alpha/dbt/models/marts/probe.sql",
+        "select '{{ env_var(\"DP_PROBE\") }}' as seen\n",
+    )
     result = dbt_repo.doit("dbt:alpha", DP_PROBE=None, DP_PROBE_HOST=None)
     assert result.returncode == 0, result.stdout + result.stderr
     duckdb = require_dbt_extra()
@@ -83,7 +88,8 @@ def test_env_values_expand_references_environment_first(tmp_path: Path, monkeypa
         monkeypatch.delenv(name, raising=False)
     (tmp_path / ".env").write_text(
         "A_USER=ada\nA_PASS=s3cret-value\nA_DSN=postgres://${A_USER}:${A_PASS}@h/db\n"
-        "A_LITERAL='${A_PASS}'\nA_DEFAULTED=${A_MISSING:-fallback}\n")
+        "A_LITERAL='${A_PASS}'\nA_DEFAULTED=${A_MISSING:-fallback}\n"
+    )
     values = settings.environment(tmp_path)
     assert values["A_DSN"] == "postgres://ada:s3cret-value@h/db"
     assert values["A_LITERAL"] == "${A_PASS}"
@@ -96,11 +102,17 @@ def test_env_values_expand_references_environment_first(tmp_path: Path, monkeypa
 
 @pytest.mark.postgres
 def test_the_cdc_dsn_setup_writes_logs_in_to_a_password_protected_postgres(
-        project: TempProject, monkeypatch) -> None:
+    project: TempProject, monkeypatch
+) -> None:
     """The DSN in the `.env` setup writes carries the password setup generated: a real
     PostgreSQL that requires it (scram-sha-256 over TCP) accepts the DSN as is."""
-    for name in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_PORT", "POSTGRES_DB",
-                 "CDC_POSTGRES_DSN"):
+    for name in (
+        "POSTGRES_USER",
+        "POSTGRES_PASSWORD",
+        "POSTGRES_PORT",
+        "POSTGRES_DB",
+        "CDC_POSTGRES_DSN",
+    ):
         monkeypatch.delenv(name, raising=False)
     port = free_port()
     project.write(".env", f"POSTGRES_PORT={port}\n", mode=0o600)
@@ -123,18 +135,46 @@ def test_the_cdc_dsn_setup_writes_logs_in_to_a_password_protected_postgres(
         os.chown(base / "pw", account.pw_uid, account.pw_gid)
         as_postgres = ["runuser", "-u", "postgres", "--"]
     data = base / "data"
-    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
-                    "--auth=scram-sha-256", f"--pwfile={base / 'pw'}", "--no-sync"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            *as_postgres,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=scram-sha-256",
+            f"--pwfile={base / 'pw'}",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
     options = f"-k {base} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-o", options,
-                    "-l", str(base / "log"), "-w", "start"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *as_postgres,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(base / "log"),
+            "-w",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         import psycopg
 
         with psycopg.connect(dsn.replace("/warehouse?", "/postgres?")) as conn:
             assert conn.execute("select current_user").fetchone() == ("postgres",)
     finally:
-        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m",
-                        "immediate", "stop"], capture_output=True)
+        subprocess.run(
+            [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(base, ignore_errors=True)

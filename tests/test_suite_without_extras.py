@@ -14,7 +14,7 @@ from support import REPO, clean_env
 
 DBT_MODULES = ["tests/test_dbt_tasks.py", "tests/test_cdc_dbt.py"]
 
-BLOCKER = '''
+BLOCKER = """
 import sys
 
 
@@ -26,15 +26,31 @@ class _NoDbtExtra:
 
 
 sys.meta_path.insert(0, _NoDbtExtra())
-'''
+"""
 
 
 def _pytest_without_dbt(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     (tmp_path / "no_dbt_extra.py").write_text(BLOCKER)
     environment = clean_env(PYTHONPATH=str(tmp_path), **env)
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no_dbt_extra",
-                           "-p", "no:cacheprovider", *DBT_MODULES],
-                          cwd=REPO, env=environment, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-rs",
+            "-p",
+            "no_dbt_extra",
+            "-p",
+            "no:cacheprovider",
+            *DBT_MODULES,
+        ],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_dbt_modules_skip_with_the_reason_without_the_extra(tmp_path: Path) -> None:

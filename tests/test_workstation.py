@@ -26,15 +26,20 @@ def env_values(project: TempProject) -> dict[str, str]:
     return envfile.read(project.root / ".env").values
 
 
-def test_setup_writes_a_private_env_with_fresh_secrets_and_is_idempotent(
-        repo: TempProject) -> None:
+def test_setup_writes_a_private_env_with_fresh_secrets_and_is_idempotent(repo: TempProject) -> None:
     first = repo.invoke("setup")
     assert first.returncode == 0, first.stderr
     path = repo.root / ".env"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     values = env_values(repo)
-    assert set(values) >= {"POSTGRES_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_FERNET_KEY",
-                           "AIRFLOW_SECRET_KEY", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"}
+    assert set(values) >= {
+        "POSTGRES_PASSWORD",
+        "AIRFLOW_ADMIN_PASSWORD",
+        "AIRFLOW_FERNET_KEY",
+        "AIRFLOW_SECRET_KEY",
+        "MINIO_ACCESS_KEY",
+        "MINIO_SECRET_KEY",
+    }
     assert len(base64.urlsafe_b64decode(values["AIRFLOW_FERNET_KEY"])) == 32
     assert len(values["POSTGRES_PASSWORD"]) >= 24
     for secret in ("POSTGRES_PASSWORD", "AIRFLOW_FERNET_KEY", "MINIO_SECRET_KEY"):
@@ -61,8 +66,9 @@ def test_a_malformed_env_is_reported_by_line_and_left_alone(repo: TempProject) -
     before = (repo.root / ".env").read_text()
     result = repo.invoke("setup")
     assert result.returncode == 1
-    assert result.stderr.strip() == ("✗ .env:2: not KEY=VALUE — fix or remove that line; .env "
-                                     "was left as it is")
+    assert result.stderr.strip() == (
+        "✗ .env:2: not KEY=VALUE — fix or remove that line; .env was left as it is"
+    )
     assert (repo.root / ".env").read_text() == before
     doctor = checks.env_file(Project(repo.root))
     assert (doctor.status, doctor.observed) == (checks.FAIL, ".env:2: not KEY=VALUE")
@@ -125,13 +131,16 @@ def test_ports_free_and_held(repo: TempProject) -> None:
 
 @pytest.mark.docker
 def test_ports_of_our_running_service_pass_and_another_projects_container_is_named(
-        project: TempProject, busybox_image: str, docker_client, tmp_path: Path) -> None:
+    project: TempProject, busybox_image: str, docker_client, tmp_path: Path
+) -> None:
     """doctor asks which container holds a busy port the way `up` does (the one engine list,
     `Observed.port_holder`): our own running service's port is fine (up replaces it); for
     another checkout the same port is held by that container, named, not by "docker-proxy"."""
     port = free_port()
-    project.services(f"  web:\n    image: {busybox_image}\n    command: [sleep, '600']\n"
-                     f"    stop_signal: SIGKILL\n    ports: ['127.0.0.1:{port}:8080']\n")
+    project.services(
+        f"  web:\n    image: {busybox_image}\n    command: [sleep, '600']\n"
+        f"    stop_signal: SIGKILL\n    ports: ['127.0.0.1:{port}:8080']\n"
+    )
     started = project.invoke("up")
     try:
         assert started.returncode == 0, started.stdout + started.stderr
@@ -141,24 +150,30 @@ def test_ports_of_our_running_service_pass_and_another_projects_container_is_nam
         other = new_checkout(tmp_path / "other")
         (other / "platform/services.yaml").write_text(
             f"namespace: {project.namespace}-other\nservices:\n  api:\n    image: x\n"
-            f"    ports: ['127.0.0.1:{port}:80']\n")
+            f"    ports: ['127.0.0.1:{port}:80']\n"
+        )
         theirs = checks.ports(Project(other))
         assert theirs.status == checks.FAIL
         assert theirs.observed.startswith(
-            f"{port} (api) held by container {project.namespace}-web ("), theirs.observed
+            f"{port} (api) held by container {project.namespace}-web ("
+        ), theirs.observed
         assert theirs.observed.endswith(f", namespace {project.namespace})"), theirs.observed
     finally:
         for container in docker_client.containers.list(
-                all=True, filters={"label": f"dataplatform.project={project.namespace}"}):
+            all=True, filters={"label": f"dataplatform.project={project.namespace}"}
+        ):
             container.remove(force=True)
         for network in docker_client.networks.list(
-                filters={"label": f"dataplatform.project={project.namespace}"}):
+            filters={"label": f"dataplatform.project={project.namespace}"}
+        ):
             network.remove()
 
 
 def test_env_keys_present_missing_and_left_at_default(repo: TempProject) -> None:
-    repo.services("  db:\n    image: x\n    environment:\n      P: ${POSTGRES_PASSWORD}\n"
-                  "      Q: ${EXTRA_KEY}\n      R: ${OPTIONAL:-fine}\n")
+    repo.services(
+        "  db:\n    image: x\n    environment:\n      P: ${POSTGRES_PASSWORD}\n"
+        "      Q: ${EXTRA_KEY}\n      R: ${OPTIONAL:-fine}\n"
+    )
     project = Project(repo.root)
     assert checks.env_file(project).observed == ".env missing"
     assert repo.invoke("setup").returncode == 0
@@ -170,8 +185,12 @@ def test_env_keys_present_missing_and_left_at_default(repo: TempProject) -> None
     assert checks.secrets(project).status == checks.OK
     text = (repo.root / ".env").read_text()
     (repo.root / ".env").write_text(
-        "\n".join("AIRFLOW_SECRET_KEY=<generate:secret>" if line.startswith("AIRFLOW_SECRET")
-                  else line for line in text.splitlines()) + "\n")
+        "\n".join(
+            "AIRFLOW_SECRET_KEY=<generate:secret>" if line.startswith("AIRFLOW_SECRET") else line
+            for line in text.splitlines()
+        )
+        + "\n"
+    )
     left = checks.secrets(project)
     assert left.status == checks.FAIL
     assert "AIRFLOW_SECRET_KEY (.env:" in left.observed and "template default" in left.observed
@@ -183,8 +202,13 @@ def _follow(repo: TempProject, check) -> None:
     if fix.startswith("delete the line(s) of "):
         keys = fix.removeprefix("delete the line(s) of ").split(" from .env")[0].split(", ")
         path = repo.root / ".env"
-        path.write_text("".join(line for line in path.read_text().splitlines(keepends=True)
-                                if line.split("=", 1)[0] not in keys))
+        path.write_text(
+            "".join(
+                line
+                for line in path.read_text().splitlines(keepends=True)
+                if line.split("=", 1)[0] not in keys
+            )
+        )
         assert "run invoke setup" in fix
         assert repo.invoke("setup").returncode == 0
     elif fix == "chmod 600 .env":
@@ -207,15 +231,19 @@ def test_an_empty_value_is_a_value_not_an_unclosed_quote(repo: TempProject) -> N
 def test_a_missing_key_gets_a_fix_that_makes_it_pass(repo: TempProject) -> None:
     """A key setup cannot write (not in the template) is not sent back to setup; one that
     setup does write is, and setup then adds it."""
-    repo.services("  db:\n    image: x\n    environment:\n      P: ${POSTGRES_PASSWORD}\n"
-                  "      Q: ${EXTRA_KEY}\n")
+    repo.services(
+        "  db:\n    image: x\n    environment:\n      P: ${POSTGRES_PASSWORD}\n"
+        "      Q: ${EXTRA_KEY}\n"
+    )
     project = Project(repo.root)
     repo.write(".env", "CUSTOM=1\n", mode=0o600)
     missing = checks.env_file(project)
     assert missing.observed == "missing EXTRA_KEY, POSTGRES_PASSWORD"
-    assert missing.fix == ("invoke setup (adds POSTGRES_PASSWORD, keeps your values); add "
-                           "EXTRA_KEY=… to .env (or to templates/env.template so invoke setup "
-                           "writes it for everyone)")
+    assert missing.fix == (
+        "invoke setup (adds POSTGRES_PASSWORD, keeps your values); add "
+        "EXTRA_KEY=… to .env (or to templates/env.template so invoke setup "
+        "writes it for everyone)"
+    )
     assert repo.invoke("setup").returncode == 0
     after_setup = checks.env_file(project)
     assert after_setup.observed == "missing EXTRA_KEY"
@@ -231,18 +259,25 @@ def test_a_missing_key_gets_a_fix_that_makes_it_pass(repo: TempProject) -> None:
 NOT_FERNET = "not a Fernet key (32 url-safe base64-encoded bytes)"
 
 
-@pytest.mark.parametrize("key, value, problem", [
-    ("POSTGRES_PASSWORD", "postgres", "a well-known default"),
-    ("POSTGRES_PASSWORD", "", "left at the template default"),
-    ("MINIO_SECRET_KEY", "x7Qz9", "shorter than 12 characters"),
-    ("AIRFLOW_FERNET_KEY", "not-a-fernet-key", NOT_FERNET),
-    # 32 bytes, but standard base64 with padding stripped: Fernet cannot decode it
-    ("AIRFLOW_FERNET_KEY", base64.urlsafe_b64encode(b"k" * 32).decode().rstrip("="),
-     NOT_FERNET),
-    ("AIRFLOW_FERNET_KEY", base64.urlsafe_b64encode(b"k" * 31).decode(), NOT_FERNET),
-])
-def test_weak_and_invalid_secrets_fail_doctor_until_fixed(repo: TempProject, key: str,
-                                                          value: str, problem: str) -> None:
+@pytest.mark.parametrize(
+    "key, value, problem",
+    [
+        ("POSTGRES_PASSWORD", "postgres", "a well-known default"),
+        ("POSTGRES_PASSWORD", "", "left at the template default"),
+        ("MINIO_SECRET_KEY", "x7Qz9", "shorter than 12 characters"),
+        ("AIRFLOW_FERNET_KEY", "not-a-fernet-key", NOT_FERNET),
+        # 32 bytes, but standard base64 with padding stripped: Fernet cannot decode it
+        (
+            "AIRFLOW_FERNET_KEY",
+            base64.urlsafe_b64encode(b"k" * 32).decode().rstrip("="),
+            NOT_FERNET,
+        ),
+        ("AIRFLOW_FERNET_KEY", base64.urlsafe_b64encode(b"k" * 31).decode(), NOT_FERNET),
+    ],
+)
+def test_weak_and_invalid_secrets_fail_doctor_until_fixed(
+    repo: TempProject, key: str, value: str, problem: str
+) -> None:
     assert repo.invoke("setup").returncode == 0
     project = Project(repo.root)
     assert checks.secrets(project).status == checks.OK
@@ -257,8 +292,7 @@ def test_weak_and_invalid_secrets_fail_doctor_until_fixed(repo: TempProject, key
     assert envfile.read(repo.root / ".env").values[key] != value
 
 
-def test_a_weak_secret_from_the_environment_is_named_there(repo: TempProject,
-                                                           monkeypatch) -> None:
+def test_a_weak_secret_from_the_environment_is_named_there(repo: TempProject, monkeypatch) -> None:
     assert repo.invoke("setup").returncode == 0
     monkeypatch.setenv("POSTGRES_PASSWORD", "password")
     found = checks.secrets(Project(repo.root))
@@ -271,7 +305,8 @@ def test_a_valid_fernet_key_passes() -> None:
     assert envfile.secret_problem("fernet", key) is None
     assert envfile.secret_problem("password", envfile.generate("password")) is None
     assert envfile.secret_problem("password", "postgres-admin", user="postgres-admin") == (
-        "a well-known default")
+        "a well-known default"
+    )
 
 
 def test_an_env_file_others_can_read_fails_doctor(repo: TempProject) -> None:
@@ -293,19 +328,27 @@ def test_setup_rejects_a_registry_that_is_not_one(repo: TempProject) -> None:
     assert repo.invoke("setup").returncode == 0
     before = (repo.root / ".env").read_text()
     for value, problem in (
-            ("not a registry", "is not HOST[:PORT][/PREFIX]"),
-            ("https://registry.example.com/team", "has a scheme: leave it out "
-                                                  "(registry.example.com/team)"),
-            ("team", "has no registry host: Docker would read 'team' as a Docker Hub namespace"),
-            ("127.0.0.1:99999/team", "has port 99999, outside 1-65535"),
-            ("registry.example.com/Team", "has upper-case letters after the host")):
+        ("not a registry", "is not HOST[:PORT][/PREFIX]"),
+        (
+            "https://registry.example.com/team",
+            "has a scheme: leave it out (registry.example.com/team)",
+        ),
+        ("team", "has no registry host: Docker would read 'team' as a Docker Hub namespace"),
+        ("127.0.0.1:99999/team", "has port 99999, outside 1-65535"),
+        ("registry.example.com/Team", "has upper-case letters after the host"),
+    ):
         result = repo.invoke("setup", "--registry", value)
         assert result.returncode == 1, value
         [line] = result.stderr.strip().splitlines()
         assert line.startswith(f"✗ --registry {value!r} {problem}"), line
         assert (repo.root / ".env").read_text() == before
-    for good in ("127.0.0.1:5000/team", "localhost:5000", "registry.example.com",
-                 "[::1]:5000/a/b", "ghcr.io/org/sub-team"):
+    for good in (
+        "127.0.0.1:5000/team",
+        "localhost:5000",
+        "registry.example.com",
+        "[::1]:5000/a/b",
+        "ghcr.io/org/sub-team",
+    ):
         assert repo.invoke("setup", "--registry", good).returncode == 0, good
         assert env_values(repo)["DATAPLATFORM_REGISTRY"] == good
 
@@ -317,15 +360,18 @@ def test_a_bad_registry_in_env_is_reported_not_a_crash(repo: TempProject) -> Non
     found = checks.registry(Project(repo.root))
     assert (found.status, found.required) == (checks.FAIL, True)
     assert found.observed.startswith(
-        f"DATAPLATFORM_REGISTRY='not a registry' (.env:{line}) is not HOST[:PORT][/PREFIX]")
+        f"DATAPLATFORM_REGISTRY='not a registry' (.env:{line}) is not HOST[:PORT][/PREFIX]"
+    )
     doctor = repo.invoke("doctor", DOCKER_HOST="unix:///nonexistent.sock")
     assert doctor.returncode == 1 and "Traceback" not in doctor.stdout + doctor.stderr
     assert "✗ registry" in doctor.stdout
     repo.services("")
     built = repo.doit()
     assert built.returncode != 0 and "Traceback" not in built.stdout + built.stderr
-    assert (f".env:{line}: DATAPLATFORM_REGISTRY: 'not a registry' is not HOST[:PORT][/PREFIX]"
-            in built.stdout + built.stderr)
+    assert (
+        f".env:{line}: DATAPLATFORM_REGISTRY: 'not a registry' is not HOST[:PORT][/PREFIX]"
+        in built.stdout + built.stderr
+    )
 
 
 def test_wsl(tmp_path: Path) -> None:
@@ -357,8 +403,20 @@ def test_doctor_json_and_exit_code(repo: TempProject) -> None:
     by_name = {c["name"]: c for c in document["checks"]}
     assert by_name["env"]["status"] == "fail" and by_name["env"]["fix"] == "invoke setup"
     assert by_name["docker"]["status"] == "fail" and document["ok"] is False
-    assert set(by_name) == {"python", "packages", "git", "docker", "memory", "ports", "env",
-                            "env-mode", "secrets", "cdc-dsn", "wsl", "registry"}
+    assert set(by_name) == {
+        "python",
+        "packages",
+        "git",
+        "docker",
+        "memory",
+        "ports",
+        "env",
+        "env-mode",
+        "secrets",
+        "cdc-dsn",
+        "wsl",
+        "registry",
+    }
     human = repo.invoke("doctor", DOCKER_HOST="unix:///nonexistent.sock")
     assert "✗ env" in human.stdout and "→ invoke setup" in human.stdout
 

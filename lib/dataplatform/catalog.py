@@ -45,8 +45,10 @@ def load_catalog(project: Project) -> Catalog:
         if spec.name in images and _same_build(spec, images[spec.name]):
             continue  # several services of one image (e.g. Airflow's scheduler and webserver)
         if spec.name in images:
-            raise UserError(f"{spec.declared_in}: image {spec.name!r} is already declared at "
-                            f"{images[spec.name].declared_in} — give one of them another name")
+            raise UserError(
+                f"{spec.declared_in}: image {spec.name!r} is already declared at "
+                f"{images[spec.name].declared_in} — give one of them another name"
+            )
         images[spec.name] = spec
     _check_engine_locks(services, orchestration)
     return Catalog(project, services, pipelines, tuple(images.values()), orchestration)
@@ -62,7 +64,9 @@ def _check_engine_locks(services: ServicesManifest, orchestration: Settings) -> 
         wanted = f"{engine}-{version}.txt"
         validated = orchestration.locks[engine].name
         if validated != wanted:
-            raise UserError(f"{service.declared_in}: the platform runs {engine}:{version} but "
-                            f"{orchestration.file} validates with {validated} — set "
-                            f"{engine}.lock to locks/{wanted} there, or change the template's "
-                            "version")
+            raise UserError(
+                f"{service.declared_in}: the platform runs {engine}:{version} but "
+                f"{orchestration.file} validates with {validated} — set "
+                f"{engine}.lock to locks/{wanted} there, or change the template's "
+                "version"
+            )

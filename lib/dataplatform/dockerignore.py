@@ -245,8 +245,9 @@ class PatternMatcher:
                     parent = posixpath.dirname(path)
                     if parent:
                         parts = parent.split("/")
-                        hit = any(pattern.match("/".join(parts[: i + 1]))
-                                  for i in range(len(parts)))
+                        hit = any(
+                            pattern.match("/".join(parts[: i + 1])) for i in range(len(parts))
+                        )
             info[index] = hit
             if hit:
                 matched = not pattern.exclusion
@@ -279,8 +280,7 @@ def walk_context(root: Path, matcher: PatternMatcher) -> Iterator[WalkEntry]:
 
     patterns = bool(matcher.patterns)
 
-    def walk(absolute: str, directory: str, parent_info: list[bool] | None
-             ) -> Iterator[WalkEntry]:
+    def walk(absolute: str, directory: str, parent_info: list[bool] | None) -> Iterator[WalkEntry]:
         with os.scandir(absolute) as it:
             entries = sorted(it, key=_name)
         for entry in entries:

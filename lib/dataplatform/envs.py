@@ -33,8 +33,10 @@ def lock_digest(lock: Path) -> str:
         st = lock.stat()
         return _digest(str(lock), st.st_size, st.st_mtime_ns)
     except OSError as exc:
-        raise UserError(f"{lock}: cannot read the lock file ({exc.strerror}) — restore it or "
-                        "point orchestration.yaml at another one") from None
+        raise UserError(
+            f"{lock}: cannot read the lock file ({exc.strerror}) — restore it or "
+            "point orchestration.yaml at another one"
+        ) from None
 
 
 @functools.lru_cache(maxsize=32)
@@ -60,12 +62,15 @@ def uv_binary() -> str:
         found = shutil.which("uv")
         if found:
             return found
-    raise UserError("uv is not installed in this environment — pip install -e . (it makes "
-                    "the managed Airflow/Dagster environments)")
+    raise UserError(
+        "uv is not installed in this environment — pip install -e . (it makes "
+        "the managed Airflow/Dagster environments)"
+    )
 
 
-def ensure(project: Project, tool: str, lock: Path,
-           log: Callable[[str], None] = lambda line: None) -> Path:
+def ensure(
+    project: Project, tool: str, lock: Path, log: Callable[[str], None] = lambda line: None
+) -> Path:
     """The python of the environment for `lock`, made first if needed."""
     directory = env_dir(project, tool, lock)
     if (directory / MARKER).exists():
@@ -76,8 +81,10 @@ def ensure(project: Project, tool: str, lock: Path,
         if (directory / MARKER).exists():
             return python_of(directory)
         shutil.rmtree(directory, ignore_errors=True)
-        log(f"making the {tool} environment from {project.relative(lock)} (once per lock "
-            "content; later runs reuse it)")
+        log(
+            f"making the {tool} environment from {project.relative(lock)} (once per lock "
+            "content; later runs reuse it)"
+        )
         _make(directory, lock)
         (directory / MARKER).write_text(lock_digest(lock) + "\n")
     return python_of(directory)
@@ -98,9 +105,11 @@ def _make(directory: Path, lock: Path) -> None:
         if done.returncode != 0:
             shutil.rmtree(directory, ignore_errors=True)
             last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-3:]
-            raise UserError(f"could not make the environment for {lock.name}: "
-                            f"{' / '.join(line.strip() for line in last)} — check that the "
-                            "package index is reachable, then run again")
+            raise UserError(
+                f"could not make the environment for {lock.name}: "
+                f"{' / '.join(line.strip() for line in last)} — check that the "
+                "package index is reachable, then run again"
+            )
 
 
 def _base_python() -> str:

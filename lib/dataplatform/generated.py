@@ -27,8 +27,9 @@ class SyncResult:
     removed: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"{len(self.written)} written, {self.unchanged} unchanged, "
-                f"{len(self.removed)} removed")
+        return (
+            f"{len(self.written)} written, {self.unchanged} unchanged, {len(self.removed)} removed"
+        )
 
 
 def _digest(data: bytes) -> str:
@@ -42,9 +43,15 @@ def read_manifest(directory: Path, manifest_path: Path | None = None) -> dict:
         return {}
 
 
-def sync(directory: Path, files: dict[str, str], inputs: dict[str, str], generator: str,
-         manifest_path: Path | None = None, shared_with_people: bool = False,
-         shown_from: Path | None = None) -> SyncResult:
+def sync(
+    directory: Path,
+    files: dict[str, str],
+    inputs: dict[str, str],
+    generator: str,
+    manifest_path: Path | None = None,
+    shared_with_people: bool = False,
+    shown_from: Path | None = None,
+) -> SyncResult:
     """Make `directory` hold exactly `files` (relative path → text) and a manifest.
 
     `inputs` maps each input's display path to its content digest. With `shared_with_people`
@@ -69,8 +76,7 @@ def sync(directory: Path, files: dict[str, str], inputs: dict[str, str], generat
             write_atomic(target, data)
             result.written.append(relpath)
         st = target.stat()
-        entries[relpath] = {"sha256": _digest(data), "size": st.st_size,
-                            "mtime_ns": st.st_mtime_ns}
+        entries[relpath] = {"sha256": _digest(data), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
     for relpath in sorted(set(previous) - set(files)):
         stale = directory / relpath
         if stale.is_file():
@@ -78,8 +84,12 @@ def sync(directory: Path, files: dict[str, str], inputs: dict[str, str], generat
             result.removed.append(relpath)
         prune_empty_parents(stale, directory)
     fingerprint = _digest(json.dumps(inputs, sort_keys=True).encode())
-    manifest = {"generator": generator, "inputs": inputs, "inputs_fingerprint": fingerprint,
-                "files": entries}
+    manifest = {
+        "generator": generator,
+        "inputs": inputs,
+        "inputs_fingerprint": fingerprint,
+        "files": entries,
+    }
     text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     try:
         current = manifest_path.read_text()
@@ -95,16 +105,19 @@ def listed_files(directory: Path, manifest_path: Path | None = None) -> list[Pat
     return [directory / p for p in read_manifest(directory, manifest_path).get("files", {})]
 
 
-def assert_owned(directory: Path, files: dict[str, str], manifest_path: Path,
-                 shown_from: Path | None = None) -> None:
+def assert_owned(
+    directory: Path, files: dict[str, str], manifest_path: Path, shown_from: Path | None = None
+) -> None:
     """Raise if writing `files` would overwrite a file this generator did not write."""
     previous = read_manifest(directory, manifest_path).get("files", {})
     for relpath in sorted(files):
         path = directory / relpath
         if relpath not in previous and path.exists():
             shown = path.relative_to(shown_from) if shown_from else path
-            raise UserError(f"{shown} exists and was not generated — it would be overwritten: "
-                            "rename it, or delete it to let the generator own it")
+            raise UserError(
+                f"{shown} exists and was not generated — it would be overwritten: "
+                "rename it, or delete it to let the generator own it"
+            )
 
 
 def intact(directory: Path, manifest_path: Path | None = None) -> bool:
@@ -145,8 +158,7 @@ def remove(directory: Path, manifest_path: Path | None = None) -> list[str]:
     manifest_path.unlink(missing_ok=True)
     if own_folder and directory.is_dir() and not any(directory.iterdir()):
         directory.rmdir()
-    if not own_folder and manifest_path.parent.is_dir() and not any(
-            manifest_path.parent.iterdir()):
+    if not own_folder and manifest_path.parent.is_dir() and not any(manifest_path.parent.iterdir()):
         manifest_path.parent.rmdir()
     return removed
 

@@ -18,8 +18,10 @@ _REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|\
 class MissingVariable(UserError):
     def __init__(self, variable: str, where: str):
         self.variable = variable
-        super().__init__(f"{where}: ${{{variable}}} has no value — set {variable} in .env "
-                         "(invoke setup writes one) or in the environment")
+        super().__init__(
+            f"{where}: ${{{variable}}} has no value — set {variable} in .env "
+            "(invoke setup writes one) or in the environment"
+        )
 
 
 class Variables(Mapping[str, str]):
@@ -65,5 +67,8 @@ def interpolate(text: str, values: Mapping[str, str], where: str) -> str:
 
 def references(text: str) -> list[tuple[str, bool]]:
     """(variable, has a default) for every variable `text` reads (for `invoke doctor`)."""
-    return [(m.group(1) or m.group(4), m.group(2) is not None)
-            for m in _REFERENCE.finditer(text) if m.group(0) != "$$"]
+    return [
+        (m.group(1) or m.group(4), m.group(2) is not None)
+        for m in _REFERENCE.finditer(text)
+        if m.group(0) != "$$"
+    ]

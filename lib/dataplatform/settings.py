@@ -77,8 +77,7 @@ def setting(name: str, project_root: Path | None = None) -> str | None:
     return value or None
 
 
-def _invalid(name: str, value: str, project_root: Path | None, problem: str,
-             fix: str) -> UserError:
+def _invalid(name: str, value: str, project_root: Path | None, problem: str, fix: str) -> UserError:
     where = source(name, project_root)
     if where.startswith(ENV_FILE):
         line = int(where.split(":", 1)[1])
@@ -90,8 +89,10 @@ def _invalid(name: str, value: str, project_root: Path | None, problem: str,
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])"
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REGISTRY = re.compile(rf"^(?P<host>{_HOST})(?::(?P<port>[0-9]+))?"
-                       rf"(?P<prefix>(?:/{_PATH_COMPONENT})*)$")
+_REGISTRY = re.compile(
+    rf"^(?P<host>{_HOST})(?::(?P<port>[0-9]+))?"
+    rf"(?P<prefix>(?:/{_PATH_COMPONENT})*)$"
+)
 REGISTRY_FORMAT = "HOST[:PORT][/PREFIX], e.g. 127.0.0.1:5000/team or registry.example.com/team"
 
 
@@ -110,8 +111,10 @@ def registry_problem(value: str) -> str | None:
     if port is not None and not 0 < int(port) < 65536:
         return f"has port {port}, outside 1-65535"
     if port is None and "." not in host and host != "localhost" and not host.startswith("["):
-        return (f"has no registry host: Docker would read {host!r} as a Docker Hub namespace "
-                f"— write {REGISTRY_FORMAT}")
+        return (
+            f"has no registry host: Docker would read {host!r} as a Docker Hub namespace "
+            f"— write {REGISTRY_FORMAT}"
+        )
     return None
 
 
@@ -123,8 +126,9 @@ def registry(project_root: Path | None = None) -> str | None:
         return None
     problem = registry_problem(value)
     if problem:
-        raise _invalid(REGISTRY, value, project_root, problem,
-                       "correct it, or remove it to build locally")
+        raise _invalid(
+            REGISTRY, value, project_root, problem, "correct it, or remove it to build locally"
+        )
     return value.strip().rstrip("/")
 
 
@@ -132,8 +136,13 @@ def dbt_target(project_root: Path | None = None) -> str:
     """The dbt target of every build: `duckdb` (default) or `postgres`."""
     chosen = setting(DBT_TARGET, project_root) or "duckdb"
     if chosen not in DBT_TARGETS:
-        raise _invalid(DBT_TARGET, chosen, project_root, "is not a dbt target here",
-                       f"use one of {', '.join(DBT_TARGETS)}")
+        raise _invalid(
+            DBT_TARGET,
+            chosen,
+            project_root,
+            "is not a dbt target here",
+            f"use one of {', '.join(DBT_TARGETS)}",
+        )
     return chosen
 
 

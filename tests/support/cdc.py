@@ -60,9 +60,11 @@ def compile_staging(name: str, root: Path = REPO) -> dict[str, str]:
         return f'"{schema}"."{table}"'
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
-    return {path.rsplit("/", 1)[1].removesuffix(".sql"): env.from_string(text).render(
-        source=source) for path, text in dbt_staging.render(pipeline, "test").items()
-        if path.startswith("models/") and path.endswith(".sql")}
+    return {
+        path.rsplit("/", 1)[1].removesuffix(".sql"): env.from_string(text).render(source=source)
+        for path, text in dbt_staging.render(pipeline, "test").items()
+        if path.startswith("models/") and path.endswith(".sql")
+    }
 
 
 _SEGMENT = re.compile(r'\.(?:([A-Za-z_][A-Za-z0-9_]*)|"((?:[^"\\]|\\.)*)")')
@@ -76,10 +78,11 @@ def evaluate_args_mapping(mapping: str, message: dict[str, Any]) -> list[Any]:
     match = re.fullmatch(r"root = \[ (.*) \]", mapping.strip(), flags=re.S)
     assert match, f"unexpected args_mapping form: {mapping!r}"
     values = []
-    for item in re.findall(r'this(?:\.(?:[A-Za-z_][A-Za-z0-9_]*|"(?:[^"\\]|\\.)*"))+',
-                           match.group(1)):
+    for item in re.findall(
+        r'this(?:\.(?:[A-Za-z_][A-Za-z0-9_]*|"(?:[^"\\]|\\.)*"))+', match.group(1)
+    ):
         value: Any = message
-        for plain, quoted in _SEGMENT.findall(item[len("this"):]):
+        for plain, quoted in _SEGMENT.findall(item[len("this") :]):
             value = value.get(plain or quoted.replace('\\"', '"'))
         values.append(value)
     return values
@@ -109,14 +112,17 @@ def apply_change(conn, sink: dict, message: dict[str, Any]) -> None:
     status = result.status
     from psycopg.pq import ExecStatus
 
-    assert status in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK), \
-        result.error_message.decode()
+    assert status in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK), result.error_message.decode()
 
 
 # Columns whose snake_case name cannot be written bare: `user` is PostgreSQL's current role,
 # `order`, `select` and `1st_contact` are syntax errors on both DuckDB and PostgreSQL.
-RESERVED_WORD_COLUMNS = {"User": "nvarchar(50)", "Order": "int", "Select": "bit",
-                         "1stContact": "date"}
+RESERVED_WORD_COLUMNS = {
+    "User": "nvarchar(50)",
+    "Order": "int",
+    "Select": "bit",
+    "1stContact": "date",
+}
 
 
 def add_reserved_word_columns(root: Path) -> None:
@@ -125,5 +131,12 @@ def add_reserved_word_columns(root: Path) -> None:
     text = manifest.read_text()
     anchor = "        RowVersion: rowversion\n"
     assert anchor in text
-    manifest.write_text(text.replace(anchor, anchor + "".join(
-        f"        {name}: {type_}\n" for name, type_ in RESERVED_WORD_COLUMNS.items())))
+    manifest.write_text(
+        text.replace(
+            anchor,
+            anchor
+            + "".join(
+                f"        {name}: {type_}\n" for name, type_ in RESERVED_WORD_COLUMNS.items()
+            ),
+        )
+    )

@@ -54,7 +54,8 @@ def busybox_base(client: Any, tag: str = BUSYBOX_IMAGE, extra: str = "") -> str:
         shutil.copy("/bin/busybox", Path(context) / "busybox")
         (Path(context) / "Dockerfile").write_text(
             "FROM scratch\nCOPY busybox /bin/busybox\n"
-            'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n' + extra)
+            'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n' + extra
+        )
         client.images.build(path=context, tag=tag, rm=True)
     return tag
 
@@ -71,9 +72,11 @@ def loopback_registry(root: Path) -> Iterator[str]:
     config.write_text(
         "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
         f"    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n")
-    process = subprocess.Popen([binary, "serve", str(config)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    process = subprocess.Popen(
+        [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -122,12 +125,20 @@ def debian_base(client: Any) -> str:
         raise Missing("debootstrap is not installed (apt-get install debootstrap)")
     with tempfile.TemporaryDirectory() as root:
         os.chmod(root, 0o755)  # it becomes the image's "/"
-        subprocess.run([debootstrap, "--variant=minbase", "bookworm", root,
-                        "http://deb.debian.org/debian"], check=True, capture_output=True,
-                       timeout=900)
+        subprocess.run(
+            [debootstrap, "--variant=minbase", "bookworm", root, "http://deb.debian.org/debian"],
+            check=True,
+            capture_output=True,
+            timeout=900,
+        )
         tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(["docker", "import", "-", DEBIAN_IMAGE], stdin=tar.stdout,
-                       check=True, capture_output=True, timeout=600)
+        subprocess.run(
+            ["docker", "import", "-", DEBIAN_IMAGE],
+            stdin=tar.stdout,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
         tar.wait()
     return DEBIAN_IMAGE
 
@@ -137,8 +148,13 @@ def postgres_base(client: Any, debian: str) -> str:
     machine."""
     if _has_image(client, POSTGRES_IMAGE):
         return POSTGRES_IMAGE
-    client.images.build(path=str(REPO / "tests/images/postgres"), tag=POSTGRES_IMAGE,
-                        network_mode="host", rm=True, buildargs={"BASE": debian})
+    client.images.build(
+        path=str(REPO / "tests/images/postgres"),
+        tag=POSTGRES_IMAGE,
+        network_mode="host",
+        rm=True,
+        buildargs={"BASE": debian},
+    )
     return POSTGRES_IMAGE
 
 

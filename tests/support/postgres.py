@@ -44,9 +44,13 @@ def reachable_by_postgres(bindir: Path) -> Iterator[Path]:
     /root) a temporary copy of its package and the libraries its binaries find at
     $ORIGIN/../../../*.libs."""
     with tempfile.TemporaryDirectory(prefix="dataplatform-pgbin-") as copy:
-        if os.geteuid() == 0 and subprocess.run(
+        if (
+            os.geteuid() == 0
+            and subprocess.run(
                 ["runuser", "-u", "postgres", "--", "test", "-x", str(bindir / "initdb")]
-                ).returncode != 0:
+            ).returncode
+            != 0
+        ):
             os.chmod(copy, 0o755)
             package = bindir.parents[1]
             for part in (package.name, f"{package.name}.libs"):
@@ -72,8 +76,9 @@ class Postgres:
 
 
 @contextlib.contextmanager
-def postgres_cluster(bindir: Path, settings: Mapping[str, str] = TEST_SETTINGS
-                     ) -> Iterator[Postgres]:
+def postgres_cluster(
+    bindir: Path, settings: Mapping[str, str] = TEST_SETTINGS
+) -> Iterator[Postgres]:
     """initdb + pg_ctl from `bindir` into a temporary folder (UTF-8, trust, unix socket only,
     a free port, server `settings`); stopped and removed after."""
     base = Path(tempfile.mkdtemp(prefix="dataplatform-pg-"))
@@ -88,16 +93,51 @@ def postgres_cluster(bindir: Path, settings: Mapping[str, str] = TEST_SETTINGS
             os.chown(path, account.pw_uid, account.pw_gid)
         as_postgres = ["runuser", "-u", "postgres", "--"]
     port = free_port()
-    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-A", "trust",
-                    "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
-                   check=True, capture_output=True)
-    options = " ".join([f"-k {sockets} -p {port} -c listen_addresses=''",
-                        *(f"-c {name}={value}" for name, value in settings.items())])
-    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-o", options,
-                    "-l", str(base / "log"), "-w", "start"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *as_postgres,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    options = " ".join(
+        [
+            f"-k {sockets} -p {port} -c listen_addresses=''",
+            *(f"-c {name}={value}" for name, value in settings.items()),
+        ]
+    )
+    subprocess.run(
+        [
+            *as_postgres,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(base / "log"),
+            "-w",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield Postgres(str(sockets), port)
     finally:
-        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "stop"], capture_output=True)
+        subprocess.run(
+            [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(base, ignore_errors=True)

@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None,
-        timeout: int = 600) -> subprocess.CompletedProcess:
+def run(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -31,15 +32,18 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def timed_doit(root: Path, *args: str, env: dict[str, str]
-               ) -> tuple[float, subprocess.CompletedProcess]:
+def timed_doit(
+    root: Path, *args: str, env: dict[str, str]
+) -> tuple[float, subprocess.CompletedProcess]:
     """Wall seconds of one `python -m doit ARGS` process in `root`, and its result. For the
     benchmarks: a failed run exits the script with the tail of doit's output."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "doit", *args], cwd=root, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "doit", *args], cwd=root, env=env, capture_output=True, text=True
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
-        sys.exit(f"doit {' '.join(args)} failed in {root}:\n{done.stdout[-3000:]}"
-                 f"{done.stderr[-2000:]}")
+        sys.exit(
+            f"doit {' '.join(args)} failed in {root}:\n{done.stdout[-3000:]}{done.stderr[-2000:]}"
+        )
     return elapsed, done

@@ -21,8 +21,11 @@ REPO = Path(__file__).resolve().parents[2]
 def clean_env(**overrides: str | None) -> dict[str, str]:
     """This process's environment without CI and the dataplatform settings a shell may carry;
     `overrides` set (or, with None, remove) variables."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"CI", "DATAPLATFORM_REGISTRY", "DATAPLATFORM_STRICT", "DATAPLATFORM_ROOT"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"CI", "DATAPLATFORM_REGISTRY", "DATAPLATFORM_STRICT", "DATAPLATFORM_ROOT"}
+    }
     for key, value in overrides.items():
         if value is None:
             env.pop(key, None)
@@ -37,8 +40,9 @@ def new_checkout(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "dodo.py", root / "dodo.py")
     shutil.copy(REPO / "tasks.py", root / "tasks.py")
-    shutil.copytree(REPO / "templates", root / "templates",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO / "templates", root / "templates", ignore=shutil.ignore_patterns("__pycache__")
+    )
     (root / "platform").mkdir(exist_ok=True)
     return root
 
@@ -79,9 +83,16 @@ class TempProject:
 def copy_from_checkout(relpath: str, destination_root: Path) -> None:
     """Copy what a fresh clone would hold under `relpath` (tracked files, and new ones git
     does not ignore): never generated or build output lying in this working tree."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", relpath],
-        cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", relpath],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = REPO / name
         if not source.exists():

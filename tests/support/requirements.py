@@ -45,11 +45,14 @@ def require_dbt_extra() -> ModuleType:
     failing to collect. Call it right after the module's imports."""
     missing = [name for name in ("duckdb", "dbt.adapters.duckdb") if not _importable(name)]
     if missing:
-        why = (f"the dbt extra is not installed (missing: {', '.join(missing)}) — "
-               "pip install -e '.[dev,dbt]'")
+        why = (
+            f"the dbt extra is not installed (missing: {', '.join(missing)}) — "
+            "pip install -e '.[dev,dbt]'"
+        )
         if IN_CI:
-            pytest.fail(f"{why} (CI=true: a missing package fails instead of skipping)",
-                        pytrace=False)
+            pytest.fail(
+                f"{why} (CI=true: a missing package fails instead of skipping)", pytrace=False
+            )
         pytest.skip(why, allow_module_level=True)
     return importlib.import_module("duckdb")
 

@@ -31,7 +31,7 @@ SHAPE = {"garage": (9, 17, 0.85), "street": (12, 19, 0.95), "lot": (11, 16, 0.7)
 def occupancy(kind: str, capacity: int, hour: int, rng: random.Random) -> int:
     start, end, peak = SHAPE[kind]
     middle, width = (start + end) / 2, (end - start) / 2 + 2
-    level = 0.08 + peak * math.exp(-((hour - middle) / width) ** 2)
+    level = 0.08 + peak * math.exp(-(((hour - middle) / width) ** 2))
     noisy = level + rng.uniform(-0.05, 0.05)
     return max(0, min(capacity, round(capacity * noisy)))
 
@@ -51,8 +51,14 @@ def main() -> None:
             for hour in range(24):
                 for facility_id, _, _, capacity, kind in FACILITIES:
                     reading += 1
-                    writer.writerow([reading, facility_id, f"{day} {hour:02d}:00:00",
-                                     occupancy(kind, capacity, hour, rng)])
+                    writer.writerow(
+                        [
+                            reading,
+                            facility_id,
+                            f"{day} {hour:02d}:00:00",
+                            occupancy(kind, capacity, hour, rng),
+                        ]
+                    )
 
 
 if __name__ == "__main__":

@@ -24,10 +24,15 @@ from dataplatform.cdc.lint.facts import FACTS_FILE, SpecError, derive
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("spec", type=Path,
-                        help="Redpanda Connect's component specification (components-<v>.json)")
-    parser.add_argument("--output", type=Path, default=FACTS_FILE,
-                        help=f"where to write the facts (default: {FACTS_FILE})")
+    parser.add_argument(
+        "spec", type=Path, help="Redpanda Connect's component specification (components-<v>.json)"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=FACTS_FILE,
+        help=f"where to write the facts (default: {FACTS_FILE})",
+    )
     args = parser.parse_args(argv)
     try:
         spec = json.loads(args.spec.read_text(encoding="utf-8"))

@@ -42,11 +42,18 @@ def make_checkout(root: Path, tables: int) -> None:
     layers = ("bronze", "silver", "gold")
     for i in range(tables):
         layer = layers[i % 3]
-        lines += [f"    - name: t{i:03d}", f"      layer: {layer}", "      key: [id]",
-                  "      columns:", "        id: bigint", "        code: varchar(20)",
-                  "        amount: numeric(18,2)", "        note: text",
-                  "        happened_at: timestamptz",
-                  "        flag: {type: boolean, nullable: false, default: 'false'}"]
+        lines += [
+            f"    - name: t{i:03d}",
+            f"      layer: {layer}",
+            "      key: [id]",
+            "      columns:",
+            "        id: bigint",
+            "        code: varchar(20)",
+            "        amount: numeric(18,2)",
+            "        note: text",
+            "        happened_at: timestamptz",
+            "        flag: {type: boolean, nullable: false, default: 'false'}",
+        ]
     (root / "pipelines/bench").mkdir(parents=True)
     (root / "pipelines/bench/pipeline.yaml").write_text("\n".join(lines) + "\n")
 
@@ -91,8 +98,21 @@ def main() -> None:
             invoke = str(Path(sys.executable).with_name("invoke"))
             run([invoke, "db.deploy", "--dsn", dsn], root, expect="deployed")
             psql = shutil.which("psql") or str(bindir / "psql")
-            psql_all = [psql, "-q", "-X", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", str(port),
-                        "-U", "postgres", "-d", "postgres"]
+            psql_all = [
+                psql,
+                "-q",
+                "-X",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                host,
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+            ]
             for path in files:
                 psql_all += ["-f", path]
             with psycopg.connect(dsn) as connection:
@@ -105,12 +125,13 @@ def main() -> None:
                     assert outcome.up_to_date and not outcome.executed
 
                 cases = {
-                    f"psql -f (all {len(files)} DDL files re-applied)":
-                        lambda: run(psql_all, root),
-                    "invoke db.plan": lambda: run([invoke, "db.plan", "--dsn", dsn], root,
-                                                  expect="up to date"),
-                    "invoke db.deploy (no-op)": lambda: run([invoke, "db.deploy", "--dsn", dsn],
-                                                            root, expect="up to date"),
+                    f"psql -f (all {len(files)} DDL files re-applied)": lambda: run(psql_all, root),
+                    "invoke db.plan": lambda: run(
+                        [invoke, "db.plan", "--dsn", dsn], root, expect="up to date"
+                    ),
+                    "invoke db.deploy (no-op)": lambda: run(
+                        [invoke, "db.deploy", "--dsn", dsn], root, expect="up to date"
+                    ),
                     "db.plan in-process (deploy.plan_all)": plan_in_process,
                     "db.deploy no-op in-process (deploy.deploy)": deploy_in_process,
                 }
@@ -124,17 +145,26 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     baseline = next(iter(medians.values()))
-    table = Table(title=f"{args.tables} warehouse tables ({len(desired.objects)} objects), "
-                        f"medians of {args.repeat} runs", title_justify="left")
+    table = Table(
+        title=f"{args.tables} warehouse tables ({len(desired.objects)} objects), "
+        f"medians of {args.repeat} runs",
+        title_justify="left",
+    )
     for column in ("case", "median", "min", "max", "vs psql -f"):
         table.add_column(column, justify="left" if column == "case" else "right")
     for name, times in results.items():
-        table.add_row(name, f"{medians[name] * 1000:.0f} ms", f"{min(times) * 1000:.0f} ms",
-                      f"{max(times) * 1000:.0f} ms", f"{medians[name] / baseline:.2f}×")
+        table.add_row(
+            name,
+            f"{medians[name] * 1000:.0f} ms",
+            f"{min(times) * 1000:.0f} ms",
+            f"{max(times) * 1000:.0f} ms",
+            f"{medians[name] / baseline:.2f}×",
+        )
     console.print(table)
     verdict = all(medians[n] < 1.0 for n in ("invoke db.plan", "invoke db.deploy (no-op)"))
-    console.print(f"target (< 1 s each for db.plan and a no-op db.deploy): "
-                  f"{'met' if verdict else 'NOT met'}")
+    console.print(
+        f"target (< 1 s each for db.plan and a no-op db.deploy): {'met' if verdict else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

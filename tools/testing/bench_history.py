@@ -35,14 +35,23 @@ from dataplatform.warehouse import render, spec  # noqa: E402
 from support import postgres_bindir, postgres_cluster  # noqa: E402
 
 console = Console(width=120)
-COLUMNS = {"id": "bigint", "name": "text not null", "amount": "numeric(12,2) not null",
-           "qty": "integer", "updated_at": "timestamptz"}
+COLUMNS = {
+    "id": "bigint",
+    "name": "text not null",
+    "amount": "numeric(12,2) not null",
+    "qty": "integer",
+    "updated_at": "timestamptz",
+}
 TABLE_YAML = "tables:\n  - name: item\n    layer: silver\n    key: [id]\n    columns:\n" + "".join(
-    f"      {n}: {t}\n" for n, t in COLUMNS.items())
-COLUMN_SQL = ", ".join(f"{n} {t}" for n, t in COLUMNS.items()).replace("id bigint",
-                                                                       "id bigint PRIMARY KEY")
-LOAD = ("INSERT INTO {t} (id, name, amount, qty, updated_at) SELECT g, 'item ' || g, g % 1000, "
-        "g % 7, now() FROM generate_series(1, {rows}) AS g")
+    f"      {n}: {t}\n" for n, t in COLUMNS.items()
+)
+COLUMN_SQL = ", ".join(f"{n} {t}" for n, t in COLUMNS.items()).replace(
+    "id bigint", "id bigint PRIMARY KEY"
+)
+LOAD = (
+    "INSERT INTO {t} (id, name, amount, qty, updated_at) SELECT g, 'item ' || g, g % 1000, "
+    "g % 7, now() FROM generate_series(1, {rows}) AS g"
+)
 UPDATE = "UPDATE {t} SET amount = amount + 1"
 
 
@@ -55,8 +64,10 @@ def generated_sql() -> list[str]:
 
 def setup_plain(conn: psycopg.Connection) -> str:
     conn.execute("DROP SCHEMA IF EXISTS plain CASCADE; CREATE SCHEMA plain")
-    conn.execute(f"CREATE TABLE plain.item ({COLUMN_SQL}, "
-                 "sys_period tstzrange NOT NULL DEFAULT tstzrange(now(), NULL))")
+    conn.execute(
+        f"CREATE TABLE plain.item ({COLUMN_SQL}, "
+        "sys_period tstzrange NOT NULL DEFAULT tstzrange(now(), NULL))"
+    )
     return "plain.item"
 
 
@@ -84,8 +95,9 @@ def periods_available(conn: psycopg.Connection) -> str | None:
     return None
 
 
-def run_case(conninfo: str, setup: Callable[[psycopg.Connection], str], rows: int
-             ) -> tuple[float, int]:
+def run_case(
+    conninfo: str, setup: Callable[[psycopg.Connection], str], rows: int
+) -> tuple[float, int]:
     """Seconds of one bulk UPDATE on freshly loaded rows, and the history rows it wrote."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
         table = setup(conn)
@@ -95,10 +107,12 @@ def run_case(conninfo: str, setup: Callable[[psycopg.Connection], str], rows: in
         start = time.perf_counter()
         conn.execute(UPDATE.format(t=table))
         elapsed = time.perf_counter() - start
-        history = {"plain.item": None, "generated.item": "generated.item_history",
-                   "periods_bench.item": "periods_bench.item_history"}[table]
-        written = conn.execute(f"SELECT count(*) FROM {history}").fetchone()[0] if history \
-            else 0
+        history = {
+            "plain.item": None,
+            "generated.item": "generated.item_history",
+            "periods_bench.item": "periods_bench.item_history",
+        }[table]
+        written = conn.execute(f"SELECT count(*) FROM {history}").fetchone()[0] if history else 0
     return elapsed, written
 
 
@@ -109,7 +123,8 @@ def main() -> None:
     args = parser.parse_args()
     cases: dict[str, Callable[[psycopg.Connection], str]] = {
         "plain UPDATE (no trigger)": setup_plain,
-        "generated silver trigger": setup_generated}
+        "generated silver trigger": setup_generated,
+    }
     bindir = postgres_bindir()
     if bindir is None:
         sys.exit("PostgreSQL server binaries are not installed (apt-get install postgresql)")
@@ -128,19 +143,27 @@ def main() -> None:
                 results[name].append(seconds)
                 written[name] = rows
     base = statistics.median(results["plain UPDATE (no trigger)"])
-    table = Table(title=f"Bulk UPDATE of {args.rows:,} rows, PostgreSQL {version}, "
-                        f"median of {args.repeat}")
+    table = Table(
+        title=f"Bulk UPDATE of {args.rows:,} rows, PostgreSQL {version}, median of {args.repeat}"
+    )
     for column in ("case", "median ms", "min ms", "max ms", "× plain", "history rows"):
         table.add_column(column, justify="left" if column == "case" else "right")
     for name, times in results.items():
         median = statistics.median(times)
-        table.add_row(name, f"{median * 1000:.0f}", f"{min(times) * 1000:.0f}",
-                      f"{max(times) * 1000:.0f}", f"{median / base:.2f}",
-                      f"{written[name]:,}")
+        table.add_row(
+            name,
+            f"{median * 1000:.0f}",
+            f"{min(times) * 1000:.0f}",
+            f"{max(times) * 1000:.0f}",
+            f"{median / base:.2f}",
+            f"{written[name]:,}",
+        )
     console.print(table)
     if missing is not None:
-        console.print(f"[yellow]periods extension skipped:[/] {missing} "
-                      "(Debian: apt-get install postgresql-15-periods)")
+        console.print(
+            f"[yellow]periods extension skipped:[/] {missing} "
+            "(Debian: apt-get install postgresql-15-periods)"
+        )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ those as indications). Needs a Docker engine and Debian's `docker-registry` and
     python tools/testing/bench_images.py --images 50 --repeat 3
 """
 
-
 from __future__ import annotations
 
 import argparse
@@ -135,8 +134,12 @@ def make_monorepo(root: Path, namespace: str, images: int, files: int, large_mb:
         (context / "run.txt").write_text(nonce)
         (context / ".dockerignore").write_text("*.log\nscratch/\n")
         (context / "Dockerfile").write_text("ARG BASE\nFROM ${BASE}\nCOPY . /app\n")
-        services += [f"  {name}:", "    build:", f"      context: images/{name}",
-                     f"      args: {{BASE: '{BASE_OURS}'}}"]
+        services += [
+            f"  {name}:",
+            "    build:",
+            f"      context: images/{name}",
+            f"      args: {{BASE: '{BASE_OURS}'}}",
+        ]
     (root / "platform/services.yaml").write_text("\n".join(services) + "\n")
 
 
@@ -172,9 +175,21 @@ def docker_loop(root: Path, tag_prefix: str) -> Run:
     runs: list[Run] = []
     with timing(runs):
         for context in sorted((root / "platform/images").iterdir()):
-            done = subprocess.run(["docker", "build", "-q", "--build-arg", f"BASE={BASE_LOOP}",
-                                   "-t", f"{tag_prefix}/{context.name}", str(context)],
-                                  env=env, capture_output=True, text=True)
+            done = subprocess.run(
+                [
+                    "docker",
+                    "build",
+                    "-q",
+                    "--build-arg",
+                    f"BASE={BASE_LOOP}",
+                    "-t",
+                    f"{tag_prefix}/{context.name}",
+                    str(context),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if done.returncode != 0:
                 sys.exit(f"docker build failed: {done.stderr[-2000:]}")
     return runs[0]
@@ -205,16 +220,21 @@ def remove_loop_images(client: docker.DockerClient, tag_prefix: str) -> None:
 
 
 def fresh_clone(source: Path, destination: Path) -> None:
-    shutil.copytree(source, destination,
-                    ignore=shutil.ignore_patterns(".doit.db*", ".dataplatform"))
+    shutil.copytree(
+        source, destination, ignore=shutil.ignore_patterns(".doit.db*", ".dataplatform")
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=50, help="image contexts (default 50)")
     parser.add_argument("--files", type=int, default=100, help="small files per context")
-    parser.add_argument("--large-mb", type=float, default=4.0,
-                        help="size of the one large file per context, MiB (default 4)")
+    parser.add_argument(
+        "--large-mb",
+        type=float,
+        default=4.0,
+        help="size of the one large file per context, MiB (default 4)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per case (default 3)")
     args = parser.parse_args()
 
@@ -227,19 +247,24 @@ def main() -> None:
     loop_prefix = f"dpbench-loop-{uuid.uuid4().hex[:6]}"
     root = workdir / "repo"
     make_monorepo(root, namespace, args.images, args.files, args.large_mb)
-    console.print(f"synthetic monorepo: {args.images} contexts × {args.files} files + "
-                  f"{args.large_mb:g} MiB, under {root}; registry {registry_host}; "
-                  f"{load()}")
+    console.print(
+        f"synthetic monorepo: {args.images} contexts × {args.files} files + "
+        f"{args.large_mb:g} MiB, under {root}; registry {registry_host}; "
+        f"{load()}"
+    )
     parallel = ("-n", "2", "-P", "thread")
-    cases = {key: Case(title) for key, title in [
-        ("cold1", "cold build, doit -n 1"),
-        ("cold2", "cold build, doit -n 2"),
-        ("push", "cold build + push to the registry, -n 2"),
-        ("noop", "no-op (loop: warm engine cache)"),
-        ("one", "one file changed (loop: warm cache)"),
-        ("clone1", "fresh clone, warm registry, -n 1"),
-        ("clone2", "fresh clone, warm registry, -n 2"),
-    ]}
+    cases = {
+        key: Case(title)
+        for key, title in [
+            ("cold1", "cold build, doit -n 1"),
+            ("cold2", "cold build, doit -n 2"),
+            ("push", "cold build + push to the registry, -n 2"),
+            ("noop", "no-op (loop: warm engine cache)"),
+            ("one", "one file changed (loop: warm cache)"),
+            ("clone1", "fresh clone, warm registry, -n 1"),
+            ("clone2", "fresh clone, warm registry, -n 2"),
+        ]
+    }
 
     def clean() -> None:
         remove_ours(client, namespace, registry_host)
@@ -285,10 +310,23 @@ def main() -> None:
         registry_server.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    table = Table(title=f"{args.images} images × {args.files} files + {args.large_mb:g} MiB, "
-                  f"median of {args.repeat} repeats; {load()}", title_justify="left")
-    for column in ("case", "doit s", "loop s", "loop ÷ doit", "doit CPU s", "engine CPU s",
-                   "loop CPU s", "loop engine CPU s", "built", "pulled"):
+    table = Table(
+        title=f"{args.images} images × {args.files} files + {args.large_mb:g} MiB, "
+        f"median of {args.repeat} repeats; {load()}",
+        title_justify="left",
+    )
+    for column in (
+        "case",
+        "doit s",
+        "loop s",
+        "loop ÷ doit",
+        "doit CPU s",
+        "engine CPU s",
+        "loop CPU s",
+        "loop engine CPU s",
+        "built",
+        "pulled",
+    ):
         table.add_column(column, justify="left" if column == "case" else "right")
 
     def median(runs: list[Run], what: str) -> float:
@@ -297,10 +335,17 @@ def main() -> None:
     for case in cases.values():
         ours, theirs = median(case.ours, "wall"), median(case.theirs, "wall")
         table.add_row(
-            case.title, f"{ours:.2f}", f"{theirs:.2f}", f"{theirs / ours:.2f}×",
-            f"{median(case.ours, 'cpu'):.2f}", f"{median(case.ours, 'engine_cpu'):.1f}",
-            f"{median(case.theirs, 'cpu'):.2f}", f"{median(case.theirs, 'engine_cpu'):.1f}",
-            "/".join(str(n) for n in case.built), "/".join(str(n) for n in case.pulled))
+            case.title,
+            f"{ours:.2f}",
+            f"{theirs:.2f}",
+            f"{theirs / ours:.2f}×",
+            f"{median(case.ours, 'cpu'):.2f}",
+            f"{median(case.ours, 'engine_cpu'):.1f}",
+            f"{median(case.theirs, 'cpu'):.2f}",
+            f"{median(case.theirs, 'engine_cpu'):.1f}",
+            "/".join(str(n) for n in case.built),
+            "/".join(str(n) for n in case.pulled),
+        )
     console.print(table)
     console.print("reproduce: python tools/testing/bench_images.py " + " ".join(sys.argv[1:]))
 

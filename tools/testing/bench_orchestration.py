@@ -41,7 +41,7 @@ from support import clean_env, executed, new_checkout, timed_doit  # noqa: E402
 BIN = Path(sys.executable).parent
 console = Console(width=120)
 
-HAND_WRITTEN = '''\
+HAND_WRITTEN = """\
 from datetime import datetime
 from airflow import DAG
 from airflow.operators.empty import EmptyOperator
@@ -49,9 +49,9 @@ from airflow.operators.empty import EmptyOperator
 with DAG("{name}_backfill", start_date=datetime(2024, 1, 1), schedule=None, tags=["bench"],
          default_args={{"retries": 1}}):
     EmptyOperator(task_id="step_{version}")
-'''
+"""
 
-INTEGRITY_TEST = '''\
+INTEGRITY_TEST = """\
 import sys, time
 started = time.perf_counter()
 try:
@@ -65,7 +65,7 @@ assert not bag.import_errors, bag.import_errors
 for dag in bag.dags.values():
     assert dag.tags, dag.dag_id
 print(f"{len(bag.dags)} {imported - started:.3f} {parsed - imported:.3f}")
-'''
+"""
 
 
 def environment(root: Path) -> dict[str, str]:
@@ -80,14 +80,22 @@ def environment(root: Path) -> dict[str, str]:
 def make_repo(root: Path, count: int) -> list[str]:
     new_checkout(root)
     for part in ("pipelines/_templates", "pipelines/shared", "platform/orchestration"):
-        shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns(
-            "__pycache__", "dags", "dagster"))
+        shutil.copytree(
+            REPO / part,
+            root / part,
+            ignore=shutil.ignore_patterns("__pycache__", "dags", "dagster"),
+        )
     (root / "platform/services.yaml").write_text("namespace: dpbench-orch\nservices: {}\n")
     (root / ".airflow-home").mkdir()
     names = [f"p{index:03d}" for index in range(count)]
     for name in names:
-        done = subprocess.run([str(BIN / "invoke"), "create-pipeline", name], cwd=root,
-                              env=environment(root), capture_output=True, text=True)
+        done = subprocess.run(
+            [str(BIN / "invoke"), "create-pipeline", name],
+            cwd=root,
+            env=environment(root),
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             sys.exit(f"create-pipeline {name} failed: {done.stderr}")
     return names
@@ -114,8 +122,12 @@ def integrity_test(root: Path, python: Path) -> tuple[float, int, float]:
     script = root / ".airflow-home" / "test_dag_integrity.py"
     script.write_text(INTEGRITY_TEST)
     start = time.perf_counter()
-    done = subprocess.run([str(python), str(script), str(root / "platform/orchestration/dags")],
-                          env=environment(root), capture_output=True, text=True)
+    done = subprocess.run(
+        [str(python), str(script), str(root / "platform/orchestration/dags")],
+        env=environment(root),
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"the DagBag test failed:\n{done.stderr[-3000:]}")
@@ -161,22 +173,41 @@ def main() -> None:
             sys.exit(f"unexpected validations run: {runs}")
 
         median = statistics.median
-        table = Table(title=f"DAG validation, {options.pipelines} pipelines "
-                            f"({dags} DAGs), medians of {options.repeat}")
+        table = Table(
+            title=f"DAG validation, {options.pipelines} pipelines "
+            f"({dags} DAGs), medians of {options.repeat}"
+        )
         for column in ("case", "doit", "validations run", "DagBag test", "ratio"):
             table.add_column(column, justify="right" if column != "case" else "left")
-        for case, values, key in (("first run (-n 2)", first, "first"),
-                                  ("no-op", noop, "noop"),
-                                  ("one DAG file changed", change, "change")):
-            table.add_row(case, f"{median(values):.2f} s",
-                          "/".join(str(c) for c in sorted(runs[key])),
-                          f"{median(loop):.2f} s", f"{median(loop) / median(values):.1f}×")
+        for case, values, key in (
+            ("first run (-n 2)", first, "first"),
+            ("no-op", noop, "noop"),
+            ("one DAG file changed", change, "change"),
+        ):
+            table.add_row(
+                case,
+                f"{median(values):.2f} s",
+                "/".join(str(c) for c in sorted(runs[key])),
+                f"{median(loop):.2f} s",
+                f"{median(loop) / median(values):.1f}×",
+            )
         console.print(table)
-        console.print(f"DagBag parse of the assembled folder ({dags} cosmos DAGs, manifest "
-                      f"mode): median {median(parse):.2f} s "
-                      f"(Airflow's dagbag_import_timeout: 30 s per file)")
-        console.print(json.dumps({"first": first, "noop": noop, "change": change,
-                                  "dagbag_test": loop, "dagbag_parse": parse}))
+        console.print(
+            f"DagBag parse of the assembled folder ({dags} cosmos DAGs, manifest "
+            f"mode): median {median(parse):.2f} s "
+            f"(Airflow's dagbag_import_timeout: 30 s per file)"
+        )
+        console.print(
+            json.dumps(
+                {
+                    "first": first,
+                    "noop": noop,
+                    "change": change,
+                    "dagbag_test": loop,
+                    "dagbag_parse": parse,
+                }
+            )
+        )
     finally:
         if options.keep:
             console.print(f"kept {root}")

@@ -43,8 +43,13 @@ def make_repo(root: Path, count: int) -> list[str]:
     (root / "platform/services.yaml").write_text("namespace: dpbench-pipelines\nservices: {}\n")
     names = [f"p{index:03d}" for index in range(count)]
     for name in names:
-        done = subprocess.run([str(BIN / "invoke"), "create-pipeline", name], cwd=root,
-                              env=environment(), capture_output=True, text=True)
+        done = subprocess.run(
+            [str(BIN / "invoke"), "create-pipeline", name],
+            cwd=root,
+            env=environment(),
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             sys.exit(f"create-pipeline {name} failed: {done.stderr}")
     return names
@@ -61,10 +66,22 @@ def dbt_everywhere(root: Path, names: list[str]) -> float:
     for name in names:
         pipeline = root / "pipelines" / name
         done = subprocess.run(
-            [str(BIN / "dbt"), "build", "--project-dir", str(pipeline / "dbt"),
-             "--profiles-dir", str(pipeline / "build"), "--target-path",
-             str(pipeline / "build/loop-target"), "--log-path", str(pipeline / "build/loop-logs")],
-            env=environment(), capture_output=True, text=True)
+            [
+                str(BIN / "dbt"),
+                "build",
+                "--project-dir",
+                str(pipeline / "dbt"),
+                "--profiles-dir",
+                str(pipeline / "build"),
+                "--target-path",
+                str(pipeline / "build/loop-target"),
+                "--log-path",
+                str(pipeline / "build/loop-logs"),
+            ],
+            env=environment(),
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             sys.exit(f"dbt build failed in {name}: {done.stdout[-2000:]}")
     return time.perf_counter() - start
@@ -74,8 +91,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pipelines", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3, help="runs of the cheap cases")
-    parser.add_argument("--loop-repeat", type=int, default=1,
-                        help="runs of the all-pipelines dbt build loop (slow)")
+    parser.add_argument(
+        "--loop-repeat", type=int, default=1, help="runs of the all-pipelines dbt build loop (slow)"
+    )
     parser.add_argument("--jobs", type=int, default=1, help="doit -n for the first build")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="dataplatform-bench-pipelines-"))
@@ -95,21 +113,29 @@ def main() -> None:
             model = root / "pipelines" / names[len(names) // 2] / "dbt/models/marts/daily_sales.sql"
             model.write_text(model.read_text() + f"\n-- change {repeat}\n")
             changed.append(doit(root))
-        rows.append(("one model changed in one pipeline", [s for s, _ in changed],
-                     [n for _, n in changed]))
+        rows.append(
+            ("one model changed in one pipeline", [s for s, _ in changed], [n for _, n in changed])
+        )
         loop = [dbt_everywhere(root, names) for _ in range(args.loop_repeat)]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     loop_median = statistics.median(loop)
-    table = Table(title=f"{args.pipelines} pipelines (create-pipeline: {create_seconds:.2f} s "
-                        f"each); dbt build in every pipeline: {loop_median:.1f} s",
-                  title_justify="left")
+    table = Table(
+        title=f"{args.pipelines} pipelines (create-pipeline: {create_seconds:.2f} s "
+        f"each); dbt build in every pipeline: {loop_median:.1f} s",
+        title_justify="left",
+    )
     for column in ("case", "median (s)", "runs (s)", "dbt builds", "loop ÷ case"):
         table.add_column(column, justify="left" if column == "case" else "right")
     for title, seconds, builds in rows:
         median = statistics.median(seconds)
-        table.add_row(title, f"{median:.2f}", " ".join(f"{s:.2f}" for s in seconds),
-                      "/".join(map(str, builds)), f"{loop_median / median:.0f}×")
+        table.add_row(
+            title,
+            f"{median:.2f}",
+            " ".join(f"{s:.2f}" for s in seconds),
+            "/".join(map(str, builds)),
+            f"{loop_median / median:.0f}×",
+        )
     console.print(table)
 
 

@@ -51,8 +51,12 @@ console = Console(width=140)
 def command(index: int) -> list[str]:
     """Serve HTTP after a short boot; on SIGTERM take STOP_S seconds, then exit 0."""
     port = 8100 + index
-    return ["sh", "-c", f"trap 'sleep {STOP_S}; exit 0' TERM; sleep 1; mkdir -p /www && "
-                        f"echo ok > /www/index.html && httpd -f -p {port} -h /www & wait"]
+    return [
+        "sh",
+        "-c",
+        f"trap 'sleep {STOP_S}; exit 0' TERM; sleep 1; mkdir -p /www && "
+        f"echo ok > /www/index.html && httpd -f -p {port} -h /www & wait",
+    ]
 
 
 def health(index: int) -> list[str]:
@@ -63,10 +67,16 @@ def make_repo(root: Path, namespace: str, count: int) -> None:
     new_checkout(root)
     lines = [f"namespace: {namespace}", "services:"]
     for index in range(count):
-        lines += [f"  svc{index}:", f"    image: {BASE}",
-                  f"    command: {json.dumps(command(index))}",
-                  "    healthcheck:", f"      test: {json.dumps(health(index))}",
-                  "      interval: 500ms", "      timeout: 2s", "      retries: 30"]
+        lines += [
+            f"  svc{index}:",
+            f"    image: {BASE}",
+            f"    command: {json.dumps(command(index))}",
+            "    healthcheck:",
+            f"      test: {json.dumps(health(index))}",
+            "      interval: 500ms",
+            "      timeout: 2s",
+            "      retries: 30",
+        ]
         if index > 0:  # a realistic shape: everything waits for the first (the database)
             lines += ["    depends_on:", "      svc0: {condition: service_healthy}"]
     (root / "platform/services.yaml").write_text("\n".join(lines) + "\n")
@@ -116,10 +126,24 @@ def scripted_up(count: int, prefix: str, network: str) -> float:
     for index in range(count):
         name = f"{prefix}-svc{index}"
         names.append(name)
-        docker_cli("run", "-d", "--name", name, "--network", network, "--label",
-                   f"bench={prefix}", "--health-cmd", " ".join(health(index)[1:]),
-                   "--health-interval", "500ms", "--health-retries", "30", BASE,
-                   *command(index))
+        docker_cli(
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            network,
+            "--label",
+            f"bench={prefix}",
+            "--health-cmd",
+            " ".join(health(index)[1:]),
+            "--health-interval",
+            "500ms",
+            "--health-retries",
+            "30",
+            BASE,
+            *command(index),
+        )
     while True:
         states = docker_cli("inspect", "--format", "{{.State.Health.Status}}", *names)
         if all(line == "healthy" for line in states.stdout.split()):
@@ -171,31 +195,51 @@ def main() -> None:
             cold[2].append(scripted_up(args.services, prefix, network.name))
             down[2].append(scripted_down(prefix))
     finally:
-        subprocess.run([str(BIN / "invoke"), "down", "--volumes", "--yes"], cwd=root,
-                       capture_output=True)
+        subprocess.run(
+            [str(BIN / "invoke"), "down", "--volumes", "--yes"], cwd=root, capture_output=True
+        )
         for container in client.containers.list(all=True, filters={"label": f"bench={prefix}"}):
             container.remove(force=True)
         network.remove()
         shutil.rmtree(workdir, ignore_errors=True)
-    table = Table(title=f"{args.services} busybox services with HTTP health checks, each "
-                        f"taking {STOP_S} s to stop; medians in seconds (runs: up/down "
-                        f"{args.repeat}, no-op up/status {3 * args.repeat})",
-                  title_justify="left")
-    for column in ("case", "invoke", "invoke CPU", "docker CLI", "docker CLI ÷ invoke",
-                   "invoke runs"):
+    table = Table(
+        title=f"{args.services} busybox services with HTTP health checks, each "
+        f"taking {STOP_S} s to stop; medians in seconds (runs: up/down "
+        f"{args.repeat}, no-op up/status {3 * args.repeat})",
+        title_justify="left",
+    )
+    for column in (
+        "case",
+        "invoke",
+        "invoke CPU",
+        "docker CLI",
+        "docker CLI ÷ invoke",
+        "invoke runs",
+    ):
         table.add_column(column, justify="left" if column == "case" else "right")
     for title, (ours, cpu, theirs) in cases.items():
         mine, other = statistics.median(ours), statistics.median(theirs)
-        table.add_row(title, f"{mine:.2f}", f"{statistics.median(cpu):.2f}", f"{other:.2f}",
-                      f"{other / mine:.1f}×", " ".join(f"{v:.2f}" for v in ours))
+        table.add_row(
+            title,
+            f"{mine:.2f}",
+            f"{statistics.median(cpu):.2f}",
+            f"{other:.2f}",
+            f"{other / mine:.1f}×",
+            " ".join(f"{v:.2f}" for v in ours),
+        )
     console.print(table)
-    console.print("docker CLI: cold up = docker run each + poll docker inspect until healthy; "
-                  "no-op up = docker ps --filter label; status = docker ps -a --filter label; "
-                  "down = docker stop each in turn + docker rm. invoke CPU: user + system "
-                  "seconds of the invoke process (what load on the machine does not inflate)",
-                  soft_wrap=True)
-    console.print(f"down's floor: two levels of {STOP_S} s stops (svc1..svc{args.services - 1} "
-                  f"together, then svc0) = {2 * STOP_S} s", soft_wrap=True)
+    console.print(
+        "docker CLI: cold up = docker run each + poll docker inspect until healthy; "
+        "no-op up = docker ps --filter label; status = docker ps -a --filter label; "
+        "down = docker stop each in turn + docker rm. invoke CPU: user + system "
+        "seconds of the invoke process (what load on the machine does not inflate)",
+        soft_wrap=True,
+    )
+    console.print(
+        f"down's floor: two levels of {STOP_S} s stops (svc1..svc{args.services - 1} "
+        f"together, then svc0) = {2 * STOP_S} s",
+        soft_wrap=True,
+    )
 
 
 if __name__ == "__main__":

@@ -46,10 +46,18 @@ from support import clean_env, executed, loopback_registry, remove_namespace_ima
 
 BIN = Path(sys.executable).parent
 SIZES = {
-    "small": (synthetic_repo.Shape(pipelines=20, cdc_every=5, groups=2, tenants=3, tables=5,
-                                   images=3, image_every=1000), 10),
-    "full": (synthetic_repo.Shape(pipelines=300, cdc_every=5, groups=3, tenants=20, tables=30,
-                                  images=49, image_every=1000), 100),
+    "small": (
+        synthetic_repo.Shape(
+            pipelines=20, cdc_every=5, groups=2, tenants=3, tables=5, images=3, image_every=1000
+        ),
+        10,
+    ),
+    "full": (
+        synthetic_repo.Shape(
+            pipelines=300, cdc_every=5, groups=3, tenants=20, tables=30, images=49, image_every=1000
+        ),
+        100,
+    ),
 }
 
 
@@ -81,13 +89,18 @@ class Cases(list):
 
     def add(self, case: Case) -> None:
         if not self:
-            print(f"\n{'case':28} {'median s':>9} {'CPU s':>6} {'runs':>5} {'tasks run':>9} "
-                  f"{'stat':>6} {'read':>6}  images   ({load()})")
+            print(
+                f"\n{'case':28} {'median s':>9} {'CPU s':>6} {'runs':>5} {'tasks run':>9} "
+                f"{'stat':>6} {'read':>6}  images   ({load()})"
+            )
         self.append(case)
         cpu = f"{statistics.median(case.cpu):6.2f}" if case.cpu else f"{'-':>6}"
-        print(f"{case.name:28} {statistics.median(case.seconds):9.3f} {cpu} "
-              f"{len(case.seconds):5d} {case.ran:9d} {case.statted:>6} {case.read:>6}  "
-              f"{case.images}", flush=True)
+        print(
+            f"{case.name:28} {statistics.median(case.seconds):9.3f} {cpu} "
+            f"{len(case.seconds):5d} {case.ran:9d} {case.statted:>6} {case.read:>6}  "
+            f"{case.images}",
+            flush=True,
+        )
 
 
 def children_cpu() -> float:
@@ -116,14 +129,29 @@ def file_counts(root: Path) -> tuple[str, str]:
     if strace is None:
         return "n/a", "n/a"
     log = root.parent / "strace.log"
-    subprocess.run([strace, "-f", "-qq", "-o", str(log), "-e",
-                    "trace=openat,stat,lstat,newfstatat,statx", str(BIN / "python"), "-m",
-                    "doit"], cwd=root, env=env(), capture_output=True)
+    subprocess.run(
+        [
+            strace,
+            "-f",
+            "-qq",
+            "-o",
+            str(log),
+            "-e",
+            "trace=openat,stat,lstat,newfstatat,statx",
+            str(BIN / "python"),
+            "-m",
+            "doit",
+        ],
+        cwd=root,
+        env=env(),
+        capture_output=True,
+    )
     prefix = str(root) + "/"
     statted, read = set(), set()
     for line in log.read_text(errors="replace").splitlines():
-        match = re.search(r'(openat|stat|lstat|newfstatat|statx)\((?:AT_FDCWD, |-?\d+, )?"([^"]*)"',
-                          line)
+        match = re.search(
+            r'(openat|stat|lstat|newfstatat|statx)\((?:AT_FDCWD, |-?\d+, )?"([^"]*)"', line
+        )
         if not match or "ENOENT" in line:
             continue
         path = match.group(2)
@@ -179,12 +207,28 @@ def docker_loop(root: Path, images: int, base: str) -> float:
     for i in range(images):
         context = root / f"platform/images/img{i}"
         dockerfile = (context / "Dockerfile").read_text().replace(base, LOOP_BASE)
-        subprocess.run(["docker", "build", "-q", "--network", "host", "-f", "-", "-t",
-                        f"{prefix}/img{i}:latest", str(context)], input=dockerfile.encode(),
-                       env={**env(), "DOCKER_BUILDKIT": "0"}, capture_output=True, check=True)
+        subprocess.run(
+            [
+                "docker",
+                "build",
+                "-q",
+                "--network",
+                "host",
+                "-f",
+                "-",
+                "-t",
+                f"{prefix}/img{i}:latest",
+                str(context),
+            ],
+            input=dockerfile.encode(),
+            env={**env(), "DOCKER_BUILDKIT": "0"},
+            capture_output=True,
+            check=True,
+        )
     elapsed = time.perf_counter() - start
-    subprocess.run(["docker", "rmi", *(f"{prefix}/img{i}:latest" for i in range(images))],
-                   capture_output=True)
+    subprocess.run(
+        ["docker", "rmi", *(f"{prefix}/img{i}:latest" for i in range(images))], capture_output=True
+    )
     return elapsed
 
 
@@ -192,11 +236,23 @@ def dbt_loop(root: Path, names: list[str]) -> float:
     start = time.perf_counter()
     for name in names:
         pipeline = root / "pipelines" / name
-        subprocess.run([str(BIN / "dbt"), "build", "--project-dir", str(pipeline / "dbt"),
-                        "--profiles-dir", str(pipeline / "build"), "--target-path",
-                        str(pipeline / "build/loop-target"), "--log-path",
-                        str(pipeline / "build/loop-logs")], env=env(), capture_output=True,
-                       check=True)
+        subprocess.run(
+            [
+                str(BIN / "dbt"),
+                "build",
+                "--project-dir",
+                str(pipeline / "dbt"),
+                "--profiles-dir",
+                str(pipeline / "build"),
+                "--target-path",
+                str(pipeline / "build/loop-target"),
+                "--log-path",
+                str(pipeline / "build/loop-logs"),
+            ],
+            env=env(),
+            capture_output=True,
+            check=True,
+        )
     return time.perf_counter() - start
 
 
@@ -211,14 +267,21 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each cheap case")
     parser.add_argument("--jobs", type=int, default=2, help="doit -n for the first build")
-    parser.add_argument("--base", default="dataplatform-test/busybox:1",
-                        help="base image of the synthetic images (must be on the engine)")
-    parser.add_argument("--registry", default="loopback",
-                        help="shared registry for the first doit to push to and the fresh "
-                        "clone to pull from: HOST[:PORT][/PREFIX], `loopback` (default: a "
-                        "docker-registry started here) or `none`")
-    parser.add_argument("--loops", action="store_true",
-                        help="also time the dbt build / docker build loops (slow)")
+    parser.add_argument(
+        "--base",
+        default="dataplatform-test/busybox:1",
+        help="base image of the synthetic images (must be on the engine)",
+    )
+    parser.add_argument(
+        "--registry",
+        default="loopback",
+        help="shared registry for the first doit to push to and the fresh "
+        "clone to pull from: HOST[:PORT][/PREFIX], `loopback` (default: a "
+        "docker-registry started here) or `none`",
+    )
+    parser.add_argument(
+        "--loops", action="store_true", help="also time the dbt build / docker build loops (slow)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the synthetic repo")
     args = parser.parse_args()
     shape, files = SIZES[args.size]
@@ -239,8 +302,10 @@ def main() -> None:
     base_image(root, shape, args.base)
     synthetic_repo.git_init(root)
     synthetic_repo.git_commit(root, "synthetic monorepo")
-    print(f"{len(names)} pipelines, {shape.images} image contexts of ~{files} files in {root}"
-          f" ({load()})")
+    print(
+        f"{len(names)} pipelines, {shape.images} image contexts of ~{files} files in {root}"
+        f" ({load()})"
+    )
     REGISTRY["DATAPLATFORM_REGISTRY"] = registry  # every doit pushes what it builds
     cases = Cases()
     try:
@@ -256,21 +321,34 @@ def main() -> None:
         model = root / "pipelines/p001/dbt/models/marts/orders.sql"
         flip = iter(range(10**6))
         one_model = Case("one dbt model changed")
-        timed(one_model, root, args.repeat,
-              lambda: model.write_text(model.read_text() + f"-- edit {next(flip)}\n"))
+        timed(
+            one_model,
+            root,
+            args.repeat,
+            lambda: model.write_text(model.read_text() + f"-- edit {next(flip)}\n"),
+        )
         cases.add(one_model)
 
         cdc = root / "pipelines/p000/config/cdc.yaml"
         column = Case("one CDC column changed")
-        timed(column, root, args.repeat,
-              lambda: edit(cdc, "      Id: bigint\n",
-                           f"      Id: bigint\n      Extra{next(flip)}: int\n"))
+        timed(
+            column,
+            root,
+            args.repeat,
+            lambda: edit(
+                cdc, "      Id: bigint\n", f"      Id: bigint\n      Extra{next(flip)}: int\n"
+            ),
+        )
         cases.add(column)
 
         script = root / "platform/images/img0/entry.sh"
         image = Case("one image file changed")
-        timed(image, root, args.repeat,
-              lambda: script.write_text(script.read_text() + f"echo {next(flip)}\n"))
+        timed(
+            image,
+            root,
+            args.repeat,
+            lambda: script.write_text(script.read_text() + f"echo {next(flip)}\n"),
+        )
         cases.add(image)
 
         touch = Case("touch-all")
@@ -282,6 +360,7 @@ def main() -> None:
             for path in root.rglob("*"):
                 if ".git" not in path.parts and path.is_file():
                     os.utime(path, (later, later))
+
         timed(touch, root, 1, touch_all)
         cases.add(touch)
         after_touch = Case("no-op after touch-all")
@@ -301,30 +380,43 @@ def main() -> None:
         listing = Case("doit list")
         for _ in range(args.repeat):
             start = time.perf_counter()
-            subprocess.run([str(BIN / "python"), "-m", "doit", "list"], cwd=root, env=env(),
-                           capture_output=True, check=True)
+            subprocess.run(
+                [str(BIN / "python"), "-m", "doit", "list"],
+                cwd=root,
+                env=env(),
+                capture_output=True,
+                check=True,
+            )
             listing.seconds.append(time.perf_counter() - start)
         cases.add(listing)
         info = Case("doit info dbt:p001")
         for _ in range(args.repeat):
             start = time.perf_counter()
-            subprocess.run([str(BIN / "python"), "-m", "doit", "info", "dbt:p001"], cwd=root,
-                           env=env(), capture_output=True, check=True)
+            subprocess.run(
+                [str(BIN / "python"), "-m", "doit", "info", "dbt:p001"],
+                cwd=root,
+                env=env(),
+                capture_output=True,
+                check=True,
+            )
             info.seconds.append(time.perf_counter() - start)
         cases.add(info)
 
         print(f"\n({load()})")
         if args.loops:
             with_dbt = [n for n in names if (root / "pipelines" / n / "dbt").is_dir()]
-            loops = {f"dbt build loop ({len(with_dbt)})": dbt_loop(root, with_dbt),
-                     f"docker build loop ({shape.images})": docker_loop(root, shape.images,
-                                                                     args.base)}
+            loops = {
+                f"dbt build loop ({len(with_dbt)})": dbt_loop(root, with_dbt),
+                f"docker build loop ({shape.images})": docker_loop(root, shape.images, args.base),
+            }
             total = sum(loops.values())
             for name, seconds in loops.items():
                 print(f"{name:28} {seconds:9.3f}")
-            print(f"loops ÷ doit: first doit {total / first.seconds[0]:.2f}×, fresh clone "
-                  f"{total / clone.seconds[0]:.2f}×, no-op "
-                  f"{total / statistics.median(noop.seconds):.0f}×")
+            print(
+                f"loops ÷ doit: first doit {total / first.seconds[0]:.2f}×, fresh clone "
+                f"{total / clone.seconds[0]:.2f}×, no-op "
+                f"{total / statistics.median(noop.seconds):.0f}×"
+            )
     finally:
         remove_namespace_images(shape.namespace)
         servers.close()

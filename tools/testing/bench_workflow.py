@@ -56,8 +56,9 @@ def timed(root: Path, commands: list[list[str]], repeat: int) -> tuple[float, fl
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         for command in commands:
-            done = subprocess.run(command, cwd=root, env=environment(), capture_output=True,
-                                  text=True)
+            done = subprocess.run(
+                command, cwd=root, env=environment(), capture_output=True, text=True
+            )
             if done.returncode not in (0, 1) or "Traceback" in done.stderr:
                 sys.exit(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
         samples.append(time.perf_counter() - start)
@@ -96,8 +97,14 @@ print(json.dumps({"imports": span(t0, t1), "git (diff, untracked; in child proce
                   "task graph, warm: from the load cache (stat only)": span(t3, t4),
                   "matching + dependents": span(t4, t5), "tasks": len(graph.tasks)}))
 """
-    done = subprocess.run([sys.executable, "-c", script], cwd=root, env=environment(),
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=root,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     import json
 
     data = json.loads(done.stdout)
@@ -124,49 +131,88 @@ def main() -> None:
         macro = root / "pipelines/shared/macros/cents.sql"
         macro.write_text(macro.read_text() + "\n")
         # one task with history in .doit.db, so `why` compares with a real record
-        done = subprocess.run([*doit, "cdc:p000"], cwd=root, env=environment(),
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [*doit, "cdc:p000"], cwd=root, env=environment(), capture_output=True, text=True
+        )
         if done.returncode != 0:
             sys.exit(f"doit cdc:p000 failed: {done.stdout}{done.stderr}")
         cdc = root / "pipelines/p000/config/cdc.yaml"
         cdc.write_text(cdc.read_text().replace("Col0", "Renamed0", 1))
-        tasks = len(subprocess.run([*doit, "list", "--all", "-q"], cwd=root, env=environment(),
-                                   capture_output=True, text=True).stdout.splitlines())
+        tasks = len(
+            subprocess.run(
+                [*doit, "list", "--all", "-q"],
+                cwd=root,
+                env=environment(),
+                capture_output=True,
+                text=True,
+            ).stdout.splitlines()
+        )
         cache = str(Project(root).load_cache_file)
         rows = [
-            ("affected", "invoke affected --json",
-             timed(root, [[invoke, "affected", "--json"]], args.repeat),
-             "git diff --name-only BASE + doit list --all --deps",
-             timed(root, [["git", "diff", "--name-only", base],
-                          [*doit, "list", "--all", "--deps"]], args.repeat)),
-            ("why", "invoke why cdc:p000",
-             timed(root, [[invoke, "why", "cdc:p000"]], args.repeat),
-             "doit info cdc:p000",
-             timed(root, [[*doit, "info", "cdc:p000"]], args.repeat)),
-            ("affected, cold", "rm load cache; invoke affected --json",
-             timed(root, [["rm", "-f", cache], [invoke, "affected", "--json"]], args.repeat),
-             "git diff --name-only BASE + doit list --all --deps", None),
-            ("why, cold", "rm load cache; invoke why cdc:p000",
-             timed(root, [["rm", "-f", cache], [invoke, "why", "cdc:p000"]], args.repeat),
-             "doit info cdc:p000", None),
-            ("startup", "invoke --list (invoke + our CLI, nothing loaded)",
-             timed(root, [[invoke, "--list"]], args.repeat),
-             "doit list (doit + dodo.py loaded)",
-             timed(root, [[*doit, "list"]], args.repeat)),
+            (
+                "affected",
+                "invoke affected --json",
+                timed(root, [[invoke, "affected", "--json"]], args.repeat),
+                "git diff --name-only BASE + doit list --all --deps",
+                timed(
+                    root,
+                    [["git", "diff", "--name-only", base], [*doit, "list", "--all", "--deps"]],
+                    args.repeat,
+                ),
+            ),
+            (
+                "why",
+                "invoke why cdc:p000",
+                timed(root, [[invoke, "why", "cdc:p000"]], args.repeat),
+                "doit info cdc:p000",
+                timed(root, [[*doit, "info", "cdc:p000"]], args.repeat),
+            ),
+            (
+                "affected, cold",
+                "rm load cache; invoke affected --json",
+                timed(root, [["rm", "-f", cache], [invoke, "affected", "--json"]], args.repeat),
+                "git diff --name-only BASE + doit list --all --deps",
+                None,
+            ),
+            (
+                "why, cold",
+                "rm load cache; invoke why cdc:p000",
+                timed(root, [["rm", "-f", cache], [invoke, "why", "cdc:p000"]], args.repeat),
+                "doit info cdc:p000",
+                None,
+            ),
+            (
+                "startup",
+                "invoke --list (invoke + our CLI, nothing loaded)",
+                timed(root, [[invoke, "--list"]], args.repeat),
+                "doit list (doit + dodo.py loaded)",
+                timed(root, [[*doit, "list"]], args.repeat),
+            ),
         ]
-        table = Table(title=f"workflow commands on {args.pipelines} pipelines ({tasks} doit "
-                            f"tasks), median of {args.repeat}")
+        table = Table(
+            title=f"workflow commands on {args.pipelines} pipelines ({tasks} doit "
+            f"tasks), median of {args.repeat}"
+        )
         for column in ("what", "command", "wall", "CPU", "alternative", "wall ", "CPU "):
-            table.add_column(column, justify="right" if column.strip() in ("wall", "CPU")
-                             else "left")
+            table.add_column(
+                column, justify="right" if column.strip() in ("wall", "CPU") else "left"
+            )
         for what, ours, (ours_s, ours_cpu), theirs, alternative in rows:
             if alternative is None:  # the same alternative as above: not timed twice
-                table.add_row(what, ours, f"{ours_s:.3f} s", f"{ours_cpu:.3f} s", theirs,
-                              "(above)", "")
+                table.add_row(
+                    what, ours, f"{ours_s:.3f} s", f"{ours_cpu:.3f} s", theirs, "(above)", ""
+                )
                 continue
             theirs_s, theirs_cpu = alternative
-            table.add_row(what, ours, f"{ours_s:.3f} s", f"{ours_cpu:.3f} s", theirs,
-                          f"{theirs_s:.3f} s", f"{theirs_cpu:.3f} s")
+            table.add_row(
+                what,
+                ours,
+                f"{ours_s:.3f} s",
+                f"{ours_cpu:.3f} s",
+                theirs,
+                f"{theirs_s:.3f} s",
+                f"{theirs_cpu:.3f} s",
+            )
         console.print(table)
         split = Table(title="where one `affected` spends its time (in-process, one run)")
         split.add_column("step")

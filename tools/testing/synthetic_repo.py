@@ -59,23 +59,42 @@ def has_image(shape: Shape, index: int) -> bool:
 
 
 def _services(shape: Shape) -> str:
-    lines = [f"namespace: {shape.namespace}", "services:", "  postgres:",
-             '    template: "postgres:16"']
+    lines = [
+        f"namespace: {shape.namespace}",
+        "services:",
+        "  postgres:",
+        '    template: "postgres:16"',
+    ]
     for i in range(shape.images):
-        lines += [f"  svc{i}:", "    build:", f"      context: images/img{i}",
-                  f"      name: img{i}", '    command: ["true"]',
-                  f"  svc{i}-worker:", "    build:", f"      context: images/img{i}",
-                  f"      name: img{i}", '    command: ["true"]']
+        lines += [
+            f"  svc{i}:",
+            "    build:",
+            f"      context: images/img{i}",
+            f"      name: img{i}",
+            '    command: ["true"]',
+            f"  svc{i}-worker:",
+            "    build:",
+            f"      context: images/img{i}",
+            f"      name: img{i}",
+            '    command: ["true"]',
+        ]
     return "\n".join(lines) + "\n"
 
 
 def _groups(shape: Shape) -> str:
     lines = ["groups:"]
     for g in range(shape.groups):
-        lines += [f"  g{g}:", "    pattern: db-per-tenant", "    servers:", "      main:",
-                  f"        host: ${{G{g}_HOST:-mssql-g{g}}}", "        port: 1433",
-                  f"        user: ${{G{g}_USER}}", f"        password: ${{G{g}_PASSWORD}}",
-                  "    tenants:"]
+        lines += [
+            f"  g{g}:",
+            "    pattern: db-per-tenant",
+            "    servers:",
+            "      main:",
+            f"        host: ${{G{g}_HOST:-mssql-g{g}}}",
+            "        port: 1433",
+            f"        user: ${{G{g}_USER}}",
+            f"        password: ${{G{g}_PASSWORD}}",
+            "    tenants:",
+        ]
         lines += [f"      t{t}: {{database: G{g}_T{t}, env: prod}}" for t in range(shape.tenants)]
     return "\n".join(lines) + "\n"
 
@@ -83,35 +102,39 @@ def _groups(shape: Shape) -> str:
 def _cdc(shape: Shape, name: str, group: str) -> str:
     lines = [f"source_group: {group}", f"target_schema: {name}_raw", "tables:"]
     for t in range(shape.tables):
-        lines += [f"  dbo.Table{t:02d}:", "    primary_key: Id", "    columns:",
-                  "      Id: bigint"]
+        lines += [f"  dbo.Table{t:02d}:", "    primary_key: Id", "    columns:", "      Id: bigint"]
         lines += [f"      Col{c}: {TYPES[(t + c) % len(TYPES)]}" for c in range(4)]
     return "\n".join(lines) + "\n"
 
 
 def _dbt_project(name: str) -> str:
-    return (f"name: {name}\nversion: \"1.0.0\"\nconfig-version: 2\nprofile: {name}\n"
-            'model-paths: ["models"]\n'
-            "macro-paths: [\"macros\", \"{{ env_var('DATAPLATFORM_SHARED_MACROS', "
-            "'../../shared/macros') }}\"]\n")
+    return (
+        f'name: {name}\nversion: "1.0.0"\nconfig-version: 2\nprofile: {name}\n'
+        'model-paths: ["models"]\n'
+        'macro-paths: ["macros", "{{ env_var(\'DATAPLATFORM_SHARED_MACROS\', '
+        "'../../shared/macros') }}\"]\n"
+    )
 
 
 def _pipeline(root: Path, shape: Shape, index: int) -> None:
     name = pipeline_name(index)
     directory = root / "pipelines" / name
-    manifest = [f"name: {name}", f"description: synthetic pipeline {index}",
-                "owner: bench"]
+    manifest = [f"name: {name}", f"description: synthetic pipeline {index}", "owner: bench"]
     if has_image(shape, index):
         manifest += ["images:", "  worker:", "    context: image"]
         _write(directory / "image/Dockerfile", "FROM busybox:1.36\nCOPY job.sh /job.sh\n")
         _write(directory / "image/job.sh", f"echo {name}\n")
     _write(directory / "pipeline.yaml", "\n".join(manifest) + "\n")
     _write(directory / "dbt/dbt_project.yml", _dbt_project(name))
-    _write(directory / "dbt/models/staging/stg_orders.sql",
-           "select 1 as order_id, 10.0 as amount, 100.0 as total\n")
-    _write(directory / "dbt/models/marts/orders.sql",
-           "select order_id, {{ percent_of('amount', 'total') }} as share\n"
-           "from {{ ref('stg_orders') }}\n")
+    _write(
+        directory / "dbt/models/staging/stg_orders.sql",
+        "select 1 as order_id, 10.0 as amount, 100.0 as total\n",
+    )
+    _write(
+        directory / "dbt/models/marts/orders.sql",
+        "select order_id, {{ percent_of('amount', 'total') }} as share\n"
+        "from {{ ref('stg_orders') }}\n",
+    )
     group = cdc_group(shape, index)
     if group is not None:
         _write(directory / "config/cdc.yaml", _cdc(shape, name, group))
@@ -128,15 +151,21 @@ def generate(root: Path, shape: Shape = Shape()) -> list[str]:
     _write(root / ".gitignore", ".doit.db*\n**/generated/\n**/build/\n.dataplatform/\n.env\n")
     _write(root / "platform/services.yaml", _services(shape))
     for i in range(shape.images):
-        _write(root / f"platform/images/img{i}/Dockerfile",
-               "FROM busybox:1.36\nCOPY entry.sh /entry.sh\n")
+        _write(
+            root / f"platform/images/img{i}/Dockerfile",
+            "FROM busybox:1.36\nCOPY entry.sh /entry.sh\n",
+        )
         _write(root / f"platform/images/img{i}/entry.sh", f"echo img{i}\n")
     _write(root / "platform/cdc/source-groups.yaml", _groups(shape))
-    _write(root / "pipelines/shared/macros/percent_of.sql",
-           "{% macro percent_of(part, whole) %}100.0 * {{ part }} / nullif({{ whole }}, 0)"
-           "{% endmacro %}\n")
-    _write(root / "pipelines/shared/macros/cents.sql",
-           "{% macro cents(x) %}({{ x }} * 100)::bigint{% endmacro %}\n")
+    _write(
+        root / "pipelines/shared/macros/percent_of.sql",
+        "{% macro percent_of(part, whole) %}100.0 * {{ part }} / nullif({{ whole }}, 0)"
+        "{% endmacro %}\n",
+    )
+    _write(
+        root / "pipelines/shared/macros/cents.sql",
+        "{% macro cents(x) %}({{ x }} * 100)::bigint{% endmacro %}\n",
+    )
     names = []
     for index in range(shape.pipelines):
         _pipeline(root, shape, index)
@@ -175,8 +204,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.destination.exists() and any(args.destination.iterdir()):
         sys.exit(f"{args.destination} is not empty")
-    shape = Shape(args.pipelines, args.cdc_every, args.groups, args.tenants, args.tables,
-                  args.images)
+    shape = Shape(
+        args.pipelines, args.cdc_every, args.groups, args.tenants, args.tables, args.images
+    )
     names = generate(args.destination, shape)
     if args.git:
         git_init(args.destination)

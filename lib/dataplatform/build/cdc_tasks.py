@@ -72,7 +72,8 @@ def _broken_groups(project: Project, catalog: Catalog) -> tuple[set[str] | None,
     The file is read only when some pipeline declares CDC."""
     path = project.root / layout.SOURCE_GROUPS
     if not path.exists() or not any(
-            layout.declares_cdc(p.directory, p.has_cdc_section) for p in catalog.pipelines):
+        layout.declares_cdc(p.directory, p.has_cdc_section) for p in catalog.pipelines
+    ):
         return set(), []
     # a no-op must not read and validate the file again: the stat signature of the last
     # version found without problems is kept beside the fingerprints
@@ -98,8 +99,11 @@ def _broken_groups(project: Project, catalog: Catalog) -> tuple[set[str] | None,
 
 def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
     project = catalog.project
-    yield {"basename": BASENAME, "name": None,
-           "doc": "Redpanda Connect configs and dbt staging of CDC pipelines"}
+    yield {
+        "basename": BASENAME,
+        "name": None,
+        "doc": "Redpanda Connect configs and dbt staging of CDC pipelines",
+    }
     groups = project.root / layout.SOURCE_GROUPS
     templates = sorted((project.root / "templates" / "cdc").glob("*.j2"))
     broken, problems = _broken_groups(project, catalog)
@@ -109,22 +113,24 @@ def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
         try:
             source = layout.find_source(pipeline.directory, pipeline.has_cdc_section)
         except UserError as exc:
-            yield {"basename": BASENAME, "name": pipeline.name,
-                   "actions": [failing(exc)]}
+            yield {"basename": BASENAME, "name": pipeline.name, "actions": [failing(exc)]}
             continue
         if source is None:
-            if (layout.output_dir(project, pipeline.name) / generated.MANIFEST).exists() or \
-                    layout.dbt_manifest(project, pipeline.name).exists():
-                yield {"basename": BASENAME, "name": pipeline.name,
-                       "actions": [action(_remove_stale, project, pipeline.name)],
-                       "doc": f"remove {pipeline.name}'s stale CDC output"}
+            if (
+                layout.output_dir(project, pipeline.name) / generated.MANIFEST
+            ).exists() or layout.dbt_manifest(project, pipeline.name).exists():
+                yield {
+                    "basename": BASENAME,
+                    "name": pipeline.name,
+                    "actions": [action(_remove_stale, project, pipeline.name)],
+                    "doc": f"remove {pipeline.name}'s stale CDC output",
+                }
             continue
         # staging goes into the pipeline's dbt project
         dbt_project = dbt_layout.dbt_dir(pipeline.directory) / dbt_layout.PROJECT_FILE
         # the source groups count by the value of the pipeline's group (a comment or another
         # group's tenant is no change), the rest by content
-        group = [(groups, ("groups", inputs.ref(source.file,
-                                                (*source.keypath, "source_group"))))]
+        group = [(groups, ("groups", inputs.ref(source.file, (*source.keypath, "source_group"))))]
         file_dep = [str(p) for p in templates]
         yaml_inputs = [p for p in (source.file, dbt_project) if p.exists()]
         task = {
@@ -134,16 +140,23 @@ def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
             "actions": [action(GenerateCdc(project, source))],
             "file_dep": file_dep,
             "targets": [str(layout.dbt_manifest(project, pipeline.name))]
-            if dbt_project.exists() else [],
-            "uptodate": [config_changed(layout.GENERATOR),
-                         Remembered("intact", OutputsIntact(project, pipeline.name)),
-                         ValuesSame(group),
-                         YamlSame(yaml_inputs, project.root)],
+            if dbt_project.exists()
+            else [],
+            "uptodate": [
+                config_changed(layout.GENERATOR),
+                Remembered("intact", OutputsIntact(project, pipeline.name)),
+                ValuesSame(group),
+                YamlSame(yaml_inputs, project.root),
+            ],
             "verbosity": 2,
         }
-        inputs.declare(task, pipeline=pipeline.name, files=[groups, source.file, dbt_project],
-                       trees=[project.root / "templates" / "cdc"],
-                       values=group)
+        inputs.declare(
+            task,
+            pipeline=pipeline.name,
+            files=[groups, source.file, dbt_project],
+            trees=[project.root / "templates" / "cdc"],
+            values=group,
+        )
         if problems and _reads_broken_group(project, source, broken):
             blocked.append({**task, "task_dep": [check]})
         else:
@@ -152,15 +165,20 @@ def cdc_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
         # Pipelines of valid groups come first and still generate; then the file's problems
         # fail once, as `cdc:source-groups`; the pipelines of broken groups depend on that
         # task, so they never run on a group that did not load, nor repeat its error.
-        yield {"basename": BASENAME, "name": GROUPS_CHECK, "doc": f"{layout.SOURCE_GROUPS}",
-               # every problem of the file, reported once, against the file
-               "actions": [failing(UserError("\n".join(str(p) for p in problems)))],
-               "verbosity": 2}
+        yield {
+            "basename": BASENAME,
+            "name": GROUPS_CHECK,
+            "doc": f"{layout.SOURCE_GROUPS}",
+            # every problem of the file, reported once, against the file
+            "actions": [failing(UserError("\n".join(str(p) for p in problems)))],
+            "verbosity": 2,
+        }
         yield from blocked
 
 
-def _reads_broken_group(project: Project, source: layout.CdcSource,
-                        broken: set[str] | None) -> bool:
+def _reads_broken_group(
+    project: Project, source: layout.CdcSource, broken: set[str] | None
+) -> bool:
     if broken is None:
         return True
     from dataplatform.cdc import loader

@@ -70,8 +70,10 @@ class DbtParse:
 
         name = self.pipeline_dir.name
         changed = runner.parse(self.pipeline_dir)
-        say(f"   {MANIFEST_BASENAME}:{name}: "
-            f"{'manifest updated' if changed else 'manifest unchanged'}")
+        say(
+            f"   {MANIFEST_BASENAME}:{name}: "
+            f"{'manifest updated' if changed else 'manifest unchanged'}"
+        )
         return None
 
 
@@ -108,13 +110,18 @@ class InputsSaySame(SameMeaning):
 
     def meaning_now(self) -> dict[str, object]:
         meaning: dict[str, object] = {
-            path.relative_to(self.root).as_posix() if path.is_relative_to(self.root)
-            else str(path): _yaml_meaning(path) for path in self.yaml_files}
+            path.relative_to(self.root).as_posix()
+            if path.is_relative_to(self.root)
+            else str(path): _yaml_meaning(path)
+            for path in self.yaml_files
+        }
         if self.staging_manifest is not None:
-            files = generated.read_manifest(self.staging_manifest.parent,
-                                            self.staging_manifest).get("files", {})
-            meaning["generated staging"] = {relpath: entry.get("sha256")
-                                            for relpath, entry in sorted(files.items())}
+            files = generated.read_manifest(
+                self.staging_manifest.parent, self.staging_manifest
+            ).get("files", {})
+            meaning["generated staging"] = {
+                relpath: entry.get("sha256") for relpath, entry in sorted(files.items())
+            }
         return meaning
 
 
@@ -122,8 +129,9 @@ def _clean(pipeline_dir: Path) -> None:
     shutil.rmtree(layout.build_dir(pipeline_dir), ignore_errors=True)
 
 
-def project_inputs(catalog: Catalog, pipeline: Pipeline
-                   ) -> tuple[list[str], list[str], list[Callable[..., bool]]]:
+def project_inputs(
+    catalog: Catalog, pipeline: Pipeline
+) -> tuple[list[str], list[str], list[Callable[..., bool]]]:
     """`file_dep`, `task_dep` and `uptodate` checks of anything that reads the pipeline's whole
     dbt project."""
     project = catalog.project
@@ -136,8 +144,7 @@ def project_inputs(catalog: Catalog, pipeline: Pipeline
         # appear
         staging_manifest = cdc_layout.dbt_manifest(project, pipeline.name)
         task_dep.append(f"cdc:{pipeline.name}")
-        owned = set(generated.listed_files(layout.dbt_dir(pipeline.directory),
-                                           staging_manifest))
+        owned = set(generated.listed_files(layout.dbt_dir(pipeline.directory), staging_manifest))
         inputs = [p for p in inputs if p not in owned]
     yaml_files = [p for p in inputs if p.suffix in YAML_SUFFIXES]
     file_dep = [str(p) for p in inputs if p.suffix not in YAML_SUFFIXES]
@@ -148,48 +155,67 @@ def declared_inputs(catalog: Catalog, pipeline: Pipeline) -> dict[str, Any]:
     """What `inputs.declare` records for a task reading the whole dbt project: the YAML files
     InputsSaySame reads and the folders where any file (a new model, a deleted macro) counts."""
     root = layout.dbt_dir(pipeline.directory)
-    return {"pipeline": pipeline.name,
-            "files": [root / name for name in layout.INPUT_FILES],
-            "trees": [*(root / name for name in layout.INPUT_DIRS),
-                      catalog.project.root / layout.SHARED_MACROS]}
+    return {
+        "pipeline": pipeline.name,
+        "files": [root / name for name in layout.INPUT_FILES],
+        "trees": [
+            *(root / name for name in layout.INPUT_DIRS),
+            catalog.project.root / layout.SHARED_MACROS,
+        ],
+    }
 
 
 def manifest_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
-    yield {"basename": MANIFEST_BASENAME, "name": None,
-           "doc": "dbt manifest (dbt parse) of each orchestrated pipeline"}
+    yield {
+        "basename": MANIFEST_BASENAME,
+        "name": None,
+        "doc": "dbt manifest (dbt parse) of each orchestrated pipeline",
+    }
     for pipeline in catalog.pipelines:
         if pipeline.orchestration is None or not layout.dbt_dir(pipeline.directory).is_dir():
             continue
         file_dep, task_dep, checks = project_inputs(catalog, pipeline)
-        yield inputs.declare({
-            "basename": MANIFEST_BASENAME,
-            "name": pipeline.name,
-            "doc": f"dbt parse of {pipeline.name}: the manifest its orchestration reads",
-            "actions": [action(DbtParse(pipeline.directory))],
-            "file_dep": file_dep,
-            "task_dep": task_dep,
-            "targets": [str(layout.manifest(pipeline.directory))],
-            "uptodate": [config_changed({"runner": RUNNER_VERSION}), *checks],
-            "verbosity": 2,
-        }, **declared_inputs(catalog, pipeline))
+        yield inputs.declare(
+            {
+                "basename": MANIFEST_BASENAME,
+                "name": pipeline.name,
+                "doc": f"dbt parse of {pipeline.name}: the manifest its orchestration reads",
+                "actions": [action(DbtParse(pipeline.directory))],
+                "file_dep": file_dep,
+                "task_dep": task_dep,
+                "targets": [str(layout.manifest(pipeline.directory))],
+                "uptodate": [config_changed({"runner": RUNNER_VERSION}), *checks],
+                "verbosity": 2,
+            },
+            **declared_inputs(catalog, pipeline),
+        )
 
 
 def dbt_tasks(catalog: Catalog, target: str) -> Iterator[dict[str, Any]]:
-    yield {"basename": BASENAME, "name": None,
-           "doc": "dbt build of each pipeline on the embedded DuckDB warehouse"}
+    yield {
+        "basename": BASENAME,
+        "name": None,
+        "doc": "dbt build of each pipeline on the embedded DuckDB warehouse",
+    }
     for pipeline in catalog.pipelines:
         if not layout.dbt_dir(pipeline.directory).is_dir():
             continue
         file_dep, task_dep, checks = project_inputs(catalog, pipeline)
-        yield inputs.declare({
-            "basename": BASENAME,
-            "name": pipeline.name,
-            "doc": f"dbt build of {pipeline.name} ({target})",
-            "actions": [action(DbtBuild(pipeline.directory))],
-            "file_dep": file_dep,
-            "task_dep": task_dep,
-            "uptodate": [config_changed({"runner": RUNNER_VERSION, "target": target}),
-                         WarehousePresent(pipeline.directory, target), *checks],
-            "clean": [(_clean, [pipeline.directory])],
-            "verbosity": 2,
-        }, **declared_inputs(catalog, pipeline))
+        yield inputs.declare(
+            {
+                "basename": BASENAME,
+                "name": pipeline.name,
+                "doc": f"dbt build of {pipeline.name} ({target})",
+                "actions": [action(DbtBuild(pipeline.directory))],
+                "file_dep": file_dep,
+                "task_dep": task_dep,
+                "uptodate": [
+                    config_changed({"runner": RUNNER_VERSION, "target": target}),
+                    WarehousePresent(pipeline.directory, target),
+                    *checks,
+                ],
+                "clean": [(_clean, [pipeline.directory])],
+                "verbosity": 2,
+            },
+            **declared_inputs(catalog, pipeline),
+        )

@@ -117,16 +117,22 @@ class Loader:
 
     def _configure(self, namespace: str, registry: str | None, strict: bool) -> None:
         override = get_var("strict", None)
-        RUN.configure(self.project, namespace, registry,
-                      settings.is_true(override) if override is not None else strict)
+        RUN.configure(
+            self.project,
+            namespace,
+            registry,
+            settings.is_true(override) if override is not None else strict,
+        )
 
     def _from_cache(self) -> dict[str, list[dict[str, Any]]] | None:
         data = load_cache.read(self.project.load_cache_file)
         if data is None:
             return None
         try:
-            tasks = {group: load_cache.decode_tasks(data["groups"][group], self._deferred)
-                     for group in GROUPS}
+            tasks = {
+                group: load_cache.decode_tasks(data["groups"][group], self._deferred)
+                for group in GROUPS
+            }
             services, run = data["services"], data["run"]
         except (KeyError, TypeError, ValueError, ImportError, AttributeError):
             return None  # kept by another version of a task creator: load for real
@@ -139,8 +145,9 @@ class Loader:
         return Deferred(self, task, field, index)
 
     def _load_and_keep(self) -> dict[str, list[dict[str, Any]]]:
-        recorder = load_cache.Recorder(ignored=(str(self.project.state_dir),),
-                                       root=self.project.root)
+        recorder = load_cache.Recorder(
+            ignored=(str(self.project.state_dir),), root=self.project.root
+        )
         with recorder:
             tasks, data = self._create()
         try:
@@ -163,8 +170,11 @@ class Loader:
 
         root = self.project.root
         catalog = load_catalog(self.project)
-        run = {"namespace": catalog.namespace, "registry": settings.registry(root),
-               "strict": settings.strict(root, None)}
+        run = {
+            "namespace": catalog.namespace,
+            "registry": settings.registry(root),
+            "strict": settings.strict(root, None),
+        }
         self._configure(run["namespace"], run["registry"], run["strict"])
         target = settings.dbt_target(root)
         tasks = {
@@ -226,7 +236,8 @@ def services_of(catalog: Any) -> dict[str, dict[str, Any]]:
     found = {}
     for name, service in sorted(catalog.services.services.items()):
         template = (service.template or "").partition(":")[0]
-        found[name] = {"image": service.build.name if service.build else None,
-                       "template": (TEMPLATES / f"{template}.yaml.j2").as_posix()
-                       if template else None}
+        found[name] = {
+            "image": service.build.name if service.build else None,
+            "template": (TEMPLATES / f"{template}.yaml.j2").as_posix() if template else None,
+        }
     return found

@@ -26,6 +26,7 @@ BASENAME = "image"
 def _printer(task_name: str):
     def log(line: str) -> None:
         say(f"   {task_name}: {line}")
+
     return log
 
 
@@ -60,8 +61,12 @@ class ImageUpToDate:
             from dataplatform.images import checkouts
 
             try:
-                checkouts.mark(RUN.api(), f"{self.spec.repository}:{fingerprint.tag}",
-                               self.spec.name, RUN.project.root)
+                checkouts.mark(
+                    RUN.api(),
+                    f"{self.spec.repository}:{fingerprint.tag}",
+                    self.spec.name,
+                    RUN.project.root,
+                )
             except (EngineUnavailable, docker.errors.DockerException):
                 return False
         return True
@@ -119,8 +124,9 @@ class EnsureImage:
             fingerprint = RUN.fingerprint(self.spec)
             assert RUN.project is not None
             base_images.check(self.spec, RUN.project.root)  # a malformed FROM fails offline too
-            if not RUN.registry and not presence.is_present(RUN.local_images(), self.spec,
-                                                            fingerprint):
+            if not RUN.registry and not presence.is_present(
+                RUN.local_images(), self.spec, fingerprint
+            ):
                 # it must be built: a base the engine cannot get fails here, with no context
                 # written or sent (with a registry, a pull of the image itself comes first)
                 missing = base_problem(self.spec)
@@ -129,8 +135,10 @@ class EnsureImage:
             api = RUN.api()
         except EngineUnavailable as exc:
             if RUN.strict:
-                return TaskFailed(f"{exc}; this is an error because CI=true, "
-                                  "DATAPLATFORM_STRICT or strict=1 is set")
+                return TaskFailed(
+                    f"{exc}; this is an error because CI=true, "
+                    "DATAPLATFORM_STRICT or strict=1 is set"
+                )
             RUN.note_engine_missing(task_name, exc)
             return None
         import docker.errors  # only when something must be pulled or built
@@ -140,8 +148,15 @@ class EnsureImage:
 
         try:
             assert RUN.project is not None
-            outcome = ensure.ensure_image(api, RUN.namespace, self.spec, fingerprint,
-                                          RUN.registry, _printer(task_name), RUN.project.root)
+            outcome = ensure.ensure_image(
+                api,
+                RUN.namespace,
+                self.spec,
+                fingerprint,
+                RUN.registry,
+                _printer(task_name),
+                RUN.project.root,
+            )
         except BaseImageUnreachable as exc:
             if RUN.strict:
                 return TaskFailed(str(exc))
@@ -150,19 +165,25 @@ class EnsureImage:
         except docker.errors.DockerException as exc:
             return TaskFailed(f"image:{self.spec.name}: Docker engine error: {exc}")
         RUN.count(outcome.how)
-        return {"reference": f"{self.spec.repository}:{fingerprint.tag}",
-                "fingerprint": fingerprint.digest, "how": outcome.how}
+        return {
+            "reference": f"{self.spec.repository}:{fingerprint.tag}",
+            "fingerprint": fingerprint.digest,
+            "how": outcome.how,
+        }
 
-    def _unbuildable(self, task_name: str, base: str, message: str,
-                     offline: bool) -> TaskFailed | None:
+    def _unbuildable(
+        self, task_name: str, base: str, message: str, offline: bool
+    ) -> TaskFailed | None:
         """A base image the engine lacks and cannot pull: no context is sent. Offline, said
         once in the summary (like a missing engine) unless strict."""
         if offline and not RUN.strict:
             RUN.note_offline_base(task_name, base)
             return None
-        return TaskFailed(f"base image {base} is not on this engine and cannot be "
-                          f"pulled ({message}) — pull or build it first, or point the FROM (or "
-                          "its build arg) at one that is")
+        return TaskFailed(
+            f"base image {base} is not on this engine and cannot be "
+            f"pulled ({message}) — pull or build it first, or point the FROM (or "
+            "its build arg) at one that is"
+        )
 
 
 def image_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
@@ -173,19 +194,26 @@ def image_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
     }
     for spec in catalog.images:
         declared_in = catalog.project.root / _declaring_file(spec)
-        yield inputs.declare({
-            "basename": BASENAME,
-            "name": spec.name,
-            "doc": f"image {spec.name} from {catalog.project.relative(spec.context)}",
-            "actions": [action(EnsureImage(spec))],
-            "uptodate": [ImageUpToDate(spec)],
-            "verbosity": 2,
-        }, files=[spec.dockerfile, declared_in], trees=[spec.context],
+        yield inputs.declare(
+            {
+                "basename": BASENAME,
+                "name": spec.name,
+                "doc": f"image {spec.name} from {catalog.project.relative(spec.context)}",
+                "actions": [action(EnsureImage(spec))],
+                "uptodate": [ImageUpToDate(spec)],
+                "verbosity": 2,
+            },
+            files=[spec.dockerfile, declared_in],
+            trees=[spec.context],
             pipeline=_pipeline_of(catalog, spec),
-            values=[(catalog.project.services_file, ("services", name))
-                    for name, service in catalog.services.services.items()
-                    if service.build is not None and service.build.name == spec.name
-                    and declared_in == catalog.project.services_file])
+            values=[
+                (catalog.project.services_file, ("services", name))
+                for name, service in catalog.services.services.items()
+                if service.build is not None
+                and service.build.name == spec.name
+                and declared_in == catalog.project.services_file
+            ],
+        )
 
 
 def _declaring_file(spec: ImageSpec) -> str:

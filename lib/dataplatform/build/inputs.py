@@ -30,10 +30,15 @@ def ref(file: Path | str, keypath: Iterable[str]) -> dict[str, Any]:
     return {"file": str(file), "keypath": list(keypath)}
 
 
-def declare(task: dict[str, Any], *, pipeline: str | None = None,
-            files: Iterable[Path | str] = (), trees: Iterable[Path | str] = (),
-            values: Iterable[tuple[Path | str, Iterable[KeyPart]]] = (),
-            kind: str = "") -> dict[str, Any]:
+def declare(
+    task: dict[str, Any],
+    *,
+    pipeline: str | None = None,
+    files: Iterable[Path | str] = (),
+    trees: Iterable[Path | str] = (),
+    values: Iterable[tuple[Path | str, Iterable[KeyPart]]] = (),
+    kind: str = "",
+) -> dict[str, Any]:
     """Add to `task` what it reads besides `file_dep`: `files` (read by an uptodate check or
     the action), `trees` (folders whose every file, present or future, is an input), the
     `pipeline` it belongs to, its `kind` (image, cdc, dbt, ...), and the `values` (file,
@@ -65,6 +70,10 @@ def of(task: Any) -> Inputs:
     """The inputs of a loaded doit Task: its `file_dep` plus what `declare` added."""
     declared = (getattr(task, "meta", None) or {}).get(META_KEY) or {}
     kind = declared.get("kind") or task.name.split(":", 1)[0]
-    return Inputs(declared.get("pipeline"), kind,
-                  frozenset(task.file_dep) | frozenset(declared.get("files", ())),
-                  frozenset(declared.get("trees", ())), tuple(declared.get("values", ())))
+    return Inputs(
+        declared.get("pipeline"),
+        kind,
+        frozenset(task.file_dep) | frozenset(declared.get("files", ())),
+        frozenset(declared.get("trees", ())),
+        tuple(declared.get("values", ())),
+    )

@@ -40,7 +40,7 @@ _STOP_ALL_DEPS = ("missing_target", "checker_changed")
 
 def _short(text: str) -> str:
     text = " ".join(str(text).split())
-    return text if len(text) <= MAX_CHARS else text[:MAX_CHARS - 1] + "…"
+    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1] + "…"
 
 
 def bounded(reasons: list[str]) -> list[str]:
@@ -69,15 +69,17 @@ def read(path: Path) -> dict[str, dict[str, Any]]:
 def save(path: Path, records: dict[str, dict[str, Any]], declared: set[str] | None) -> None:
     """Merge `records` into the file at `path`: newest record per task, only `declared` tasks
     (None: keep all), at most MAX_TASKS (the most recent)."""
-    merged = {name: record for name, record in read(path).items()
-              if declared is None or name in declared}
+    merged = {
+        name: record for name, record in read(path).items() if declared is None or name in declared
+    }
     merged.update(records)
     if len(merged) > MAX_TASKS:
         newest = sorted(merged, key=lambda n: str(merged[n].get("at", "")), reverse=True)
         merged = {name: merged[name] for name in newest[:MAX_TASKS]}
     payload = {"version": VERSION, "tasks": dict(sorted(merged.items()))}
-    write_atomic(path, json.dumps(payload, sort_keys=True, ensure_ascii=False,
-                                  separators=(",", ":")) + "\n")
+    write_atomic(
+        path, json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
+    )
 
 
 def _as_doit_decides(result: Any, task: Any) -> None:

@@ -97,8 +97,9 @@ class _RecordingEnviron(os._Environ):  # type: ignore[name-defined]
     """os.environ, sharing its data, noting each variable read."""
 
     def __init__(self, real: Any, recorder: Recorder):
-        super().__init__(real._data, real.encodekey, real.decodekey, real.encodevalue,
-                         real.decodevalue)
+        super().__init__(
+            real._data, real.encodekey, real.decodekey, real.encodevalue, real.decodevalue
+        )
         self._recorder = recorder
 
     def __getitem__(self, key: str) -> str:
@@ -163,9 +164,12 @@ class Recorder:
             self.env.setdefault(name, _digest(value))
 
     def _stat(self, path: Any, *args: Any, **kwargs: Any) -> Any:
-        record = (not args and kwargs.get("dir_fd") is None
-                  and kwargs.get("follow_symlinks", True)
-                  and threading.get_ident() == self.thread)
+        record = (
+            not args
+            and kwargs.get("dir_fd") is None
+            and kwargs.get("follow_symlinks", True)
+            and threading.get_ident() == self.thread
+        )
         found = self._path(path) if record else None
         if found is None or found in self.files:
             return self._real_stat(path, *args, **kwargs)
@@ -220,9 +224,12 @@ class Recorder:
         env = dict(sorted(self.env.items()))
         if self.whole_environment:
             env = {name: _digest(value) for name, value in sorted(os.environ.items())}
-        return {"files": sorted([p, s] for p, s in self.files.items()),
-                "listed": sorted([p, s] for p, s in self.listed.items()),
-                "env": env, "whole_environment": self.whole_environment}
+        return {
+            "files": sorted([p, s] for p, s in self.files.items()),
+            "listed": sorted([p, s] for p, s in self.listed.items()),
+            "env": env,
+            "whole_environment": self.whole_environment,
+        }
 
 
 # --- the cache file ----------------------------------------------------------------------------
@@ -264,8 +271,7 @@ def unchanged(inputs: dict[str, Any]) -> bool:
     if inputs["whole_environment"]:
         now = {name: _digest(value) for name, value in sorted(os.environ.items())}
         return now == inputs["env"]
-    return all(_digest(os.environ.get(name)) == digest
-               for name, digest in inputs["env"].items())
+    return all(_digest(os.environ.get(name)) == digest for name, digest in inputs["env"].items())
 
 
 def read(cache_file: Path) -> dict[str, Any] | None:
@@ -294,8 +300,12 @@ def write(cache_file: Path, dodo: Path, recorder: Recorder, data: dict[str, Any]
 
     if recorder.racy():
         return False
-    kept = {"header": _header(), "code": _code_signature(dodo), "inputs": recorder.inputs(),
-            "data": data}
+    kept = {
+        "header": _header(),
+        "code": _code_signature(dodo),
+        "inputs": recorder.inputs(),
+        "data": data,
+    }
     try:
         write_atomic(cache_file, json.dumps(kept, separators=(",", ":")))
     except OSError:
@@ -313,8 +323,11 @@ class Unsupported(Exception):
 _CONFIG_CHANGED = "doit.tools:config_changed"
 # an action holding these (the whole catalog, a parsed pipeline.yaml) defers: importing their
 # modules is most of what the load cache saves
-NOT_KEPT = {"dataplatform.catalog:Catalog", "dataplatform.pipelines.manifest:Pipeline",
-            "dataplatform.orchestration.spec:Settings"}
+NOT_KEPT = {
+    "dataplatform.catalog:Catalog",
+    "dataplatform.pipelines.manifest:Pipeline",
+    "dataplatform.orchestration.spec:Settings",
+}
 
 
 def _encode(value: Any, owner: Any = None) -> Any:
@@ -344,11 +357,17 @@ def _encode_object(value: Any) -> dict[str, Any]:
         if value.encoder is not None:
             raise Unsupported("config_changed with an encoder")
         return {"o": ref, "s": {"config": _encode(value.config)}}
-    if not cls.__module__.startswith("dataplatform.") or not hasattr(value, "__dict__") \
-            or "<locals>" in cls.__qualname__ or ref in NOT_KEPT:
+    if (
+        not cls.__module__.startswith("dataplatform.")
+        or not hasattr(value, "__dict__")
+        or "<locals>" in cls.__qualname__
+        or ref in NOT_KEPT
+    ):
         raise Unsupported(f"{ref} is not one of the toolkit's plain objects")
-    return {"o": ref, "s": {k: _encode(v, value) for k, v in vars(value).items()
-                            if k != "__signature__"}}  # (given again on load)
+    return {
+        "o": ref,
+        "s": {k: _encode(v, value) for k, v in vars(value).items() if k != "__signature__"},
+    }  # (given again on load)
 
 
 def _decode(value: Any) -> Any:
@@ -396,8 +415,7 @@ def _decode_object(value: dict[str, Any]) -> Any:
     return obj
 
 
-PLAIN_KEYS = ("basename", "name", "doc", "file_dep", "task_dep", "targets", "verbosity",
-              "meta")
+PLAIN_KEYS = ("basename", "name", "doc", "file_dep", "task_dep", "targets", "verbosity", "meta")
 
 
 def _native(value: Any) -> bool:
@@ -431,8 +449,9 @@ def encode_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         # JSON's own types are kept as they are (file_dep, meta: most of the data), anything
         # else (a tuple, a Path) encoded
         plain = {"raw": {k: task[k] for k in PLAIN_KEYS if k in task and _native(task[k])}}
-        plain["enc"] = {k: _encode(task[k]) for k in PLAIN_KEYS
-                        if k in task and k not in plain["raw"]}
+        plain["enc"] = {
+            k: _encode(task[k]) for k in PLAIN_KEYS if k in task and k not in plain["raw"]
+        }
         for key in ("actions", "clean"):
             if key in task:
                 if not isinstance(task[key], list):
@@ -444,19 +463,23 @@ def encode_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
-def decode_tasks(kept: list[dict[str, Any]], deferred: Callable[[str, str, int], Any]
-                 ) -> list[dict[str, Any]]:
+def decode_tasks(
+    kept: list[dict[str, Any]], deferred: Callable[[str, str, int], Any]
+) -> list[dict[str, Any]]:
     """The task dicts `encode_tasks` kept; `deferred(task, field, index)` makes the callable
     that stands for an action ("actions") or clean action ("clean")."""
     tasks = []
     for plain in kept:
         task = {**plain["raw"], **{key: _decode(v) for key, v in plain["enc"].items()}}
-        name = task["basename"] if task.get("name") is None else \
-            f"{task['basename']}:{task['name']}"
+        name = (
+            task["basename"] if task.get("name") is None else f"{task['basename']}:{task['name']}"
+        )
         for key in ("actions", "clean"):
             if key in plain:
-                task[key] = [deferred(name, key, i) if entry is None else _decode(entry)
-                             for i, entry in enumerate(plain[key])]
+                task[key] = [
+                    deferred(name, key, i) if entry is None else _decode(entry)
+                    for i, entry in enumerate(plain[key])
+                ]
         if "uptodate" in plain:
             task["uptodate"] = [_decode(check) for check in plain["uptodate"]]
         tasks.append(task)

@@ -126,13 +126,16 @@ class ValuesSame(SameMeaning):
 
     def __init__(self, values: Iterable[tuple[Path | str, Iterable[Any]]]):
         self.values = [(str(file), list(keypath)) for file, keypath in values]
-        paths = list(dict.fromkeys(
-            p for file, keypath in self.values for p in (file, *_files_of(keypath))))
+        paths = list(
+            dict.fromkeys(p for file, keypath in self.values for p in (file, *_files_of(keypath)))
+        )
         super().__init__(self.KEY, paths, self._meaning)
 
     def _meaning(self) -> list[Any]:
-        return [_lookup(yaml_data(file), [_resolve(p) for p in keypath])
-                for file, keypath in self.values]
+        return [
+            _lookup(yaml_data(file), [_resolve(p) for p in keypath])
+            for file, keypath in self.values
+        ]
 
 
 class YamlSame(SameMeaning):

@@ -42,8 +42,9 @@ ASSEMBLE = "dags"
 def _has_warehouse(pipeline: Pipeline) -> bool:
     """Whether the pipeline has warehouse DDL to deploy before its run (CDC replicas or
     declared tables, in `generated/warehouse/`)."""
-    return warehouse_layout.has_warehouse(pipeline.directory, pipeline.has_warehouse_section,
-                                          pipeline.has_cdc_section)
+    return warehouse_layout.has_warehouse(
+        pipeline.directory, pipeline.has_warehouse_section, pipeline.has_cdc_section
+    )
 
 
 class Generate:
@@ -57,8 +58,14 @@ class Generate:
 
         spec = self.pipeline.orchestration
         assert spec is not None
-        result = generate.generate(self.project, self.pipeline.name, self.pipeline.description,
-                                   spec, _has_warehouse(self.pipeline), self.inputs)
+        result = generate.generate(
+            self.project,
+            self.pipeline.name,
+            self.pipeline.description,
+            spec,
+            _has_warehouse(self.pipeline),
+            self.inputs,
+        )
         say(f"   {GENERATE}:{self.pipeline.name}: {result.summary()}")
         return None
 
@@ -88,14 +95,29 @@ class Validate:
         name = f"{VALIDATE}:{self.pipeline.name}"
         manifest_file = self.project.relative(self.pipeline.directory / MANIFEST)
         generated_dir = layout.output_dir(self.pipeline.directory)
-        generated_from = {p: f"{manifest_file} (orchestration)" for p in self.dag_files
-                          if p.parent == generated_dir}
-        result = validate.validate(self.project, self.settings, spec.engine, self.dag_files,
-                                   generated_from, lambda line: say(f"   {name}: {line}"))
+        generated_from = {
+            p: f"{manifest_file} (orchestration)"
+            for p in self.dag_files
+            if p.parent == generated_dir
+        }
+        result = validate.validate(
+            self.project,
+            self.settings,
+            spec.engine,
+            self.dag_files,
+            generated_from,
+            lambda line: say(f"   {name}: {line}"),
+        )
         if result.problems:
             count = len(result.problems)
-            raise UserError("\n".join([f"{count} problem{'s' if count > 1 else ''}",
-                                        *(f"    {p}" for p in result.problems)]))
+            raise UserError(
+                "\n".join(
+                    [
+                        f"{count} problem{'s' if count > 1 else ''}",
+                        *(f"    {p}" for p in result.problems),
+                    ]
+                )
+            )
         validate.write_result(layout.validation_result(self.pipeline.directory), result)
         say(f"   {name}: {result.summary()}")
         return None
@@ -119,9 +141,10 @@ class AssembledIntact:
     pipeline uses that engine)."""
 
     def __init__(self, project: Project, members: list[layout.Member]):
-        self.folders = [(project.dags_dir, any(m.engine == "airflow" for m in members)),
-                        (project.dagster_workspace_dir,
-                         any(m.engine == "dagster" for m in members))]
+        self.folders = [
+            (project.dags_dir, any(m.engine == "airflow" for m in members)),
+            (project.dagster_workspace_dir, any(m.engine == "dagster" for m in members)),
+        ]
 
     def __call__(self) -> bool:
         for folder, used in self.folders:
@@ -135,10 +158,16 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
     project = catalog.project
     settings_file = project.orchestration_settings_file
     shared_inputs = [p for p in (settings_file, *layout.templates(project)) if p.exists()]
-    yield {"basename": GENERATE, "name": None,
-           "doc": "Airflow DAGs / Dagster definitions generated from pipeline.yaml"}
-    yield {"basename": VALIDATE, "name": None,
-           "doc": "orchestration loaded in a real Airflow/Dagster and held to the policies"}
+    yield {
+        "basename": GENERATE,
+        "name": None,
+        "doc": "Airflow DAGs / Dagster definitions generated from pipeline.yaml",
+    }
+    yield {
+        "basename": VALIDATE,
+        "name": None,
+        "doc": "orchestration loaded in a real Airflow/Dagster and held to the policies",
+    }
     members: list[layout.Member] = []
     assembled_inputs: list[str] = []
     for pipeline in catalog.pipelines:
@@ -146,24 +175,33 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
         if spec is None:
             continue
         out = layout.output_dir(pipeline.directory)
-        names = layout.generated_names(pipeline.name, pipeline.directory, spec,
-                                       _has_warehouse(pipeline))
+        names = layout.generated_names(
+            pipeline.name, pipeline.directory, spec, _has_warehouse(pipeline)
+        )
         inputs = [pipeline.directory / MANIFEST, *shared_inputs]
         if layout.MANIFEST_NAME in names:
-            inputs += [dbt_layout.manifest(pipeline.directory),
-                       dbt_layout.dbt_dir(pipeline.directory) / dbt_layout.PROJECT_FILE]
+            inputs += [
+                dbt_layout.manifest(pipeline.directory),
+                dbt_layout.dbt_dir(pipeline.directory) / dbt_layout.PROJECT_FILE,
+            ]
         targets = [out / n for n in names]
-        yield declared.declare({
-            "basename": GENERATE,
-            "name": pipeline.name,
-            "doc": f"{spec.engine} orchestration of {pipeline.name}",
-            "actions": [action(Generate(catalog, pipeline, inputs))],
-            "file_dep": [str(p) for p in inputs],
-            "targets": [str(t) for t in targets],
-            "uptodate": [config_changed(layout.GENERATOR),
-                         Remembered("intact", OutputsIntact(pipeline.directory))],
-            "verbosity": 2,
-        }, pipeline=pipeline.name, trees=[project.root / layout.TEMPLATES])
+        yield declared.declare(
+            {
+                "basename": GENERATE,
+                "name": pipeline.name,
+                "doc": f"{spec.engine} orchestration of {pipeline.name}",
+                "actions": [action(Generate(catalog, pipeline, inputs))],
+                "file_dep": [str(p) for p in inputs],
+                "targets": [str(t) for t in targets],
+                "uptodate": [
+                    config_changed(layout.GENERATOR),
+                    Remembered("intact", OutputsIntact(pipeline.directory)),
+                ],
+                "verbosity": 2,
+            },
+            pipeline=pipeline.name,
+            trees=[project.root / layout.TEMPLATES],
+        )
         hand_written = layout.hand_written_files(pipeline.directory)
         entry_points = [t for t in targets if t.suffix == ".py"]
         dag_files = entry_points + [p for p in hand_written if not layout.is_helper(p)]
@@ -172,19 +210,26 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
         if settings_file.exists():
             validation_inputs.append(settings_file)
         result = layout.validation_result(pipeline.directory)
-        yield declared.declare({
-            "basename": VALIDATE,
-            "name": pipeline.name,
-            "doc": f"{pipeline.name}'s {spec.engine} files loaded and checked",
-            "actions": [action(Validate(catalog, pipeline, dag_files))],
-            "file_dep": [str(p) for p in validation_inputs],
-            "targets": [str(result)],
-            "uptodate": [config_changed({"engine": spec.engine, "lock": str(lock)})],
-            "verbosity": 2,
-        }, pipeline=pipeline.name, trees=[layout.hand_written_dir(pipeline.directory)])
+        yield declared.declare(
+            {
+                "basename": VALIDATE,
+                "name": pipeline.name,
+                "doc": f"{pipeline.name}'s {spec.engine} files loaded and checked",
+                "actions": [action(Validate(catalog, pipeline, dag_files))],
+                "file_dep": [str(p) for p in validation_inputs],
+                "targets": [str(result)],
+                "uptodate": [config_changed({"engine": spec.engine, "lock": str(lock)})],
+                "verbosity": 2,
+            },
+            pipeline=pipeline.name,
+            trees=[layout.hand_written_dir(pipeline.directory)],
+        )
         members.append(layout.Member(pipeline.name, spec.engine, pipeline.directory))
-        assembled_inputs += [str(result), *(str(t) for t in targets),
-                             *(str(p) for p in hand_written)]
+        assembled_inputs += [
+            str(result),
+            *(str(t) for t in targets),
+            *(str(p) for p in hand_written),
+        ]
     assembled = AssembledIntact(project, members)
     if not members and assembled():
         return  # nothing orchestrated, nothing assembled before: no task at all
@@ -193,7 +238,9 @@ def orchestration_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
         "doc": "the platform's Airflow dags folder and Dagster workspace, from every pipeline",
         "actions": [action(Assemble(project, members))],
         "file_dep": assembled_inputs,
-        "uptodate": [config_changed({"members": [(m.pipeline, m.engine) for m in members]}),
-                     Remembered("intact", assembled)],
+        "uptodate": [
+            config_changed({"members": [(m.pipeline, m.engine) for m in members]}),
+            Remembered("intact", assembled),
+        ],
         "verbosity": 2,
     }

@@ -79,12 +79,16 @@ class Reporter(ConsoleReporter):
         if self._recorded(task):
             if task.name in RUN.engine_skipped:
                 reason = RUN.engine_failure.reason if RUN.engine_failure else "no engine"
-                self.recorder.finish(task.name, lastrun.SKIPPED,
-                                     f"Docker engine not reachable ({reason})")
+                self.recorder.finish(
+                    task.name, lastrun.SKIPPED, f"Docker engine not reachable ({reason})"
+                )
             elif task.name in RUN.offline_bases:
-                self.recorder.finish(task.name, lastrun.SKIPPED,
-                                     f"base image {RUN.offline_bases[task.name]} not on this "
-                                     "engine and its registry unreachable")
+                self.recorder.finish(
+                    task.name,
+                    lastrun.SKIPPED,
+                    f"base image {RUN.offline_bases[task.name]} not on this "
+                    "engine and its registry unreachable",
+                )
             else:
                 self.recorder.finish(task.name, lastrun.OK)
         super().add_success(task)
@@ -97,8 +101,11 @@ class Reporter(ConsoleReporter):
     def add_failure(self, task, fail) -> None:
         if self._recorded(task):
             if isinstance(fail, UnmetDependency):
-                self.recorder.finish(task.name, lastrun.SKIPPED,
-                                     f"not run: it needs {fail.message.strip()}, which failed")
+                self.recorder.finish(
+                    task.name,
+                    lastrun.SKIPPED,
+                    f"not run: it needs {fail.message.strip()}, which failed",
+                )
             else:
                 first = (fail.message or fail.get_name()).strip().splitlines() or [""]
                 self.recorder.finish(task.name, lastrun.FAILED, first[0])
@@ -109,8 +116,7 @@ class Reporter(ConsoleReporter):
         if isinstance(fail, TaskFailed) and not fail.traceback:
             self.write(failure_line(fail.message, task.name) + "\n")
         elif isinstance(fail, UnmetDependency):  # the failed task said why, once
-            self.write(f"✗ {task.name}: not run, it needs {fail.message.strip()}, which "
-                       "failed\n")
+            self.write(f"✗ {task.name}: not run, it needs {fail.message.strip()}, which failed\n")
         else:
             self.write(f"✗ {task.name}: {fail.get_name()}\n{fail.get_msg()}\n")
 
@@ -125,14 +131,18 @@ class Reporter(ConsoleReporter):
             names = ", ".join(RUN.engine_skipped)
             reason = RUN.engine_failure.reason if RUN.engine_failure else "no engine"
             fix = (RUN.engine_failure.fix if RUN.engine_failure else "") or "start Docker"
-            self.write(f"! Docker engine not reachable ({reason}): did not run {names} — {fix}, "
-                       "and run doit again (set DATAPLATFORM_STRICT=1 to make this an "
-                       "error)\n")
+            self.write(
+                f"! Docker engine not reachable ({reason}): did not run {names} — {fix}, "
+                "and run doit again (set DATAPLATFORM_STRICT=1 to make this an "
+                "error)\n"
+            )
         if RUN.offline_bases:
             names = ", ".join(f"{task} ({base})" for task, base in RUN.offline_bases.items())
-            self.write(f"! base images not on this engine and their registry is unreachable "
-                       f"(offline?): did not build {names} — pull or load them and run doit "
-                       "again (set DATAPLATFORM_STRICT=1 to make this an error)\n")
+            self.write(
+                f"! base images not on this engine and their registry is unreachable "
+                f"(offline?): did not build {names} — pull or load them and run doit "
+                "again (set DATAPLATFORM_STRICT=1 to make this an error)\n"
+            )
         parts = []
         if self.executed:
             parts.append(f"{len(self.executed)} ran")
@@ -140,8 +150,9 @@ class Reporter(ConsoleReporter):
             parts.append(f"{len(self.up_to_date)} up to date")
         if self.failures:
             parts.append(f"{len(self.failures)} failed")
-        image_bits = [f"{count} {how}" for how, count in sorted(RUN.outcomes.items())
-                      if how != "present"]
+        image_bits = [
+            f"{count} {how}" for how, count in sorted(RUN.outcomes.items()) if how != "present"
+        ]
         if RUN.statted:
             image_bits.append(f"{RUN.statted} context files checked, {RUN.hashed} read")
         if parts:

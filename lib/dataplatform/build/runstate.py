@@ -39,8 +39,9 @@ class RunState:
     _local: dict[str, str] | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
-    def configure(self, project: Project, namespace: str, registry: str | None,
-                  strict: bool) -> None:
+    def configure(
+        self, project: Project, namespace: str, registry: str | None, strict: bool
+    ) -> None:
         with self._lock:
             self.project, self.namespace = project, namespace
             self.registry, self.strict = registry, strict

@@ -57,51 +57,85 @@ class OutputsIntact:
 
 def _remove_stale(project: Project, pipeline: str) -> None:
     removed = generated.remove(layout.output_dir(project, pipeline))
-    say(f"   {BASENAME}:{pipeline}: no warehouse tables any more, removed {len(removed)} "
-        "generated files")
+    say(
+        f"   {BASENAME}:{pipeline}: no warehouse tables any more, removed {len(removed)} "
+        "generated files"
+    )
 
 
 def warehouse_tasks(catalog: Catalog) -> Iterator[dict[str, Any]]:
     project = catalog.project
-    yield {"basename": BASENAME, "name": None,
-           "doc": "PostgreSQL DDL of each pipeline's warehouse tables (declared and CDC)"}
+    yield {
+        "basename": BASENAME,
+        "name": None,
+        "doc": "PostgreSQL DDL of each pipeline's warehouse tables (declared and CDC)",
+    }
     templates = [str(p) for p in layout.templates(project)]
     for pipeline in catalog.pipelines:
         directory = pipeline.directory
-        task_dep = [f"cdc:{pipeline.name}"] if cdc_layout.declares_cdc(
-            directory, pipeline.has_cdc_section) else []
-        if not layout.has_warehouse(directory, pipeline.has_warehouse_section,
-                                    pipeline.has_cdc_section):
+        task_dep = (
+            [f"cdc:{pipeline.name}"]
+            if cdc_layout.declares_cdc(directory, pipeline.has_cdc_section)
+            else []
+        )
+        if not layout.has_warehouse(
+            directory, pipeline.has_warehouse_section, pipeline.has_cdc_section
+        ):
             if (layout.output_dir(project, pipeline.name) / generated.MANIFEST).exists():
-                yield {"basename": BASENAME, "name": pipeline.name,
-                       "actions": [action(_remove_stale, project, pipeline.name)],
-                       "doc": f"remove {pipeline.name}'s stale warehouse output"}
+                yield {
+                    "basename": BASENAME,
+                    "name": pipeline.name,
+                    "actions": [action(_remove_stale, project, pipeline.name)],
+                    "doc": f"remove {pipeline.name}'s stale warehouse output",
+                }
             continue
         try:
-            inputs = layout.inputs_of(directory, pipeline.has_warehouse_section,
-                               pipeline.has_cdc_section)
+            inputs = layout.inputs_of(
+                directory, pipeline.has_warehouse_section, pipeline.has_cdc_section
+            )
         except UserError as exc:  # the CDC section twice: cdc:<p> says so first
-            yield {"basename": BASENAME, "name": pipeline.name, "task_dep": task_dep,
-                   "actions": [failing(exc)]}
+            yield {
+                "basename": BASENAME,
+                "name": pipeline.name,
+                "task_dep": task_dep,
+                "actions": [failing(exc)],
+            }
             continue
         groups = project.root / cdc_layout.SOURCE_GROUPS
         # the source groups count by the value of the pipeline's group, the rest by content
-        values = [(groups, ("groups", declared.ref(
-            inputs.cdc.file, (*inputs.cdc.keypath, "source_group"))))] if inputs.cdc else []
+        values = (
+            [
+                (
+                    groups,
+                    (
+                        "groups",
+                        declared.ref(inputs.cdc.file, (*inputs.cdc.keypath, "source_group")),
+                    ),
+                )
+            ]
+            if inputs.cdc
+            else []
+        )
         yaml_inputs = [p for p in inputs.files(project) if p.exists() and p != groups]
-        yield declared.declare({
-            "basename": BASENAME,
-            "name": pipeline.name,
-            "doc": f"warehouse DDL of {pipeline.name}",
-            "actions": [action(GenerateWarehouse(project, inputs))],
-            "file_dep": templates,
-            "task_dep": task_dep,
-            "targets": [str(layout.output_dir(project, pipeline.name) / OBJECTS_FILE)],
-            "uptodate": [config_changed(layout.GENERATOR),
-                         Remembered("intact", OutputsIntact(project, pipeline.name)),
-                         YamlSame(yaml_inputs, project.root),
-                         *([ValuesSame(values)] if values else [])],
-            "verbosity": 2,
-        }, pipeline=pipeline.name, files=inputs.files(project),
+        yield declared.declare(
+            {
+                "basename": BASENAME,
+                "name": pipeline.name,
+                "doc": f"warehouse DDL of {pipeline.name}",
+                "actions": [action(GenerateWarehouse(project, inputs))],
+                "file_dep": templates,
+                "task_dep": task_dep,
+                "targets": [str(layout.output_dir(project, pipeline.name) / OBJECTS_FILE)],
+                "uptodate": [
+                    config_changed(layout.GENERATOR),
+                    Remembered("intact", OutputsIntact(project, pipeline.name)),
+                    YamlSame(yaml_inputs, project.root),
+                    *([ValuesSame(values)] if values else []),
+                ],
+                "verbosity": 2,
+            },
+            pipeline=pipeline.name,
+            files=inputs.files(project),
             trees=[project.root / layout.TEMPLATES],
-            values=values)
+            values=values,
+        )

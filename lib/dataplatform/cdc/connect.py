@@ -69,11 +69,17 @@ def mssql_dsn(database: Database) -> Block:
     `}`, `@`, `/`, `%`, `'`, `=` or space in a password is safe; only a `"` is not (see
     `dataplatform.cdc.lint.mssql_dsn`)."""
     server = database.server
-    parts = [("server", server.host), ("port", str(server.port)), ("user id", server.user),
-             ("database", database.database), ("app name", "dataplatform-cdc"),
-             ("password", server.password)]
-    return Block(connect_env(";".join(f"{key}={mssql_dsn_grammar.quote(value)}"
-                                      for key, value in parts)))
+    parts = [
+        ("server", server.host),
+        ("port", str(server.port)),
+        ("user id", server.user),
+        ("database", database.database),
+        ("app name", "dataplatform-cdc"),
+        ("password", server.password),
+    ]
+    return Block(
+        connect_env(";".join(f"{key}={mssql_dsn_grammar.quote(value)}" for key, value in parts))
+    )
 
 
 def _change_mapping(pipeline: CdcPipeline, env: str, database: Database, table: Table) -> str:
@@ -87,29 +93,32 @@ def _change_mapping(pipeline: CdcPipeline, env: str, database: Database, table: 
     source = {"group": group.name, "database": database.database, "table": table.qualified}
     if database.customer_id:
         source["customer_id"] = database.customer_id
-    source_literal = "{" + ", ".join(f"{blob_string(k)}: {blob_string(v)}"
-                                     for k, v in source.items()) + "}"
+    source_literal = (
+        "{" + ", ".join(f"{blob_string(k)}: {blob_string(v)}" for k, v in source.items()) + "}"
+    )
 
     def columns(names) -> str:
         return "{" + ", ".join(f"{blob_string(n)}: {blob_field('this', n)}" for n in names) + "}"
 
-    return "\n".join([
-        f"meta topic = {blob_string(topic(pipeline, env, table))}",
-        f"meta checkpoint_key = {blob_string(checkpoint_key)}",
-        "meta lsn = this.__lsn",
-        f"meta key = [{', '.join(key_parts)}].format_json(no_indent: true).string()",
-        "root.op = match this.__op {",
-        *(f"  {code} => {blob_string(letter)}" for code, letter in sorted(OPERATIONS.items())),
-        '  _ => throw("unexpected CDC operation %v".format(this.__op))',
-        "}",
-        "root.lsn = this.__lsn",
-        "root.seq = this.__seq",
-        "root.commit_time = this.__commit_time",
-        f"root.tenant = {tenant_expr}",
-        f"root.source = {source_literal}",
-        f"root.key = {columns(table.primary_key)}",
-        f"root.after = {columns([c.name for c in table.columns])}",
-    ])
+    return "\n".join(
+        [
+            f"meta topic = {blob_string(topic(pipeline, env, table))}",
+            f"meta checkpoint_key = {blob_string(checkpoint_key)}",
+            "meta lsn = this.__lsn",
+            f"meta key = [{', '.join(key_parts)}].format_json(no_indent: true).string()",
+            "root.op = match this.__op {",
+            *(f"  {code} => {blob_string(letter)}" for code, letter in sorted(OPERATIONS.items())),
+            '  _ => throw("unexpected CDC operation %v".format(this.__op))',
+            "}",
+            "root.lsn = this.__lsn",
+            "root.seq = this.__seq",
+            "root.commit_time = this.__commit_time",
+            f"root.tenant = {tenant_expr}",
+            f"root.source = {source_literal}",
+            f"root.key = {columns(table.primary_key)}",
+            f"root.after = {columns([c.name for c in table.columns])}",
+        ]
+    )
 
 
 def checkpoint_cache(pipeline: CdcPipeline) -> dict[str, Any]:
@@ -125,81 +134,120 @@ def checkpoint_cache(pipeline: CdcPipeline) -> dict[str, Any]:
             # A checkpoint never moves backwards: LSNs are fixed-width hex, so text order is
             # LSN order.
             "set_suffix": "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = "
-                          f"now() WHERE {table}.value < EXCLUDED.value",
+            f"now() WHERE {table}.value < EXCLUDED.value",
         },
     }
 
 
-def source_config(pipeline: CdcPipeline, env: str, database: Database,
-                  queries: dict[str, str]) -> dict[str, Any]:
+def source_config(
+    pipeline: CdcPipeline, env: str, database: Database, queries: dict[str, str]
+) -> dict[str, Any]:
     """`queries`: the T-SQL change query of each table, by qualified name."""
     dsn = mssql_dsn(database)
     inputs = []
     for table in pipeline.tables:
         checkpoint_key = outputs.checkpoint_key(pipeline.name, env, database, table)
-        inputs.append({
-            "label": naming.label("poll", table.schema, table.name),
-            "generate": {"interval": POLL_INTERVAL, "mapping": "root = {}"},
-            "processors": [
-                {"branch": {
-                    "processors": [{"cache": {"resource": "checkpoints", "operator": "get",
-                                              "key": checkpoint_key}}],
-                    "result_map": "meta checkpoint = content().string()",
-                }},
-                {"catch": [{"mapping": 'meta checkpoint = ""'}]},
-                {"sql_raw": {
-                    "driver": "mssql",
-                    "dsn": dsn,
-                    "query": queries[table.qualified],
-                    "args_mapping": "root = [ @checkpoint ]",
-                }},
-                {"unarchive": {"format": "json_array"}},
-                {"mapping": _change_mapping(pipeline, env, database, table)},
-            ],
-        })
+        inputs.append(
+            {
+                "label": naming.label("poll", table.schema, table.name),
+                "generate": {"interval": POLL_INTERVAL, "mapping": "root = {}"},
+                "processors": [
+                    {
+                        "branch": {
+                            "processors": [
+                                {
+                                    "cache": {
+                                        "resource": "checkpoints",
+                                        "operator": "get",
+                                        "key": checkpoint_key,
+                                    }
+                                }
+                            ],
+                            "result_map": "meta checkpoint = content().string()",
+                        }
+                    },
+                    {"catch": [{"mapping": 'meta checkpoint = ""'}]},
+                    {
+                        "sql_raw": {
+                            "driver": "mssql",
+                            "dsn": dsn,
+                            "query": queries[table.qualified],
+                            "args_mapping": "root = [ @checkpoint ]",
+                        }
+                    },
+                    {"unarchive": {"format": "json_array"}},
+                    {"mapping": _change_mapping(pipeline, env, database, table)},
+                ],
+            }
+        )
     return {
         "input": {"broker": {"inputs": inputs}},
         "cache_resources": [checkpoint_cache(pipeline)],
-        "output": {"broker": {
-            "pattern": "fan_out_sequential",
-            "outputs": [
-                {"redpanda": {"seed_brokers": [BROKERS], "topic": "${! @topic }",
-                              "key": "${! @key }", "max_in_flight": 1}},
-                {"cache": {"target": "checkpoints", "key": "${! @checkpoint_key }",
-                           "max_in_flight": 1},
-                 "processors": [{"mapping": "root = if batch_index() == batch_size() - 1 "
-                                            "{ @lsn } else { deleted() }"}]},
-            ],
-        }},
+        "output": {
+            "broker": {
+                "pattern": "fan_out_sequential",
+                "outputs": [
+                    {
+                        "redpanda": {
+                            "seed_brokers": [BROKERS],
+                            "topic": "${! @topic }",
+                            "key": "${! @key }",
+                            "max_in_flight": 1,
+                        }
+                    },
+                    {
+                        "cache": {
+                            "target": "checkpoints",
+                            "key": "${! @checkpoint_key }",
+                            "max_in_flight": 1,
+                        },
+                        "processors": [
+                            {
+                                "mapping": "root = if batch_index() == batch_size() - 1 "
+                                "{ @lsn } else { deleted() }"
+                            }
+                        ],
+                    },
+                ],
+            }
+        },
     }
 
 
 def args_mapping(statement: SinkStatement) -> str:
-    return "root = [ " + ", ".join(blob_field("this", *path) for path in statement.parameters) \
-        + " ]"
+    return (
+        "root = [ " + ", ".join(blob_field("this", *path) for path in statement.parameters) + " ]"
+    )
 
 
-def sink_config(pipeline: CdcPipeline, env: str, statements: dict[str, SinkStatement]
-                ) -> dict[str, Any]:
+def sink_config(
+    pipeline: CdcPipeline, env: str, statements: dict[str, SinkStatement]
+) -> dict[str, Any]:
     cases = []
     for table in pipeline.tables:
         statement = statements[table.qualified]
-        cases.append({
-            "check": f"this.source.table == {blob_string(table.qualified)}",
-            "output": {"sql_raw": {
-                "driver": "postgres",
-                "dsn": POSTGRES_DSN,
-                "query": statement.sql,
-                "args_mapping": args_mapping(statement),
-                "max_in_flight": 1,
-            }},
-        })
+        cases.append(
+            {
+                "check": f"this.source.table == {blob_string(table.qualified)}",
+                "output": {
+                    "sql_raw": {
+                        "driver": "postgres",
+                        "dsn": POSTGRES_DSN,
+                        "query": statement.sql,
+                        "args_mapping": args_mapping(statement),
+                        "max_in_flight": 1,
+                    }
+                },
+            }
+        )
     return {
-        "input": {"redpanda": {
-            "seed_brokers": [BROKERS],
-            "topics": [topic(pipeline, env, t) for t in pipeline.tables],
-            "consumer_group": f"cdc-sink.{pipeline.name}.{env}",
-        }},
+        "input": {
+            "redpanda": {
+                "seed_brokers": [BROKERS],
+                "topics": [topic(pipeline, env, t) for t in pipeline.tables],
+                "consumer_group": f"cdc-sink.{pipeline.name}.{env}",
+            }
+        },
         "output": {"switch": {"strict_mode": True, "cases": cases}},
     }
 

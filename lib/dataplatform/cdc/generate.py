@@ -28,6 +28,7 @@ from dataplatform.project import Project
 
 __all__ = ["CdcSource", "find_source", "generate", "load", "output_dir", "render"]
 
+
 def load(project: Project, source: CdcSource) -> CdcPipeline:
     return _load(project, source)[1]
 
@@ -82,8 +83,7 @@ class OtherPipelines:
 def render(project: Project, pipeline: CdcPipeline, inputs: list[str]) -> dict[str, str]:
     env = statements.environment(project.root / "templates")
     header = f"generated from {' and '.join(inputs)} — edit those instead"
-    files: dict[str, str] = {
-        outputs.RELATIONS_FILE: outputs.relations_listing(pipeline, header)}
+    files: dict[str, str] = {outputs.RELATIONS_FILE: outputs.relations_listing(pipeline, header)}
     queries, sinks = {}, {}
     for table in pipeline.tables:
         queries[table.qualified] = statements.source_query(env, pipeline, table)
@@ -94,13 +94,22 @@ def render(project: Project, pipeline: CdcPipeline, inputs: list[str]) -> dict[s
             if database.env != env_name:
                 continue
             config = connect.source_config(pipeline, env_name, database, queries)
-            files[outputs.source_file(pipeline.group, env_name, database)] = connect.dump(config, [
-                *yaml_header, f"Source: {database.database} on server {database.server.name}"
-                f"{f' (tenant {database.tenant})' if database.tenant else ''}, env {env_name}."])
+            files[outputs.source_file(pipeline.group, env_name, database)] = connect.dump(
+                config,
+                [
+                    *yaml_header,
+                    f"Source: {database.database} on server {database.server.name}"
+                    f"{f' (tenant {database.tenant})' if database.tenant else ''}, env {env_name}.",
+                ],
+            )
         files[outputs.sink_file(env_name)] = connect.dump(
             connect.sink_config(pipeline, env_name, sinks),
-            [*yaml_header, f"Sink: every table of {pipeline.name} into PostgreSQL schema "
-                           f"{pipeline.target_schema}, env {env_name}."])
+            [
+                *yaml_header,
+                f"Sink: every table of {pipeline.name} into PostgreSQL schema "
+                f"{pipeline.target_schema}, env {env_name}.",
+            ],
+        )
     # A config Redpanda Connect would reject is the generator's bug: fail before any write.
     connect_lint.refuse_findings(files, project.relative(output_dir(project, pipeline.name)))
     return files
@@ -111,8 +120,9 @@ def generate(project: Project, source: CdcSource) -> generated.SyncResult:
     project; validation and ownership checks all happen before the first write. (The replica
     tables' DDL is the warehouse generator's: `dataplatform.warehouse`.)"""
     doc, pipeline = _load(project, source)
-    loader.refuse_relations_of_others(doc, source.keypath, pipeline,
-                                      OtherPipelines(project, source.pipeline).holder)
+    loader.refuse_relations_of_others(
+        doc, source.keypath, pipeline, OtherPipelines(project, source.pipeline).holder
+    )
     input_paths = [project.root / SOURCE_GROUPS, source.file]
     displays = [project.relative(p) for p in input_paths]
     files = render(project, pipeline, [displays[1], displays[0]])
@@ -126,9 +136,15 @@ def generate(project: Project, source: CdcSource) -> generated.SyncResult:
         generated.assert_owned(dbt_dir, dbt_files, dbt_manifest, project.root)
     result = generated.sync(output_dir(project, source.pipeline), files, inputs, GENERATOR)
     if dbt_files is not None:
-        staged = generated.sync(dbt_dir, dbt_files, inputs, GENERATOR,
-                                manifest_path=dbt_manifest, shared_with_people=True,
-                                shown_from=project.root)
+        staged = generated.sync(
+            dbt_dir,
+            dbt_files,
+            inputs,
+            GENERATOR,
+            manifest_path=dbt_manifest,
+            shared_with_people=True,
+            shown_from=project.root,
+        )
         result.written += [f"dbt/{p}" for p in staged.written]
         result.unchanged += staged.unchanged
         result.removed += [f"dbt/{p}" for p in staged.removed]

@@ -28,8 +28,10 @@ class CdcSource:
 def find_source(directory: Path, manifest_has_cdc: bool) -> CdcSource | None:
     separate = directory / SEPARATE_FILE
     if manifest_has_cdc and separate.exists():
-        raise UserError(f"{directory.name}: both pipeline.yaml (cdc:) and config/cdc.yaml define "
-                        "CDC — keep one of them")
+        raise UserError(
+            f"{directory.name}: both pipeline.yaml (cdc:) and config/cdc.yaml define "
+            "CDC — keep one of them"
+        )
     if manifest_has_cdc:
         return CdcSource(directory.name, directory / PIPELINE_FILE, ("cdc",))
     if separate.exists():

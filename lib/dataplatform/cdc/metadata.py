@@ -31,14 +31,41 @@ class MetadataColumn:
 
 
 COLUMNS: tuple[MetadataColumn, ...] = (
-    MetadataColumn("__cdc_operation", OPERATION, "char(1)", "char(1)", False, "'c'", "op", TEXT,
-                   "cdc_operation"),
+    MetadataColumn(
+        "__cdc_operation",
+        OPERATION,
+        "char(1)",
+        "char(1)",
+        False,
+        "'c'",
+        "op",
+        TEXT,
+        "cdc_operation",
+    ),
     MetadataColumn("__cdc_lsn", LSN, "bytea", "blob", False, "'\\x'::bytea", "lsn", HEX, None),
     MetadataColumn("__cdc_seq", SEQ, "bytea", "blob", False, "'\\x'::bytea", "seq", HEX, None),
-    MetadataColumn("__cdc_commit_time", COMMITTED, "timestamp(3)", "timestamp", True, None,
-                   "commit_time", TEXT, "cdc_committed_at"),
-    MetadataColumn("__cdc_loaded_at", LOADED, "timestamptz", "timestamptz", False, "now()",
-                   None, TEXT, "cdc_loaded_at"),
+    MetadataColumn(
+        "__cdc_commit_time",
+        COMMITTED,
+        "timestamp(3)",
+        "timestamp",
+        True,
+        None,
+        "commit_time",
+        TEXT,
+        "cdc_committed_at",
+    ),
+    MetadataColumn(
+        "__cdc_loaded_at",
+        LOADED,
+        "timestamptz",
+        "timestamptz",
+        False,
+        "now()",
+        None,
+        TEXT,
+        "cdc_loaded_at",
+    ),
 )
 WRITTEN = tuple(c for c in COLUMNS if c.message_field)  # from the message, in this order
 STAGED = tuple(c for c in COLUMNS if c.staging)

@@ -12,17 +12,36 @@ PG_IDENTIFIER_MAX_BYTES = 63
 _NOT_TOPIC = re.compile(r"[^a-zA-Z0-9._-]+")
 _NOT_LABEL = re.compile(r"[^a-z0-9_]+")
 # Letters NFKD does not decompose into ASCII.
-_FOLD = str.maketrans({
-    "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss", "ð": "d", "Ð": "D", "þ": "th",
-    "Þ": "TH", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "œ": "oe", "Œ": "OE", "ı": "i",
-})
+_FOLD = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "AE",
+        "ß": "ss",
+        "ð": "d",
+        "Ð": "D",
+        "þ": "th",
+        "Þ": "TH",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "œ": "oe",
+        "Œ": "OE",
+        "ı": "i",
+    }
+)
 
 
 def transliterate(text: str) -> str:
     """ASCII spelling of `text`: `Årsak` → `Arsak`, `Søknad` → `Soknad`, `Straße` → `Strasse`."""
     folded = unicodedata.normalize("NFKD", text.translate(_FOLD))
-    return "".join(ch for ch in folded if not unicodedata.combining(ch)).encode(
-        "ascii", "ignore").decode()
+    return (
+        "".join(ch for ch in folded if not unicodedata.combining(ch))
+        .encode("ascii", "ignore")
+        .decode()
+    )
 
 
 def topic_part(text: str) -> str:
@@ -48,8 +67,10 @@ def pg_identifier_problem(name: str) -> str | None:
     if not name:
         return "is empty"
     if len(name.encode()) > PG_IDENTIFIER_MAX_BYTES:
-        return (f"is {len(name.encode())} bytes long; PostgreSQL truncates identifiers to "
-                f"{PG_IDENTIFIER_MAX_BYTES}")
+        return (
+            f"is {len(name.encode())} bytes long; PostgreSQL truncates identifiers to "
+            f"{PG_IDENTIFIER_MAX_BYTES}"
+        )
     return None
 
 

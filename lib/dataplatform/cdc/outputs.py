@@ -63,7 +63,7 @@ RELATIONS_FILE = "relations.txt"
 
 def primary_key_name(table: Table) -> str:
     """The name of a target table's primary-key constraint (an index: a relation too)."""
-    return f"{table.target_table}_pkey"[:naming.PG_IDENTIFIER_MAX_BYTES]
+    return f"{table.target_table}_pkey"[: naming.PG_IDENTIFIER_MAX_BYTES]
 
 
 def outputs_of_group(group: SourceGroup) -> Iterator[tuple[Output, Database]]:
@@ -83,18 +83,27 @@ def outputs_of_pipeline(pipeline: CdcPipeline) -> Iterator[tuple[Output, Table]]
     for table in pipeline.tables:
         path = warehouse.object_file("table", schema, table.target_table)
         yield Output("generated file", f"{folder}/{path}"), table
-        for relation in (table.target_table, primary_key_name(table),
-                         *history_relations(table)):
+        for relation in (table.target_table, primary_key_name(table), *history_relations(table)):
             # dbt and DuckDB fold case; PostgreSQL relations share one namespace per schema
             yield Output(RELATION, f"{schema}.{relation}", f"{schema}.{relation}".lower()), table
-        yield Output("SQL Server capture instance", table.capture_instance,
-                     table.capture_instance.lower()), table
+        yield (
+            Output(
+                "SQL Server capture instance",
+                table.capture_instance,
+                table.capture_instance.lower(),
+            ),
+            table,
+        )
         for env in pipeline.group.environments:
             yield Output("Kafka topic", topic(pipeline.name, env, table)), table
             for database in pipeline.group.databases:
                 if database.env == env:
-                    yield Output("checkpoint key", checkpoint_key(pipeline.name, env, database,
-                                                                  table)), table
+                    yield (
+                        Output(
+                            "checkpoint key", checkpoint_key(pipeline.name, env, database, table)
+                        ),
+                        table,
+                    )
 
 
 def history_relations(table: Table) -> tuple[str, ...]:
@@ -115,9 +124,13 @@ def reserved_outputs(pipeline: CdcPipeline) -> dict[tuple[str, str], str]:
 def relations_listing(pipeline: CdcPipeline, header: str) -> str:
     """`relation<TAB>table` a line: each PostgreSQL relation the pipeline writes (as compared)
     and the source table it comes from."""
-    lines = sorted({f"{output.key[1]}\t{table.qualified}"
-                    for output, table in outputs_of_pipeline(pipeline)
-                    if output.kind == RELATION})
+    lines = sorted(
+        {
+            f"{output.key[1]}\t{table.qualified}"
+            for output, table in outputs_of_pipeline(pipeline)
+            if output.kind == RELATION
+        }
+    )
     return "".join(f"{line}\n" for line in [f"# {header}", *lines])
 
 
@@ -127,9 +140,9 @@ def read_relations(text: str) -> dict[str, str]:
     return {pair[0]: pair[1] for pair in pairs if len(pair) == 2}
 
 
-def first_collision(outputs: Iterable[tuple[Output, T]],
-                    reserved: dict[tuple[str, str], str] | None = None
-                    ) -> tuple[Output, T | str, T] | None:
+def first_collision(
+    outputs: Iterable[tuple[Output, T]], reserved: dict[tuple[str, str], str] | None = None
+) -> tuple[Output, T | str, T] | None:
     """The first output two different inputs share: (output, first input, second input).
     A reserved name's first input is the text saying what holds it."""
     seen: dict[tuple[str, str], T | str] = dict(reserved or {})

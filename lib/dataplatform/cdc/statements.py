@@ -60,26 +60,40 @@ class SinkStatement:
 def _target_columns(pipeline: CdcPipeline, table: Table) -> list[dict]:
     columns = []
     if pipeline.adds_tenant_column:
-        columns.append({"name": pipeline.tenant_column, "type": "text", "nullable": False,
-                        "key": True, "source": None})
+        columns.append(
+            {
+                "name": pipeline.tenant_column,
+                "type": "text",
+                "nullable": False,
+                "key": True,
+                "source": None,
+            }
+        )
     for column in table.columns:
-        columns.append({"name": column.name, "type": column.target_type,
-                        "nullable": column.nullable, "key": column.name in table.primary_key,
-                        "source": column})
+        columns.append(
+            {
+                "name": column.name,
+                "type": column.target_type,
+                "nullable": column.nullable,
+                "key": column.name in table.primary_key,
+                "source": column,
+            }
+        )
     return columns
 
 
 def key_columns(pipeline: CdcPipeline, table: Table) -> list[str]:
     return ([pipeline.tenant_column] if pipeline.adds_tenant_column else []) + list(
-        table.primary_key)
+        table.primary_key
+    )
 
 
 def replica_columns(pipeline: CdcPipeline, table: Table) -> list[tuple[str, str, bool, str | None]]:
     """Every column of a table's PostgreSQL replica, in order: (name, type, nullable,
     default). The warehouse generator makes the table from these (see `key_columns`)."""
-    return [(c["name"], c["type"], c["nullable"], None)
-            for c in _target_columns(pipeline, table)] + [
-        (c.name, c.postgres, c.nullable, c.default) for c in metadata.COLUMNS]
+    return [
+        (c["name"], c["type"], c["nullable"], None) for c in _target_columns(pipeline, table)
+    ] + [(c.name, c.postgres, c.nullable, c.default) for c in metadata.COLUMNS]
 
 
 def _tenant_filter(pipeline: CdcPipeline, table: Table) -> str | None:
@@ -88,16 +102,22 @@ def _tenant_filter(pipeline: CdcPipeline, table: Table) -> str | None:
         return None
     column = table.column(group.tenant_column or "")
     numeric = column.source_type.is_numeric
-    values = ", ".join(v if numeric and v.lstrip("-").isdigit() else naming.tsql_string(v)
-                       for v in group.include_tenants)
+    values = ", ".join(
+        v if numeric and v.lstrip("-").isdigit() else naming.tsql_string(v)
+        for v in group.include_tenants
+    )
     return f"c.{naming.tsql_quote(column.name)} IN ({values})"
 
 
 def source_query(env: jinja2.Environment, pipeline: CdcPipeline, table: Table) -> str:
     """T-SQL returning the table's changes after the checkpoint (`?`, an LSN in hex or '')."""
-    columns = [{"expression": types.source_expression(f"c.{naming.tsql_quote(c.name)}",
-                                                      c.source_type),
-                "alias": naming.tsql_quote(c.name)} for c in table.columns]
+    columns = [
+        {
+            "expression": types.source_expression(f"c.{naming.tsql_quote(c.name)}", c.source_type),
+            "alias": naming.tsql_quote(c.name),
+        }
+        for c in table.columns
+    ]
     return env.get_template("cdc/source_changes.sql.j2").render(
         capture_instance=naming.tsql_string(table.capture_instance),
         function=naming.tsql_quote(f"fn_cdc_get_all_changes_{table.capture_instance}"),
@@ -106,8 +126,7 @@ def source_query(env: jinja2.Environment, pipeline: CdcPipeline, table: Table) -
     )
 
 
-def sink_statement(env: jinja2.Environment, pipeline: CdcPipeline, table: Table
-                   ) -> SinkStatement:
+def sink_statement(env: jinja2.Environment, pipeline: CdcPipeline, table: Table) -> SinkStatement:
     parameters: list[tuple[str, ...]] = []
 
     def placeholder(path: tuple[str, ...]) -> str:
@@ -120,22 +139,29 @@ def sink_statement(env: jinja2.Environment, pipeline: CdcPipeline, table: Table
         if source is None:
             value = f"CAST({placeholder(('tenant',))} AS text)"
         else:
-            value = types.sink_expression(placeholder(("after", c["name"])), source.source_type,
-                                          c["type"])
+            value = types.sink_expression(
+                placeholder(("after", c["name"])), source.source_type, c["type"]
+            )
         columns.append({"sql": naming.pg_quote(c["name"]), "value": value})
     data_columns = [c["sql"] for c in columns]
     written = [naming.pg_quote(m.name) for m in metadata.WRITTEN]
     for m in metadata.WRITTEN:
         value = placeholder((str(m.message_field),))
-        columns.append({"sql": naming.pg_quote(m.name),
-                        "value": types.cast_from_message(value, m.travels_as, m.postgres)})
+        columns.append(
+            {
+                "sql": naming.pg_quote(m.name),
+                "value": types.cast_from_message(value, m.travels_as, m.postgres),
+            }
+        )
     keys = [naming.pg_quote(k) for k in key_columns(pipeline, table)]
     sql = env.get_template("cdc/sink_apply.sql.j2").render(
         table=qualified(pipeline, table.target_table),
         columns=columns,
         key_columns=keys,
-        position_columns=[naming.pg_quote(metadata.column(role).name)
-                  for role in (metadata.LSN, metadata.SEQ, metadata.OPERATION)],
+        position_columns=[
+            naming.pg_quote(metadata.column(role).name)
+            for role in (metadata.LSN, metadata.SEQ, metadata.OPERATION)
+        ],
         loaded=naming.pg_quote(metadata.column(metadata.LOADED).name),
         operation_order=[(letter, code) for code, letter in sorted(OPERATIONS.items())],
         insert_columns=data_columns + written,

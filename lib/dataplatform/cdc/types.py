@@ -72,14 +72,14 @@ class TypeRecord:
     def rule(self) -> str:
         """The PostgreSQL side as the README states it."""
         if self.shape == DECIMAL:
-            return (f"{self.postgres.format(precision='p', scale='s')} "
-                    f"({self.default},0 by default)")
+            return f"{self.postgres.format(precision='p', scale='s')} ({self.default},0 by default)"
         if self.shape == FLOAT:
-            return (f"{self.postgres} for {self.name}(1–24), else {self.wide} "
-                    f"({self.name} alone is {self.name}({self.default}))")
+            return (
+                f"{self.postgres} for {self.name}(1–24), else {self.wide} "
+                f"({self.name} alone is {self.name}({self.default}))"
+            )
         if self.shape == FRACTIONAL:
-            return (f"{self.postgres.format(precision='min(p,6)')} "
-                    f"({self.default} by default)")
+            return f"{self.postgres.format(precision='min(p,6)')} ({self.default} by default)"
         if self.shape == LENGTH:
             wide = f"; (max) → {self.wide}" if self.wide else ""
             return f"{self.postgres.format(length='n')} (n ≤ {self.limit}, 1 by default){wide}"
@@ -152,8 +152,13 @@ def _length(record: TypeRecord, t: MssqlType) -> str:
     return record.postgres.format(length=length)
 
 
-_SHAPES = {FIXED: _fixed, DECIMAL: _decimal, FLOAT: _float, FRACTIONAL: _fractional,
-           LENGTH: _length}
+_SHAPES = {
+    FIXED: _fixed,
+    DECIMAL: _decimal,
+    FLOAT: _float,
+    FRACTIONAL: _fractional,
+    LENGTH: _length,
+}
 
 _EXACT = "CONVERT(varchar(50), {})"
 # money with style 2: four decimals (the default style 0 rounds to two, losing cents' parts).
@@ -165,99 +170,313 @@ _UNICODE = "CONVERT(nvarchar(max), {})"
 _S = Sample
 
 RECORDS: tuple[TypeRecord, ...] = (
-    TypeRecord("bit", "boolean", BOOLEAN, numeric=True, samples=(
-        _S("bit", "boolean", True, "true"),)),
-    TypeRecord("tinyint", "smallint", NUMBER, numeric=True, samples=(
-        _S("tinyint", "smallint", 255, "255"),)),
-    TypeRecord("smallint", "smallint", NUMBER, numeric=True, samples=(
-        _S("smallint", "smallint", -32768, "-32768"),)),
-    TypeRecord("int", "integer", NUMBER, numeric=True, samples=(
-        _S("int", "integer", 2147483647, "2147483647"),)),
-    TypeRecord("bigint", "bigint", NUMBER, numeric=True, samples=(
-        _S("bigint", "bigint", -9223372036854775808, "-9223372036854775808"),)),
-    TypeRecord("decimal", "numeric({precision},{scale})", TEXT, shape=DECIMAL, read=_EXACT,
-               numeric=True, default=18, samples=(
-        _S("decimal(38,10)", "numeric(38,10)", "1234567890123456789012345678.0123456789",
-           "1234567890123456789012345678.0123456789"),
-        _S("decimal", "numeric(18,0)", "-999999999999999999", "-999999999999999999"))),
-    TypeRecord("numeric", "numeric({precision},{scale})", TEXT, shape=DECIMAL, read=_EXACT,
-               numeric=True, default=18, samples=(
-        _S("numeric(9,2)", "numeric(9,2)", "1234567.89", "1234567.89"),)),
-    TypeRecord("money", "numeric(19,4)", TEXT, read=_MONEY, samples=(
-        _S("money", "numeric(19,4)", "922337203685477.5807", "922337203685477.5807"),)),
-    TypeRecord("smallmoney", "numeric(10,4)", TEXT, read=_MONEY, samples=(
-        _S("smallmoney", "numeric(10,4)", "-214748.3648", "-214748.3648"),)),
-    TypeRecord("float", "real", NUMBER, shape=FLOAT, aliases=("double precision",),
-               wide="double precision", default=53, samples=(
-        _S("float", "double precision", 1.5e300, "1.5e+300"),
-        _S("float(24)", "real", 0.5, "0.5"))),
-    TypeRecord("real", "real", NUMBER, samples=(
-        _S("real", "real", 3.25, "3.25"),)),
-    TypeRecord("date", "date", TEXT, read="CONVERT(char(10), {}, 23)", samples=(
-        _S("date", "date", "2026-11-20", "2026-11-20"),)),
-    TypeRecord("time", "time({precision})", TEXT, shape=FRACTIONAL,
-               read="CONVERT(varchar(16), {})", default=7, samples=(
-        _S("time(3)", "time(3)", "23:59:58.123", "23:59:58.123"),
-        _S("time", "time(6)", "23:59:58.1234567", "23:59:58.123457"))),
-    TypeRecord("datetime", "timestamp(3)", TEXT, read=_DATETIME, samples=(
-        _S("datetime", "timestamp(3)", "2026-01-02T03:04:05.677", "2026-01-02 03:04:05.677"),)),
-    TypeRecord("datetime2", "timestamp({precision})", TEXT, shape=FRACTIONAL, read=_DATETIME,
-               default=7, samples=(
-        _S("datetime2(7)", "timestamp(6)", "2026-01-02T03:04:05.1234567",
-           "2026-01-02 03:04:05.123457"),
-        _S("datetime2(0)", "timestamp(0)", "2026-01-02T03:04:05", "2026-01-02 03:04:05"))),
-    TypeRecord("smalldatetime", "timestamp(0)", TEXT, read=_DATETIME, samples=(
-        _S("smalldatetime", "timestamp(0)", "2026-01-02T03:04:00", "2026-01-02 03:04:00"),)),
-    TypeRecord("datetimeoffset", "timestamptz({precision})", TEXT, shape=FRACTIONAL,
-               read="CONVERT(varchar(34), {}, 127)", default=7, samples=(
-        _S("datetimeoffset(2)", "timestamptz(2)", "2026-01-02T03:04:05.12+02:00",
-           "2026-01-02 01:04:05.12+00"),)),
-    TypeRecord("char", "char({length})", TEXT, shape=LENGTH, limit=8000, instead="varchar",
-               samples=(_S("char(5)", "char(5)", "ab   ", "ab"),)),
-    TypeRecord("varchar", "varchar({length})", TEXT, shape=LENGTH, limit=8000, wide="text",
-               samples=(
-        _S("varchar(20)", "varchar(20)", "it's; \"quoted\"", "it's; \"quoted\""),
-        _S("varchar(max)", "text", "long " * 3, "long " * 3))),
-    TypeRecord("nchar", "char({length})", TEXT, shape=LENGTH, limit=4000, instead="nvarchar",
-               samples=(_S("nchar(3)", "char(3)", "Åøé", "Åøé"),)),
-    TypeRecord("nvarchar", "varchar({length})", TEXT, shape=LENGTH, limit=4000, wide="text",
-               samples=(
-        _S("nvarchar(10)", "varchar(10)", "Fraværs✓", "Fraværs✓"),
-        _S("nvarchar(max)", "text", "日本語 text", "日本語 text"))),
-    TypeRecord("text", "text", TEXT, samples=(
-        _S("text", "text", "plain", "plain"),)),
-    TypeRecord("ntext", "text", TEXT, samples=(
-        _S("ntext", "text", "Ærlig", "Ærlig"),)),
-    TypeRecord("binary", "bytea", HEX, shape=LENGTH, read=_BINARY, limit=8000,
-               instead="varbinary", samples=(
-        _S("binary(4)", "bytea", "0x00FF10AB", "\\x00ff10ab"),)),
-    TypeRecord("varbinary", "bytea", HEX, shape=LENGTH, read=_BINARY, limit=8000, wide="bytea",
-               samples=(
-        _S("varbinary(8)", "bytea", "0xDEADBEEF", "\\xdeadbeef"),
-        _S("varbinary(max)", "bytea", "0x", "\\x"))),
-    TypeRecord("image", "bytea", HEX, read=_BINARY, samples=(
-        _S("image", "bytea", "0x89504E47", "\\x89504e47"),)),
-    TypeRecord("uniqueidentifier", "uuid", TEXT, read="CONVERT(char(36), {})", samples=(
-        _S("uniqueidentifier", "uuid", "6F1C2A4E-8D1B-4C55-9A7E-3B2F0C9D1E01",
-           "6f1c2a4e-8d1b-4c55-9a7e-3b2f0c9d1e01"),)),
-    TypeRecord("xml", "xml", TEXT, read=_UNICODE, samples=(
-        _S("xml", "xml", "<a b=\"1\">x</a>", "<a b=\"1\">x</a>"),)),
-    TypeRecord("rowversion", "bytea", HEX, read=_BINARY, samples=(
-        _S("rowversion", "bytea", "0x00000000000007D1", "\\x00000000000007d1"),)),
-    TypeRecord("timestamp", "bytea", HEX, read=_BINARY, samples=(
-        _S("timestamp", "bytea", "0x00000000000007D2", "\\x00000000000007d2"),)),
-    TypeRecord("sysname", "varchar(128)", TEXT, samples=(
-        _S("sysname", "varchar(128)", "dbo", "dbo"),)),
-    TypeRecord("sql_variant", "text", TEXT, read=_UNICODE, samples=(
-        _S("sql_variant", "text", "42", "42"),)),
-    TypeRecord("hierarchyid", "text", TEXT, read="{}.ToString()", samples=(
-        _S("hierarchyid", "text", "/1/3/", "/1/3/"),)),
-    TypeRecord("geography", "bytea", HEX, read=_SPATIAL, samples=(
-        _S("geography", "bytea", "0x0101000000000000000000F03F0000000000000040",
-           "\\x0101000000000000000000f03f0000000000000040"),)),
-    TypeRecord("geometry", "bytea", HEX, read=_SPATIAL, samples=(
-        _S("geometry", "bytea", "0x010100000000000000000000000000000000000000",
-           "\\x010100000000000000000000000000000000000000"),)),
+    TypeRecord(
+        "bit", "boolean", BOOLEAN, numeric=True, samples=(_S("bit", "boolean", True, "true"),)
+    ),
+    TypeRecord(
+        "tinyint",
+        "smallint",
+        NUMBER,
+        numeric=True,
+        samples=(_S("tinyint", "smallint", 255, "255"),),
+    ),
+    TypeRecord(
+        "smallint",
+        "smallint",
+        NUMBER,
+        numeric=True,
+        samples=(_S("smallint", "smallint", -32768, "-32768"),),
+    ),
+    TypeRecord(
+        "int",
+        "integer",
+        NUMBER,
+        numeric=True,
+        samples=(_S("int", "integer", 2147483647, "2147483647"),),
+    ),
+    TypeRecord(
+        "bigint",
+        "bigint",
+        NUMBER,
+        numeric=True,
+        samples=(_S("bigint", "bigint", -9223372036854775808, "-9223372036854775808"),),
+    ),
+    TypeRecord(
+        "decimal",
+        "numeric({precision},{scale})",
+        TEXT,
+        shape=DECIMAL,
+        read=_EXACT,
+        numeric=True,
+        default=18,
+        samples=(
+            _S(
+                "decimal(38,10)",
+                "numeric(38,10)",
+                "1234567890123456789012345678.0123456789",
+                "1234567890123456789012345678.0123456789",
+            ),
+            _S("decimal", "numeric(18,0)", "-999999999999999999", "-999999999999999999"),
+        ),
+    ),
+    TypeRecord(
+        "numeric",
+        "numeric({precision},{scale})",
+        TEXT,
+        shape=DECIMAL,
+        read=_EXACT,
+        numeric=True,
+        default=18,
+        samples=(_S("numeric(9,2)", "numeric(9,2)", "1234567.89", "1234567.89"),),
+    ),
+    TypeRecord(
+        "money",
+        "numeric(19,4)",
+        TEXT,
+        read=_MONEY,
+        samples=(_S("money", "numeric(19,4)", "922337203685477.5807", "922337203685477.5807"),),
+    ),
+    TypeRecord(
+        "smallmoney",
+        "numeric(10,4)",
+        TEXT,
+        read=_MONEY,
+        samples=(_S("smallmoney", "numeric(10,4)", "-214748.3648", "-214748.3648"),),
+    ),
+    TypeRecord(
+        "float",
+        "real",
+        NUMBER,
+        shape=FLOAT,
+        aliases=("double precision",),
+        wide="double precision",
+        default=53,
+        samples=(
+            _S("float", "double precision", 1.5e300, "1.5e+300"),
+            _S("float(24)", "real", 0.5, "0.5"),
+        ),
+    ),
+    TypeRecord("real", "real", NUMBER, samples=(_S("real", "real", 3.25, "3.25"),)),
+    TypeRecord(
+        "date",
+        "date",
+        TEXT,
+        read="CONVERT(char(10), {}, 23)",
+        samples=(_S("date", "date", "2026-11-20", "2026-11-20"),),
+    ),
+    TypeRecord(
+        "time",
+        "time({precision})",
+        TEXT,
+        shape=FRACTIONAL,
+        read="CONVERT(varchar(16), {})",
+        default=7,
+        samples=(
+            _S("time(3)", "time(3)", "23:59:58.123", "23:59:58.123"),
+            _S("time", "time(6)", "23:59:58.1234567", "23:59:58.123457"),
+        ),
+    ),
+    TypeRecord(
+        "datetime",
+        "timestamp(3)",
+        TEXT,
+        read=_DATETIME,
+        samples=(
+            _S("datetime", "timestamp(3)", "2026-01-02T03:04:05.677", "2026-01-02 03:04:05.677"),
+        ),
+    ),
+    TypeRecord(
+        "datetime2",
+        "timestamp({precision})",
+        TEXT,
+        shape=FRACTIONAL,
+        read=_DATETIME,
+        default=7,
+        samples=(
+            _S(
+                "datetime2(7)",
+                "timestamp(6)",
+                "2026-01-02T03:04:05.1234567",
+                "2026-01-02 03:04:05.123457",
+            ),
+            _S("datetime2(0)", "timestamp(0)", "2026-01-02T03:04:05", "2026-01-02 03:04:05"),
+        ),
+    ),
+    TypeRecord(
+        "smalldatetime",
+        "timestamp(0)",
+        TEXT,
+        read=_DATETIME,
+        samples=(
+            _S("smalldatetime", "timestamp(0)", "2026-01-02T03:04:00", "2026-01-02 03:04:00"),
+        ),
+    ),
+    TypeRecord(
+        "datetimeoffset",
+        "timestamptz({precision})",
+        TEXT,
+        shape=FRACTIONAL,
+        read="CONVERT(varchar(34), {}, 127)",
+        default=7,
+        samples=(
+            _S(
+                "datetimeoffset(2)",
+                "timestamptz(2)",
+                "2026-01-02T03:04:05.12+02:00",
+                "2026-01-02 01:04:05.12+00",
+            ),
+        ),
+    ),
+    TypeRecord(
+        "char",
+        "char({length})",
+        TEXT,
+        shape=LENGTH,
+        limit=8000,
+        instead="varchar",
+        samples=(_S("char(5)", "char(5)", "ab   ", "ab"),),
+    ),
+    TypeRecord(
+        "varchar",
+        "varchar({length})",
+        TEXT,
+        shape=LENGTH,
+        limit=8000,
+        wide="text",
+        samples=(
+            _S("varchar(20)", "varchar(20)", 'it\'s; "quoted"', 'it\'s; "quoted"'),
+            _S("varchar(max)", "text", "long " * 3, "long " * 3),
+        ),
+    ),
+    TypeRecord(
+        "nchar",
+        "char({length})",
+        TEXT,
+        shape=LENGTH,
+        limit=4000,
+        instead="nvarchar",
+        samples=(_S("nchar(3)", "char(3)", "Åøé", "Åøé"),),
+    ),
+    TypeRecord(
+        "nvarchar",
+        "varchar({length})",
+        TEXT,
+        shape=LENGTH,
+        limit=4000,
+        wide="text",
+        samples=(
+            _S("nvarchar(10)", "varchar(10)", "Fraværs✓", "Fraværs✓"),
+            _S("nvarchar(max)", "text", "日本語 text", "日本語 text"),
+        ),
+    ),
+    TypeRecord("text", "text", TEXT, samples=(_S("text", "text", "plain", "plain"),)),
+    TypeRecord("ntext", "text", TEXT, samples=(_S("ntext", "text", "Ærlig", "Ærlig"),)),
+    TypeRecord(
+        "binary",
+        "bytea",
+        HEX,
+        shape=LENGTH,
+        read=_BINARY,
+        limit=8000,
+        instead="varbinary",
+        samples=(_S("binary(4)", "bytea", "0x00FF10AB", "\\x00ff10ab"),),
+    ),
+    TypeRecord(
+        "varbinary",
+        "bytea",
+        HEX,
+        shape=LENGTH,
+        read=_BINARY,
+        limit=8000,
+        wide="bytea",
+        samples=(
+            _S("varbinary(8)", "bytea", "0xDEADBEEF", "\\xdeadbeef"),
+            _S("varbinary(max)", "bytea", "0x", "\\x"),
+        ),
+    ),
+    TypeRecord(
+        "image",
+        "bytea",
+        HEX,
+        read=_BINARY,
+        samples=(_S("image", "bytea", "0x89504E47", "\\x89504e47"),),
+    ),
+    TypeRecord(
+        "uniqueidentifier",
+        "uuid",
+        TEXT,
+        read="CONVERT(char(36), {})",
+        samples=(
+            _S(
+                "uniqueidentifier",
+                "uuid",
+                "6F1C2A4E-8D1B-4C55-9A7E-3B2F0C9D1E01",
+                "6f1c2a4e-8d1b-4c55-9a7e-3b2f0c9d1e01",
+            ),
+        ),
+    ),
+    TypeRecord(
+        "xml",
+        "xml",
+        TEXT,
+        read=_UNICODE,
+        samples=(_S("xml", "xml", '<a b="1">x</a>', '<a b="1">x</a>'),),
+    ),
+    TypeRecord(
+        "rowversion",
+        "bytea",
+        HEX,
+        read=_BINARY,
+        samples=(_S("rowversion", "bytea", "0x00000000000007D1", "\\x00000000000007d1"),),
+    ),
+    TypeRecord(
+        "timestamp",
+        "bytea",
+        HEX,
+        read=_BINARY,
+        samples=(_S("timestamp", "bytea", "0x00000000000007D2", "\\x00000000000007d2"),),
+    ),
+    TypeRecord(
+        "sysname", "varchar(128)", TEXT, samples=(_S("sysname", "varchar(128)", "dbo", "dbo"),)
+    ),
+    TypeRecord(
+        "sql_variant", "text", TEXT, read=_UNICODE, samples=(_S("sql_variant", "text", "42", "42"),)
+    ),
+    TypeRecord(
+        "hierarchyid",
+        "text",
+        TEXT,
+        read="{}.ToString()",
+        samples=(_S("hierarchyid", "text", "/1/3/", "/1/3/"),),
+    ),
+    TypeRecord(
+        "geography",
+        "bytea",
+        HEX,
+        read=_SPATIAL,
+        samples=(
+            _S(
+                "geography",
+                "bytea",
+                "0x0101000000000000000000F03F0000000000000040",
+                "\\x0101000000000000000000f03f0000000000000040",
+            ),
+        ),
+    ),
+    TypeRecord(
+        "geometry",
+        "bytea",
+        HEX,
+        read=_SPATIAL,
+        samples=(
+            _S(
+                "geometry",
+                "bytea",
+                "0x010100000000000000000000000000000000000000",
+                "\\x010100000000000000000000000000000000000000",
+            ),
+        ),
+    ),
 )
 BY_NAME = {record.name: record for record in RECORDS}
 _ALIASES = {alias: record.name for record in RECORDS for alias in record.aliases}
@@ -277,8 +496,10 @@ def parse(text: str) -> MssqlType:
 def postgres_type(t: MssqlType) -> str:
     """The PostgreSQL type for `t`, keeping length, precision and scale."""
     if t.record is None:
-        raise TypeProblem(f"unknown SQL Server type {t.name!r} — known types: "
-                          f"{', '.join(KNOWN)}; or set target_type for the column")
+        raise TypeProblem(
+            f"unknown SQL Server type {t.name!r} — known types: "
+            f"{', '.join(KNOWN)}; or set target_type for the column"
+        )
     return t.record.postgres_type(t)
 
 

@@ -47,24 +47,33 @@ def status(c):
     project = find_project()
     namespace, current = _current(project)
     registry = settings.registry(project.root)
-    records = housekeeping.survey(engine.client().api, namespace, current, registry,
-                                  project.root)
+    records = housekeeping.survey(engine.client().api, namespace, current, registry, project.root)
     now = datetime.now(tz=UTC)
     table = Table(title=f"images of {namespace}", title_justify="left")
     for column in ("image", "fingerprint", "size", "age", "current", "registry", "used by"):
         table.add_column(column, justify="right" if column in ("size", "age") else "left")
     for r in records:
-        table.add_row(r.name, r.short, human_size(r.size),
-                      human_age((now - r.created).total_seconds()), _mark(r.current),
-                      _mark(r.in_registry) if registry else "—",
-                      ", ".join([*r.used_by, *(f"current in {c}" for c in r.current_in)]))
-    missing = [name for name, digest in current.items()
-               if digest and not any(r.name == name and r.fingerprint == digest for r in records)]
+        table.add_row(
+            r.name,
+            r.short,
+            human_size(r.size),
+            human_age((now - r.created).total_seconds()),
+            _mark(r.current),
+            _mark(r.in_registry) if registry else "—",
+            ", ".join([*r.used_by, *(f"current in {c}" for c in r.current_in)]),
+        )
+    missing = [
+        name
+        for name, digest in current.items()
+        if digest and not any(r.name == name and r.fingerprint == digest for r in records)
+    ]
     console.print(table)
     total = sum(r.size for r in records)
-    console.print(f"{len(records)} image(s), {human_size(total)}; "
-                  f"{sum(1 for r in records if r.current is False)} superseded"
-                  + (f"; not built yet: {', '.join(missing)} (run doit)" if missing else ""))
+    console.print(
+        f"{len(records)} image(s), {human_size(total)}; "
+        f"{sum(1 for r in records if r.current is False)} superseded"
+        + (f"; not built yet: {', '.join(missing)} (run doit)" if missing else "")
+    )
 
 
 @command(
@@ -86,17 +95,25 @@ def clean(c, older_than="7d", dry_run=False):
     records = housekeeping.survey(api, namespace, current, here=project.root)
     for record in records:
         if record.current is False and record.current_in:
-            console.print(f"keeping {record.name} fp-{record.short}: current in "
-                          f"{', '.join(record.current_in)}", markup=False)
+            console.print(
+                f"keeping {record.name} fp-{record.short}: current in "
+                f"{', '.join(record.current_in)}",
+                markup=False,
+            )
     doomed = housekeeping.removable(records, threshold)
     if not doomed:
-        console.print(f"nothing to clean: no superseded image of {namespace} older than "
-                      f"{older_than} that no container or other checkout uses")
+        console.print(
+            f"nothing to clean: no superseded image of {namespace} older than "
+            f"{older_than} that no container or other checkout uses"
+        )
         return
     verb = "would remove" if dry_run else "removing"
     for record in doomed:
-        console.print(f"{verb} {record.name} fp-{record.short} ({human_size(record.size)}, "
-                      f"{', '.join(record.tags) or record.image_id[:19]})", markup=False)
+        console.print(
+            f"{verb} {record.name} fp-{record.short} ({human_size(record.size)}, "
+            f"{', '.join(record.tags) or record.image_id[:19]})",
+            markup=False,
+        )
         if not dry_run:
             housekeeping.remove(api, record)
     freed = human_size(sum(r.size for r in doomed))

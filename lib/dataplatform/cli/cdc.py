@@ -11,8 +11,10 @@ from dataplatform.project import find_project
 
 @command(
     name="lint",
-    help={"pipeline": "lint only this pipeline's generated configs (default: every pipeline "
-                      "with generated CDC configs)"},
+    help={
+        "pipeline": "lint only this pipeline's generated configs (default: every pipeline "
+        "with generated CDC configs)"
+    },
 )
 def lint_command(c, pipeline=None):
     """Check the generated CDC configs against Redpanda Connect's own component spec.
@@ -34,7 +36,9 @@ def lint_command(c, pipeline=None):
     what = f"{len(files)} generated CDC config(s)"
     if findings:
         broken = len({f.file for f in findings})
-        raise UserError(f"{len(findings)} finding(s) in {broken} of {what} (Redpanda Connect "
-                        f"{lint.version()}) — a finding in a generated config is a bug of the "
-                        "CDC generator: report it")
+        raise UserError(
+            f"{len(findings)} finding(s) in {broken} of {what} (Redpanda Connect "
+            f"{lint.version()}) — a finding in a generated config is a bug of the "
+            "CDC generator: report it"
+        )
     console.print(f"✓ {what} clean (Redpanda Connect {lint.version()})", markup=False)

@@ -67,6 +67,7 @@ def one_line_errors(function: Callable[..., Any]) -> Callable[..., Any]:
 
 # --- typed numeric options ---------------------------------------------------------------------
 
+
 class _Number:
     """Mixin of the numeric option types. invoke takes an option's type from its default and
     casts the command-line text through it while parsing; a ParseError raised here is printed
@@ -86,12 +87,15 @@ class _Number:
         except (TypeError, ValueError):
             number = math.nan
         if not math.isfinite(number):
-            raise ParseError(f"✗ {cls.flag}: {value!r} is not {cls.what} — e.g. "
-                             f"{cls.flag} {cls.example}")
+            raise ParseError(
+                f"✗ {cls.flag}: {value!r} is not {cls.what} — e.g. {cls.flag} {cls.example}"
+            )
         if not (number >= cls.minimum if cls.inclusive else number > cls.minimum):
             bound = "at least" if cls.inclusive else "more than"
-            raise ParseError(f"✗ {cls.flag}: {value!r} must be {bound} {cls.minimum:g} — e.g. "
-                             f"{cls.flag} {cls.example}")
+            raise ParseError(
+                f"✗ {cls.flag}: {value!r} must be {bound} {cls.minimum:g} — e.g. "
+                f"{cls.flag} {cls.example}"
+            )
         return base.__new__(cls, number)
 
     def __repr__(self) -> str:
@@ -107,19 +111,28 @@ def _option_type(base: type, flag: str, **fields: Any) -> type:
 
 def seconds(flag: str, default: float) -> float:
     """Default of an option taking seconds (> 0): `timeout=seconds("--timeout", 300)`."""
-    kind = _option_type(float, flag, what="a number of seconds", example="120", minimum=0,
-                        inclusive=False, metavar="SECONDS")
+    kind = _option_type(
+        float,
+        flag,
+        what="a number of seconds",
+        example="120",
+        minimum=0,
+        inclusive=False,
+        metavar="SECONDS",
+    )
     return kind(default)
 
 
 def count(flag: str, default: int, what: str = "lines") -> int:
     """Default of an option taking a whole number ≥ 0: `tail=count("--tail", 100)`."""
-    kind = _option_type(int, flag, what=f"a whole number of {what}", example="50", minimum=0,
-                        metavar="N")
+    kind = _option_type(
+        int, flag, what=f"a whole number of {what}", example="50", minimum=0, metavar="N"
+    )
     return kind(default)
 
 
 # --- declaring a command -----------------------------------------------------------------------
+
 
 class _Command(Task):
     """A Task whose help texts survive building its parser context more than once (invoke's Task
@@ -147,8 +160,9 @@ def print_help(made: Task) -> None:
     Program(namespace=namespace, binary=_binary()).run([_binary(), "--help", name], exit=False)
 
 
-def command(name: str, help: dict[str, str] | None = None,
-            **options: Any) -> Callable[[Callable[..., Any]], Task]:
+def command(
+    name: str, help: dict[str, str] | None = None, **options: Any
+) -> Callable[[Callable[..., Any]], Task]:
     """Declare an invoke command (use instead of `@task` + `@one_line_errors`).
 
     `help` must describe every parameter (positional ones too); a numeric option made with
@@ -160,14 +174,18 @@ def command(name: str, help: dict[str, str] | None = None,
         if not inspect.getdoc(function):
             raise TypeError(f"command {name}: a docstring is its --help description")
         parameters = list(inspect.signature(function).parameters.values())[1:]
-        undocumented = [p.name for p in parameters
-                        if p.name not in texts and p.name.replace("_", "-") not in texts]
+        undocumented = [
+            p.name
+            for p in parameters
+            if p.name not in texts and p.name.replace("_", "-") not in texts
+        ]
         if undocumented:
             raise TypeError(f"command {name}: no help text for {', '.join(undocumented)}")
         for parameter in parameters:
             if isinstance(parameter.default, _Number):
-                key = parameter.name if parameter.name in texts else \
-                    parameter.name.replace("_", "-")
+                key = (
+                    parameter.name if parameter.name in texts else parameter.name.replace("_", "-")
+                )
                 texts[key] += f" ({parameter.default.metavar}; default {parameter.default})"
         body = one_line_errors(function)
 
@@ -187,6 +205,7 @@ def command(name: str, help: dict[str, str] | None = None,
 
 
 # --- formatting --------------------------------------------------------------------------------
+
 
 def human_size(size: int) -> str:
     value = float(size)

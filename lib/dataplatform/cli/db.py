@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 HELP = {
     "pipeline": "only this pipeline (default: every pipeline with generated warehouse objects)",
     "env": "the environment deployed to: dev (default; the target from .env), nonprod or prod "
-           "(the target from --dsn or the process environment)",
+    "(the target from --dsn or the process environment)",
     "dsn": "the PostgreSQL to talk to, postgres://USER:PASSWORD@HOST:PORT/DB (default: "
-           "CDC_POSTGRES_DSN, else POSTGRES_HOST/PORT/USER/PASSWORD/DB)",
+    "CDC_POSTGRES_DSN, else POSTGRES_HOST/PORT/USER/PASSWORD/DB)",
 }
 
 
@@ -42,22 +42,28 @@ def desired_objects(project: Project, pipeline: str | None) -> list[PipelineObje
     if pipeline is not None:
         if pipeline not in directories:
             near = suggestion(pipeline, directories)
-            hint = f"did you mean {near!r}?" if near else \
-                f"pipelines: {', '.join(directories) or 'none'}"
-            raise UserError(f"--pipeline {pipeline!r}: no pipelines/{pipeline}/pipeline.yaml — "
-                            f"{hint}")
+            hint = (
+                f"did you mean {near!r}?"
+                if near
+                else f"pipelines: {', '.join(directories) or 'none'}"
+            )
+            raise UserError(
+                f"--pipeline {pipeline!r}: no pipelines/{pipeline}/pipeline.yaml — {hint}"
+            )
         return [deployer.load(directories[pipeline])]
-    found = [deployer.load(d) for d in directories.values()
-             if deployer.objects_file(d).is_file()]
+    found = [deployer.load(d) for d in directories.values() if deployer.objects_file(d).is_file()]
     if not found:
-        raise UserError("no pipeline has generated warehouse objects (pipelines/<p>/generated/"
-                        "warehouse/objects.json) — run doit first")
+        raise UserError(
+            "no pipeline has generated warehouse objects (pipelines/<p>/generated/"
+            "warehouse/objects.json) — run doit first"
+        )
     return found
 
 
 @contextmanager
-def _session(project: Project, dsn: str | None, env: str
-             ) -> Iterator[tuple[targets.Target, object]]:
+def _session(
+    project: Project, dsn: str | None, env: str
+) -> Iterator[tuple[targets.Target, object]]:
     """A connection to the target; every error leaving it is one redacted line."""
     import psycopg
 
@@ -67,8 +73,9 @@ def _session(project: Project, dsn: str | None, env: str
     connection = None
     try:
         connection = targets.connect(chosen)
-        console.print(f"target: {escape(chosen.shown)} (from {escape(chosen.source)}, "
-                      f"env {chosen.env})")
+        console.print(
+            f"target: {escape(chosen.shown)} (from {escape(chosen.source)}, env {chosen.env})"
+        )
         yield chosen, connection
     except UserError as exc:
         raise UserError(chosen.redact(str(exc))) from None
@@ -85,8 +92,11 @@ def _change(step: Step, refused: bool = False) -> str:
     if refused:
         return f"[red]destructive: {label}[/red]"
     if step.drift:
-        return f"[yellow]drift: {label}[/yellow]" if step.action != "drift" else \
-            "[yellow]drift[/yellow]"
+        return (
+            f"[yellow]drift: {label}[/yellow]"
+            if step.action != "drift"
+            else "[yellow]drift[/yellow]"
+        )
     if step.destructive:
         return f"[red]{label}[/red]"
     return label
@@ -114,8 +124,12 @@ def plan_command(c, pipeline=None, env="dev", dsn=None):
             console.print(f"✓ {made.pipeline}: up to date")
             continue
         for step in made.steps:
-            table.add_row(made.pipeline, escape(step.object_id),
-                          _change(step, refused=step.destructive), escape(step.detail))
+            table.add_row(
+                made.pipeline,
+                escape(step.object_id),
+                _change(step, refused=step.destructive),
+                escape(step.detail),
+            )
             changes += step.action != "drift"
             drifts += step.action == "drift"
             refused += step.destructive
@@ -130,9 +144,14 @@ def plan_command(c, pipeline=None, env="dev", dsn=None):
     console.print(summary + " — invoke db.deploy applies them", markup=False)
 
 
-@command(name="deploy", help={**HELP, "allow-destructive":
-                              "also apply changes that lose data: narrowing or lossy type "
-                              "changes, dropped columns and tables (each is printed)"})
+@command(
+    name="deploy",
+    help={
+        **HELP,
+        "allow-destructive": "also apply changes that lose data: narrowing or lossy type "
+        "changes, dropped columns and tables (each is printed)",
+    },
+)
 def deploy_command(c, pipeline=None, env="dev", dsn=None, allow_destructive=False):
     """Apply the pipelines' generated warehouse objects to the warehouse PostgreSQL: one
     transaction per pipeline, in dependency order, recorded in the ledger
@@ -145,22 +164,31 @@ def deploy_command(c, pipeline=None, env="dev", dsn=None, allow_destructive=Fals
     def announce(made: Plan) -> None:
         for step in made.statements:
             if step.destructive:
-                console.print(f"! {made.pipeline}: will drop or convert: {step.detail} "
-                              "(--allow-destructive)", markup=False)
+                console.print(
+                    f"! {made.pipeline}: will drop or convert: {step.detail} (--allow-destructive)",
+                    markup=False,
+                )
 
     def log(name: str, step: Step) -> None:
         drift = " [drift]" if step.drift else ""
         console.print(f"  ✓ {name}: {step.action}{drift}: {step.detail}", markup=False)
 
     with _session(project, dsn, env) as (chosen, connection):
-        outcomes = deployer.deploy(connection, desired, allow_destructive, chosen.env,
-                                   log=log, announce=announce)
+        outcomes = deployer.deploy(
+            connection, desired, allow_destructive, chosen.env, log=log, announce=announce
+        )
     for outcome in outcomes:
         if outcome.up_to_date:
             console.print(f"✓ {outcome.pipeline}: up to date (no DDL run)", markup=False)
         elif outcome.executed:
-            console.print(f"✓ {outcome.pipeline}: deployed ({len(outcome.executed)} "
-                          "statement(s); ledger _platform.deployments updated)", markup=False)
+            console.print(
+                f"✓ {outcome.pipeline}: deployed ({len(outcome.executed)} "
+                "statement(s); ledger _platform.deployments updated)",
+                markup=False,
+            )
         else:
-            console.print(f"✓ {outcome.pipeline}: already in place; recorded in the ledger "
-                          "_platform.deployments (no DDL run)", markup=False)
+            console.print(
+                f"✓ {outcome.pipeline}: already in place; recorded in the ledger "
+                "_platform.deployments (no DDL run)",
+                markup=False,
+            )

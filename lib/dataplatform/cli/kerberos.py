@@ -19,9 +19,14 @@ def _service(manifest, name: str):
     service = manifest.services.get(name)
     if service is None:
         near = suggestion(name, manifest.services)
-        raise UserError(f"no service {name!r} in {manifest.declared_in}"
-                        + (f" — did you mean '{near}'?" if near else
-                           f" — services: {', '.join(sorted(manifest.services))}"))
+        raise UserError(
+            f"no service {name!r} in {manifest.declared_in}"
+            + (
+                f" — did you mean '{near}'?"
+                if near
+                else f" — services: {', '.join(sorted(manifest.services))}"
+            )
+        )
     return service
 
 
@@ -30,16 +35,22 @@ def _ports(project, service) -> list:
     from dataplatform.services import desired
 
     values = interpolate.variables(project.root)
-    return [desired.parse_port(interpolate.interpolate(text, values, service.declared_in),
-                               service.declared_in) for text in service.ports]
+    return [
+        desired.parse_port(
+            interpolate.interpolate(text, values, service.declared_in), service.declared_in
+        )
+        for text in service.ports
+    ]
 
 
 def _published_port(project, service) -> int:
     for port in _ports(project, service):
         if port.host is not None:
             return port.host
-    raise UserError(f"service {service.name!r} publishes no port ({service.declared_in}) — "
-                    "give --port, or log in from inside the platform (--from platform)")
+    raise UserError(
+        f"service {service.name!r} publishes no port ({service.declared_in}) — "
+        "give --port, or log in from inside the platform (--from platform)"
+    )
 
 
 def _network_port(project, service) -> int:
@@ -81,9 +92,11 @@ def _stack(manifest, requested: str | None):
     if requested == inside.HOST or (requested is None and not sidecars):
         return None
     if not sidecars:
-        raise UserError(f"{manifest.declared_in} has no kerberos-sidecar service, so no ticket "
-                        "is shared inside the platform", "add one (README, Kerberos) or log in "
-                        "from this workstation: --from host")
+        raise UserError(
+            f"{manifest.declared_in} has no kerberos-sidecar service, so no ticket "
+            "is shared inside the platform",
+            "add one (README, Kerberos) or log in from this workstation: --from host",
+        )
     try:
         return inside.observe(manifest.namespace, sidecars)
     except EngineUnavailable:
@@ -97,21 +110,32 @@ def _from_platform(project, manifest, service, stack, user, host, port, dbname, 
     from dataplatform.kerberos import diagnose, inside
 
     if stack.sidecar is None:
-        raise UserError("the kerberos-sidecar is not running, so there is no ticket inside the "
-                        "platform", "start it (invoke up --profile kerberos), or log in from "
-                        "this workstation: --from host")
+        raise UserError(
+            "the kerberos-sidecar is not running, so there is no ticket inside the platform",
+            "start it (invoke up --profile kerberos), or log in from this workstation: --from host",
+        )
     if service.name not in stack.running:
-        raise UserError(f"service {service.name} is not running",
-                        f"start it (invoke up {service.name}), then try again")
-    target = inside.Target(service.name, host or service.name,
-                           _port_option(port) if port is not None
-                           else _network_port(project, service), dbname, krbsrvname, user)
+        raise UserError(
+            f"service {service.name} is not running",
+            f"start it (invoke up {service.name}), then try again",
+        )
+    target = inside.Target(
+        service.name,
+        host or service.name,
+        _port_option(port) if port is not None else _network_port(project, service),
+        dbname,
+        krbsrvname,
+        user,
+    )
     spec = inside.client_spec(manifest.namespace, stack.image, target, stack.cache_volume)
     result = diagnose.psql_result(*inside.run(engine.client().api, spec))
     role = result.role or target.user
-    where = (f"{target.host}:{target.port} inside the platform"
-             + (f", role {role}" if role else "") + f", principal {target.spn}, "
-             f"ticket from {stack.sidecar}")
+    where = (
+        f"{target.host}:{target.port} inside the platform"
+        + (f", role {role}" if role else "")
+        + f", principal {target.spn}, "
+        f"ticket from {stack.sidecar}"
+    )
     return f"{service.name} ({where})", result
 
 
@@ -121,33 +145,40 @@ def _from_host(project, service, user, host, port, dbname, krbsrvname):
     host = host or "localhost"
     number = _published_port(project, service) if port is None else _port_option(port)
     role = user or _default_user()
-    conninfo = (f"host={host} port={number} user={role} dbname={dbname} "
-                f"krbsrvname={krbsrvname}")
+    conninfo = f"host={host} port={number} user={role} dbname={dbname} krbsrvname={krbsrvname}"
     result = diagnose.test_login(conninfo)
-    return f"{service.name} ({host}:{number}, role {role}, principal {krbsrvname}/{host})", \
-        result
+    return f"{service.name} ({host}:{number}, role {role}, principal {krbsrvname}/{host})", result
 
 
 @command(
     name="test-login",
     auto_shortflags=False,  # -h is help, not --host
-    help={"service": "the PostgreSQL service of services.yaml to log in to (e.g. postgres)",
-          "from_": "where the login runs: 'platform' — a throwaway client container on the "
-                   "platform's network with the kerberos-sidecar's ticket, as your services "
-                   "log in; 'host' — this workstation with its own ticket (KRB5CCNAME) and "
-                   "krb5.conf (KRB5_CONFIG). Default: platform when the kerberos-sidecar "
-                   "runs, else host",
-          "user": "database role (default: the ticket's principal, without instance and "
-                  "@REALM)",
-          "host": "host name to connect to; the server's principal is KRBSRVNAME/HOST "
-                  "(default: the service's name inside the platform, localhost from the host)",
-          "port": "port (default: the service's port inside the platform — its first "
-                  "container port, else 5432; from the host, the port it publishes)",
-          "dbname": "database (default postgres)",
-          "krbsrvname": "first part of the server's service principal (default postgres)"},
+    help={
+        "service": "the PostgreSQL service of services.yaml to log in to (e.g. postgres)",
+        "from_": "where the login runs: 'platform' — a throwaway client container on the "
+        "platform's network with the kerberos-sidecar's ticket, as your services "
+        "log in; 'host' — this workstation with its own ticket (KRB5CCNAME) and "
+        "krb5.conf (KRB5_CONFIG). Default: platform when the kerberos-sidecar "
+        "runs, else host",
+        "user": "database role (default: the ticket's principal, without instance and @REALM)",
+        "host": "host name to connect to; the server's principal is KRBSRVNAME/HOST "
+        "(default: the service's name inside the platform, localhost from the host)",
+        "port": "port (default: the service's port inside the platform — its first "
+        "container port, else 5432; from the host, the port it publishes)",
+        "dbname": "database (default postgres)",
+        "krbsrvname": "first part of the server's service principal (default postgres)",
+    },
 )
-def test_login(c, service, from_=None, user=None, host=None, port=None, dbname="postgres",
-               krbsrvname="postgres"):
+def test_login(
+    c,
+    service,
+    from_=None,
+    user=None,
+    host=None,
+    port=None,
+    dbname="postgres",
+    krbsrvname="postgres",
+):
     """Log in to SERVICE with GSSAPI (Kerberos, encrypted) and say why it fails.
 
     Inside the platform (--from platform, the default while the kerberos-sidecar runs): a
@@ -172,8 +203,9 @@ def test_login(c, service, from_=None, user=None, host=None, port=None, dbname="
     stack = _stack(manifest, from_)
     source = inside.choose(from_, stack is not None and stack.sidecar is not None)
     if source == inside.PLATFORM:
-        target, result = _from_platform(project, manifest, found, stack, user, host, port,
-                                        dbname, krbsrvname)
+        target, result = _from_platform(
+            project, manifest, found, stack, user, host, port, dbname, krbsrvname
+        )
     else:
         target, result = _from_host(project, found, user, host, port, dbname, krbsrvname)
     if not result.ok:

@@ -21,11 +21,23 @@ def build_namespace() -> Collection:
     root.add_task(workstation.setup)
     root.add_task(workstation.doctor)
     root.add_task(pipelines.create_pipeline)
-    for command in (platform.up, platform.down, platform.status, platform.logs,
-                    platform.restart, platform.compose_file):
+    for command in (
+        platform.up,
+        platform.down,
+        platform.status,
+        platform.logs,
+        platform.restart,
+        platform.compose_file,
+    ):
         root.add_task(command)
-    for command in (workflow.affected, workflow.why, workflow.graph, workflow.plan,
-                    workflow.watch, workflow.validate):
+    for command in (
+        workflow.affected,
+        workflow.why,
+        workflow.graph,
+        workflow.plan,
+        workflow.watch,
+        workflow.validate,
+    ):
         root.add_task(command)
     root.add_collection(Collection("cache", cache.status, cache.clean))
     root.add_collection(Collection("pipelines", pipelines.outdated, pipelines.update))

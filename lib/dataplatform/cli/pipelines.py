@@ -27,18 +27,30 @@ def create_pipeline(c, name, template="dbt", description="", owner=""):
     from dataplatform.scaffold import create
 
     created = create.create_pipeline(find_project(), name, template, description, owner)
-    console.print(f"created pipelines/{created.name} from template {created.template} "
-                  f"({created.fingerprint[:19]}…)", markup=False)
+    console.print(
+        f"created pipelines/{created.name} from template {created.template} "
+        f"({created.fingerprint[:19]}…)",
+        markup=False,
+    )
     if created.uncommitted:
-        errors.print(f"! template {created.template} has uncommitted changes "
-                     f"({created.uncommitted[0]}…): commit them, or pipelines.update cannot "
-                     "find this version in git history later", markup=False)
-    console.print(f"next: doit list --all | grep {created.name}   # its tasks\n"
-                  f"      doit dbt:{created.name}                 # build it", markup=False)
+        errors.print(
+            f"! template {created.template} has uncommitted changes "
+            f"({created.uncommitted[0]}…): commit them, or pipelines.update cannot "
+            "find this version in git history later",
+            markup=False,
+        )
+    console.print(
+        f"next: doit list --all | grep {created.name}   # its tasks\n"
+        f"      doit dbt:{created.name}                 # build it",
+        markup=False,
+    )
     example = created.directory / "config" / "cdc.example.yaml"
     if example.is_file():
-        console.print(f"      CDC: rename pipelines/{created.name}/config/cdc.example.yaml to "
-                      "cdc.yaml, declare its tables, run doit", markup=False)
+        console.print(
+            f"      CDC: rename pipelines/{created.name}/config/cdc.example.yaml to "
+            "cdc.yaml, declare its tables, run doit",
+            markup=False,
+        )
 
 
 @command(name="outdated")
@@ -74,8 +86,10 @@ def outdated(c):
         table.add_row(pipeline.name, pipeline.template, recorded[:24], now)
     if behind:
         console.print(table)
-        console.print(f"{behind} pipeline(s) behind their template — invoke pipelines.update "
-                      "NAME applies the changes")
+        console.print(
+            f"{behind} pipeline(s) behind their template — invoke pipelines.update "
+            "NAME applies the changes"
+        )
     else:
         console.print("every pipeline matches the current version of its template")
 
@@ -87,8 +101,9 @@ def update(c, name):
 
     result = update_pipeline(find_project(), name)
     if result.resumed:
-        console.print(f"the conflicts of the last update of pipelines/{name} are resolved",
-                      markup=False)
+        console.print(
+            f"the conflicts of the last update of pipelines/{name} are resolved", markup=False
+        )
     for relpath in result.updated:
         console.print(f"updated  {relpath}", markup=False)
     for relpath in result.added:
@@ -98,11 +113,15 @@ def update(c, name):
     for conflict in result.conflicts:
         console.print(str(conflict), markup=False)
     if result.conflicts:
-        raise Exit(f"{len(result.conflicts)} conflict(s) in pipelines/{name}: resolve them "
-                   f"(see {result.state_file}), then run invoke pipelines.update {name} again "
-                   "to finish", code=1)
+        raise Exit(
+            f"{len(result.conflicts)} conflict(s) in pipelines/{name}: resolve them "
+            f"(see {result.state_file}), then run invoke pipelines.update {name} again "
+            "to finish",
+            code=1,
+        )
     if result.finished is None:
         console.print(f"pipelines/{name} already matches its template", markup=False)
     else:
-        console.print(f"pipelines/{name} now records template version "
-                      f"{result.finished[:24]}…", markup=False)
+        console.print(
+            f"pipelines/{name} now records template version {result.finished[:24]}…", markup=False
+        )

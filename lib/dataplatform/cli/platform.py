@@ -23,8 +23,15 @@ if TYPE_CHECKING:
 
 TIMEOUT = seconds("--timeout", 300)
 TAIL = count("--tail", 100)
-_STYLE = {"ready": "green", "failed": "red", "starting": "cyan", "waiting": "yellow",
-          "stopping": "yellow", "removed": "green", "stopped": "green"}
+_STYLE = {
+    "ready": "green",
+    "failed": "red",
+    "starting": "cyan",
+    "waiting": "yellow",
+    "stopping": "yellow",
+    "removed": "green",
+    "stopped": "green",
+}
 
 
 class Progress:
@@ -46,8 +53,7 @@ class Progress:
         table = Table(box=None, show_header=False)
         now = time.monotonic()
         for name, (state, detail, since) in list(self.states.items()):  # refresh thread
-            waited = f"{now - since:.0f}s" if state in ("stopping", "waiting", "starting") \
-                else ""
+            waited = f"{now - since:.0f}s" if state in ("stopping", "waiting", "starting") else ""
             table.add_row(name, f"[{_STYLE.get(state, 'white')}]{state}[/]", detail, waited)
         return table
 
@@ -55,15 +61,13 @@ class Progress:
         previous = self.states.get(service)
         if previous is not None and previous[:2] == (state, detail):
             return
-        since = previous[2] if previous is not None and previous[0] == state else \
-            time.monotonic()
+        since = previous[2] if previous is not None and previous[0] == state else time.monotonic()
         self.states[service] = (state, detail, since)
         if self.live is not None:
             self.live.refresh()
         else:
             elapsed = time.monotonic() - self.started
-            console.print(f"{elapsed:6.1f}s  {service}: {state} {detail}".rstrip(),
-                          markup=False)
+            console.print(f"{elapsed:6.1f}s  {service}: {state} {detail}".rstrip(), markup=False)
 
     def __enter__(self) -> Progress:
         if self.live is not None:
@@ -97,9 +101,11 @@ def _loaded() -> Loaded:
 @command(
     name="up",
     iterable=["service", "profile"],
-    help={"service": "start only this service and what it depends on (repeatable)",
-          "profile": "also start services of this profile (repeatable)",
-          "timeout": "seconds to wait for everything to be ready"},
+    help={
+        "service": "start only this service and what it depends on (repeatable)",
+        "profile": "also start services of this profile (repeatable)",
+        "timeout": "seconds to wait for everything to be ready",
+    },
 )
 def up(c, service=None, profile=None, timeout=TIMEOUT):
     """Start the platform: images, network, volumes, services in dependency order, health-gated.
@@ -120,16 +126,30 @@ def up(c, service=None, profile=None, timeout=TIMEOUT):
         raise Exit(code=130) from None
     for note in result.notes:
         console.print(f"note: {note}", markup=False)
-    parts = [f"{len(v)} {k}" for k, v in (("created", result.created),
-                                          ("recreated", result.recreated),
-                                          ("restarted", result.restarted),
-                                          ("unchanged", result.kept)) if v]
-    console.print(f"platform {platform.namespace} is up ({', '.join(parts)}) in "
-                  f"{time.monotonic() - started:.1f}s", markup=False)
+    parts = [
+        f"{len(v)} {k}"
+        for k, v in (
+            ("created", result.created),
+            ("recreated", result.recreated),
+            ("restarted", result.restarted),
+            ("unchanged", result.kept),
+        )
+        if v
+    ]
+    console.print(
+        f"platform {platform.namespace} is up ({', '.join(parts)}) in "
+        f"{time.monotonic() - started:.1f}s",
+        markup=False,
+    )
 
 
-@command(name="down", help={"volumes": "also remove persistent volumes (their data is lost)",
-                            "yes": "do not ask before removing persistent volumes"})
+@command(
+    name="down",
+    help={
+        "volumes": "also remove persistent volumes (their data is lost)",
+        "yes": "do not ask before removing persistent volumes",
+    },
+)
 def down(c, volumes=False, yes=False):
     """Stop and remove the platform's containers: dependents before what they depend on, all
     of a level at once, each with its stop_signal and stop_grace_period. Works from the
@@ -137,8 +157,10 @@ def down(c, volumes=False, yes=False):
     loaded = _loaded()
     if volumes and not yes:
         if not sys.stdin.isatty():
-            raise UserError("--volumes deletes the platform's data; add --yes to confirm "
-                            "when not running interactively")
+            raise UserError(
+                "--volumes deletes the platform's data; add --yes to confirm "
+                "when not running interactively"
+            )
         answer = input(f"Delete the persistent volumes of {loaded.namespace}? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             raise Exit("nothing removed", code=1)
@@ -148,18 +170,28 @@ def down(c, volumes=False, yes=False):
     progress = Progress()
     try:
         with progress:
-            removed = stop.down(loaded.namespace, services, volumes, progress,
-                                loaded.manifest.volumes if loaded.manifest else None)
+            removed = stop.down(
+                loaded.namespace,
+                services,
+                volumes,
+                progress,
+                loaded.manifest.volumes if loaded.manifest else None,
+            )
     except KeyboardInterrupt:
         gone = [n for n, (state, *_) in progress.states.items() if state == "removed"]
         left = [n for n, (state, *_) in progress.states.items() if state != "removed"]
-        errors.print(f"✗ interrupted: removed {', '.join(gone) or 'nothing'}; not yet: "
-                     f"{', '.join(left) or 'the rest'} — run invoke down again to finish",
-                     markup=False, soft_wrap=True)
+        errors.print(
+            f"✗ interrupted: removed {', '.join(gone) or 'nothing'}; not yet: "
+            f"{', '.join(left) or 'the rest'} — run invoke down again to finish",
+            markup=False,
+            soft_wrap=True,
+        )
         raise Exit(code=130) from None
-    console.print(f"removed {len(removed)} container(s) of {loaded.namespace}"
-                  + ("; persistent volumes removed" if volumes else
-                     "; persistent volumes kept"), markup=False)
+    console.print(
+        f"removed {len(removed)} container(s) of {loaded.namespace}"
+        + ("; persistent volumes removed" if volumes else "; persistent volumes kept"),
+        markup=False,
+    )
 
 
 def _hashes(loaded: Loaded) -> dict[str, str]:
@@ -203,8 +235,7 @@ def status(c):
     for row in rows:
         style = {"ok": "green", "failed": "red"}.get(row.outcome, "")
         state = f"[{style}]{row.shown_state}[/]" if style else row.shown_state
-        table.add_row(row.service, state, row.health, row.ports, row.image, uptime(row),
-                      row.drift)
+        table.add_row(row.service, state, row.health, row.ports, row.image, uptime(row), row.drift)
     console.print(table)
 
 
@@ -223,21 +254,31 @@ def _unknown_service(service: str, loaded: Loaded, found: dict) -> UserError:
     declared = set(loaded.manifest.services) if loaded.manifest else set()
     known = sorted(declared | set(found))
     if loaded.manifest is not None and service in declared:
-        return UserError(f"service {service!r} has no container in namespace "
-                         f"{loaded.namespace} — run invoke up first")
+        return UserError(
+            f"service {service!r} has no container in namespace "
+            f"{loaded.namespace} — run invoke up first"
+        )
     near = suggestion(service, known)
     if loaded.manifest is None:
         where = f"no container of it in namespace {loaded.namespace}, and services.yaml is broken"
     else:
         where = f"not in {loaded.manifest.declared_in or 'platform/services.yaml'}"
-    hint = f"did you mean '{near}'?" if near else \
-        (f"services: {', '.join(known)}" if known else "no services are declared")
+    hint = (
+        f"did you mean '{near}'?"
+        if near
+        else (f"services: {', '.join(known)}" if known else "no services are declared")
+    )
     return UserError(f"unknown service {service!r} ({where}) — {hint}")
 
 
-@command(name="logs", help={"service": "the service whose log to show (see invoke status)",
-                            "follow": "keep streaming new lines",
-                            "tail": "how many of the last lines to show first"})
+@command(
+    name="logs",
+    help={
+        "service": "the service whose log to show (see invoke status)",
+        "follow": "keep streaming new lines",
+        "tail": "how many of the last lines to show first",
+    },
+)
 def logs(c, service, follow=False, tail=TAIL):
     """Show the log of SERVICE's container (also when services.yaml is broken)."""
     from dataplatform.images import engine
@@ -257,8 +298,13 @@ def logs(c, service, follow=False, tail=TAIL):
         sys.stdout.write(api.logs(container_id, tail=tail).decode(errors="replace"))
 
 
-@command(name="restart", help={"service": "the service to restart (see invoke status)",
-                               "timeout": "seconds to wait for each level to be ready again"})
+@command(
+    name="restart",
+    help={
+        "service": "the service to restart (see invoke status)",
+        "timeout": "seconds to wait for each level to be ready again",
+    },
+)
 def restart(c, service, timeout=TIMEOUT):
     """Restart SERVICE (its stop_signal, then SIGKILL after its stop_grace_period) and wait
     until it is ready again (healthy, when it has a health check); then restart, the same
@@ -275,15 +321,21 @@ def restart(c, service, timeout=TIMEOUT):
     if service not in found:
         raise _unknown_service(service, loaded, found)
     with Progress() as progress:
-        dependents = stop.restart(found, loaded.manifest.services if loaded.manifest else None,
-                                  service, timeout, progress)
-    also = f"; then its dependents {', '.join(dependents)} (depends_on restart: true)" \
-        if dependents else ""
+        dependents = stop.restart(
+            found, loaded.manifest.services if loaded.manifest else None, service, timeout, progress
+        )
+    also = (
+        f"; then its dependents {', '.join(dependents)} (depends_on restart: true)"
+        if dependents
+        else ""
+    )
     console.print(f"{service} restarted and ready{also}", markup=False)
 
 
-@command(name="compose", help={"output": "where to write it, relative to the project root "
-                                         "(default compose.yaml)"})
+@command(
+    name="compose",
+    help={"output": "where to write it, relative to the project root (default compose.yaml)"},
+)
 def compose_file(c, output="compose.yaml"):
     """Write an equivalent compose.yaml for `docker compose` (values keep their ${VAR}s)."""
     from dataplatform.services import compose
@@ -293,5 +345,7 @@ def compose_file(c, output="compose.yaml"):
     text = compose.render(project, platform.manifest)
     target = project.root / output
     target.write_text(text)
-    console.print(f"wrote {project.relative(target)} ({len(platform.manifest.services)} "
-                  "services)", markup=False)
+    console.print(
+        f"wrote {project.relative(target)} ({len(platform.manifest.services)} services)",
+        markup=False,
+    )

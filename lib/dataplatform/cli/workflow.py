@@ -49,10 +49,12 @@ def _run_doit(project: Project, tasks: list[str]) -> int:
 
 @command(
     name="affected",
-    help={"since": "git ref (branch, tag, commit) to compare the working tree with (default: "
-                   "the merge base of HEAD and the default branch, origin/HEAD or main/master)",
-          "json": "print JSON (sorted keys) instead of a summary",
-          "run": "run exactly the affected doit tasks (the pull-request CI use case)"},
+    help={
+        "since": "git ref (branch, tag, commit) to compare the working tree with (default: "
+        "the merge base of HEAD and the default branch, origin/HEAD or main/master)",
+        "json": "print JSON (sorted keys) instead of a summary",
+        "run": "run exactly the affected doit tasks (the pull-request CI use case)",
+    },
 )
 def affected(c, since=None, json=False, run=False):
     """Pipelines, images, generated files, services and tasks a change affects.
@@ -74,21 +76,31 @@ def affected(c, since=None, json=False, run=False):
     hit = affected_by(graph, paths, reader_at(project.root, found.base))
     tasks = graph.order(set(hit.tasks))
     if json:
-        _print_json({
-            "ref": found.ref, "base": found.base,
-            "changed": [{"path": ch.path, "status": ch.status, "old_path": ch.old_path}
-                        for ch in found.changes],
-            "tasks": {t: sorted(hit.tasks[t]) for t in tasks},
-            "pipelines": hit.pipelines(graph), "removed_pipelines": hit.removed_pipelines,
-            "images": hit.images(), "generated": hit.generated(graph),
-            "services": {s: sorted(r) for s, r in sorted(hit.services.items())},
-        })
+        _print_json(
+            {
+                "ref": found.ref,
+                "base": found.base,
+                "changed": [
+                    {"path": ch.path, "status": ch.status, "old_path": ch.old_path}
+                    for ch in found.changes
+                ],
+                "tasks": {t: sorted(hit.tasks[t]) for t in tasks},
+                "pipelines": hit.pipelines(graph),
+                "removed_pipelines": hit.removed_pipelines,
+                "images": hit.images(),
+                "generated": hit.generated(graph),
+                "services": {s: sorted(r) for s, r in sorted(hit.services.items())},
+            }
+        )
     else:
         _say(f"{len(found.changes)} changed file(s) since {found.ref} ({found.base[:12]})")
-        for label, values in (("pipelines", hit.pipelines(graph)),
-                              ("removed pipelines", hit.removed_pipelines),
-                              ("images", hit.images()), ("services", sorted(hit.services)),
-                              ("generated", hit.generated(graph))):
+        for label, values in (
+            ("pipelines", hit.pipelines(graph)),
+            ("removed pipelines", hit.removed_pipelines),
+            ("images", hit.images()),
+            ("services", sorted(hit.services)),
+            ("generated", hit.generated(graph)),
+        ):
             if values:
                 _say(f"{label}: {', '.join(values)}")
         for task in tasks:
@@ -139,16 +151,18 @@ def _now_line(status: Any) -> str:
     if status.state == "up to date":
         return "now: up to date"
     verb = {"run": "would run", "may run": "may run", "error": "cannot run"}.get(
-        status.state, status.state)
+        status.state, status.state
+    )
     return f"now: {verb}" + (f" because {reasons}" if reasons else "")
 
 
 @command(
     name="why",
     positional=["task"],
-    help={"task": "doit task name, e.g. dbt:orders or image:tools (a group like cdc: all its "
-                  "tasks)",
-          "json": "print JSON (sorted keys) instead of lines"},
+    help={
+        "task": "doit task name, e.g. dbt:orders or image:tools (a group like cdc: all its tasks)",
+        "json": "print JSON (sorted keys) instead of lines",
+    },
 )
 def why(c, task, json=False):
     """Why a doit task ran last time, and whether it would run now (and why).
@@ -170,8 +184,12 @@ def why(c, task, json=False):
     found = explain(graph, task)
     records = read(project.last_run_file)
     if json:
-        _print_json({"task": task, "statuses": [
-            {**s.as_json(), "last_run": records.get(s.task)} for s in found]})
+        _print_json(
+            {
+                "task": task,
+                "statuses": [{**s.as_json(), "last_run": records.get(s.task)} for s in found],
+            }
+        )
         return
     asked = [s for s in found if s.task == task] or found
     others = [s for s in found if s not in asked]
@@ -187,8 +205,10 @@ def why(c, task, json=False):
 
 @command(
     name="graph",
-    help={"format": "mermaid (paste into a pull request), dot (Graphviz) or json",
-          "pipeline": "only this pipeline's tasks and what they wait for"},
+    help={
+        "format": "mermaid (paste into a pull request), dot (Graphviz) or json",
+        "pipeline": "only this pipeline's tasks and what they wait for",
+    },
 )
 def graph(c, format="mermaid", pipeline=None):
     """The doit task graph with each task's inputs.
@@ -232,8 +252,10 @@ def plan(c, json=False):
 @command(
     name="watch",
     positional=["tasks"],
-    help={"tasks": "only these tasks, comma-separated (a group like dbt names all its tasks; "
-                   "default: every task a save affects)"},
+    help={
+        "tasks": "only these tasks, comma-separated (a group like dbt names all its tasks; "
+        "default: every task a save affects)"
+    },
 )
 def watch(c, tasks=None):
     """Re-run the doit tasks a save affects, until Ctrl-C.
@@ -284,8 +306,10 @@ def validate(c, json=False):
             _say(problem.message)
     if problems:
         if not json:
-            errors.print(f"✗ {len(problems)} problem(s) in "
-                         f"{len({p.file for p in problems})} file(s)", markup=False)
+            errors.print(
+                f"✗ {len(problems)} problem(s) in {len({p.file for p in problems})} file(s)",
+                markup=False,
+            )
         raise Exit(code=1)
     if not json:
         _say("✓ every config is valid")

@@ -38,8 +38,9 @@ def _failed(results: list[checks.Check]) -> list[checks.Check]:
     return [r for r in results if r.status == checks.FAIL and r.required]
 
 
-@command(name="setup",
-         help={"registry": "shared image registry, HOST[:PORT][/PREFIX] (kept in .env)"})
+@command(
+    name="setup", help={"registry": "shared image registry, HOST[:PORT][/PREFIX] (kept in .env)"}
+)
 def setup(c, registry=None):
     """Bootstrap this checkout: check prerequisites, write .env with generated secrets."""
     from dataplatform.workstation import checks, envfile
@@ -55,18 +56,24 @@ def setup(c, registry=None):
     if registry:
         envfile.set_value(project.root, REGISTRY, registry.rstrip("/"))
     if result.created:
-        console.print(f"✓ wrote .env with {len(result.added)} settings (secrets generated, "
-                      "mode 0600)", markup=False)
+        console.print(
+            f"✓ wrote .env with {len(result.added)} settings (secrets generated, mode 0600)",
+            markup=False,
+        )
     elif result.added:
-        console.print(f"✓ added to .env: {', '.join(result.added)} (existing values kept)",
-                      markup=False)
+        console.print(
+            f"✓ added to .env: {', '.join(result.added)} (existing values kept)", markup=False
+        )
     else:
         console.print("✓ .env already complete (nothing changed)", markup=False)
     if registry:
         console.print(f"✓ image cache registry: {registry}", markup=False)
-    console.print("next: doit          # build images, CDC configs, dbt\n"
-                  "      invoke up     # start the local platform\n"
-                  "      invoke doctor # check everything", markup=False)
+    console.print(
+        "next: doit          # build images, CDC configs, dbt\n"
+        "      invoke up     # start the local platform\n"
+        "      invoke doctor # check everything",
+        markup=False,
+    )
 
 
 @command(name="doctor", help={"json": "print the checks as JSON"})
@@ -81,7 +88,9 @@ def doctor(c, json=False):
         _print(results)
         failed = _failed(results)
         warned = [r for r in results if r.status != checks.OK and r not in failed]
-        console.print(f"{len(results) - len(failed) - len(warned)} ok, {len(warned)} "
-                      f"warning(s), {len(failed)} failed")
+        console.print(
+            f"{len(results) - len(failed) - len(warned)} ok, {len(warned)} "
+            f"warning(s), {len(failed)} failed"
+        )
     if _failed(results):
         raise Exit(code=1)

@@ -55,13 +55,21 @@ def expect(doc: YamlDocument, keypath: KeyPath, value: Any, kind: type, fix: str
     """Return `value` if it is of `kind` (bool never counts as int), else raise."""
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     if not ok:
-        raise doc.error(keypath, f"must be {_TYPE_NAMES.get(kind, kind.__name__)}, got "
-                        f"{describe(value)}", fix)
+        raise doc.error(
+            keypath, f"must be {_TYPE_NAMES.get(kind, kind.__name__)}, got {describe(value)}", fix
+        )
     return value
 
 
-def optional(doc: YamlDocument, keypath: KeyPath, mapping: Mapping[str, Any], key: str,
-             kind: type, default: Any = None, fix: str = "") -> Any:
+def optional(
+    doc: YamlDocument,
+    keypath: KeyPath,
+    mapping: Mapping[str, Any],
+    key: str,
+    kind: type,
+    default: Any = None,
+    fix: str = "",
+) -> Any:
     if key not in mapping or mapping[key] is None:
         return default
     return expect(doc, (*keypath, key), mapping[key], kind, fix)

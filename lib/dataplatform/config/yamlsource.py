@@ -87,9 +87,13 @@ class _Builder:
             return self.constructor.construct_object(node, deep=True)
         except ValueError as exc:  # e.g. a date YAML recognises but the calendar refuses
             kind = node.tag.rsplit(":", 1)[-1]
-            raise ConfigError(self.document.display, node.start_mark.line + 1,
-                              dotted(keypath), f"{node.value!r} is not a valid {kind} ({exc})",
-                              "quote it if it is meant as text") from None
+            raise ConfigError(
+                self.document.display,
+                node.start_mark.line + 1,
+                dotted(keypath),
+                f"{node.value!r} is not a valid {kind} ({exc})",
+                "quote it if it is meant as text",
+            ) from None
 
 
 def load_yaml(path: Path, display: str | None = None) -> YamlDocument:

@@ -44,9 +44,8 @@ def error_block(output: str) -> list[str]:
     lines = output.splitlines()
     starts = [i for i, line in enumerate(lines) if _ENCOUNTERED in line]
     tail = [_TIMESTAMP.sub("", line) for line in lines[-8:]]
-    body = lines[starts[-1] + 1:] if starts else tail
-    kept = [line.rstrip() for line in body
-            if line.strip() and set(line.strip()) != {"-"}]
+    body = lines[starts[-1] + 1 :] if starts else tail
+    kept = [line.rstrip() for line in body if line.strip() and set(line.strip()) != {"-"}]
     kept = textwrap.dedent("\n".join(kept)).splitlines()
     if len(kept) > _MAX_LINES:
         kept = [*kept[:_MAX_LINES], f"… {len(kept) - _MAX_LINES} more lines in the log"]
@@ -55,9 +54,12 @@ def error_block(output: str) -> list[str]:
 
 def _resolve(relative: str, pipeline_dir: Path, root: Path) -> Path | None:
     dbt_dir = layout.dbt_dir(pipeline_dir)
-    candidates = [dbt_dir / relative, *(dbt_dir / d / relative for d in layout.INPUT_DIRS),
-                  root / layout.SHARED_MACROS / relative,
-                  root / layout.SHARED_MACROS.parent / relative]
+    candidates = [
+        dbt_dir / relative,
+        *(dbt_dir / d / relative for d in layout.INPUT_DIRS),
+        root / layout.SHARED_MACROS / relative,
+        root / layout.SHARED_MACROS.parent / relative,
+    ]
     return next((c for c in candidates if c.is_file()), None)
 
 
@@ -100,8 +102,14 @@ def shown_path(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
-def report(head: str, output: str, pipeline_dir: Path, root: Path, log_file: Path,
-           node_lines: list[str] | None = None) -> str:
+def report(
+    head: str,
+    output: str,
+    pipeline_dir: Path,
+    root: Path,
+    log_file: Path,
+    node_lines: list[str] | None = None,
+) -> str:
     """The whole message of a failed dbt run: `head` (with the file:line dbt points at), then
     one line per failing node when nodes failed, else dbt's own explanation, then the log."""
     if node_lines:
@@ -111,5 +119,6 @@ def report(head: str, output: str, pipeline_dir: Path, root: Path, log_file: Pat
         where = locate("\n".join(details), pipeline_dir, root)
         if where:
             head = f"{head} at {where}"
-    return "\n".join([head, *(f"    {line}" for line in details),
-                      f"    full log: {shown_path(log_file, root)}"])
+    return "\n".join(
+        [head, *(f"    {line}" for line in details), f"    full log: {shown_path(log_file, root)}"]
+    )

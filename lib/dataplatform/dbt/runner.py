@@ -56,8 +56,10 @@ def profile_name(pipeline_dir: Path) -> str:
     project_file = layout.dbt_dir(pipeline_dir) / layout.PROJECT_FILE
     shown = f"pipelines/{pipeline_dir.name}/dbt/{layout.PROJECT_FILE}"
     if not project_file.is_file():
-        raise UserError(f"pipelines/{pipeline_dir.name}/dbt has no {layout.PROJECT_FILE} — add "
-                        "one (see pipelines/_templates/dbt) or remove the dbt folder")
+        raise UserError(
+            f"pipelines/{pipeline_dir.name}/dbt has no {layout.PROJECT_FILE} — add "
+            "one (see pipelines/_templates/dbt) or remove the dbt folder"
+        )
     try:
         data = yaml.safe_load(project_file.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -65,8 +67,9 @@ def profile_name(pipeline_dir: Path) -> str:
         where = f"{shown}:{mark.line + 1}" if mark else shown
         raise UserError(f"{where}: invalid YAML") from None
     if not isinstance(data, dict) or not isinstance(data.get("profile"), str):
-        raise UserError(f"{shown}: profile: must name the project's profile (usually the "
-                        "pipeline's name)")
+        raise UserError(
+            f"{shown}: profile: must name the project's profile (usually the pipeline's name)"
+        )
     return data["profile"]
 
 
@@ -92,8 +95,10 @@ def profiles_text(pipeline_dir: Path, duckdb_path: str) -> str:
             },
         }
     }
-    return (f"# generated for pipelines/{pipeline_dir.name} by dataplatform; not to be edited\n"
-            + yaml.safe_dump(profiles, sort_keys=False))
+    return (
+        f"# generated for pipelines/{pipeline_dir.name} by dataplatform; not to be edited\n"
+        + yaml.safe_dump(profiles, sort_keys=False)
+    )
 
 
 def write_profiles(pipeline_dir: Path) -> Path:
@@ -129,34 +134,66 @@ def failures(target_dir: Path, pipeline_dir: Path, root: Path) -> list[str]:
             if kind == "test" and len(parts) > 3 and re.fullmatch(r"[0-9a-f]{10}", parts[-1]):
                 name = ".".join(parts[2:-1])  # drop dbt's hash suffix
             raw = result.get("message") or ""
-            where = (diagnostics.locate(raw, pipeline_dir, root)
-                     if raw.startswith("Compilation Error") else None)
+            where = (
+                diagnostics.locate(raw, pipeline_dir, root)
+                if raw.startswith("Compilation Error")
+                else None
+            )
             message = " ".join(raw.split())
-            lines.append(f"{kind} {name}: {where}: {message}" if where
-                         else f"{kind} {name}: {message}")
+            lines.append(
+                f"{kind} {name}: {where}: {message}" if where else f"{kind} {name}: {message}"
+            )
     return lines
 
 
-def _run_dbt(pipeline_dir: Path, verb: str, chosen: str, target_dir: Path, log_dir: Path,
-             extra_args: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess, str]:
+def _run_dbt(
+    pipeline_dir: Path,
+    verb: str,
+    chosen: str,
+    target_dir: Path,
+    log_dir: Path,
+    extra_args: tuple[str, ...] = (),
+) -> tuple[subprocess.CompletedProcess, str]:
     root = _shown_root(pipeline_dir)  # conflict markers would reach dbt as a parse error
     conflicts.refuse(layout.project_input_files(pipeline_dir, root), root, "run doit again")
     profiles_dir = write_profiles(pipeline_dir)
-    command = [dbt_executable(), verb, "--project-dir", str(layout.dbt_dir(pipeline_dir)),
-               "--profiles-dir", str(profiles_dir), "--target-path", str(target_dir),
-               "--log-path", str(log_dir), "--target", chosen, "--no-use-colors",
-               *extra_args]
+    command = [
+        dbt_executable(),
+        verb,
+        "--project-dir",
+        str(layout.dbt_dir(pipeline_dir)),
+        "--profiles-dir",
+        str(profiles_dir),
+        "--target-path",
+        str(target_dir),
+        "--log-path",
+        str(log_dir),
+        "--target",
+        chosen,
+        "--no-use-colors",
+        *extra_args,
+    ]
     # dbt's env_var() in the generated profile reads the checkout's .env under the environment
-    env = {**settings.environment(_project_root(pipeline_dir)),
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env,
-                          cwd=layout.dbt_dir(pipeline_dir))
+    env = {
+        **settings.environment(_project_root(pipeline_dir)),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, cwd=layout.dbt_dir(pipeline_dir)
+    )
     return done, _ANSI.sub("", done.stdout + done.stderr)
 
 
 # Manifest fields that change on every parse without the project changing.
-_VOLATILE_METADATA = ("generated_at", "invocation_id", "invocation_started_at", "run_started_at",
-                      "env", "user_id", "send_anonymous_usage_stats")
+_VOLATILE_METADATA = (
+    "generated_at",
+    "invocation_id",
+    "invocation_started_at",
+    "run_started_at",
+    "env",
+    "user_id",
+    "send_anonymous_usage_stats",
+)
 
 
 def normalized_manifest(raw: dict, pipeline_dir: Path) -> dict:
@@ -167,8 +204,19 @@ def normalized_manifest(raw: dict, pipeline_dir: Path) -> dict:
     for key in _VOLATILE_METADATA:
         metadata.pop(key, None)
     absolute = str(layout.dbt_dir(pipeline_dir).resolve())
-    for section in ("nodes", "sources", "macros", "exposures", "metrics", "semantic_models",
-                    "saved_queries", "unit_tests", "seeds", "snapshots", "analyses"):
+    for section in (
+        "nodes",
+        "sources",
+        "macros",
+        "exposures",
+        "metrics",
+        "semantic_models",
+        "saved_queries",
+        "unit_tests",
+        "seeds",
+        "snapshots",
+        "analyses",
+    ):
         for node in (raw.get(section) or {}).values():
             if not isinstance(node, dict):
                 continue
@@ -184,9 +232,15 @@ def parse(pipeline_dir: Path) -> bool:
     target_dir = layout.build_dir(pipeline_dir) / "parse"
     done, output = _run_dbt(pipeline_dir, "parse", "duckdb", target_dir, target_dir / "logs")
     if done.returncode != 0:
-        raise UserError(diagnostics.report("dbt parse failed", output, pipeline_dir,
-                                           _shown_root(pipeline_dir),
-                                           target_dir / "logs" / LOG_FILE))
+        raise UserError(
+            diagnostics.report(
+                "dbt parse failed",
+                output,
+                pipeline_dir,
+                _shown_root(pipeline_dir),
+                target_dir / "logs" / LOG_FILE,
+            )
+        )
     raw = json.loads((target_dir / "manifest.json").read_text())
     text = json.dumps(normalized_manifest(raw, pipeline_dir), sort_keys=True, indent=1) + "\n"
     destination = layout.manifest(pipeline_dir)
@@ -204,8 +258,14 @@ def build(pipeline_dir: Path, extra_args: tuple[str, ...] = ()) -> BuildResult:
     chosen = target(_project_root(pipeline_dir))
     target_dir = layout.build_dir(pipeline_dir) / "target"
     (target_dir / "run_results.json").unlink(missing_ok=True)
-    done, output = _run_dbt(pipeline_dir, "build", chosen, target_dir,
-                            layout.build_dir(pipeline_dir) / "logs", extra_args)
+    done, output = _run_dbt(
+        pipeline_dir,
+        "build",
+        chosen,
+        target_dir,
+        layout.build_dir(pipeline_dir) / "logs",
+        extra_args,
+    )
     summary = _SUMMARY.search(output)
     if done.returncode == 0:
         warehouse = layout.warehouse(pipeline_dir)
@@ -216,6 +276,13 @@ def build(pipeline_dir: Path, extra_args: tuple[str, ...] = ()) -> BuildResult:
         return BuildResult(summary.group(0) if summary else "nothing to build yet")
     root = _shown_root(pipeline_dir)
     head = f"dbt build failed ({summary.group(0) if summary else 'exit ' + str(done.returncode)})"
-    raise UserError(diagnostics.report(  # no failing node: dbt stopped before running any
-        head, output, pipeline_dir, root, layout.build_dir(pipeline_dir) / "logs" / LOG_FILE,
-        failures(target_dir, pipeline_dir, root)))
+    raise UserError(
+        diagnostics.report(  # no failing node: dbt stopped before running any
+            head,
+            output,
+            pipeline_dir,
+            root,
+            layout.build_dir(pipeline_dir) / "logs" / LOG_FILE,
+            failures(target_dir, pipeline_dir, root),
+        )
+    )

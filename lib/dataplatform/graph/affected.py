@@ -106,8 +106,9 @@ class Values:
         before, after = self.value("before", file, keypath), self.value("after", file, keypath)
         if before is _UNREADABLE or after is _UNREADABLE:
             return True
-        return json.dumps(before, sort_keys=True, default=str) != \
-            json.dumps(after, sort_keys=True, default=str)
+        return json.dumps(before, sort_keys=True, default=str) != json.dumps(
+            after, sort_keys=True, default=str
+        )
 
 
 def _still_hit(values: tuple[dict[str, Any], ...], path: str, reader: Values | None) -> bool:
@@ -132,9 +133,13 @@ def affected_by(graph: TaskGraph, paths: set[str], before: Reader | None = None)
             if _still_hit(graph.service_values.get(service, ()), path, reader):
                 result.services.setdefault(service, []).append(path)
         parts = PurePosixPath(path).parts
-        if (len(parts) == 3 and parts[0] == "pipelines" and parts[2] == PIPELINE_FILE
-                and not any(n.pipeline == parts[1] for n in graph.nodes.values())
-                and not (graph.project.root / path).exists()):
+        if (
+            len(parts) == 3
+            and parts[0] == "pipelines"
+            and parts[2] == PIPELINE_FILE
+            and not any(n.pipeline == parts[1] for n in graph.nodes.values())
+            and not (graph.project.root / path).exists()
+        ):
             result.removed_pipelines.append(parts[1])
     downstream = graph.downstream()
     stack = sorted(result.tasks)

@@ -59,8 +59,9 @@ def _commit(cwd: Path, ref: str) -> str | None:
 
 
 def _default_branch(cwd: Path) -> str | None:
-    head = _git(cwd, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD",
-                check=False).stdout.strip()
+    head = _git(
+        cwd, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD", check=False
+    ).stdout.strip()
     for candidate in (head, *DEFAULT_BRANCHES):
         if candidate and _commit(cwd, candidate):
             return candidate
@@ -68,9 +69,11 @@ def _default_branch(cwd: Path) -> str | None:
 
 
 def _shallow_hint(what: str) -> str:
-    return (f"{what} is not in this shallow clone's history — fetch it first: "
-            "`git fetch --deepen=50` (or `git fetch --unshallow` for the whole history; in CI "
-            "check out with fetch-depth: 0), then run this again")
+    return (
+        f"{what} is not in this shallow clone's history — fetch it first: "
+        "`git fetch --deepen=50` (or `git fetch --unshallow` for the whole history; in CI "
+        "check out with fetch-depth: 0), then run this again"
+    )
 
 
 def resolve_base(cwd: Path, since: str | None) -> tuple[str, str]:
@@ -83,30 +86,44 @@ def resolve_base(cwd: Path, since: str | None) -> tuple[str, str]:
         if commit is None:
             if shallow:
                 raise UserError(_shallow_hint(f"--since {since}"))
-            raise UserError(f"--since {since}: no such branch, tag or commit — check the name "
-                            "(`git branch -a`, `git tag`), or `git fetch` it first")
+            raise UserError(
+                f"--since {since}: no such branch, tag or commit — check the name "
+                "(`git branch -a`, `git tag`), or `git fetch` it first"
+            )
         return since, commit
     branch = _default_branch(cwd)
     if branch is None:
         if shallow:
-            raise UserError("the default branch (origin/main or origin/master) is not in this "
-                            "shallow clone — fetch it with some history: `git fetch "
-                            "--deepen=50 origin main:refs/remotes/origin/main` (or `git fetch "
-                            "--unshallow` for everything; in CI check out with fetch-depth: 0), "
-                            "or name the ref to compare with: --since REF")
-        raise UserError("no default branch found (origin/HEAD, origin/main, origin/master, main, "
-                        "master) — name the ref to compare with: --since REF")
+            raise UserError(
+                "the default branch (origin/main or origin/master) is not in this "
+                "shallow clone — fetch it with some history: `git fetch "
+                "--deepen=50 origin main:refs/remotes/origin/main` (or `git fetch "
+                "--unshallow` for everything; in CI check out with fetch-depth: 0), "
+                "or name the ref to compare with: --since REF"
+            )
+        raise UserError(
+            "no default branch found (origin/HEAD, origin/main, origin/master, main, "
+            "master) — name the ref to compare with: --since REF"
+        )
     merge_base = _git(cwd, "merge-base", "HEAD", branch, check=False).stdout.strip()
     if not merge_base:
         if shallow:
             raise UserError(_shallow_hint(f"the merge base of HEAD and {branch}"))
-        raise UserError(f"HEAD and {branch} have no common commit — name the ref to compare "
-                        "with: --since REF")
+        raise UserError(
+            f"HEAD and {branch} have no common commit — name the ref to compare with: --since REF"
+        )
     return branch, merge_base
 
 
-_STATUS = {"A": "added", "D": "deleted", "M": "modified", "T": "type-changed", "R": "renamed",
-           "C": "added", "U": "modified"}
+_STATUS = {
+    "A": "added",
+    "D": "deleted",
+    "M": "modified",
+    "T": "type-changed",
+    "R": "renamed",
+    "C": "added",
+    "U": "modified",
+}
 
 
 def reader_at(cwd: Path, commit: str) -> Callable[[str], str | None]:

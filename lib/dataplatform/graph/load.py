@@ -90,9 +90,8 @@ class TaskGraph:
 
 def _relative(project: Project, path: str) -> str:
     prefix = f"{project.root}/"
-    if path.startswith(prefix) and "//" not in path and "/." not in path \
-            and not path.endswith("/"):
-        return path[len(prefix):]  # the common case, without a Path (thousands per load)
+    if path.startswith(prefix) and "//" not in path and "/." not in path and not path.endswith("/"):
+        return path[len(prefix) :]  # the common case, without a Path (thousands per load)
     candidate = Path(path)
     if not candidate.is_absolute():
         return candidate.as_posix()
@@ -103,16 +102,17 @@ def _relative(project: Project, path: str) -> str:
 
 
 def _relative_value(project: Project, value: dict[str, Any]) -> dict[str, Any]:
-    keypath = [_relative_value(project, k) if isinstance(k, dict) else k
-               for k in value["keypath"]]
+    keypath = [_relative_value(project, k) if isinstance(k, dict) else k for k in value["keypath"]]
     return {"file": _relative(project, value["file"]), "keypath": keypath}
 
 
 def _module(project: Project) -> Any:
     dodo = project.root / DODO
     if not dodo.is_file():
-        raise UserError(f"{project.relative(dodo)}: not found — run this inside the repository "
-                        "(the folder with dodo.py and tasks.py)")
+        raise UserError(
+            f"{project.relative(dodo)}: not found — run this inside the repository "
+            "(the folder with dodo.py and tasks.py)"
+        )
     name = f"_dataplatform_dodo_{abs(hash(str(dodo)))}"
     spec = importlib.util.spec_from_file_location(name, dodo)
     assert spec is not None and spec.loader is not None
@@ -154,12 +154,16 @@ def load_graph(project: Project) -> TaskGraph:
             expanded |= set(group.task_dep) if group.has_subtask and not group.actions else {dep}
         doc = (task.doc or "").strip().splitlines()[0] if task.doc else ""
         nodes[task.name] = Node(
-            name=task.name, kind=declared.kind, pipeline=declared.pipeline, doc=doc,
+            name=task.name,
+            kind=declared.kind,
+            pipeline=declared.pipeline,
+            doc=doc,
             files=tuple(sorted({_relative(project, f) for f in declared.files})),
             trees=tuple(sorted({_relative(project, t) for t in declared.trees})),
             targets=tuple(sorted({_relative(project, str(t)) for t in task.targets})),
             upstream=tuple(sorted(expanded)),
-            values=tuple(_relative_value(project, v) for v in declared.values))
+            values=tuple(_relative_value(project, v) for v in declared.values),
+        )
     graph = TaskGraph(project, nodes, tasks, config)
     _add_services(graph, module)
     return graph

@@ -21,8 +21,11 @@ from typing import Any
 from dataplatform.errors import UserError
 
 NEVER_RAN = "never ran successfully (no record in the dependency database)"
-MEANING_LABELS = {"YamlSame": "YAML content changed", "ValuesSame": "declared value changed",
-                  "InputsSaySame": "dbt project YAML or generated staging changed"}
+MEANING_LABELS = {
+    "YamlSame": "YAML content changed",
+    "ValuesSame": "declared value changed",
+    "InputsSaySame": "dbt project YAML or generated staging changed",
+}
 
 
 def relative(root: Path, path: str) -> str:
@@ -57,8 +60,10 @@ def explain_checker(root: Path, db: Any, task: Any, checker: Any) -> str:
             return f"image cannot be fingerprinted: {exc}"
         if STATE.engine_failure is not None:
             return f"Docker engine unavailable, image {checker.spec.name}:{tag} not checked"
-        return f"image missing: {checker.spec.name}:{tag} (that build context's fingerprint) " \
-               "is not on the engine"
+        return (
+            f"image missing: {checker.spec.name}:{tag} (that build context's fingerprint) "
+            "is not on the engine"
+        )
     if getattr(checker, "paths", None) is not None and getattr(checker, "key", None):
         return _explain_meaning(root, db, task, checker)
     if kind == "InputsSaySame":
@@ -107,16 +112,23 @@ def _explain_meaning(root: Path, db: Any, task: Any, checker: Any) -> str:
             changed.append(relative(root, path) + ("" if now else " (deleted)"))
     shown = changed or [relative(root, p) for p in checker.paths]
     if type(checker).__name__ == "ValuesSame":
-        keys = [".".join(str(_key(k)) for k in keypath)
-                for _file, keypath in getattr(checker, "values", [])]
+        keys = [
+            ".".join(str(_key(k)) for k in keypath)
+            for _file, keypath in getattr(checker, "values", [])
+        ]
         if keys:
             return f"{label} ({', '.join(keys)}): {', '.join(shown)}"
     return f"{label}: {', '.join(shown)}"
 
 
 # up-to-date checks that compare with what the last success stored (nothing, if it never ran)
-LAST_RUN_CHECKS = {"config_changed", "InputsSaySame", "OutputsIntact", "AssembledIntact",
-                   "WarehousePresent"}
+LAST_RUN_CHECKS = {
+    "config_changed",
+    "InputsSaySame",
+    "OutputsIntact",
+    "AssembledIntact",
+    "WarehousePresent",
+}
 
 
 def _unwrapped(checker: Any) -> Any:
@@ -129,7 +141,8 @@ def _unwrapped(checker: Any) -> Any:
 def _compares_with_last_run(checker: Any) -> bool:
     checker = _unwrapped(checker)
     return type(checker).__name__ in LAST_RUN_CHECKS or (
-        getattr(checker, "paths", None) is not None and bool(getattr(checker, "key", None)))
+        getattr(checker, "paths", None) is not None and bool(getattr(checker, "key", None))
+    )
 
 
 def explain(root: Path, db: Any, task: Any, logged: dict[str, Any], never: bool) -> list[str]:
@@ -141,14 +154,17 @@ def explain(root: Path, db: Any, task: Any, logged: dict[str, Any], never: bool)
     reasons: list[str] = []
     if never:
         reasons.append(NEVER_RAN)
-        reasons.extend(explain_checker(root, db, task, checker)
-                       for checker, _args, _kwargs in logged.get("uptodate_false", [])
-                       if not _compares_with_last_run(checker))
+        reasons.extend(
+            explain_checker(root, db, task, checker)
+            for checker, _args, _kwargs in logged.get("uptodate_false", [])
+            if not _compares_with_last_run(checker)
+        )
         if logged.get("checker_changed"):
             before, now = logged["checker_changed"]
             reasons.append(f"file checker changed: {before} → {now}")
-        reasons.extend(f"input missing: {relative(root, path)}"
-                       for path in logged.get("missing_file_dep", []))
+        reasons.extend(
+            f"input missing: {relative(root, path)}" for path in logged.get("missing_file_dep", [])
+        )
         return reasons
     for checker, _args, _kwargs in logged.get("uptodate_false", []):
         reasons.append(explain_checker(root, db, task, checker))

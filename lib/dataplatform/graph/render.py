@@ -27,9 +27,14 @@ def select(graph: TaskGraph, pipeline: str | None) -> list[Node]:
         from dataplatform.config.validate import suggestion
 
         near = suggestion(pipeline, known)
-        raise UserError(f"--pipeline {pipeline}: no tasks of that pipeline — "
-                        + (f"did you mean {near!r}?" if near else
-                           f"pipelines with tasks: {', '.join(known) or '(none)'}"))
+        raise UserError(
+            f"--pipeline {pipeline}: no tasks of that pipeline — "
+            + (
+                f"did you mean {near!r}?"
+                if near
+                else f"pipelines with tasks: {', '.join(known) or '(none)'}"
+            )
+        )
     return [graph.nodes[n] for n in sorted(graph.closure_up(own))]
 
 
@@ -37,23 +42,37 @@ def shown_inputs(node: Node, root: Path) -> list[str]:
     """Its existing input folders, and its existing input files in none of them (a declared
     file that does not exist yet, like an optional packages.yml, is not drawn)."""
     trees = [f"{t}/" for t in node.trees if (root / t).is_dir()]
-    loose = [f for f in node.files if (root / f).exists()
-             and not any(PurePosixPath(f).is_relative_to(t) for t in node.trees)]
+    loose = [
+        f
+        for f in node.files
+        if (root / f).exists() and not any(PurePosixPath(f).is_relative_to(t) for t in node.trees)
+    ]
     return sorted(trees + loose)
 
 
 def as_json(graph: TaskGraph, nodes: list[Node]) -> dict[str, Any]:
     names = {n.name for n in nodes}
     return {
-        "tasks": {n.name: {"kind": n.kind, "pipeline": n.pipeline, "doc": n.doc,
-                           "inputs": {"files": list(n.files), "trees": list(n.trees),
-                                      "values": list(n.values)},
-                           "targets": list(n.targets),
-                           "upstream": [u for u in n.upstream if u in names]}
-                  for n in nodes},
-        "services": {s: {"images": list(images), "files": list(graph.service_files[s])}
-                     for s, images in sorted(graph.services.items())
-                     if pipeline_free(nodes, graph) or set(images) & names},
+        "tasks": {
+            n.name: {
+                "kind": n.kind,
+                "pipeline": n.pipeline,
+                "doc": n.doc,
+                "inputs": {
+                    "files": list(n.files),
+                    "trees": list(n.trees),
+                    "values": list(n.values),
+                },
+                "targets": list(n.targets),
+                "upstream": [u for u in n.upstream if u in names],
+            }
+            for n in nodes
+        },
+        "services": {
+            s: {"images": list(images), "files": list(graph.service_files[s])}
+            for s, images in sorted(graph.services.items())
+            if pipeline_free(nodes, graph) or set(images) & names
+        },
     }
 
 
@@ -78,8 +97,9 @@ def as_mermaid(graph: TaskGraph, nodes: list[Node]) -> str:
     lines += [f'  {input_ids[i]}[/"{_label(i)}"/]' for i in inputs]
     lines += [f'  {task_ids[n.name]}["{_label(n.name)}"]' for n in nodes]
     for n in nodes:
-        lines += [f"  {input_ids[i]} --> {task_ids[n.name]}"
-                  for i in shown_inputs(n, graph.project.root)]
+        lines += [
+            f"  {input_ids[i]} --> {task_ids[n.name]}" for i in shown_inputs(n, graph.project.root)
+        ]
         lines += [f"  {task_ids[u]} ==> {task_ids[n.name]}" for u in n.upstream if u in names]
     services = {s: imgs for s, imgs in graph.services.items() if set(imgs) & names}
     service_ids = _ids(list(services), "s")
@@ -101,8 +121,7 @@ def as_dot(graph: TaskGraph, nodes: list[Node]) -> str:
     for n in nodes:
         lines.append(f"  {_dot(n.name)};")
         lines += [f"  {_dot(i)} -> {_dot(n.name)};" for i in shown_inputs(n, graph.project.root)]
-        lines += [f"  {_dot(u)} -> {_dot(n.name)} [style=bold];"
-                  for u in n.upstream if u in names]
+        lines += [f"  {_dot(u)} -> {_dot(n.name)} [style=bold];" for u in n.upstream if u in names]
     for service, images in sorted(graph.services.items()):
         if set(images) & names:
             lines.append(f"  {_dot('service ' + service)} [shape=ellipse];")

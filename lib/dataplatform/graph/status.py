@@ -32,8 +32,12 @@ class Status:
     never_run: bool = False
 
     def as_json(self) -> dict[str, Any]:
-        return {"task": self.task, "state": self.state, "never_run": self.never_run,
-                "reasons": self.reasons}
+        return {
+            "task": self.task,
+            "state": self.state,
+            "never_run": self.never_run,
+            "reasons": self.reasons,
+        }
 
 
 def open_db(graph: TaskGraph) -> Dependency:
@@ -48,8 +52,10 @@ def open_db(graph: TaskGraph) -> Dependency:
     try:
         return Dependency(BACKENDS.get(backend, SqliteDB), name, checker_cls=checker)
     except Exception as exc:  # a corrupt database: doit would say the same
-        raise UserError(f"{Path(name).name}: cannot be read ({exc}) — delete it; the next "
-                        "`doit` run rebuilds it") from None
+        raise UserError(
+            f"{Path(name).name}: cannot be read ({exc}) — delete it; the next "
+            "`doit` run rebuilds it"
+        ) from None
 
 
 def _status(graph: TaskGraph, db: Dependency, name: str) -> Status:
@@ -58,8 +64,7 @@ def _status(graph: TaskGraph, db: Dependency, name: str) -> Status:
     try:
         found = db.get_status(task, graph.tasks, get_log=True)
     except Exception as exc:  # an uptodate check that raises: doit would fail the task too
-        return Status(name, ERROR, [f"up-to-date check raised {type(exc).__name__}: {exc}"],
-                      never)
+        return Status(name, ERROR, [f"up-to-date check raised {type(exc).__name__}: {exc}"], never)
     if found.status == "up-to-date":
         return Status(name, UP_TO_DATE, [], never)
     reasons = explain(graph.project.root, db, task, found.reasons, never)
@@ -76,13 +81,22 @@ def statuses(graph: TaskGraph, names: set[str] | None = None) -> list[Status]:
     for name in graph.order(wanted):
         status = _status(graph, db, name)
         if status.state == UP_TO_DATE:
-            running = [up for up in graph.nodes[name].upstream
-                       if up in found and found[up].state in (RUN, MAY_RUN, ERROR)]
+            running = [
+                up
+                for up in graph.nodes[name].upstream
+                if up in found and found[up].state in (RUN, MAY_RUN, ERROR)
+            ]
             if running:
-                status = Status(name, MAY_RUN, [
-                    f"upstream {up} {'runs' if found[up].state == RUN else found[up].state} "
-                    "first; whether its output changes decides" for up in sorted(running)],
-                    status.never_run)
+                status = Status(
+                    name,
+                    MAY_RUN,
+                    [
+                        f"upstream {up} {'runs' if found[up].state == RUN else found[up].state} "
+                        "first; whether its output changes decides"
+                        for up in sorted(running)
+                    ],
+                    status.never_run,
+                )
         found[name] = status
     return [found[n] for n in graph.order(wanted)]
 

@@ -79,14 +79,21 @@ def validate(project: Project) -> list[Problem]:
         pipeline = found.attempt(lambda d=directory: load_pipeline(project, d, settings))
         if pipeline is None:
             continue
-        source = found.attempt(lambda p=pipeline: cdc_layout.find_source(
-            p.directory, p.has_cdc_section))
+        source = found.attempt(
+            lambda p=pipeline: cdc_layout.find_source(p.directory, p.has_cdc_section)
+        )
         if source is not None:  # what cdc.generate.load does, with the groups read once
-            found.attempt(lambda s=source: cdc_loader.parse_pipeline(
-                load_yaml(s.file, project.relative(s.file)), s.keypath, s.pipeline, groups))
+            found.attempt(
+                lambda s=source: cdc_loader.parse_pipeline(
+                    load_yaml(s.file, project.relative(s.file)), s.keypath, s.pipeline, groups
+                )
+            )
         if warehouse_layout.declares_tables(directory, pipeline.has_warehouse_section):
-            inputs = found.attempt(lambda p=pipeline: warehouse_layout.inputs_of(
-                p.directory, p.has_warehouse_section, p.has_cdc_section))
+            inputs = found.attempt(
+                lambda p=pipeline: warehouse_layout.inputs_of(
+                    p.directory, p.has_warehouse_section, p.has_cdc_section
+                )
+            )
             if inputs is not None:
                 found.attempt(lambda i=inputs: warehouse_generate.build(project, i))
     for name in templates.available(project):
@@ -96,5 +103,4 @@ def validate(project: Project) -> list[Problem]:
         from dataplatform.catalog import load_catalog
 
         found.attempt(lambda: load_catalog(project))  # rules across files (image names, locks)
-    return sorted(found.problems.values(),
-                  key=lambda p: (p.file, p.line or 0, p.message))
+    return sorted(found.problems.values(), key=lambda p: (p.file, p.line or 0, p.message))

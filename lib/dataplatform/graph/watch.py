@@ -40,13 +40,13 @@ class Run:
 
     def line(self) -> str:
         stamp = time.strftime("%H:%M:%S")
-        what = ", ".join(self.changed[:3]) + (f" (+{len(self.changed) - 3})"
-                                              if len(self.changed) > 3 else "")
+        what = ", ".join(self.changed[:3]) + (
+            f" (+{len(self.changed) - 3})" if len(self.changed) > 3 else ""
+        )
         if not self.tasks:
             return f"{stamp} {what}: affects no selected task"
         outcome = "ok" if self.exit_code == 0 else f"FAILED (exit {self.exit_code})"
-        return (f"{stamp} {what} → {' '.join(self.tasks)}: {outcome} "
-                f"in {self.seconds:.1f} s")
+        return f"{stamp} {what} → {' '.join(self.tasks)}: {outcome} in {self.seconds:.1f} s"
 
 
 def _relevant(project: Project, path: Path) -> str | None:
@@ -63,9 +63,14 @@ def _relevant(project: Project, path: Path) -> str | None:
 def _changes_watchfiles(project: Project, stop: Callable[[], bool]) -> Iterator[set[str]]:
     import watchfiles
 
-    for batch in watchfiles.watch(project.root, debounce=DEBOUNCE_MS, step=50,
-                                  raise_interrupt=True, rust_timeout=500,
-                                  yield_on_timeout=True):
+    for batch in watchfiles.watch(
+        project.root,
+        debounce=DEBOUNCE_MS,
+        step=50,
+        raise_interrupt=True,
+        rust_timeout=500,
+        yield_on_timeout=True,
+    ):
         if stop():
             return
         found = {r for _, p in batch if (r := _relevant(project, Path(p)))}
@@ -165,8 +170,9 @@ class Contents:
         return found
 
 
-def run_once(project: Project, paths: set[str], wanted: list[str],
-             contents: Contents | None = None) -> Run:
+def run_once(
+    project: Project, paths: set[str], wanted: list[str], contents: Contents | None = None
+) -> Run:
     graph = load_graph(project)
     targets = {t for node in graph.nodes.values() for t in node.targets}
     paths = {p for p in paths if p not in targets}
@@ -174,12 +180,21 @@ def run_once(project: Project, paths: set[str], wanted: list[str],
         paths = contents.changed(paths)
     hit = affected_by(graph, paths)
     chosen = selected(graph, wanted)
-    tasks = tuple(t for t in graph.order(set(hit.tasks))
-                  if chosen is None or t in chosen)
+    tasks = tuple(t for t in graph.order(set(hit.tasks)) if chosen is None or t in chosen)
     if not tasks:
         return Run(tuple(sorted(paths)), (), 0, 0.0)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "doit", *tasks], cwd=project.root,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return Run(tuple(sorted(paths)), tasks, done.returncode, time.perf_counter() - started,
-               done.stdout if done.returncode else "")
+    done = subprocess.run(
+        [sys.executable, "-m", "doit", *tasks],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return Run(
+        tuple(sorted(paths)),
+        tasks,
+        done.returncode,
+        time.perf_counter() - started,
+        done.stdout if done.returncode else "",
+    )

@@ -23,9 +23,11 @@ from dataplatform.errors import ImageError
 from dataplatform.images.spec import ImageSpec
 
 _PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-_DOMAIN = re.compile(r"^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-                     r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*"
-                     r"(?::[0-9]+)?$|^\[[a-fA-F0-9:]+\](?::[0-9]+)?$")
+_DOMAIN = re.compile(
+    r"^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+    r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*"
+    r"(?::[0-9]+)?$|^\[[a-fA-F0-9:]+\](?::[0-9]+)?$"
+)
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$")
 _NAME_MAX = 255
@@ -45,7 +47,7 @@ def reference_problem(reference: str) -> str | None:
     tag = ""
     colon = name.rfind(":")
     if colon > name.rfind("/"):
-        name, tag = name[:colon], name[colon + 1:]
+        name, tag = name[:colon], name[colon + 1 :]
         if not _TAG.match(tag):
             return f"tag {tag!r} is not valid (letters, digits, '_', '.', '-'; at most 128)"
     if not name:
@@ -54,8 +56,9 @@ def reference_problem(reference: str) -> str | None:
         return f"the name is longer than {_NAME_MAX} characters"
     components = name.split("/")
     first = components[0]
-    if len(components) > 1 and (any(c in first for c in ".:") or first == "localhost"
-                                or first.lower() != first):
+    if len(components) > 1 and (
+        any(c in first for c in ".:") or first == "localhost" or first.lower() != first
+    ):
         if not _DOMAIN.match(first):
             if not any(c in first for c in ".:") and first != "localhost":
                 return "repository names must be lowercase"
@@ -65,8 +68,10 @@ def reference_problem(reference: str) -> str | None:
         if not _PATH_COMPONENT.match(component):
             if component.lower() != component:
                 return "repository names must be lowercase"
-            return (f"{component!r} is not a valid name component (lowercase letters and "
-                    "digits, separated by '.', '_', '__' or '-')")
+            return (
+                f"{component!r} is not a valid name component (lowercase letters and "
+                "digits, separated by '.', '_', '__' or '-')"
+            )
     return None
 
 
@@ -172,6 +177,9 @@ def check(spec: ImageSpec, project_root: Path) -> None:
             except ValueError:
                 shown = str(spec.dockerfile)
             via = "" if line.reference == line.written else f" (from {line.written})"
-            raise ImageError(spec.name, f"{shown}:{line.line}: FROM {line.reference}{via} is "
-                             f"not a valid image reference: {problem} — fix the base image "
-                             "name (e.g. python:3.11-slim, registry.example.com:5000/team/base:1)")
+            raise ImageError(
+                spec.name,
+                f"{shown}:{line.line}: FROM {line.reference}{via} is "
+                f"not a valid image reference: {problem} — fix the base image "
+                "name (e.g. python:3.11-slim, registry.example.com:5000/team/base:1)",
+            )

@@ -71,8 +71,10 @@ def _failure(spec: ImageSpec, step: str | None, error: str, tail: list[str]) -> 
     offline = is_from and any(m in error for m in _NETWORK_FAILURES)
     hint = ""
     if offline or (is_from and any(m in error for m in _PULL_FAILURES)):
-        hint = (" — the base image is not on this engine and cannot be pulled: pull or build "
-                "it first, or point the FROM (or its build arg) at one that is")
+        hint = (
+            " — the base image is not on this engine and cannot be pulled: pull or build "
+            "it first, or point the FROM (or its build arg) at one that is"
+        )
     lines = [f"{where}: {error.strip()}{hint}"]
     if tail:
         lines.append(f"last {len(tail)} line(s) of that step:")
@@ -82,8 +84,13 @@ def _failure(spec: ImageSpec, step: str | None, error: str, tail: list[str]) -> 
     return BuildFailed(spec.name, "\n".join(lines))
 
 
-def build_image(api: docker.APIClient, spec: ImageSpec, fingerprint: Fingerprint,
-                labels: dict[str, str], log: Log) -> str:
+def build_image(
+    api: docker.APIClient,
+    spec: ImageSpec,
+    fingerprint: Fingerprint,
+    labels: dict[str, str],
+    log: Log,
+) -> str:
     """Build and return the ID of the image carrying `labels`; untagged, so a failure leaves no
     fingerprint tag."""
     step: str | None = None
@@ -95,16 +102,22 @@ def build_image(api: docker.APIClient, spec: ImageSpec, fingerprint: Fingerprint
         SENT[spec.name] += 1
         try:
             stream = api.build(
-                fileobj=tar, custom_context=True, dockerfile=dockerfile_name,
-                target=spec.target, buildargs=dict(spec.args),
-                network_mode=spec.network, rm=True, forcerm=True, pull=False, decode=True,
+                fileobj=tar,
+                custom_context=True,
+                dockerfile=dockerfile_name,
+                target=spec.target,
+                buildargs=dict(spec.args),
+                network_mode=spec.network,
+                rm=True,
+                forcerm=True,
+                pull=False,
+                decode=True,
                 use_config_proxy=False,
             )
             for chunk in stream:
                 if "error" in chunk:
                     detail = chunk.get("errorDetail") or {}
-                    raise _failure(spec, step, detail.get("message") or chunk["error"],
-                                   list(tail))
+                    raise _failure(spec, step, detail.get("message") or chunk["error"], list(tail))
                 aux = chunk.get("aux")
                 if isinstance(aux, dict) and aux.get("ID"):
                     image_id = aux["ID"]
@@ -113,7 +126,7 @@ def build_image(api: docker.APIClient, spec: ImageSpec, fingerprint: Fingerprint
                     if not line:
                         continue
                     if line.startswith("Step "):
-                        step = line if len(line) <= STEP_WIDTH else line[:STEP_WIDTH - 1] + "…"
+                        step = line if len(line) <= STEP_WIDTH else line[: STEP_WIDTH - 1] + "…"
                         tail.clear()
                         log(step)
                     elif match := _SUCCESS.match(line):

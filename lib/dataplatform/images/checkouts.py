@@ -49,7 +49,7 @@ def parse_mark(tag: str) -> tuple[str, str] | None:
     prefix = labels.CURRENT_MARK + "/"
     if not tag.startswith(prefix) or ":" not in tag:
         return None
-    image, _, checkout = tag[len(prefix):].rpartition(":")
+    image, _, checkout = tag[len(prefix) :].rpartition(":")
     return image, checkout
 
 

@@ -70,14 +70,19 @@ def write_context(spec: ImageSpec, fingerprint: Fingerprint, out: BinaryIO) -> s
                 with open(source, "rb") as handle:
                     st = os.fstat(handle.fileno())
                     reader = _HashingReader(handle)
-                    tar.addfile(_info(relpath, tarfile.REGTYPE, mode, st.st_size, st.st_mtime),
-                                reader)
+                    tar.addfile(
+                        _info(relpath, tarfile.REGTYPE, mode, st.st_size, st.st_mtime), reader
+                    )
             except (OSError, tarfile.TarError) as exc:
-                raise ImageError(spec.name, f"{source} changed or vanished while it was sent to "
-                                 f"the engine ({exc}) — run doit again") from None
+                raise ImageError(
+                    spec.name,
+                    f"{source} changed or vanished while it was sent to "
+                    f"the engine ({exc}) — run doit again",
+                ) from None
             if expected is not None and reader.digest.hexdigest() != expected:
-                raise ImageError(spec.name, f"{source} changed while it was sent to the engine "
-                                 "— run doit again")
+                raise ImageError(
+                    spec.name, f"{source} changed while it was sent to the engine — run doit again"
+                )
 
         for f in fingerprint.files:
             if f.relpath == ".dockerignore":
@@ -99,11 +104,13 @@ def write_context(spec: ImageSpec, fingerprint: Fingerprint, out: BinaryIO) -> s
         except OSError as exc:
             raise ImageError(spec.name, f"cannot read {spec.dockerfile} ({exc.strerror})") from None
         if hashlib.sha256(original).hexdigest() != fingerprint.dockerfile_digest:
-            raise ImageError(spec.name, f"{spec.dockerfile} changed while the build started "
-                             "— run doit again")
+            raise ImageError(
+                spec.name, f"{spec.dockerfile} changed while the build started — run doit again"
+            )
         dockerfile_name = f".dockerfile.{fingerprint.short}"
-        tar.addfile(_info(dockerfile_name, tarfile.REGTYPE, 0o644, len(original)),
-                    io.BytesIO(original))
+        tar.addfile(
+            _info(dockerfile_name, tarfile.REGTYPE, 0o644, len(original)), io.BytesIO(original)
+        )
 
         if ".dockerignore" in names:
             ignore_text = (context / ".dockerignore").read_bytes()

@@ -105,12 +105,19 @@ def resolve() -> Endpoint:
     if host:
         return Endpoint(host, "DOCKER_HOST", "DOCKER_HOST", from_environment=True)
     name, origin = _context_name()
-    setting = ("DOCKER_CONTEXT" if origin == "DOCKER_CONTEXT" else
-               "the docker context (`docker context use NAME`)" if origin else
-               "DOCKER_HOST or the docker context")
+    setting = (
+        "DOCKER_CONTEXT"
+        if origin == "DOCKER_CONTEXT"
+        else "the docker context (`docker context use NAME`)"
+        if origin
+        else "DOCKER_HOST or the docker context"
+    )
     if name == "default":
-        return Endpoint(DEFAULT_HOST, f"context default from {origin}" if origin
-                        else "the default socket", setting)
+        return Endpoint(
+            DEFAULT_HOST,
+            f"context default from {origin}" if origin else "the default socket",
+            setting,
+        )
     shown = f"docker context {name!r} from {origin}"
     identifier = hashlib.sha256(name.encode("utf-8")).hexdigest()
     meta = config_dir() / "contexts" / "meta" / identifier / "meta.json"
@@ -121,13 +128,19 @@ def resolve() -> Endpoint:
         raise EngineUnavailable(
             f"{shown} does not exist in {config_dir()}",
             f"`docker context ls` lists the contexts; `docker context use NAME`"
-            f"{', or unset DOCKER_CONTEXT' if origin == 'DOCKER_CONTEXT' else ''}") from None
+            f"{', or unset DOCKER_CONTEXT' if origin == 'DOCKER_CONTEXT' else ''}",
+        ) from None
     except (OSError, ValueError, KeyError, TypeError):
-        raise EngineUnavailable(f"{shown} has no readable docker endpoint in {meta}",
-                                f"recreate it: docker context rm {name} && docker context "
-                                "create …") from None
-    return Endpoint(docker_endpoint.get("Host") or DEFAULT_HOST, shown, setting,
-                    _context_tls(identifier, docker_endpoint))
+        raise EngineUnavailable(
+            f"{shown} has no readable docker endpoint in {meta}",
+            f"recreate it: docker context rm {name} && docker context create …",
+        ) from None
+    return Endpoint(
+        docker_endpoint.get("Host") or DEFAULT_HOST,
+        shown,
+        setting,
+        _context_tls(identifier, docker_endpoint),
+    )
 
 
 def endpoint() -> Endpoint:
@@ -151,7 +164,8 @@ def _ssh_binary(where: Endpoint) -> bool:
             f"{where.shown} is an ssh:// endpoint, which the docker SDK reaches only with "
             "Python's paramiko package, and it is not installed (the docker CLI runs ssh "
             "itself, so `docker info` may work)",
-            "pip install paramiko (or \"docker[ssh]\") into this environment") from None
+            'pip install paramiko (or "docker[ssh]") into this environment',
+        ) from None
     return shutil.which("ssh") is not None
 
 
@@ -165,8 +179,12 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(current))
         yield current
-        stack += [current.__cause__, current.__context__, getattr(current, "reason", None),
-                  *current.args]
+        stack += [
+            current.__cause__,
+            current.__context__,
+            getattr(current, "reason", None),
+            *current.args,
+        ]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -180,47 +198,76 @@ def classify(exc: BaseException, where: Endpoint) -> EngineUnavailable:
     text = " ".join(str(c) for c in causes)
     codes = {getattr(c, "errno", None) for c in causes}
     path = where.socket_path
-    status = next((c.response.status_code for c in causes
-                   if getattr(getattr(c, "response", None), "status_code", None)), None)
+    status = next(
+        (
+            c.response.status_code
+            for c in causes
+            if getattr(getattr(c, "response", None), "status_code", None)
+        ),
+        None,
+    )
     if status is not None:
-        return EngineUnavailable(f"{where.shown} answers, but not as a Docker engine (HTTP "
-                                 f"{status})", f"point {where.setting} at the engine's socket")
+        return EngineUnavailable(
+            f"{where.shown} answers, but not as a Docker engine (HTTP {status})",
+            f"point {where.setting} at the engine's socket",
+        )
     if any(isinstance(c, ssl.SSLError) for c in causes) or "SSL" in text:
-        return EngineUnavailable(f"TLS with {where.shown} failed ({_first_line(exc)})",
-                                 "check DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, or the "
-                                 "context's TLS material (docker context inspect)")
-    start = START if where.setting == "DOCKER_HOST or the docker context" else (
-        f"{START}, or point {where.setting} at a running engine")
+        return EngineUnavailable(
+            f"TLS with {where.shown} failed ({_first_line(exc)})",
+            "check DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, or the "
+            "context's TLS material (docker context inspect)",
+        )
+    start = (
+        START
+        if where.setting == "DOCKER_HOST or the docker context"
+        else (f"{START}, or point {where.setting} at a running engine")
+    )
     if path is not None and (errno.ENOENT in codes or "No such file" in text):
-        return EngineUnavailable(f"no engine socket at {where.shown}: the engine is not "
-                                 "running", start)
+        return EngineUnavailable(
+            f"no engine socket at {where.shown}: the engine is not running", start
+        )
     if path is not None and (errno.EACCES in codes or "Permission denied" in text):
         return EngineUnavailable(
             f"permission denied on {where.shown}",
             "add yourself to the docker group (`sudo usermod -aG docker $USER`, then log in "
-            "again), or use rootless Docker")
+            "again), or use rootless Docker",
+        )
     if errno.ECONNREFUSED in codes or "Connection refused" in text:
         if path is not None:
-            return EngineUnavailable(f"{where.shown} exists, but no engine listens on it: the "
-                                     "engine stopped", start)
-        return EngineUnavailable(f"nothing listens at {where.shown}",
-                                 f"start the engine there, or fix {where.setting}")
+            return EngineUnavailable(
+                f"{where.shown} exists, but no engine listens on it: the engine stopped", start
+            )
+        return EngineUnavailable(
+            f"nothing listens at {where.shown}", f"start the engine there, or fix {where.setting}"
+        )
     if any(isinstance(c, socket.gaierror) for c in causes) or any(
-            marker in text for marker in ("Name or service not known", "not resolve",
-                                          "nodename nor servname", "name resolution")):
+        marker in text
+        for marker in (
+            "Name or service not known",
+            "not resolve",
+            "nodename nor servname",
+            "name resolution",
+        )
+    ):
         host = urllib.parse.urlsplit(where.host).hostname or where.host
-        return EngineUnavailable(f"the host name {host!r} of {where.shown} does not resolve",
-                                 f"fix the host name in {where.setting}, or check DNS/VPN")
+        return EngineUnavailable(
+            f"the host name {host!r} of {where.shown} does not resolve",
+            f"fix the host name in {where.setting}, or check DNS/VPN",
+        )
     if any(isinstance(c, TimeoutError) for c in causes) or "timed out" in text:
-        return EngineUnavailable(f"{where.shown} did not answer within {PING_TIMEOUT_S} s",
-                                 "check the address, VPN and firewall, or that the engine "
-                                 "there is not overloaded")
+        return EngineUnavailable(
+            f"{where.shown} did not answer within {PING_TIMEOUT_S} s",
+            "check the address, VPN and firewall, or that the engine there is not overloaded",
+        )
     if where.host.startswith("ssh://"):
-        return EngineUnavailable(f"ssh to {where.shown} failed ({_first_line(exc)})",
-                                 f"check that `ssh {where.host.removeprefix('ssh://')} docker "
-                                 "version` works (key, host, docker on the remote)")
-    return EngineUnavailable(f"{where.shown}: {_first_line(exc)}",
-                             "`docker info` shows what the docker CLI sees there")
+        return EngineUnavailable(
+            f"ssh to {where.shown} failed ({_first_line(exc)})",
+            f"check that `ssh {where.host.removeprefix('ssh://')} docker "
+            "version` works (key, host, docker on the remote)",
+        )
+    return EngineUnavailable(
+        f"{where.shown}: {_first_line(exc)}", "`docker info` shows what the docker CLI sees there"
+    )
 
 
 def _connect(where: Endpoint) -> docker.DockerClient:
@@ -229,8 +276,12 @@ def _connect(where: Endpoint) -> docker.DockerClient:
     use_ssh_client = _ssh_binary(where)
     if where.from_environment:  # DOCKER_TLS_VERIFY / DOCKER_CERT_PATH come with DOCKER_HOST
         return docker.from_env(timeout=PING_TIMEOUT_S, use_ssh_client=use_ssh_client)
-    return docker.DockerClient(base_url=where.host, tls=where.tls or False,
-                               timeout=PING_TIMEOUT_S, use_ssh_client=use_ssh_client)
+    return docker.DockerClient(
+        base_url=where.host,
+        tls=where.tls or False,
+        timeout=PING_TIMEOUT_S,
+        use_ssh_client=use_ssh_client,
+    )
 
 
 def client() -> docker.DockerClient:
@@ -245,8 +296,10 @@ def client() -> docker.DockerClient:
             where = endpoint()
             candidate = _connect(where)
             if not candidate.ping():
-                raise EngineUnavailable(f"{where.shown} answers /_ping, but not with OK",
-                                        f"point {where.setting} at a Docker engine")
+                raise EngineUnavailable(
+                    f"{where.shown} answers /_ping, but not with OK",
+                    f"point {where.setting} at a Docker engine",
+                )
             candidate.api.timeout = API_TIMEOUT_S
             _client = candidate
             return candidate
@@ -286,12 +339,20 @@ def list_images(label: str) -> list[dict[str, Any]]:
 
 def _query(params: dict[str, Any] | None) -> str:
     """A query string as the engine reads it (mappings such as `filters` as JSON)."""
-    return urllib.parse.urlencode({key: json.dumps(value) if isinstance(value, dict) else value
-                                   for key, value in (params or {}).items()})
+    return urllib.parse.urlencode(
+        {
+            key: json.dumps(value) if isinstance(value, dict) else value
+            for key, value in (params or {}).items()
+        }
+    )
 
 
-def get_json(path: str, params: dict[str, Any] | None = None, missing_ok: bool = False,
-             timeout: float = API_TIMEOUT_S) -> Any:
+def get_json(
+    path: str,
+    params: dict[str, Any] | None = None,
+    missing_ok: bool = False,
+    timeout: float = API_TIMEOUT_S,
+) -> Any:
     """`GET path` of the engine API, decoded (through `call`, so a read-only command such as
     `invoke status` never imports the docker SDK on a local socket). `missing_ok`: None for a
     404 (a container that went away between a listing and its inspection)."""
@@ -299,8 +360,10 @@ def get_json(path: str, params: dict[str, Any] | None = None, missing_ok: bool =
     if missing_ok and status == 404:
         return None
     if status != 200:
-        raise UserError(f"Docker engine error on GET {path}: HTTP {status} "
-                        f"{body[:200].decode(errors='replace')}")
+        raise UserError(
+            f"Docker engine error on GET {path}: HTTP {status} "
+            f"{body[:200].decode(errors='replace')}"
+        )
     return json.loads(body)
 
 
@@ -317,8 +380,9 @@ def _where() -> Endpoint:
         raise
 
 
-def _on_socket(where: Endpoint, method: str, target: str, timeout: float | None
-               ) -> tuple[int, bytes]:
+def _on_socket(
+    where: Endpoint, method: str, target: str, timeout: float | None
+) -> tuple[int, bytes]:
     """One plain HTTP request on the engine's local unix socket, the whole body read."""
     global _failure
     assert where.socket_path is not None
@@ -335,8 +399,12 @@ def _on_socket(where: Endpoint, method: str, target: str, timeout: float | None
         connection.close()
 
 
-def call(method: str, path: str, params: dict[str, Any] | None = None,
-         timeout: float | None = API_TIMEOUT_S) -> tuple[int, bytes]:
+def call(
+    method: str,
+    path: str,
+    params: dict[str, Any] | None = None,
+    timeout: float | None = API_TIMEOUT_S,
+) -> tuple[int, bytes]:
     """`METHOD path` of the engine API, the whole body read: (status, body). Plain HTTP on a
     local unix socket (no docker SDK: `down` and `restart` stop, wait for and remove
     containers this way); through the SDK's session for any other endpoint. `timeout` None
@@ -345,14 +413,16 @@ def call(method: str, path: str, params: dict[str, Any] | None = None,
     query = _query(params)
     if where.socket_path is None:
         api = client().api
-        response = api.request(method, api._url(path), timeout=timeout,
-                               params=dict(urllib.parse.parse_qsl(query)))
+        response = api.request(
+            method, api._url(path), timeout=timeout, params=dict(urllib.parse.parse_qsl(query))
+        )
         return response.status_code, response.content
     return _on_socket(where, method, f"{path}?{query}" if query else path, timeout)
 
 
-def post(path: str, params: dict[str, str], timeout: float = API_TIMEOUT_S
-         ) -> tuple[int, bytes] | None:
+def post(
+    path: str, params: dict[str, str], timeout: float = API_TIMEOUT_S
+) -> tuple[int, bytes] | None:
     """`POST path` on a local unix socket, the whole (streamed) body read: (status, body).
     None for any other endpoint (the caller then leaves the work to the docker SDK)."""
     where = _where()

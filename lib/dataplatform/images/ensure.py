@@ -32,9 +32,15 @@ def image_labels(namespace: str, spec: ImageSpec, fingerprint: Fingerprint) -> d
     }
 
 
-def ensure_image(api: docker.APIClient, namespace: str, spec: ImageSpec,
-                 fingerprint: Fingerprint, registry_prefix: str | None, log: Log,
-                 checkout: Path | None = None) -> Outcome:
+def ensure_image(
+    api: docker.APIClient,
+    namespace: str,
+    spec: ImageSpec,
+    fingerprint: Fingerprint,
+    registry_prefix: str | None,
+    log: Log,
+    checkout: Path | None = None,
+) -> Outcome:
     """`checkout`: the root of the checkout that now uses this image as current (it is marked
     so, see images/checkouts.py)."""
     outcome = _ensure(api, namespace, spec, fingerprint, registry_prefix, log)
@@ -43,15 +49,22 @@ def ensure_image(api: docker.APIClient, namespace: str, spec: ImageSpec,
     return outcome
 
 
-def _ensure(api: docker.APIClient, namespace: str, spec: ImageSpec,
-            fingerprint: Fingerprint, registry_prefix: str | None, log: Log) -> Outcome:
+def _ensure(
+    api: docker.APIClient,
+    namespace: str,
+    spec: ImageSpec,
+    fingerprint: Fingerprint,
+    registry_prefix: str | None,
+    log: Log,
+) -> Outcome:
     reference = f"{spec.repository}:{fingerprint.tag}"
     if is_present(local_fingerprints_for(api, reference), spec, fingerprint):
         return Outcome("present", api.inspect_image(reference)["Id"])
     if registry_prefix and registry.pull(api, registry_prefix, spec, fingerprint, log):
         return Outcome("pulled", api.inspect_image(reference)["Id"])
-    image_id = builder.build_image(api, spec, fingerprint,
-                                   image_labels(namespace, spec, fingerprint), log)
+    image_id = builder.build_image(
+        api, spec, fingerprint, image_labels(namespace, spec, fingerprint), log
+    )
     api.tag(image_id, spec.repository, fingerprint.tag)
     log(f"built {reference}")
     if registry_prefix:  # a failed push is logged, never a failed build

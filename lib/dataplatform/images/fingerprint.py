@@ -96,8 +96,9 @@ class StatCache:
     def save(self) -> None:
         if self.path is None or self._new == self._old:
             return
-        write_atomic(self.path, json.dumps({"format": FORMAT, "entries": self._new},
-                                           separators=(",", ":")))
+        write_atomic(
+            self.path, json.dumps({"format": FORMAT, "entries": self._new}, separators=(",", ":"))
+        )
 
 
 def hash_file(path: str) -> str:
@@ -115,13 +116,17 @@ def load_dockerignore(spec: ImageSpec, display: str) -> PatternMatcher:
     except FileNotFoundError:
         return PatternMatcher()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ImageError(spec.name,
-                         f"cannot read {display}/.dockerignore ({_reason(exc)})") from None
+        raise ImageError(
+            spec.name, f"cannot read {display}/.dockerignore ({_reason(exc)})"
+        ) from None
     try:
         return PatternMatcher.from_lines(read_patterns(text))
     except DockerignoreError as exc:
-        raise ImageError(spec.name, f"{display}/.dockerignore:{exc.line}: malformed pattern "
-                         f"{exc.pattern!r}: {exc.problem} — fix or remove that line") from None
+        raise ImageError(
+            spec.name,
+            f"{display}/.dockerignore:{exc.line}: malformed pattern "
+            f"{exc.pattern!r}: {exc.problem} — fix or remove that line",
+        ) from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -133,14 +138,23 @@ def check_declaration(spec: ImageSpec, project_root: Path, show) -> None:
     for what, path in (("context", spec.context), ("Dockerfile", spec.dockerfile)):
         resolved = path.resolve()
         if resolved != project_root and project_root not in resolved.parents:
-            raise ImageError(spec.name, f"{what} {path} lies outside the repository "
-                             f"(declared at {spec.declared_in}) — keep build inputs in the repo")
+            raise ImageError(
+                spec.name,
+                f"{what} {path} lies outside the repository "
+                f"(declared at {spec.declared_in}) — keep build inputs in the repo",
+            )
     if not spec.context.is_dir():
-        raise ImageError(spec.name, f"context directory {show(spec.context)} does not exist "
-                         f"(declared at {spec.declared_in}) — create it or fix build.context")
+        raise ImageError(
+            spec.name,
+            f"context directory {show(spec.context)} does not exist "
+            f"(declared at {spec.declared_in}) — create it or fix build.context",
+        )
     if not spec.dockerfile.is_file():
-        raise ImageError(spec.name, f"Dockerfile {show(spec.dockerfile)} not found (declared at "
-                         f"{spec.declared_in}) — create it or fix build.dockerfile")
+        raise ImageError(
+            spec.name,
+            f"Dockerfile {show(spec.dockerfile)} not found (declared at "
+            f"{spec.declared_in}) — create it or fix build.dockerfile",
+        )
 
 
 def stat_cache_path(state_dir: Path, spec: ImageSpec) -> Path:
@@ -179,8 +193,11 @@ def compute(spec: ImageSpec, project_root: Path, cache_path: Path | None) -> Fin
         try:
             digest = hash_file(path)
         except OSError as exc:
-            raise ImageError(spec.name, f"cannot read {show(path)} ({_reason(exc)}) — fix its "
-                             "permissions or add it to .dockerignore") from None
+            raise ImageError(
+                spec.name,
+                f"cannot read {show(path)} ({_reason(exc)}) — fix its "
+                "permissions or add it to .dockerignore",
+            ) from None
         hashed += 1
         read_now[path] = digest
         cache.remember(path, st, digest, now_ns)
@@ -190,9 +207,11 @@ def compute(spec: ImageSpec, project_root: Path, cache_path: Path | None) -> Fin
     try:
         entries = list(walk_context(spec.context, matcher))
     except OSError as exc:
-        raise ImageError(spec.name, f"cannot list {show(exc.filename or spec.context)} "
-                         f"({_reason(exc)}) — fix its permissions or add it to .dockerignore"
-                         ) from None
+        raise ImageError(
+            spec.name,
+            f"cannot list {show(exc.filename or spec.context)} "
+            f"({_reason(exc)}) — fix its permissions or add it to .dockerignore",
+        ) from None
     for entry in entries:
         statted += 1
         absolute = entry.path
@@ -200,11 +219,15 @@ def compute(spec: ImageSpec, project_root: Path, cache_path: Path | None) -> Fin
             files.append(ContextFile(entry.relpath, "link", False, os.readlink(absolute)))
         elif entry.kind == "file":
             executable = bool(entry.stat.st_mode & stat.S_IXUSR)
-            files.append(ContextFile(entry.relpath, "file", executable,
-                                     content_digest(absolute, entry.stat)))
+            files.append(
+                ContextFile(entry.relpath, "file", executable, content_digest(absolute, entry.stat))
+            )
         else:
-            raise ImageError(spec.name, f"{show(absolute)} is not a regular file (a socket, pipe "
-                             "or device) — add it to .dockerignore")
+            raise ImageError(
+                spec.name,
+                f"{show(absolute)} is not a regular file (a socket, pipe "
+                "or device) — add it to .dockerignore",
+            )
     files.sort(key=lambda f: f.relpath)
 
     dockerfile = str(spec.dockerfile)

@@ -30,8 +30,9 @@ def parse_age(text: str) -> timedelta:
     """`30m`, `12h`, `7d`, `2w` → timedelta; anything else is a one-line UserError."""
     match = _AGE.match(text or "")
     if not match:
-        raise UserError(f"--older-than {text!r} is not a duration — use a number and a unit: "
-                        "30m, 12h, 7d, 2w")
+        raise UserError(
+            f"--older-than {text!r} is not a duration — use a number and a unit: 30m, 12h, 7d, 2w"
+        )
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
@@ -53,8 +54,13 @@ class ImageRecord:
         return self.fingerprint[:16]
 
 
-def survey(api: docker.APIClient, namespace: str, current: dict[str, str | None],
-           registry: str | None = None, here: Path | None = None) -> list[ImageRecord]:
+def survey(
+    api: docker.APIClient,
+    namespace: str,
+    current: dict[str, str | None],
+    registry: str | None = None,
+    here: Path | None = None,
+) -> list[ImageRecord]:
     """This project's images with their status; `current` maps declared name → fingerprint
     (None when it could not be computed, which makes every image of that name count as current).
     `here` is this checkout's root: the other live checkouts that mark an image as their current
@@ -75,15 +81,20 @@ def survey(api: docker.APIClient, namespace: str, current: dict[str, str | None]
             is_current = False  # its declaration is gone
         tags = sorted(t for t in image.get("RepoTags") or [] if t != "<none>:<none>")
         record = ImageRecord(
-            image_id=image["Id"], name=name, fingerprint=digest, tags=tags,
+            image_id=image["Id"],
+            name=name,
+            fingerprint=digest,
+            tags=tags,
             size=int(image.get("Size") or 0),
             created=datetime.fromtimestamp(int(image.get("Created") or 0), tz=UTC),
-            current=is_current, used_by=users.get(image["Id"], []),
+            current=is_current,
+            used_by=users.get(image["Id"], []),
             current_in=_other_checkouts(tags, own),
         )
         if registry and digest:
             record.in_registry = registry_cache.present_in_registry(
-                api, registry, name, f"fp-{record.short}")
+                api, registry, name, f"fp-{record.short}"
+            )
         records.append(record)
     records.sort(key=lambda r: (r.name, r.created), reverse=False)
     return records
@@ -102,12 +113,18 @@ def _other_checkouts(tags: list[str], own: str | None) -> list[str]:
     return found
 
 
-def removable(records: list[ImageRecord], older_than: timedelta,
-              now: datetime | None = None) -> list[ImageRecord]:
+def removable(
+    records: list[ImageRecord], older_than: timedelta, now: datetime | None = None
+) -> list[ImageRecord]:
     now = now or datetime.now(tz=UTC)
-    return [r for r in records
-            if r.current is False and not r.used_by and not r.current_in
-            and now - r.created >= older_than]
+    return [
+        r
+        for r in records
+        if r.current is False
+        and not r.used_by
+        and not r.current_in
+        and now - r.created >= older_than
+    ]
 
 
 def remove(api: docker.APIClient, record: ImageRecord) -> None:

@@ -54,15 +54,17 @@ class _StreamReader(io.RawIOBase):
 
 
 def label_instruction(labels: dict[str, str]) -> str:
-    return "LABEL " + " ".join(f"{json.dumps(k)}={json.dumps(v)}"
-                               for k, v in sorted(labels.items()))
+    return "LABEL " + " ".join(
+        f"{json.dumps(k)}={json.dumps(v)}" for k, v in sorted(labels.items())
+    )
 
 
 def stored_config(api: docker.APIClient, image_id: str) -> bytes:
     """The image's configuration JSON exactly as the engine stores it (its ID is its sha256)."""
     wanted = image_id.removeprefix("sha256:") + ".json"
-    with tarfile.open(fileobj=io.BufferedReader(_StreamReader(iter(api.get_image(image_id)))),
-                      mode="r|") as tar:
+    with tarfile.open(
+        fileobj=io.BufferedReader(_StreamReader(iter(api.get_image(image_id)))), mode="r|"
+    ) as tar:
         for member in tar:
             if member.name == wanted:
                 handle = tar.extractfile(member)
@@ -85,8 +87,13 @@ def labelled_config(raw: bytes, parent_id: str, labels: dict[str, str]) -> bytes
     config["container_config"]["Cmd"] = ["/bin/sh", "-c", f"#(nop) {instruction} {MARK}"]
     config.pop("container", None)
     history = config.get("history") or []
-    history.append({"created": config.get("created"), "created_by": f"{instruction} {MARK}",
-                    "empty_layer": True})
+    history.append(
+        {
+            "created": config.get("created"),
+            "created_by": f"{instruction} {MARK}",
+            "empty_layer": True,
+        }
+    )
     config["history"] = history
     return json.dumps(config, separators=(",", ":")).encode()
 
@@ -99,13 +106,17 @@ def _load(api: docker.APIClient, parent_id: str, labels: dict[str, str]) -> str:
     # links a loaded image to a parent loaded with it only, so the parent's unchanged config
     # comes along (loading it again changes nothing).
     layers = [f"layer{i}/layer.tar" for i in range(len(json.loads(raw)["rootfs"]["diff_ids"]))]
-    manifest = [{"Config": "parent.json", "RepoTags": None, "Layers": layers},
-                {"Config": "config.json", "RepoTags": None, "Layers": layers,
-                 "Parent": parent_id}]
+    manifest = [
+        {"Config": "parent.json", "RepoTags": None, "Layers": layers},
+        {"Config": "config.json", "RepoTags": None, "Layers": layers, "Parent": parent_id},
+    ]
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w") as tar:
-        for name, data in (("parent.json", parent), ("config.json", raw),
-                           ("manifest.json", json.dumps(manifest).encode())):
+        for name, data in (
+            ("parent.json", parent),
+            ("config.json", raw),
+            ("manifest.json", json.dumps(manifest).encode()),
+        ):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -124,8 +135,9 @@ def _build(api: docker.APIClient, parent_id: str, labels: dict[str, str]) -> str
         tar.addfile(info, io.BytesIO(dockerfile))
     archive.seek(0)
     image_id = None
-    for chunk in api.build(fileobj=archive, custom_context=True, rm=True, forcerm=True,
-                           pull=False, decode=True):
+    for chunk in api.build(
+        fileobj=archive, custom_context=True, rm=True, forcerm=True, pull=False, decode=True
+    ):
         if "error" in chunk:
             raise docker.errors.DockerException(f"labelling the image: {chunk['error']}")
         aux = chunk.get("aux")

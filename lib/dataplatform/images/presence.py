@@ -31,8 +31,7 @@ def is_present(known: dict[str, str], spec: ImageSpec, fingerprint: Fingerprint)
     return known.get(f"{spec.repository}:{fingerprint.tag}") == fingerprint.digest
 
 
-def is_marked(known: dict[str, str], spec: ImageSpec, fingerprint: Fingerprint,
-              root: Path) -> bool:
+def is_marked(known: dict[str, str], spec: ImageSpec, fingerprint: Fingerprint, root: Path) -> bool:
     """The checkout at `root` marks this fingerprint's image as the one it uses (see
     images/checkouts.py)."""
     mark = checkouts.mark_reference(spec.name, checkouts.checkout_id(root))
@@ -46,13 +45,15 @@ def base_problem(reference: str) -> tuple[str, bool] | None:
     (None)."""
     import urllib.parse
 
-    if engine.get_json(f"/images/{urllib.parse.quote(reference, safe='')}/json",
-                       missing_ok=True) is not None:
+    if (
+        engine.get_json(f"/images/{urllib.parse.quote(reference, safe='')}/json", missing_ok=True)
+        is not None
+    ):
         return None
     name, at, digest = reference.partition("@")
     tag = ""
     if not at and name.rfind(":") > name.rfind("/"):
-        name, tag = name[:name.rfind(":")], name[name.rfind(":") + 1:]
+        name, tag = name[: name.rfind(":")], name[name.rfind(":") + 1 :]
     answer = engine.post("/images/create", {"fromImage": name, "tag": digest or tag or "latest"})
     if answer is None:
         return None
@@ -69,9 +70,15 @@ def base_problem(reference: str) -> tuple[str, bool] | None:
     return message, any(m in message for m in NETWORK_FAILURES)
 
 
-NETWORK_FAILURES = ("dial tcp", "no such host", "i/o timeout", "TLS handshake timeout",
-                    "connection refused", "network is unreachable",
-                    "Temporary failure in name resolution")
+NETWORK_FAILURES = (
+    "dial tcp",
+    "no such host",
+    "i/o timeout",
+    "TLS handshake timeout",
+    "connection refused",
+    "network is unreachable",
+    "Temporary failure in name resolution",
+)
 
 
 def _message(body: bytes) -> str:

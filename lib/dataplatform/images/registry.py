@@ -29,8 +29,9 @@ def _stream_error(events) -> str | None:
     return None
 
 
-def pull(api: docker.APIClient, registry: str, spec: ImageSpec, fingerprint: Fingerprint,
-         log: Log) -> bool:
+def pull(
+    api: docker.APIClient, registry: str, spec: ImageSpec, fingerprint: Fingerprint, log: Log
+) -> bool:
     """Pull the image for `fingerprint` and tag it locally; False on a miss (said in `log`)."""
     repository = remote_repository(registry, spec)
     reference = f"{repository}:{fingerprint.tag}"
@@ -55,8 +56,14 @@ def pull(api: docker.APIClient, registry: str, spec: ImageSpec, fingerprint: Fin
     return True
 
 
-def push(api: docker.APIClient, registry: str, spec: ImageSpec, fingerprint: Fingerprint,
-         image_id: str, log: Log) -> bool:
+def push(
+    api: docker.APIClient,
+    registry: str,
+    spec: ImageSpec,
+    fingerprint: Fingerprint,
+    image_id: str,
+    log: Log,
+) -> bool:
     """Push a freshly built image; a failure is reported but does not fail the build."""
     repository = remote_repository(registry, spec)
     api.tag(image_id, repository, fingerprint.tag)
@@ -65,15 +72,18 @@ def push(api: docker.APIClient, registry: str, spec: ImageSpec, fingerprint: Fin
     except docker.errors.APIError as exc:
         error = exc.explanation or str(exc)
     if error:
-        log(f"! could not push {repository}:{fingerprint.tag} ({error.strip()}); other "
-            "machines will build it themselves")
+        log(
+            f"! could not push {repository}:{fingerprint.tag} ({error.strip()}); other "
+            "machines will build it themselves"
+        )
         return False
     log(f"pushed {repository}:{fingerprint.tag}")
     return True
 
 
-def present_in_registry(api: docker.APIClient, registry: str, repository: str,
-                        tag: str) -> bool | None:
+def present_in_registry(
+    api: docker.APIClient, registry: str, repository: str, tag: str
+) -> bool | None:
     """Whether the registry has `repository:tag`; None when the registry cannot be asked."""
     try:
         api.inspect_distribution(f"{registry}/{repository}:{tag}")

@@ -32,8 +32,9 @@ class ImageSpec:
         return self.name
 
 
-def parse_build(doc: YamlDocument, keypath: KeyPath, value: Any, name: str,
-                base_dir: Path) -> ImageSpec:
+def parse_build(
+    doc: YamlDocument, keypath: KeyPath, value: Any, name: str, base_dir: Path
+) -> ImageSpec:
     """Parse a build section; `context` is relative to the declaring file's directory and
     `dockerfile` relative to the context, as in docker compose. A plain string is the context.
     `name` names the image (default: the service's); services that give the same name and the
@@ -44,8 +45,11 @@ def parse_build(doc: YamlDocument, keypath: KeyPath, value: Any, name: str,
     if isinstance(value, dict) and value.get("name") is not None:
         name = expect(doc, (*keypath, "name"), value["name"], str)
     if not IMAGE_NAME.match(name):
-        raise doc.error(keypath[:-1] or keypath, f"image name {name!r} is not a valid Docker "
-                        "repository name", "use lowercase letters, digits, '.', '_' or '-'")
+        raise doc.error(
+            keypath[:-1] or keypath,
+            f"image name {name!r} is not a valid Docker repository name",
+            "use lowercase letters, digits, '.', '_' or '-'",
+        )
     if isinstance(value, str):
         value = {"context": value}
     expect(doc, keypath, value, dict, "give context, dockerfile, target and args")
@@ -58,8 +62,11 @@ def parse_build(doc: YamlDocument, keypath: KeyPath, value: Any, name: str,
     args: list[tuple[str, str]] = []
     for key, arg in raw_args.items():
         if not isinstance(arg, str):
-            raise doc.error((*keypath, "args", key), f"build arg must be a string, got "
-                            f"{describe(arg)}", f'quote it: {key}: "{_yaml_text(arg)}"')
+            raise doc.error(
+                (*keypath, "args", key),
+                f"build arg must be a string, got {describe(arg)}",
+                f'quote it: {key}: "{_yaml_text(arg)}"',
+            )
         if "$" in arg:
             arg = _interpolated(arg, base_dir, f"{doc.display}:{doc.line((*keypath, 'args', key))}")
         args.append((str(key), arg))
@@ -79,8 +86,9 @@ def _interpolated(text: str, base_dir: Path, where: str) -> str:
     from dataplatform import interpolate
     from dataplatform.project import find_project
 
-    return interpolate.interpolate(text, interpolate.variables(find_project(base_dir).root),
-                                   f"{where}: build arg")
+    return interpolate.interpolate(
+        text, interpolate.variables(find_project(base_dir).root), f"{where}: build arg"
+    )
 
 
 def _yaml_text(value: Any) -> str:

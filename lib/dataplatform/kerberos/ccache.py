@@ -70,7 +70,7 @@ class _Reader:
     def take(self, size: int) -> bytes:
         if self.pos + size > len(self.data):
             raise CacheError("the cache file is truncated")
-        chunk = self.data[self.pos:self.pos + size]
+        chunk = self.data[self.pos : self.pos + size]
         self.pos += size
         return chunk
 

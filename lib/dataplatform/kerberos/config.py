@@ -43,8 +43,10 @@ def _template(service: Any) -> str | None:
 
 def uses_kerberos(manifest: Any) -> bool:
     """services.yaml has a kdc or kerberos-sidecar service, or a `kerberos: true` one."""
-    return any(_template(s) in (KDC_TEMPLATE, SIDECAR_TEMPLATE) or getattr(s, "kerberos", False)
-               for s in manifest.services.values())
+    return any(
+        _template(s) in (KDC_TEMPLATE, SIDECAR_TEMPLATE) or getattr(s, "kerberos", False)
+        for s in manifest.services.values()
+    )
 
 
 def sidecars(manifest: Any) -> list[str]:
@@ -92,9 +94,13 @@ def consumer(service: Any) -> Any:
     mount = consumer_volumes()
     own = dict(service.environment)
     return dataclasses.replace(
-        service, volumes=(*service.volumes, *(m for m in mount if m not in service.volumes)),
-        environment=(*((k, v) for k, v in consumer_environment() if k not in own),
-                     *service.environment))
+        service,
+        volumes=(*service.volumes, *(m for m in mount if m not in service.volumes)),
+        environment=(
+            *((k, v) for k, v in consumer_environment() if k not in own),
+            *service.environment,
+        ),
+    )
 
 
 def applied(manifest: Any) -> Any:
@@ -131,44 +137,72 @@ def check(doc: YamlDocument, manifest: Any, root: Path) -> None:
     for service in kdcs:
         realm = _value(service, "KRB5_REALM", values, DEFAULT_REALM)
         if not kdc.REALM.match(realm):
-            raise doc.error(where(service, "environment", "KRB5_REALM"), f"realm {realm!r} "
-                            "is not valid", "use upper-case letters, digits, '.', '_' or '-', "
-                            "e.g. DEV.LOCAL")
+            raise doc.error(
+                where(service, "environment", "KRB5_REALM"),
+                f"realm {realm!r} is not valid",
+                "use upper-case letters, digits, '.', '_' or '-', e.g. DEV.LOCAL",
+            )
         realms[service.name] = realm
         for name in kdc._env_list(_value(service, "KDC_PRINCIPALS", values)):
             if problem := kdc.principal_problem(name, realm):
-                raise doc.error(where(service, "environment", "KDC_PRINCIPALS"), problem,
-                                "fix the name in the list (names are separated by spaces)")
+                raise doc.error(
+                    where(service, "environment", "KDC_PRINCIPALS"),
+                    problem,
+                    "fix the name in the list (names are separated by spaces)",
+                )
             listed.add(kdc.qualified(name, realm))
     for service in sidecars:
         realm = _value(service, "KRB5_REALM", values, DEFAULT_REALM)
         for kdc_name, kdc_realm in realms.items():
             if realm != kdc_realm:
-                raise doc.error(where(service, "environment", "KRB5_REALM"), f"realm {realm} "
-                                f"differs from the {kdc_realm} of service {kdc_name}",
-                                "set the same KRB5_REALM on both (or remove the kdc service "
-                                "to use your organisation's KDC)")
+                raise doc.error(
+                    where(service, "environment", "KRB5_REALM"),
+                    f"realm {realm} differs from the {kdc_realm} of service {kdc_name}",
+                    "set the same KRB5_REALM on both (or remove the kdc service "
+                    "to use your organisation's KDC)",
+                )
         principal = _value(service, "KRB5_PRINCIPAL", values)
         if principal and "@" in principal and principal.rpartition("@")[2] != realm:
-            raise doc.error(where(service, "environment", "KRB5_PRINCIPAL"),
-                            f"{principal!r} is in realm {principal.rpartition('@')[2]}, the "
-                            f"sidecar's realm is {realm}", "write the principal without @REALM "
-                            "or with the same realm")
+            raise doc.error(
+                where(service, "environment", "KRB5_PRINCIPAL"),
+                f"{principal!r} is in realm {principal.rpartition('@')[2]}, the "
+                f"sidecar's realm is {realm}",
+                "write the principal without @REALM or with the same realm",
+            )
         command = service.command if isinstance(service.command, tuple) else ()
         if "forward" in command:
             continue
         keytab = _value(service, "KRB5_KEYTAB", values)
-        _check_keytab(doc, where(service, "environment", "KRB5_KEYTAB"), service, keytab,
-                      principal, realm, listed if kdcs else None, root)
+        _check_keytab(
+            doc,
+            where(service, "environment", "KRB5_KEYTAB"),
+            service,
+            keytab,
+            principal,
+            realm,
+            listed if kdcs else None,
+            root,
+        )
 
 
-def _check_keytab(doc: YamlDocument, keypath: tuple[str, ...], service: Any, keytab: str,
-                  principal: str, realm: str, listed: set[str] | None, root: Path) -> None:
+def _check_keytab(
+    doc: YamlDocument,
+    keypath: tuple[str, ...],
+    service: Any,
+    keytab: str,
+    principal: str,
+    realm: str,
+    listed: set[str] | None,
+    root: Path,
+) -> None:
     """The sidecar's keytab comes from a host file (must exist) or from the kdc's keytab
     volume (the kdc must list the principal)."""
     if not keytab:
-        raise doc.error(keypath, "no keytab for the sidecar's kinit",
-                        "set KRB5_KEYTAB (or run the sidecar with command: [..., forward])")
+        raise doc.error(
+            keypath,
+            "no keytab for the sidecar's kinit",
+            "set KRB5_KEYTAB (or run the sidecar with command: [..., forward])",
+        )
     for text in service.volumes:
         source, _, rest = text.partition(":")
         target = rest.split(":")[0]
@@ -178,15 +212,20 @@ def _check_keytab(doc: YamlDocument, keypath: tuple[str, ...], service: Any, key
             host = (root / source).resolve() if not source.startswith("/") else Path(source)
             host = host / Path(keytab).relative_to(target) if keytab != target else host
             if not host.is_file():
-                raise doc.error(keypath, f"keytab {keytab} comes from {host}, which does not "
-                                "exist", "export it there (ktutil, or ask your AD admins) or "
-                                "fix the volume")
+                raise doc.error(
+                    keypath,
+                    f"keytab {keytab} comes from {host}, which does not exist",
+                    "export it there (ktutil, or ask your AD admins) or fix the volume",
+                )
         elif source == KEYTAB_VOLUME and listed is not None:
             wanted = kdc.keytab_file(principal)
             full = kdc.qualified(principal, realm)
             if Path(keytab).name != wanted or full not in listed:
-                raise doc.error(keypath, f"the kdc exports no keytab {keytab} for {full} "
-                                f"(it writes {wanted} for each name in KDC_PRINCIPALS)",
-                                f"add {principal} to the kdc's KDC_PRINCIPALS and set "
-                                f"KRB5_KEYTAB: {target}/{wanted}")
+                raise doc.error(
+                    keypath,
+                    f"the kdc exports no keytab {keytab} for {full} "
+                    f"(it writes {wanted} for each name in KDC_PRINCIPALS)",
+                    f"add {principal} to the kdc's KDC_PRINCIPALS and set "
+                    f"KRB5_KEYTAB: {target}/{wanted}",
+                )
         return

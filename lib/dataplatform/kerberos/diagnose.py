@@ -23,9 +23,11 @@ from dataplatform.kerberos import ccache
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 DEFAULT_CONFIG = "/etc/krb5.conf"
-FILE_CACHE_FIX = ("containers can mount only a FILE: cache — export "
-                  "KRB5CCNAME=FILE:/tmp/krb5cc_$(id -u) (or set default_ccache_name = "
-                  "FILE:/tmp/krb5cc_%{uid} under [libdefaults] in krb5.conf) and run kinit again")
+FILE_CACHE_FIX = (
+    "containers can mount only a FILE: cache — export "
+    "KRB5CCNAME=FILE:/tmp/krb5cc_$(id -u) (or set default_ccache_name = "
+    "FILE:/tmp/krb5cc_%{uid} under [libdefaults] in krb5.conf) and run kinit again"
+)
 
 
 @dataclass(frozen=True)
@@ -91,28 +93,47 @@ def krb5_conf(env: Mapping[str, str], realm: str | None = None) -> Finding:
     config = load_config(env)
     via = " (KRB5_CONFIG)" if env.get("KRB5_CONFIG") else ""
     if config is None:
-        return Finding("krb5.conf", FAIL, f"{path}{via} not found",
-                       "install krb5-user (apt-get install krb5-user) and set default_realm "
-                       "and the realm's kdc in /etc/krb5.conf, or point KRB5_CONFIG at one")
+        return Finding(
+            "krb5.conf",
+            FAIL,
+            f"{path}{via} not found",
+            "install krb5-user (apt-get install krb5-user) and set default_realm "
+            "and the realm's kdc in /etc/krb5.conf, or point KRB5_CONFIG at one",
+        )
     if not config.default_realm:
-        return Finding("krb5.conf", FAIL, f"{path}{via} sets no default_realm",
-                       f"add default_realm = YOUR.REALM under [libdefaults] in {path}")
+        return Finding(
+            "krb5.conf",
+            FAIL,
+            f"{path}{via} sets no default_realm",
+            f"add default_realm = YOUR.REALM under [libdefaults] in {path}",
+        )
     observed = f"{path}{via}: realm {config.default_realm}"
     if config.default_realm not in config.kdcs:
-        return Finding("krb5.conf", WARN, observed + ", no kdc listed for it (DNS lookup)",
-                       f"add [realms] {config.default_realm} = {{ kdc = HOST }} to {path}")
+        return Finding(
+            "krb5.conf",
+            WARN,
+            observed + ", no kdc listed for it (DNS lookup)",
+            f"add [realms] {config.default_realm} = {{ kdc = HOST }} to {path}",
+        )
     if realm and realm != config.default_realm:
-        return Finding("krb5.conf", WARN, observed + f", services.yaml uses realm {realm}",
-                       "set KRB5_REALM in .env to the realm you log in to, or use the "
-                       "platform's own kdc service")
+        return Finding(
+            "krb5.conf",
+            WARN,
+            observed + f", services.yaml uses realm {realm}",
+            "set KRB5_REALM in .env to the realm you log in to, or use the "
+            "platform's own kdc service",
+        )
     return Finding("krb5.conf", OK, observed)
 
 
 def cache_name(env: Mapping[str, str], config: Krb5Conf | None = None) -> str:
     """The cache kinit and klist use: KRB5CCNAME, else krb5.conf's default_ccache_name, else
     MIT's default FILE:/tmp/krb5cc_UID."""
-    name = env.get("KRB5CCNAME") or (config.default_ccache_name if config else None) \
+    name = (
+        env.get("KRB5CCNAME")
+        or (config.default_ccache_name if config else None)
         or "FILE:/tmp/krb5cc_%{uid}"
+    )
     name = name.replace("%{uid}", str(os.getuid())).replace("%{USERID}", str(os.getuid()))
     return name if ":" in name.split("/", 1)[0] else f"FILE:{name}"
 
@@ -131,8 +152,12 @@ def cache_type(env: Mapping[str, str], proc_version: Path = Path("/proc/version"
     if kind in ("FILE", "DIR"):
         return Finding("kerberos-cache", OK, f"{name} (a file containers can mount)")
     where = "WSL2's default" if _wsl(proc_version) else "this workstation's default"
-    return Finding("kerberos-cache", FAIL, f"{name}: a {kind}: cache ({where}), which no "
-                   "container can read", FILE_CACHE_FIX)
+    return Finding(
+        "kerberos-cache",
+        FAIL,
+        f"{name}: a {kind}: cache ({where}), which no container can read",
+        FILE_CACHE_FIX,
+    )
 
 
 def _stamp(epoch: float) -> str:
@@ -146,11 +171,19 @@ def ticket(env: Mapping[str, str], now: float | None = None) -> Finding:
     now = time.time() if now is None else now
     kind = name.split(":", 1)[0].upper()
     if kind not in ("FILE",):
-        valid = subprocess.run(["klist", "-s", "-c", name], env=dict(env),
-                               capture_output=True).returncode == 0
-        return Finding("kerberos-ticket", OK if valid else WARN,
-                       f"{'a valid' if valid else 'no valid'} ticket in {name} (expiry "
-                       "readable only from FILE: caches)", "" if valid else "kinit")
+        valid = (
+            subprocess.run(
+                ["klist", "-s", "-c", name], env=dict(env), capture_output=True
+            ).returncode
+            == 0
+        )
+        return Finding(
+            "kerberos-ticket",
+            OK if valid else WARN,
+            f"{'a valid' if valid else 'no valid'} ticket in {name} (expiry "
+            "readable only from FILE: caches)",
+            "" if valid else "kinit",
+        )
     try:
         found = ccache.read(name)
     except ccache.CacheError as exc:
@@ -158,11 +191,18 @@ def ticket(env: Mapping[str, str], now: float | None = None) -> Finding:
         return Finding("kerberos-ticket", WARN, f"no ticket: {exc}", f"kinit YOUR_USER{realm}")
     if not found.expires or found.expires <= now:
         when = f"expired {_stamp(found.expires)}" if found.expires else "holds no ticket"
-        return Finding("kerberos-ticket", WARN, f"{found.principal}: {when} ({name})",
-                       f"kinit {found.principal}")
+        return Finding(
+            "kerberos-ticket",
+            WARN,
+            f"{found.principal}: {when} ({name})",
+            f"kinit {found.principal}",
+        )
     left = found.expires - now
-    return Finding("kerberos-ticket", OK, f"{found.principal}, valid until "
-                   f"{_stamp(found.expires)} ({left / 3600:.1f} h left)")
+    return Finding(
+        "kerberos-ticket",
+        OK,
+        f"{found.principal}, valid until {_stamp(found.expires)} ({left / 3600:.1f} h left)",
+    )
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -177,8 +217,12 @@ def kdc_reachable(env: Mapping[str, str], timeout: float = 3.0) -> Finding:
         return Finding("kdc", WARN, "no realm configured (see krb5.conf)", "fix krb5.conf first")
     listed = config.kdcs.get(config.default_realm, [])
     if not listed:
-        return Finding("kdc", WARN, f"krb5.conf lists no kdc for {config.default_realm}",
-                       f"add kdc = HOST under [realms] {config.default_realm} in {config.path}")
+        return Finding(
+            "kdc",
+            WARN,
+            f"krb5.conf lists no kdc for {config.default_realm}",
+            f"add kdc = HOST under [realms] {config.default_realm} in {config.path}",
+        )
     problems = []
     for entry in listed:
         host, port = _address(entry)
@@ -187,9 +231,13 @@ def kdc_reachable(env: Mapping[str, str], timeout: float = 3.0) -> Finding:
             return Finding("kdc", OK, f"{config.default_realm}: {host}:{port} answers")
         except OSError as exc:
             problems.append(f"{host}:{port} ({exc.strerror or exc})")
-    return Finding("kdc", FAIL, f"{config.default_realm}: no KDC answers: {', '.join(problems)}",
-                   "connect to the network/VPN that reaches it, or start the platform's kdc "
-                   "(invoke up --profile kerberos)")
+    return Finding(
+        "kdc",
+        FAIL,
+        f"{config.default_realm}: no KDC answers: {', '.join(problems)}",
+        "connect to the network/VPN that reaches it, or start the platform's kdc "
+        "(invoke up --profile kerberos)",
+    )
 
 
 def doctor(env: Mapping[str, str] | None = None, realm: str | None = None) -> list[Finding]:
@@ -201,27 +249,46 @@ def doctor(env: Mapping[str, str] | None = None, realm: str | None = None) -> li
 
 # (pattern in libpq's/krb5's message, cause, fix) — first match wins
 CAUSES: tuple[tuple[str, str, str], ...] = (
-    (r"no credential cache|No Kerberos credentials available|No credentials cache found|"
-     r"Ticket expired|credentials have expired",
-     "no ticket", "run kinit (or check the kerberos-sidecar: invoke status)"),
-    (r"Clock skew too great",
-     "clock skew", "the clocks differ by more than 5 minutes: sync this machine's clock "
-     "(WSL2: wsl --shutdown, or sudo hwclock -s) and kinit again"),
-    (r"Server (\S+) not found in Kerberos database",
-     "wrong SPN", "the server's service principal is not {0}: connect with the host name "
-     "its keytab was made for, or set krbsrvname"),
-    (r"Cannot contact any KDC|Cannot find KDC|Cannot resolve network address for KDC",
-     "KDC unreachable", "reach the KDC (network/VPN, or invoke up --profile kerberos) and "
-     "check the realm's kdc in krb5.conf"),
-    (r"GSSAPI authentication failed for user \"?([^\"\s]+)|role \"([^\"]+)\" does not exist",
-     "principal not accepted", "the server has no login role for this principal "
-     "(CREATE ROLE … LOGIN) or its pg_hba.conf does not map it"),
-    (r"no pg_hba\.conf entry",
-     "GSSAPI not accepted", "the server's pg_hba.conf needs a hostgssenc … gss line for "
-     "this host and user"),
-    (r"GSSAPI encryption required but was impossible|server does not support GSSAPI",
-     "server without GSSAPI", "the server is not built with or configured for GSSAPI "
-     "(krb_server_keyfile)"),
+    (
+        r"no credential cache|No Kerberos credentials available|No credentials cache found|"
+        r"Ticket expired|credentials have expired",
+        "no ticket",
+        "run kinit (or check the kerberos-sidecar: invoke status)",
+    ),
+    (
+        r"Clock skew too great",
+        "clock skew",
+        "the clocks differ by more than 5 minutes: sync this machine's clock "
+        "(WSL2: wsl --shutdown, or sudo hwclock -s) and kinit again",
+    ),
+    (
+        r"Server (\S+) not found in Kerberos database",
+        "wrong SPN",
+        "the server's service principal is not {0}: connect with the host name "
+        "its keytab was made for, or set krbsrvname",
+    ),
+    (
+        r"Cannot contact any KDC|Cannot find KDC|Cannot resolve network address for KDC",
+        "KDC unreachable",
+        "reach the KDC (network/VPN, or invoke up --profile kerberos) and "
+        "check the realm's kdc in krb5.conf",
+    ),
+    (
+        r"GSSAPI authentication failed for user \"?([^\"\s]+)|role \"([^\"]+)\" does not exist",
+        "principal not accepted",
+        "the server has no login role for this principal "
+        "(CREATE ROLE … LOGIN) or its pg_hba.conf does not map it",
+    ),
+    (
+        r"no pg_hba\.conf entry",
+        "GSSAPI not accepted",
+        "the server's pg_hba.conf needs a hostgssenc … gss line for this host and user",
+    ),
+    (
+        r"GSSAPI encryption required but was impossible|server does not support GSSAPI",
+        "server without GSSAPI",
+        "the server is not built with or configured for GSSAPI (krb_server_keyfile)",
+    ),
 )
 
 
@@ -234,8 +301,11 @@ class LoginResult:
 
 
 def logged_in(principal: str | None, encrypted: bool, role: str = "") -> LoginResult:
-    return LoginResult(True, f"logged in as {principal} with GSSAPI"
-                       + (", encrypted" if encrypted else ""), role=role)
+    return LoginResult(
+        True,
+        f"logged in as {principal} with GSSAPI" + (", encrypted" if encrypted else ""),
+        role=role,
+    )
 
 
 def explain(message: str) -> tuple[str, str]:
@@ -262,8 +332,9 @@ def test_login(conninfo: str, env: Mapping[str, str] | None = None) -> LoginResu
                 else:
                     os.environ.pop(key, None)
         with psycopg.connect(f"{conninfo} gssencmode=require", connect_timeout=10) as conn:
-            row = conn.execute("SELECT principal, encrypted FROM pg_stat_gssapi "
-                               "WHERE pid = pg_backend_pid()").fetchone()
+            row = conn.execute(
+                "SELECT principal, encrypted FROM pg_stat_gssapi WHERE pid = pg_backend_pid()"
+            ).fetchone()
     except psycopg.OperationalError as exc:
         cause, line = explain(str(exc))
         return LoginResult(False, line, cause)

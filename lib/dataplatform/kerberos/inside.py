@@ -74,20 +74,34 @@ def choose(requested: str | None, sidecar_running: bool) -> str:
     if requested is None or requested == "":
         return PLATFORM if sidecar_running else HOST
     if requested not in SOURCES:
-        raise UserError(f"--from {requested!r} is not a place to log in from",
-                        "use --from platform (a client container inside the platform) or "
-                        "--from host (this workstation)")
+        raise UserError(
+            f"--from {requested!r} is not a place to log in from",
+            "use --from platform (a client container inside the platform) or "
+            "--from host (this workstation)",
+        )
     return requested
 
 
-def client_spec(namespace: str, image: str, target: Target, volume: str | None = None,
-                suffix: str | None = None) -> ClientSpec:
+def client_spec(
+    namespace: str, image: str, target: Target, volume: str | None = None, suffix: str | None = None
+) -> ClientSpec:
     """`volume`: the volume the sidecar mounts at config.MOUNT (default: the namespace's
     shared kerberos-cache volume)."""
     from dataplatform.services.desired import network_name, shared_volume_name
 
-    command = ["python3", SCRIPT, "login", "--host", target.host, "--port", str(target.port),
-               "--dbname", target.dbname, "--krbsrvname", target.krbsrvname]
+    command = [
+        "python3",
+        SCRIPT,
+        "login",
+        "--host",
+        target.host,
+        "--port",
+        str(target.port),
+        "--dbname",
+        target.dbname,
+        "--krbsrvname",
+        target.krbsrvname,
+    ]
     if target.user:
         command += ["--user", target.user]
     return ClientSpec(
@@ -112,8 +126,14 @@ def observe(namespace: str, sidecars: list[str]) -> Stack:
     if sidecar is None:
         return Stack(None, None, running)
     attrs = containers[sidecar].attrs
-    volume = next((m.get("Name") for m in attrs.get("Mounts") or []
-                   if m.get("Destination") == config.MOUNT and m.get("Type") == "volume"), None)
+    volume = next(
+        (
+            m.get("Name")
+            for m in attrs.get("Mounts") or []
+            if m.get("Destination") == config.MOUNT and m.get("Type") == "volume"
+        ),
+        None,
+    )
     return Stack(sidecar, attrs.get("Image"), running, volume)
 
 
@@ -129,12 +149,19 @@ def run(api: Any, spec: ClientSpec, timeout: float = RUN_TIMEOUT_S) -> tuple[str
 
     host_config = api.create_host_config(
         auto_remove=True,
-        mounts=[docker.types.Mount(config.MOUNT, spec.volume, type="volume", read_only=True)])
+        mounts=[docker.types.Mount(config.MOUNT, spec.volume, type="volume", read_only=True)],
+    )
     networking = api.create_networking_config({spec.network: api.create_endpoint_config()})
     created = api.create_container(
-        spec.image, command=list(spec.command), name=spec.name,
-        environment=spec.environment, labels=spec.labels, host_config=host_config,
-        networking_config=networking, detach=True)
+        spec.image,
+        command=list(spec.command),
+        name=spec.name,
+        environment=spec.environment,
+        labels=spec.labels,
+        host_config=host_config,
+        networking_config=networking,
+        detach=True,
+    )
     identifier = created["Id"]
     expired = threading.Event()
 
@@ -151,8 +178,9 @@ def run(api: Any, spec: ClientSpec, timeout: float = RUN_TIMEOUT_S) -> tuple[str
     err: list[bytes] = []
     timer = threading.Timer(timeout, expire)
     try:
-        stream = api.attach(identifier, stdout=True, stderr=True, stream=True, logs=True,
-                            demux=True)
+        stream = api.attach(
+            identifier, stdout=True, stderr=True, stream=True, logs=True, demux=True
+        )
         api.start(identifier)
         timer.start()
         for chunk_out, chunk_err in stream:
@@ -162,6 +190,8 @@ def run(api: Any, spec: ClientSpec, timeout: float = RUN_TIMEOUT_S) -> tuple[str
         timer.cancel()
         remove()
     if expired.is_set():
-        raise UserError(f"the login client {spec.name} gave no answer within {timeout:g} s",
-                        "check the service and the KDC: invoke status, invoke logs")
+        raise UserError(
+            f"the login client {spec.name} gave no answer within {timeout:g} s",
+            "check the service and the KDC: invoke status, invoke logs",
+        )
     return (b"".join(out).decode(errors="replace"), b"".join(err).decode(errors="replace"))

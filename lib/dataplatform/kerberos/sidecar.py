@@ -41,8 +41,9 @@ except ImportError:  # run as a script (the image): ccache.py lies beside it, fi
 DEFAULT_CACHE = "/krb/ccache"
 DEFAULT_CONFIG = "/krb/krb5.conf"
 # what `login` asks the server: the role, the principal it authenticated and the encryption
-LOGIN_QUERY = ("SELECT current_user, principal, encrypted FROM pg_stat_gssapi "
-               "WHERE pid = pg_backend_pid()")
+LOGIN_QUERY = (
+    "SELECT current_user, principal, encrypted FROM pg_stat_gssapi WHERE pid = pg_backend_pid()"
+)
 LOGIN_TIMEOUT_S = 10  # libpq's connect_timeout
 
 
@@ -76,15 +77,24 @@ def health(cache: str, threshold: float, now: float | None = None) -> Health:
         return Health(False, str(exc))
     expires = found.expires
     if checked.returncode != 0 or expires is None:
-        return Health(False, f"no valid ticket in {path} (expired or empty)", found.principal,
-                      expires)
+        return Health(
+            False, f"no valid ticket in {path} (expired or empty)", found.principal, expires
+        )
     left = expires - (time.time() if now is None else now)
     if left <= threshold:
-        return Health(False, f"ticket for {found.principal} ends in {left:.0f} s (at "
-                      f"{_stamp(expires)}), not more than the {threshold:g} s threshold",
-                      found.principal, expires)
-    return Health(True, f"ticket for {found.principal} valid until {_stamp(expires)} "
-                  f"({left:.0f} s)", found.principal, expires)
+        return Health(
+            False,
+            f"ticket for {found.principal} ends in {left:.0f} s (at "
+            f"{_stamp(expires)}), not more than the {threshold:g} s threshold",
+            found.principal,
+            expires,
+        )
+    return Health(
+        True,
+        f"ticket for {found.principal} valid until {_stamp(expires)} ({left:.0f} s)",
+        found.principal,
+        expires,
+    )
 
 
 def _replace(source: Path, target: Path, mode: int) -> None:
@@ -100,8 +110,9 @@ def renew_once(principal: str, keytab: str, cache: str, mode: int = 0o644) -> tu
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.new")
     kinit = shutil.which("kinit") or "kinit"
-    done = subprocess.run([kinit, "-kt", keytab, "-c", f"FILE:{temporary}", principal],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [kinit, "-kt", keytab, "-c", f"FILE:{temporary}", principal], capture_output=True, text=True
+    )
     if done.returncode != 0:
         temporary.unlink(missing_ok=True)
         reason = (done.stderr.strip().splitlines() or ["kinit failed"])[-1]
@@ -138,8 +149,9 @@ def _remaining(cache: str) -> float:
     return (expires - time.time()) if expires else 0.0
 
 
-def loop(step, cache: str, renew_before: float, interval: float,
-         stop: threading.Event, log=print) -> None:
+def loop(
+    step, cache: str, renew_before: float, interval: float, stop: threading.Event, log=print
+) -> None:
     """Run `step()` whenever the ticket has less than `renew_before` s left, until `stop`."""
     last = None
     while not stop.is_set():
@@ -167,13 +179,22 @@ def write_config(path: str, realm: str, kdc: str) -> None:
 
 def conninfo(**parts: str) -> str:
     """A libpq connection string; each value quoted (a space or quote in it stays in it)."""
+
     def quoted(value: str) -> str:
         return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
     return " ".join(f"{key}={quoted(str(value))}" for key, value in parts.items())
 
 
-def login_command(host: str, port: int, dbname: str, krbsrvname: str, user: str | None,
-                  cache: str, psql: str = "psql") -> list[str]:
+def login_command(
+    host: str,
+    port: int,
+    dbname: str,
+    krbsrvname: str,
+    user: str | None,
+    cache: str,
+    psql: str = "psql",
+) -> list[str]:
     """psql's argv for one GSSAPI-encrypted login; the role defaults to the cache's principal
     (none when the cache holds none: libpq then says there is no ticket)."""
     if not user:
@@ -181,22 +202,42 @@ def login_command(host: str, port: int, dbname: str, krbsrvname: str, user: str 
             user = ccache.read(cache).primary
         except ccache.CacheError:
             user = None
-    parts = {"host": host, "port": str(port), "dbname": dbname, "krbsrvname": krbsrvname,
-             **({"user": user} if user else {}), "gssencmode": "require",
-             "connect_timeout": str(LOGIN_TIMEOUT_S)}
-    return [psql, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", LOGIN_QUERY,
-            conninfo(**parts)]
+    parts = {
+        "host": host,
+        "port": str(port),
+        "dbname": dbname,
+        "krbsrvname": krbsrvname,
+        **({"user": user} if user else {}),
+        "gssencmode": "require",
+        "connect_timeout": str(LOGIN_TIMEOUT_S),
+    }
+    return [
+        psql,
+        "-X",
+        "-q",
+        "-t",
+        "-A",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        LOGIN_QUERY,
+        conninfo(**parts),
+    ]
 
 
 def login(host: str, port: int, dbname: str, krbsrvname: str, user: str | None) -> int:
     psql = shutil.which("psql")
     if psql is None:
-        print("psql is not in this image: rebuild the kerberos-sidecar image (invoke up "
-              "--profile kerberos)", file=sys.stderr)
+        print(
+            "psql is not in this image: rebuild the kerberos-sidecar image (invoke up "
+            "--profile kerberos)",
+            file=sys.stderr,
+        )
         return 127
     cache = os.environ.get("KRB5CCNAME") or f"FILE:{DEFAULT_CACHE}"
-    return subprocess.run(login_command(host, port, dbname, krbsrvname, user, cache,
-                                        psql)).returncode
+    return subprocess.run(
+        login_command(host, port, dbname, krbsrvname, user, cache, psql)
+    ).returncode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,12 +251,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--renew-before", type=float, default=float(e("KRB5_RENEW_BEFORE", "3600")))
     parser.add_argument("--interval", type=float, default=float(e("KRB5_RENEW_INTERVAL", "30")))
     parser.add_argument("--threshold", type=float, default=float(e("KRB5_HEALTH_THRESHOLD", "300")))
-    parser.add_argument("--once", action="store_true",
-                        help="renew/forward once and exit (0: done, 1: failed)")
-    parser.add_argument("--mode", default=e("KRB5_CACHE_MODE", "0644"),
-                        help="file mode of the shared cache (readers run as other users)")
-    parser.add_argument("--config", default=e("KRB5_CONFIG_OUT", ""),
-                        help="also write a krb5.conf here (KRB5_REALM, KRB5_KDC)")
+    parser.add_argument(
+        "--once", action="store_true", help="renew/forward once and exit (0: done, 1: failed)"
+    )
+    parser.add_argument(
+        "--mode",
+        default=e("KRB5_CACHE_MODE", "0644"),
+        help="file mode of the shared cache (readers run as other users)",
+    )
+    parser.add_argument(
+        "--config",
+        default=e("KRB5_CONFIG_OUT", ""),
+        help="also write a krb5.conf here (KRB5_REALM, KRB5_KDC)",
+    )
     parser.add_argument("--realm", default=e("KRB5_REALM", ""))
     parser.add_argument("--kdc", default=e("KRB5_KDC", "kdc:88"))
     login_options = parser.add_argument_group("login")
@@ -223,8 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     login_options.add_argument("--port", type=int, default=5432)
     login_options.add_argument("--dbname", default="postgres")
     login_options.add_argument("--krbsrvname", default="postgres")
-    login_options.add_argument("--user", help="login: the role (default: the cache's principal "
-                               "without instance and realm)")
+    login_options.add_argument(
+        "--user", help="login: the role (default: the cache's principal without instance and realm)"
+    )
     args = parser.parse_args(argv)
     if args.action == "login":
         if not args.host:
@@ -244,8 +293,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "config":
             return 0
     if args.action == "renew":
-        missing = [flag for flag, value in (("--principal/KRB5_PRINCIPAL", args.principal),
-                                            ("--keytab/KRB5_KEYTAB", args.keytab)) if not value]
+        missing = [
+            flag
+            for flag, value in (
+                ("--principal/KRB5_PRINCIPAL", args.principal),
+                ("--keytab/KRB5_KEYTAB", args.keytab),
+            )
+            if not value
+        ]
         if missing:
             print(f"sidecar: set {' and '.join(missing)}", file=sys.stderr)
             return 2
@@ -253,20 +308,33 @@ def main(argv: list[str] | None = None) -> int:
         def step() -> tuple[bool, str]:
             return renew_once(args.principal, args.keytab, args.cache, mode)
     else:
+
         def step() -> tuple[bool, str]:
             return forward_once(args.source, args.cache, mode)
+
     if args.once:
         ok, message = step()
-        print(f"sidecar: {message}" if ok else f"sidecar: renewal failed: {message}",
-              file=sys.stdout if ok else sys.stderr)
+        print(
+            f"sidecar: {message}" if ok else f"sidecar: renewal failed: {message}",
+            file=sys.stdout if ok else sys.stderr,
+        )
         return 0 if ok else 1
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    print(f"sidecar: {args.action} into FILE:{_path(args.cache)} (renew when under "
-          f"{args.renew_before:g} s, check every {args.interval:g} s)", flush=True)
-    loop(step, args.cache, args.renew_before, args.interval, stop,
-         log=lambda line: print(line, flush=True))
+    print(
+        f"sidecar: {args.action} into FILE:{_path(args.cache)} (renew when under "
+        f"{args.renew_before:g} s, check every {args.interval:g} s)",
+        flush=True,
+    )
+    loop(
+        step,
+        args.cache,
+        args.renew_before,
+        args.interval,
+        stop,
+        log=lambda line: print(line, flush=True),
+    )
     return 0
 
 

@@ -29,13 +29,17 @@ def duplicate_ids(project: Project, members: list[Member]) -> list[str]:
     for member in members:
         result = read_result(layout.validation_result(member.directory))
         if not result:
-            raise UserError(f"pipelines/{member.pipeline}: not validated yet — run "
-                            f"`doit validate:{member.pipeline}`")
+            raise UserError(
+                f"pipelines/{member.pipeline}: not validated yet — run "
+                f"`doit validate:{member.pipeline}`"
+            )
         for dag in result.get("dags", []):
             key = f"{member.engine}:{dag['dag_id']}"
             if key in owner:
-                problems.append(f"{dag['file']}: dag_id {dag['dag_id']!r} is also defined in "
-                                f"{owner[key]} — dag_ids must be unique across all pipelines")
+                problems.append(
+                    f"{dag['file']}: dag_id {dag['dag_id']!r} is also defined in "
+                    f"{owner[key]} — dag_ids must be unique across all pipelines"
+                )
             else:
                 owner[key] = dag["file"]
     return problems
@@ -49,7 +53,8 @@ def _airflow_files(member: Member) -> dict[str, str]:
     hand = layout.hand_written_dir(member.directory)
     for path in layout.hand_written_files(member.directory):
         files[f"{member.pipeline}/{path.relative_to(hand).as_posix()}"] = path.read_text(
-            encoding="utf-8")
+            encoding="utf-8"
+        )
     return files
 
 
@@ -59,18 +64,23 @@ def _workspace(project: Project, members: list[Member]) -> str:
     locations = []
     for member in members:
         module = layout.output_dir(member.directory) / layout.DAGSTER_MODULE
-        locations.append({"python_file": {
-            "relative_path": os.path.relpath(module, here),
-            "working_directory": os.path.relpath(member.directory, here),
-            "location_name": member.pipeline,
-        }})
-    header = ("# generated from every pipeline's orchestration by dataplatform (doit dags) — "
-              "edit the pipelines instead\n")
+        locations.append(
+            {
+                "python_file": {
+                    "relative_path": os.path.relpath(module, here),
+                    "working_directory": os.path.relpath(member.directory, here),
+                    "location_name": member.pipeline,
+                }
+            }
+        )
+    header = (
+        "# generated from every pipeline's orchestration by dataplatform (doit dags) — "
+        "edit the pipelines instead\n"
+    )
     return header + yaml.safe_dump({"load_from": locations}, sort_keys=False)
 
 
-def _sync(directory: Path, files: dict[str, str], inputs: dict[str, str]
-          ) -> generated.SyncResult:
+def _sync(directory: Path, files: dict[str, str], inputs: dict[str, str]) -> generated.SyncResult:
     if files:
         return generated.sync(directory, files, inputs, GENERATOR)
     return generated.SyncResult(removed=generated.remove(directory))
@@ -82,8 +92,11 @@ def _remove_left_caches(dags_dir: Path, members: set[str]) -> None:
     if not dags_dir.is_dir():
         return
     for child in dags_dir.iterdir():
-        if child.is_dir() and child.name not in members and \
-                {p.name for p in child.iterdir()} <= {"__pycache__"}:
+        if (
+            child.is_dir()
+            and child.name not in members
+            and {p.name for p in child.iterdir()} <= {"__pycache__"}
+        ):
             shutil.rmtree(child)
 
 
@@ -96,11 +109,14 @@ def assemble(project: Project, members: list[Member]) -> str:
     files: dict[str, str] = {}
     for member in airflow:
         files.update(_airflow_files(member))
-    inputs = {m.pipeline: generated.file_digest(layout.validation_result(m.directory))
-              for m in members}
+    inputs = {
+        m.pipeline: generated.file_digest(layout.validation_result(m.directory)) for m in members
+    }
     dags = _sync(project.dags_dir, files, inputs)
     _remove_left_caches(project.dags_dir, {m.pipeline for m in airflow})
     workspace_files = {layout.WORKSPACE: _workspace(project, dagster)} if dagster else {}
     workspace = _sync(project.dagster_workspace_dir, workspace_files, inputs)
-    return (f"dags folder: {len(airflow)} pipelines, {dags.summary()}; dagster workspace: "
-            f"{len(dagster)} locations, {workspace.summary()}")
+    return (
+        f"dags folder: {len(airflow)} pipelines, {dags.summary()}; dagster workspace: "
+        f"{len(dagster)} locations, {workspace.summary()}"
+    )

@@ -81,19 +81,32 @@ def _dagbag_class():
 def _describe_dag(dag) -> dict:
     tasks = []
     for task in dag.tasks:
-        tasks.append({"task_id": task.task_id, "retries": int(getattr(task, "retries", 0) or 0),
-                      "owner": str(getattr(task, "owner", "") or ""),
-                      "upstream": sorted(task.upstream_task_ids)})
-    return {"dag_id": dag.dag_id, "tags": sorted(str(t) for t in (dag.tags or [])),
-            "owner": str(getattr(dag, "owner", "") or ""), "tasks": tasks,
-            "schedule": _schedule_text(dag)}
+        tasks.append(
+            {
+                "task_id": task.task_id,
+                "retries": int(getattr(task, "retries", 0) or 0),
+                "owner": str(getattr(task, "owner", "") or ""),
+                "upstream": sorted(task.upstream_task_ids),
+            }
+        )
+    return {
+        "dag_id": dag.dag_id,
+        "tags": sorted(str(t) for t in (dag.tags or [])),
+        "owner": str(getattr(dag, "owner", "") or ""),
+        "tasks": tasks,
+        "schedule": _schedule_text(dag),
+    }
 
 
 def _schedule_text(dag) -> str:
     """The schedule as Airflow shows it (2.x: timetable.summary; 3.x: its description)."""
     timetable = getattr(dag, "timetable", None)
-    for source, name in ((dag, "timetable_summary"), (timetable, "summary"),
-                         (timetable, "description"), (timetable, "_expression")):
+    for source, name in (
+        (dag, "timetable_summary"),
+        (timetable, "summary"),
+        (timetable, "description"),
+        (timetable, "_expression"),
+    ):
         value = getattr(source, name, None) if source is not None else None
         if isinstance(value, str) and value:
             return value
@@ -108,8 +121,13 @@ def check_airflow(files: list[str]) -> dict:
     results = []
     for path in files:
         started = time.perf_counter()
-        entry = {"file": path, "dags": [], "import_error": None, "import_error_line": None,
-                 "safe_mode_skip": not _might_contain_dag(path)}
+        entry = {
+            "file": path,
+            "dags": [],
+            "import_error": None,
+            "import_error_line": None,
+            "safe_mode_skip": not _might_contain_dag(path),
+        }
         kwargs = {"dag_folder": path, "safe_mode": True}
         if accepts_examples:
             kwargs["include_examples"] = False
@@ -135,31 +153,42 @@ def check_dagster(files: list[str]) -> dict:
     results = []
     for index, path in enumerate(files):
         started = time.perf_counter()
-        entry = {"file": path, "dags": [], "import_error": None, "import_error_line": None,
-                 "safe_mode_skip": False}
+        entry = {
+            "file": path,
+            "dags": [],
+            "import_error": None,
+            "import_error_line": None,
+            "safe_mode_skip": False,
+        }
         try:
             spec = importlib.util.spec_from_file_location(f"_dataplatform_defs_{index}", path)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-            found = [value for value in vars(module).values()
-                     if isinstance(value, dagster.Definitions)]
+            found = [
+                value for value in vars(module).values() if isinstance(value, dagster.Definitions)
+            ]
             if not found:
                 raise LookupError("defines no dagster.Definitions object at module level")
             entry["definitions"] = len(found)
             for definitions in found:
                 repository = definitions.get_repository_def()  # resolves everything
-                assets = sorted(key.to_user_string() for key in
-                                repository.asset_graph.get_all_asset_keys())
+                assets = sorted(
+                    key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()
+                )
                 schedules = {s.job_name: s.cron_schedule for s in repository.schedule_defs}
                 for job in repository.get_all_jobs():
                     if job.name.startswith("__"):  # Dagster's implicit asset job
                         continue
-                    entry["dags"].append({
-                        "dag_id": job.name, "assets": assets,
-                        "schedule": str(schedules.get(job.name) or ""),
-                        "tags": sorted(job.tags), "owner": str(job.tags.get("owner", "")),
-                        "tasks": [],
-                    })
+                    entry["dags"].append(
+                        {
+                            "dag_id": job.name,
+                            "assets": assets,
+                            "schedule": str(schedules.get(job.name) or ""),
+                            "tags": sorted(job.tags),
+                            "owner": str(job.tags.get("owner", "")),
+                            "tasks": [],
+                        }
+                    )
         except Exception as exc:
             text = traceback.format_exc()
             entry["import_error"] = f"{exc.__class__.__name__}: {exc}".splitlines()[0]
@@ -183,12 +212,21 @@ def _write(result: dict, output: str) -> None:
 # What DAG files and definitions import: loaded once before any fork, so each request starts
 # warm (importing these is nearly all of a cold parse's time).
 PRELOAD = {
-    "airflow": ("airflow.models.dag", "airflow.models.baseoperator", "airflow.operators.empty",
-                "airflow.operators.python", "airflow.operators.bash",
-                "airflow.providers.standard.operators.empty",
-                "airflow.providers.standard.operators.python",
-                "airflow.providers.standard.operators.bash", "cosmos", "cosmos.converter",
-                "cosmos.airflow.task_group", "cosmos.operators.local", "cosmos.dbt.graph"),
+    "airflow": (
+        "airflow.models.dag",
+        "airflow.models.baseoperator",
+        "airflow.operators.empty",
+        "airflow.operators.python",
+        "airflow.operators.bash",
+        "airflow.providers.standard.operators.empty",
+        "airflow.providers.standard.operators.python",
+        "airflow.providers.standard.operators.bash",
+        "cosmos",
+        "cosmos.converter",
+        "cosmos.airflow.task_group",
+        "cosmos.operators.local",
+        "cosmos.dbt.graph",
+    ),
     "dagster": ("dagster", "dagster_dbt"),
 }
 WARM_UP_DAG = """from datetime import datetime

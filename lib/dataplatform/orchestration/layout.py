@@ -49,12 +49,15 @@ class Plan:
 
 def plan(pipeline_dir: Path, spec: Orchestration, has_cdc: bool) -> Plan:
     has_dbt = (dbt_layout.dbt_dir(pipeline_dir) / dbt_layout.PROJECT_FILE).is_file()
-    return Plan(dbt=has_dbt if spec.dbt is None else spec.dbt and has_dbt,
-                ddl=has_cdc if spec.cdc_ddl is None else spec.cdc_ddl and has_cdc)
+    return Plan(
+        dbt=has_dbt if spec.dbt is None else spec.dbt and has_dbt,
+        ddl=has_cdc if spec.cdc_ddl is None else spec.cdc_ddl and has_cdc,
+    )
 
 
-def generated_names(pipeline: str, pipeline_dir: Path, spec: Orchestration,
-                    has_cdc: bool) -> list[str]:
+def generated_names(
+    pipeline: str, pipeline_dir: Path, spec: Orchestration, has_cdc: bool
+) -> list[str]:
     """The files the generator writes for a pipeline, known before it first runs."""
     names = [MANIFEST_NAME, PROFILES_NAME] if plan(pipeline_dir, spec, has_cdc).dbt else []
     names.append(dag_file_name(pipeline) if spec.engine == "airflow" else DAGSTER_MODULE)
@@ -82,8 +85,11 @@ def hand_written_files(pipeline_dir: Path) -> list[Path]:
     directory = hand_written_dir(pipeline_dir)
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.rglob("*.py")
-                  if "__pycache__" not in p.parts and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in directory.rglob("*.py")
+        if "__pycache__" not in p.parts and not p.name.startswith(".")
+    )
 
 
 def is_helper(path: Path) -> bool:

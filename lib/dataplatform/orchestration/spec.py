@@ -16,12 +16,34 @@ from dataplatform.project import Project
 from dataplatform.services.durations import parse_duration
 
 ENGINES = ("airflow", "dagster")
-PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly",
-           "@yearly", "@annually")
+PRESETS = (
+    "@once",
+    "@continuous",
+    "@hourly",
+    "@daily",
+    "@weekly",
+    "@monthly",
+    "@quarterly",
+    "@yearly",
+    "@annually",
+)
 # Where an extra task runs, relative to the generated ones.
 STAGES = ("start", "ddl", "dbt")
-SECTION_KEYS = ("engine", "dag_id", "schedule", "owner", "tags", "retries", "retry_delay",
-                "start_date", "catchup", "dbt", "cdc_ddl", "tasks", "requirements")
+SECTION_KEYS = (
+    "engine",
+    "dag_id",
+    "schedule",
+    "owner",
+    "tags",
+    "retries",
+    "retry_delay",
+    "start_date",
+    "catchup",
+    "dbt",
+    "cdc_ddl",
+    "tasks",
+    "requirements",
+)
 DEFAULT_KEYS = ("schedule", "retries", "retry_delay", "start_date", "catchup")
 TASK_KEYS = ("id", "bash", "after")
 SETTINGS_KEYS = ("default_engine", "defaults", "policies", "airflow", "dagster", "stubs")
@@ -105,13 +127,19 @@ def load_settings(project: Project) -> Settings:
 
 def _parse_settings(doc: YamlDocument, base: Path) -> Settings:
     data = doc.data if doc.data is not None else {}
-    expect(doc, (), data, dict, "orchestration.yaml is a mapping of default_engine, "
-           "defaults, policies, ...")
+    expect(
+        doc,
+        (),
+        data,
+        dict,
+        "orchestration.yaml is a mapping of default_engine, defaults, policies, ...",
+    )
     check_keys(doc, (), data, SETTINGS_KEYS)
     engine = optional(doc, (), data, "default_engine", str, "airflow")
     if engine not in ENGINES:
-        raise doc.error(("default_engine",), f"unknown engine {engine!r}",
-                        f"use one of {', '.join(ENGINES)}")
+        raise doc.error(
+            ("default_engine",), f"unknown engine {engine!r}", f"use one of {', '.join(ENGINES)}"
+        )
     defaults = optional(doc, (), data, "defaults", dict, {})
     check_keys(doc, ("defaults",), defaults, DEFAULT_KEYS)
     at = ("defaults",)
@@ -134,8 +162,13 @@ def _parse_settings(doc: YamlDocument, base: Path) -> Settings:
     check_keys(doc, ("stubs",), stubs, STUB_KEYS)
     variables = optional(doc, ("stubs",), stubs, "variables", dict, {})
     for key, value in variables.items():
-        expect(doc, ("stubs", "variables", str(key)), value, str,
-               "stub values are strings (JSON text for JSON variables)")
+        expect(
+            doc,
+            ("stubs", "variables", str(key)),
+            value,
+            str,
+            "stub values are strings (JSON text for JSON variables)",
+        )
     return Settings(
         file=doc.display,
         default_engine=engine,
@@ -150,8 +183,7 @@ def _parse_settings(doc: YamlDocument, base: Path) -> Settings:
     )
 
 
-def _non_negative(doc: YamlDocument, keypath: KeyPath, data: dict, key: str,
-                  default: int) -> int:
+def _non_negative(doc: YamlDocument, keypath: KeyPath, data: dict, key: str, default: int) -> int:
     value = optional(doc, keypath, data, key, int, default)
     if value < 0:
         raise doc.error((*keypath, key), f"must be 0 or more, got {value}")
@@ -162,24 +194,34 @@ def key_absent(data: dict, key: str) -> bool:
     return key not in data or data[key] is None
 
 
-def _schedule(doc: YamlDocument, keypath: KeyPath, data: dict, default: str | None
-              ) -> str | None:
+def _schedule(doc: YamlDocument, keypath: KeyPath, data: dict, default: str | None) -> str | None:
     """A preset or cron expression; an explicit null means: not scheduled."""
     if key_absent(data, "schedule"):
         return default if "schedule" not in data else None
-    value = expect(doc, (*keypath, "schedule"), data["schedule"], str,
-                   "a cron expression such as '0 6 * * *', a preset such as @daily, or null")
+    value = expect(
+        doc,
+        (*keypath, "schedule"),
+        data["schedule"],
+        str,
+        "a cron expression such as '0 6 * * *', a preset such as @daily, or null",
+    )
     text = value.strip()
     if text.startswith("@"):
         if text not in PRESETS:
-            raise doc.error((*keypath, "schedule"), f"unknown preset {text!r}",
-                            f"use one of {', '.join(PRESETS)}, a cron expression, or null")
+            raise doc.error(
+                (*keypath, "schedule"),
+                f"unknown preset {text!r}",
+                f"use one of {', '.join(PRESETS)}, a cron expression, or null",
+            )
         return text
     fields = text.split()
     if len(fields) not in (5, 6) or not all(_CRON_FIELD.fullmatch(f) for f in fields):
-        raise doc.error((*keypath, "schedule"), f"{text!r} is not a cron expression",
-                        "write five fields (minute hour day month weekday), e.g. '0 6 * * *', "
-                        "or a preset such as @daily")
+        raise doc.error(
+            (*keypath, "schedule"),
+            f"{text!r} is not a cron expression",
+            "write five fields (minute hour day month weekday), e.g. '0 6 * * *', "
+            "or a preset such as @daily",
+        )
     return " ".join(fields)
 
 
@@ -192,8 +234,11 @@ def _retry_delay(doc: YamlDocument, keypath: KeyPath, data: dict, default: int) 
         return default
     seconds = parse_duration(data["retry_delay"])
     if seconds is None or seconds < 0:
-        raise doc.error((*keypath, "retry_delay"), f"{data['retry_delay']!r} is not a duration",
-                        "write e.g. 30s, 5m or 1h")
+        raise doc.error(
+            (*keypath, "retry_delay"),
+            f"{data['retry_delay']!r} is not a duration",
+            "write e.g. 30s, 5m or 1h",
+        )
     return int(seconds)
 
 
@@ -210,12 +255,21 @@ def _start_date(doc: YamlDocument, keypath: KeyPath, data: dict, default: str) -
             return dt.date.fromisoformat(value.strip()).isoformat()
         except ValueError:
             pass
-    raise doc.error((*keypath, "start_date"), f"{value!r} is not a date",
-                    "write it as YYYY-MM-DD, e.g. 2024-01-01")
+    raise doc.error(
+        (*keypath, "start_date"),
+        f"{value!r} is not a date",
+        "write it as YYYY-MM-DD, e.g. 2024-01-01",
+    )
 
 
-def parse_orchestration(doc: YamlDocument, keypath: KeyPath, data: Any, settings: Settings,
-                        pipeline: str, pipeline_owner: str) -> Orchestration:
+def parse_orchestration(
+    doc: YamlDocument,
+    keypath: KeyPath,
+    data: Any,
+    settings: Settings,
+    pipeline: str,
+    pipeline_owner: str,
+) -> Orchestration:
     """The `orchestration:` section at `keypath` of `doc` (an empty section is all defaults)."""
     data = data if data is not None else {}
     expect(doc, keypath, data, dict, "orchestration is a mapping of engine, schedule, owner, ...")
@@ -223,22 +277,28 @@ def parse_orchestration(doc: YamlDocument, keypath: KeyPath, data: Any, settings
     defaults = settings.defaults
     engine = optional(doc, keypath, data, "engine", str, settings.default_engine)
     if engine not in ENGINES:
-        raise doc.error((*keypath, "engine"), f"unknown engine {engine!r}",
-                        f"use one of {', '.join(ENGINES)}")
+        raise doc.error(
+            (*keypath, "engine"), f"unknown engine {engine!r}", f"use one of {', '.join(ENGINES)}"
+        )
     dag_id = optional(doc, keypath, data, "dag_id", str, pipeline)
     if not _IDENTIFIER.fullmatch(dag_id) or len(dag_id) > 250:
-        raise doc.error((*keypath, "dag_id"), f"{dag_id!r} is not a valid DAG id",
-                        "use letters, digits, '_', '-' and '.'")
+        raise doc.error(
+            (*keypath, "dag_id"),
+            f"{dag_id!r} is not a valid DAG id",
+            "use letters, digits, '_', '-' and '.'",
+        )
     owner = optional(doc, keypath, data, "owner", str, pipeline_owner) or ""
     tags = optional(doc, keypath, data, "tags", list, [])
     for index, tag in enumerate(tags):
         expect(doc, (*keypath, "tags", index), tag, str)
-    tasks = _extra_tasks(doc, (*keypath, "tasks"), optional(doc, keypath, data, "tasks", list,
-                                                            []))
+    tasks = _extra_tasks(doc, (*keypath, "tasks"), optional(doc, keypath, data, "tasks", list, []))
     schedule = _schedule(doc, keypath, data, defaults.schedule)
     if engine == "dagster" and schedule in ("@once", "@continuous"):
-        raise doc.error((*keypath, "schedule"), f"Dagster has no {schedule} schedule",
-                        "use a cron expression, another preset, or null")
+        raise doc.error(
+            (*keypath, "schedule"),
+            f"Dagster has no {schedule} schedule",
+            "use a cron expression, another preset, or null",
+        )
     return Orchestration(
         engine=engine,
         dag_id=dag_id,
@@ -252,14 +312,16 @@ def parse_orchestration(doc: YamlDocument, keypath: KeyPath, data: Any, settings
         dbt=optional(doc, keypath, data, "dbt", bool, None),
         cdc_ddl=optional(doc, keypath, data, "cdc_ddl", bool, None),
         tasks=tasks,
-        requirements=_requirements(doc, (*keypath, "requirements"),
-                                   optional(doc, keypath, data, "requirements", list, []),
-                                   settings.locks[engine]),
+        requirements=_requirements(
+            doc,
+            (*keypath, "requirements"),
+            optional(doc, keypath, data, "requirements", list, []),
+            settings.locks[engine],
+        ),
     )
 
 
-def _requirements(doc: YamlDocument, keypath: KeyPath, items: list, lock: Path
-                  ) -> tuple[str, ...]:
+def _requirements(doc: YamlDocument, keypath: KeyPath, items: list, lock: Path) -> tuple[str, ...]:
     """Each requirement must be met by the engine's lock: one environment per engine serves
     every pipeline, in validation and in the platform's image alike."""
     if not items:
@@ -273,14 +335,19 @@ def _requirements(doc: YamlDocument, keypath: KeyPath, items: list, lock: Path
         try:
             requirement = Requirement(text)
         except InvalidRequirement:
-            raise doc.error((*keypath, index), f"{text!r} is not a requirement",
-                            "write it as pip does, e.g. 'requests>=2.31'") from None
+            raise doc.error(
+                (*keypath, index),
+                f"{text!r} is not a requirement",
+                "write it as pip does, e.g. 'requests>=2.31'",
+            ) from None
         version = pinned.get(canonicalize_name(requirement.name))
         if version is None or not requirement.specifier.contains(version, prereleases=True):
             found = f"it pins {version}" if version else "it does not have it"
-            raise doc.error((*keypath, index), f"{text!r} is not met by {lock.name} ({found})",
-                            f"add it to {lock.with_suffix('.in').name} and recompile the lock "
-                            "(see the README)")
+            raise doc.error(
+                (*keypath, index),
+                f"{text!r} is not met by {lock.name} ({found})",
+                f"add it to {lock.with_suffix('.in').name} and recompile the lock (see the README)",
+            )
     return tuple(items)
 
 
@@ -308,19 +375,29 @@ def _extra_tasks(doc: YamlDocument, keypath: KeyPath, items: list) -> tuple[Extr
         check_keys(doc, where, item, TASK_KEYS)
         for required in ("id", "bash"):
             if key_absent(item, required):
-                raise doc.error(where, f"a task needs '{required}'",
-                                "e.g. {id: notify, bash: 'scripts/notify.sh', after: dbt}")
+                raise doc.error(
+                    where,
+                    f"a task needs '{required}'",
+                    "e.g. {id: notify, bash: 'scripts/notify.sh', after: dbt}",
+                )
         task_id = expect(doc, (*where, "id"), item["id"], str)
         if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_\-]*", task_id) or task_id in STAGES:
-            raise doc.error((*where, "id"), f"{task_id!r} cannot be a task id",
-                            f"use letters, digits, '_' and '-', not {', '.join(STAGES)}")
+            raise doc.error(
+                (*where, "id"),
+                f"{task_id!r} cannot be a task id",
+                f"use letters, digits, '_' and '-', not {', '.join(STAGES)}",
+            )
         if task_id in seen:
-            raise doc.error((*where, "id"), f"task {task_id!r} is declared twice",
-                            "give each task its own id")
+            raise doc.error(
+                (*where, "id"), f"task {task_id!r} is declared twice", "give each task its own id"
+            )
         after = optional(doc, where, item, "after", str, "dbt")
         if after not in STAGES and after not in seen:
-            raise doc.error((*where, "after"), f"{after!r} is neither a stage nor an earlier "
-                            "task", f"use {', '.join(STAGES)} or the id of a task listed above")
+            raise doc.error(
+                (*where, "after"),
+                f"{after!r} is neither a stage nor an earlier task",
+                f"use {', '.join(STAGES)} or the id of a task listed above",
+            )
         tasks.append(ExtraTask(task_id, expect(doc, (*where, "bash"), item["bash"], str), after))
         seen.append(task_id)
     return tuple(tasks)

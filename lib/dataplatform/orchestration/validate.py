@@ -40,29 +40,34 @@ class Validation:
 
     def summary(self) -> str:
         ids = ", ".join(d["dag_id"] for d in self.dags) or "none"
-        return f"{len(self.dags)} {'DAG' if self.engine == 'airflow' else 'definitions'}" \
-               f" valid on {self.engine} {self.engine_version} ({ids})"
+        return (
+            f"{len(self.dags)} {'DAG' if self.engine == 'airflow' else 'definitions'}"
+            f" valid on {self.engine} {self.engine_version} ({ids})"
+        )
 
 
 def checker_environment(project: Project, settings: Settings, home: Path) -> dict[str, str]:
     """The checker's environment: a throwaway engine home with a SQLite database nobody
     uses, stubbed connections and variables, no examples, quiet logs."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH")}
-    env.update({
-        "AIRFLOW_HOME": str(home / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__SECRETS__BACKEND": "dagcheck.StubSecrets",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
-        "DAGSTER_HOME": str(home / "dagster"),
-        "DATAPLATFORM_ROOT": str(project.root),
-        "DATAPLATFORM_STUB_VARIABLES": json.dumps(settings.stub_variables),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "PYTHONPATH": str(layout.CHECKER.parent),
-    })
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH")
+    }
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home / "airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__SECRETS__BACKEND": "dagcheck.StubSecrets",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "ERROR",
+            "DAGSTER_HOME": str(home / "dagster"),
+            "DATAPLATFORM_ROOT": str(project.root),
+            "DATAPLATFORM_STUB_VARIABLES": json.dumps(settings.stub_variables),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "PYTHONPATH": str(layout.CHECKER.parent),
+        }
+    )
     for directory in ("airflow", "dags", "dagster"):
         (home / directory).mkdir(parents=True, exist_ok=True)
     return env
@@ -80,8 +85,14 @@ class Worker:
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 [str(python), str(layout.CHECKER), "--serve", engine, str(write_end)],
-                stdin=subprocess.PIPE, stdout=log, stderr=log, env=env, cwd=home,
-                pass_fds=(write_end,), text=True)
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=log,
+                env=env,
+                cwd=home,
+                pass_fds=(write_end,),
+                text=True,
+            )
         os.close(write_end)
         self.replies = os.fdopen(read_end, "r")
 
@@ -97,8 +108,10 @@ class Worker:
         ready, _, _ = select.select([self.replies], [], [], TIMEOUT_SECONDS)
         if not ready:
             self.close()
-            raise UserError(f"loading the {engine} files took over {TIMEOUT_SECONDS} s — "
-                            "something in them runs at import time")
+            raise UserError(
+                f"loading the {engine} files took over {TIMEOUT_SECONDS} s — "
+                "something in them runs at import time"
+            )
         reply = self.replies.readline().strip()
         if reply != "done" or not output.exists():
             raise UserError(f"the {engine} checker failed: {self._last_line()}")
@@ -163,17 +176,27 @@ class _Pool:
 POOL = _Pool()
 
 
-def load(project: Project, settings: Settings, engine: str, files: list[Path],
-         log: Callable[[str], None] = lambda line: None) -> dict:
+def load(
+    project: Project,
+    settings: Settings,
+    engine: str,
+    files: list[Path],
+    log: Callable[[str], None] = lambda line: None,
+) -> dict:
     """What the engine saw in `files`: the checker's JSON result."""
     python = envs.ensure(project, engine, settings.locks[engine], log)
     with POOL.worker(project, settings, engine, python) as worker:
         return worker.ask(engine, files)
 
 
-def validate(project: Project, settings: Settings, engine: str, files: list[Path],
-             generated_from: dict[Path, str],
-             log: Callable[[str], None] = lambda line: None) -> Validation:
+def validate(
+    project: Project,
+    settings: Settings,
+    engine: str,
+    files: list[Path],
+    generated_from: dict[Path, str],
+    log: Callable[[str], None] = lambda line: None,
+) -> Validation:
     """Load `files` (DAG files or Dagster modules) and check them. `generated_from` maps a
     generated file to where its settings come from, so a policy problem names that place."""
     result = Validation(engine)
@@ -187,26 +210,32 @@ def validate(project: Project, settings: Settings, engine: str, files: list[Path
         shown = project.relative(path)
         if entry["import_error"]:
             line = entry.get("import_error_line")
-            result.problems.append(f"{shown}{f':{line}' if line else ''}: import error: "
-                                   f"{entry['import_error']}")
+            result.problems.append(
+                f"{shown}{f':{line}' if line else ''}: import error: {entry['import_error']}"
+            )
             continue
         if not entry["dags"] and not entry.get("definitions"):
             if entry["safe_mode_skip"]:
                 result.problems.append(
                     f"{shown}: Airflow would skip this file: it never mentions both 'airflow' "
                     "and 'dag' (DagBag safe mode) — import DAG from airflow in it, or name it "
-                    f"_{path.name} if it is a helper module")
+                    f"_{path.name} if it is a helper module"
+                )
             else:
-                result.problems.append(f"{shown}: defines no "
-                                       f"{'DAG' if engine == 'airflow' else 'Definitions'} — "
-                                       f"add one, or name it _{path.name} if it is a helper")
+                result.problems.append(
+                    f"{shown}: defines no "
+                    f"{'DAG' if engine == 'airflow' else 'Definitions'} — "
+                    f"add one, or name it _{path.name} if it is a helper"
+                )
             continue
         where = generated_from.get(path, shown)
         for dag in entry["dags"]:
             dag_id = dag["dag_id"]
             if dag_id in first_file:
-                result.problems.append(f"{shown}: dag_id {dag_id!r} is also defined in "
-                                       f"{first_file[dag_id]} — give one of them another id")
+                result.problems.append(
+                    f"{shown}: dag_id {dag_id!r} is also defined in "
+                    f"{first_file[dag_id]} — give one of them another id"
+                )
                 continue
             first_file[dag_id] = shown
             result.dags.append({"dag_id": dag_id, "file": shown})
@@ -225,12 +254,15 @@ def policy_problems(settings: Settings, where: str, dag: dict) -> list[str]:
     if policies.require_owner:
         ownerless = [t["task_id"] for t in dag["tasks"] if t["owner"] in ("", DEFAULT_OWNER)]
         if ownerless:
-            problems.append(f"{name} has no owner for {_some(ownerless)} "
-                            f"{rule}require_owner) — set owner")
+            problems.append(
+                f"{name} has no owner for {_some(ownerless)} {rule}require_owner) — set owner"
+            )
     low = [t["task_id"] for t in dag["tasks"] if t["retries"] < policies.min_retries]
     if low:
-        problems.append(f"{name}: {_some(low)} retries fewer than {policies.min_retries} "
-                        f"{rule}min_retries) — set retries to {policies.min_retries} or more")
+        problems.append(
+            f"{name}: {_some(low)} retries fewer than {policies.min_retries} "
+            f"{rule}min_retries) — set retries to {policies.min_retries} or more"
+        )
     return problems
 
 
@@ -242,9 +274,19 @@ def _some(names: list[str]) -> str:
 
 def write_result(path: Path, result: Validation) -> None:
     """What assembling needs (no timings: an unchanged result keeps the same bytes)."""
-    text = json.dumps({"validator": VALIDATOR, "engine": result.engine,
-                       "engine_version": result.engine_version, "dags": result.dags},
-                      indent=1, sort_keys=True) + "\n"
+    text = (
+        json.dumps(
+            {
+                "validator": VALIDATOR,
+                "engine": result.engine,
+                "engine_version": result.engine_version,
+                "dags": result.dags,
+            },
+            indent=1,
+            sort_keys=True,
+        )
+        + "\n"
+    )
     write_atomic(path, text)
 
 

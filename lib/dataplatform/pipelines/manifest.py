@@ -24,8 +24,7 @@ from dataplatform.scaffold import conflicts
 from dataplatform.scaffold.names import pipeline_name_problem
 
 MANIFEST = PIPELINE_FILE
-KEYS = ("name", "description", "owner", "template", "images", "cdc", "orchestration",
-        "warehouse")
+KEYS = ("name", "description", "owner", "template", "images", "cdc", "orchestration", "warehouse")
 TEMPLATE_KEYS = ("name", "fingerprint")
 
 
@@ -49,33 +48,46 @@ def pipeline_dirs(project: Project) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(
-        child for child in root.iterdir()
-        if child.is_dir() and not child.name.startswith(("_", "."))
-        and child.name != "shared" and (child / MANIFEST).is_file()
+        child
+        for child in root.iterdir()
+        if child.is_dir()
+        and not child.name.startswith(("_", "."))
+        and child.name != "shared"
+        and (child / MANIFEST).is_file()
     )
 
 
-def load_pipeline(project: Project, directory: Path,
-                  settings: Settings | None = None) -> Pipeline:
+def load_pipeline(project: Project, directory: Path, settings: Settings | None = None) -> Pipeline:
     path = directory / MANIFEST
     marker = conflicts.first_marker(path)
     if marker is not None:  # else a YAML syntax error would hide the cause
-        raise ConfigError(project.relative(path), marker, "", "unresolved merge conflict "
-                          "marker", "keep the lines you want, delete the <<<<<<< ======= "
-                          ">>>>>>> lines")
+        raise ConfigError(
+            project.relative(path),
+            marker,
+            "",
+            "unresolved merge conflict marker",
+            "keep the lines you want, delete the <<<<<<< ======= >>>>>>> lines",
+        )
     doc = load_yaml(path, project.relative(path))
     data = doc.data if doc.data is not None else {}
     expect(doc, (), data, dict, "a pipeline manifest is a mapping of name, description, ...")
     check_keys(doc, (), data, KEYS)
     name = optional(doc, (), data, "name", str, directory.name)
     if name != directory.name:
-        raise doc.error(("name",), f"{name!r} differs from the folder name {directory.name!r}",
-                        "rename one so they match")
+        raise doc.error(
+            ("name",),
+            f"{name!r} differs from the folder name {directory.name!r}",
+            "rename one so they match",
+        )
     problem = pipeline_name_problem(name)
     if problem:
-        raise doc.error(("name",), f"pipeline name {problem}", "it also names the pipeline's "
-                        "dbt project, DuckDB catalog and PostgreSQL schema: rename the folder "
-                        "and this name")
+        raise doc.error(
+            ("name",),
+            f"pipeline name {problem}",
+            "it also names the pipeline's "
+            "dbt project, DuckDB catalog and PostgreSQL schema: rename the folder "
+            "and this name",
+        )
     template = optional(doc, (), data, "template", dict, {})
     check_keys(doc, ("template",), template, TEMPLATE_KEYS)
     template_name = optional(doc, ("template",), template, "name", str, None)
@@ -87,8 +99,14 @@ def load_pipeline(project: Project, directory: Path,
     owner = optional(doc, (), data, "owner", str, "")
     orchestration = None
     if "orchestration" in data:
-        orchestration = parse_orchestration(doc, ("orchestration",), data["orchestration"],
-                                            settings or load_settings(project), name, owner)
+        orchestration = parse_orchestration(
+            doc,
+            ("orchestration",),
+            data["orchestration"],
+            settings or load_settings(project),
+            name,
+            owner,
+        )
     return Pipeline(
         name=name,
         directory=directory,

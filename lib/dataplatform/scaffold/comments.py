@@ -41,15 +41,21 @@ def significant(relpath: str, data: bytes) -> bytes:
     elif suffix in _SQL:
         lines = _sql(lines)
     elif suffix in _MARKDOWN:
-        lines = _HTML_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"),
-                                 "\n".join(lines)).split("\n")
+        lines = _HTML_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), "\n".join(lines)).split(
+            "\n"
+        )
     elif suffix in _HASH_WHOLE_LINE or name in _HASH_NAMES or name.startswith("dockerfile"):
-        lines = [line if (number == 0 and line.startswith("#!"))
-                 or not line.lstrip().startswith("#") else ""
-                 for number, line in enumerate(lines)]
-    kept = [line.rstrip() if line != before else line
-            for line, before in zip(lines, original, strict=False)
-            if line.strip() or not before.strip()]
+        lines = [
+            line
+            if (number == 0 and line.startswith("#!")) or not line.lstrip().startswith("#")
+            else ""
+            for number, line in enumerate(lines)
+        ]
+    kept = [
+        line.rstrip() if line != before else line
+        for line, before in zip(lines, original, strict=False)
+        if line.strip() or not before.strip()
+    ]
     return "\n".join(kept).rstrip().encode("utf-8")
 
 
@@ -90,7 +96,7 @@ def _sql(lines: list[str]) -> list[str]:
     for line in lines:
         kept, i, quote = [], 0, None
         while i < len(line):
-            pair = line[i:i + 2]
+            pair = line[i : i + 2]
             if in_block:
                 if pair == "*/":
                     in_block, i = False, i + 2

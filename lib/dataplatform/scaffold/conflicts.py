@@ -47,5 +47,7 @@ def refuse(paths: Iterable[Path], root: Path, then: str) -> None:
     path, line = hits[0]
     shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
     more = f" (and {len(hits) - 1} more file(s))" if len(hits) > 1 else ""
-    raise UserError(f"{shown}:{line}: unresolved merge conflict marker{more} — keep the lines "
-                    f"you want between <<<<<<< and >>>>>>>, delete the markers, then {then}")
+    raise UserError(
+        f"{shown}:{line}: unresolved merge conflict marker{more} — keep the lines "
+        f"you want between <<<<<<< and >>>>>>>, delete the markers, then {then}"
+    )

@@ -31,8 +31,10 @@ def sql_name_problem(name: str) -> str | None:
     if name.lower() in DUCKDB_RESERVED:
         return f"{name!r} is reserved by DuckDB ({', '.join(DUCKDB_RESERVED)})"
     if name.lower().startswith(POSTGRES_RESERVED_PREFIX):
-        return (f"{name!r} starts with {POSTGRES_RESERVED_PREFIX!r}, which PostgreSQL reserves "
-                "for system schemas")
+        return (
+            f"{name!r} starts with {POSTGRES_RESERVED_PREFIX!r}, which PostgreSQL reserves "
+            "for system schemas"
+        )
     return None
 
 
@@ -48,21 +50,28 @@ def check_pipeline_name(name: str) -> None:
     if not name:
         raise UserError("the pipeline name is empty — give one like sales_daily")
     if "/" in name or "\\" in name or ".." in name:
-        raise UserError(f"pipeline name {name!r} contains a path — give a plain name like "
-                        "sales_daily")
+        raise UserError(
+            f"pipeline name {name!r} contains a path — give a plain name like sales_daily"
+        )
     if name.startswith("_"):
-        raise UserError(f"pipeline name {name!r} starts with '_', which marks templates — "
-                        "drop the underscore")
+        raise UserError(
+            f"pipeline name {name!r} starts with '_', which marks templates — drop the underscore"
+        )
     if name in RESERVED:
-        raise UserError(f"pipeline name {name!r} is reserved for pipelines/{name}/ — choose "
-                        "another")
+        raise UserError(
+            f"pipeline name {name!r} is reserved for pipelines/{name}/ — choose another"
+        )
     if not PIPELINE_NAME.match(name):
-        raise UserError(f"pipeline name {name!r} is not a lowercase identifier — use a-z, 0-9 "
-                        "and _, starting with a letter, at most 63 characters")
+        raise UserError(
+            f"pipeline name {name!r} is not a lowercase identifier — use a-z, 0-9 "
+            "and _, starting with a letter, at most 63 characters"
+        )
     problem = pipeline_name_problem(name)
     if problem:
-        raise UserError(f"pipeline name {problem} — a pipeline's name is also its dbt "
-                        "project, DuckDB catalog and PostgreSQL schema; choose another")
+        raise UserError(
+            f"pipeline name {problem} — a pipeline's name is also its dbt "
+            "project, DuckDB catalog and PostgreSQL schema; choose another"
+        )
 
 
 def default_landing_schema(pipeline: str) -> str:
@@ -73,7 +82,9 @@ def default_landing_schema(pipeline: str) -> str:
 def landing_schema_problem(schema: str, pipeline: str) -> str | None:
     """Why `schema` cannot hold `pipeline`'s CDC landing tables, or None."""
     if schema.lower() == pipeline.lower():
-        return (f"{schema!r} is the pipeline's own name, which is also its DuckDB warehouse's "
-                "catalog name: dbt cannot tell the two apart (\"Ambiguous reference to catalog "
-                f"or schema\") — use another, e.g. {default_landing_schema(pipeline)}")
+        return (
+            f"{schema!r} is the pipeline's own name, which is also its DuckDB warehouse's "
+            'catalog name: dbt cannot tell the two apart ("Ambiguous reference to catalog '
+            f'or schema") — use another, e.g. {default_landing_schema(pipeline)}'
+        )
     return sql_name_problem(schema)

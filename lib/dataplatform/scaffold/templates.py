@@ -40,8 +40,9 @@ def template_dir(project: Project, name: str) -> Path:
     directory = project.root / TEMPLATES_DIR / name
     if not (directory / CONTEXT_FILE).is_file():
         known = ", ".join(available(project)) or "none"
-        raise UserError(f"there is no pipeline template {name!r} in {TEMPLATES_DIR}/ — "
-                        f"available: {known}")
+        raise UserError(
+            f"there is no pipeline template {name!r} in {TEMPLATES_DIR}/ — available: {known}"
+        )
     return directory
 
 
@@ -51,22 +52,29 @@ def check_context(directory: Path, shown: str) -> None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise UserError(f"{shown}/{CONTEXT_FILE}:{exc.lineno}: not valid JSON ({exc.msg}, "
-                        f"column {exc.colno}) — fix the file") from None
+        raise UserError(
+            f"{shown}/{CONTEXT_FILE}:{exc.lineno}: not valid JSON ({exc.msg}, "
+            f"column {exc.colno}) — fix the file"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{shown}/{CONTEXT_FILE}: cannot be read ({exc}) — restore "
-                        "it") from None
+        raise UserError(f"{shown}/{CONTEXT_FILE}: cannot be read ({exc}) — restore it") from None
     if not isinstance(data, dict):
-        raise UserError(f"{shown}/{CONTEXT_FILE}:1: must be a JSON object of the template's "
-                        'variables, like {"pipeline_name": "my_pipeline"}')
+        raise UserError(
+            f"{shown}/{CONTEXT_FILE}:1: must be a JSON object of the template's "
+            'variables, like {"pipeline_name": "my_pipeline"}'
+        )
 
 
 def _files(directory: Path) -> list[Path]:
     found = []
     for path in directory.rglob("*"):
         relative = path.relative_to(directory)
-        if (path.is_file() and path.name not in _IGNORED_FILES and path.suffix != ".pyc"
-                and not _IGNORED_DIRS.intersection(relative.parts)):
+        if (
+            path.is_file()
+            and path.name not in _IGNORED_FILES
+            and path.suffix != ".pyc"
+            and not _IGNORED_DIRS.intersection(relative.parts)
+        ):
             found.append(path)
     return sorted(found, key=lambda p: p.relative_to(directory).as_posix())
 
@@ -101,9 +109,13 @@ def uncommitted(project: Project, directory: Path) -> list[str]:
     """Files of `directory` that differ from git's HEAD (modified, new, deleted); empty when
     they do not, or when the checkout is not a git repository."""
     try:
-        done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--",
-                               str(directory)], cwd=project.root, capture_output=True,
-                              text=True, check=False)
+        done = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all", "--", str(directory)],
+            cwd=project.root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     except OSError:
         return []
     if done.returncode != 0:

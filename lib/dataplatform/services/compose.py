@@ -31,10 +31,12 @@ def compose_document(project: Project, manifest: ServicesManifest) -> dict[str, 
             spec = service.build
             tag = fp.of_project(spec, project.root, project.state_dir).tag
             entry["image"] = f"{spec.repository}:{tag}"
-            build: dict[str, Any] = {"context": project.relative(spec.context),
-                                     "dockerfile": str(spec.dockerfile.relative_to(spec.context))
-                                     if spec.context in spec.dockerfile.parents
-                                     else project.relative(spec.dockerfile)}
+            build: dict[str, Any] = {
+                "context": project.relative(spec.context),
+                "dockerfile": str(spec.dockerfile.relative_to(spec.context))
+                if spec.context in spec.dockerfile.parents
+                else project.relative(spec.dockerfile),
+            }
             if spec.target:
                 build["target"] = spec.target
             if spec.args:
@@ -43,8 +45,9 @@ def compose_document(project: Project, manifest: ServicesManifest) -> dict[str, 
         else:
             entry["image"] = service.image
         if service.command is not None:
-            entry["command"] = list(service.command) if not isinstance(service.command, str) \
-                else service.command
+            entry["command"] = (
+                list(service.command) if not isinstance(service.command, str) else service.command
+            )
         if service.environment:
             entry["environment"] = dict(service.environment)
         if service.ports:
@@ -60,17 +63,24 @@ def compose_document(project: Project, manifest: ServicesManifest) -> dict[str, 
                     mounts.append(volume)
                 else:  # the service's own: compose names it <project>_<service>_<volume>
                     key = f"{name}_{source}"
-                    volumes[key] = {"labels": volume_labels(
-                        manifest.namespace, service.persistent, service=name)}
+                    volumes[key] = {
+                        "labels": volume_labels(
+                            manifest.namespace, service.persistent, service=name
+                        )
+                    }
                     mounts.append(f"{key}:{rest}")
             entry["volumes"] = mounts
         if service.depends_on:
             entry["depends_on"] = {dep: {"condition": cond} for dep, cond in service.depends_on}
         if service.healthcheck is not None:
             check = service.healthcheck
-            entry["healthcheck"] = {"test": list(check.test), "interval": _duration(check.interval),
-                                    "timeout": _duration(check.timeout), "retries": check.retries,
-                                    "start_period": _duration(check.start_period)}
+            entry["healthcheck"] = {
+                "test": list(check.test),
+                "interval": _duration(check.interval),
+                "timeout": _duration(check.timeout),
+                "retries": check.retries,
+                "start_period": _duration(check.start_period),
+            }
         if service.profiles:
             entry["profiles"] = list(service.profiles)
         if service.stop_signal:
@@ -89,15 +99,19 @@ def _top_level(manifest: ServicesManifest, key: str) -> dict[str, Any]:
     """A top-level volume as compose declares it: an external one by its name alone (compose
     neither creates nor labels it), ours with its labels (and its `name:` if it has one)."""
     volume = manifest.volumes[key]
-    entry: dict[str, Any] = {"external": True} if volume.external else {
-        "labels": volume_labels(manifest.namespace, volume.persistent, key=key)}
+    entry: dict[str, Any] = (
+        {"external": True}
+        if volume.external
+        else {"labels": volume_labels(manifest.namespace, volume.persistent, key=key)}
+    )
     if volume.name:
         entry["name"] = volume.name
     return entry
 
 
 def render(project: Project, manifest: ServicesManifest) -> str:
-    header = (f"# generated from {manifest.declared_in or 'platform/services.yaml'} by "
-              "`invoke compose` — edit that instead\n")
-    return header + yaml.safe_dump(compose_document(project, manifest), sort_keys=False,
-                                   width=100)
+    header = (
+        f"# generated from {manifest.declared_in or 'platform/services.yaml'} by "
+        "`invoke compose` — edit that instead\n"
+    )
+    return header + yaml.safe_dump(compose_document(project, manifest), sort_keys=False, width=100)

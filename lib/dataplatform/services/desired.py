@@ -28,13 +28,23 @@ HASH_LABEL = labels.CONFIG_HASH
 # Fields of `Service` that do not shape its container: where it was declared, how its image is
 # built (the image reference and ID stand for it), its place in the graph, and per-service
 # volume persistence (a volume label, not container config).
-HASH_EXCLUDES = frozenset({
-    "declared_in", "template", "build", "depends_on", "optional_deps",
-    "restart_deps", "profiles", "persistent",
-})
-_PORT = re.compile(r"^(?:(?P<ip>\d+\.\d+\.\d+\.\d+|\[[0-9a-f:]+\]):)?(?:(?P<host>\d+):)?"
-                   r"(?P<container>\d+)"
-                   r"(?:/(?P<proto>tcp|udp))?$")
+HASH_EXCLUDES = frozenset(
+    {
+        "declared_in",
+        "template",
+        "build",
+        "depends_on",
+        "optional_deps",
+        "restart_deps",
+        "profiles",
+        "persistent",
+    }
+)
+_PORT = re.compile(
+    r"^(?:(?P<ip>\d+\.\d+\.\d+\.\d+|\[[0-9a-f:]+\]):)?(?:(?P<host>\d+):)?"
+    r"(?P<container>\d+)"
+    r"(?:/(?P<proto>tcp|udp))?$"
+)
 
 
 def container_name(namespace: str, service: str) -> str:
@@ -55,8 +65,9 @@ def shared_volume_name(namespace: str, key: str) -> str:
     return f"{namespace}_{key}"
 
 
-def volume_labels(namespace: str, persistent: bool, service: str | None = None,
-                  key: str | None = None) -> dict[str, str]:
+def volume_labels(
+    namespace: str, persistent: bool, service: str | None = None, key: str | None = None
+) -> dict[str, str]:
     found = {labels.PROJECT: namespace, labels.PERSISTENT: str(persistent).lower()}
     if service is not None:
         found[labels.SERVICE] = service
@@ -113,34 +124,46 @@ class DesiredContainer:
 def parse_port(text: str, where: str) -> Port:
     match = _PORT.match(text.strip())
     if not match:
-        raise UserError(f"{where}: port {text!r} is not [IP:]HOST:CONTAINER[/PROTOCOL] — "
-                        "e.g. 5432:5432")
+        raise UserError(
+            f"{where}: port {text!r} is not [IP:]HOST:CONTAINER[/PROTOCOL] — e.g. 5432:5432"
+        )
     host = match.group("host")
-    return Port(int(match.group("container")), match.group("proto") or "tcp",
-                int(host) if host else None, (match.group("ip") or "").strip("[]") or None)
+    return Port(
+        int(match.group("container")),
+        match.group("proto") or "tcp",
+        int(host) if host else None,
+        (match.group("ip") or "").strip("[]") or None,
+    )
 
 
-def parse_mount(text: str, namespace: str, service: str, root: Path, where: str,
-                shared: Mapping[str, Any] = {}) -> Mount:
+def parse_mount(
+    text: str, namespace: str, service: str, root: Path, where: str, shared: Mapping[str, Any] = {}
+) -> Mount:
     """`shared`: the top-level volumes by key (manifest `Volume`s); a named source among them
     is that volume (by its engine name: `<ns>_<key>`, its `name:`, or an external one's),
     any other is the service's own."""
     parts = text.split(":")
     if len(parts) not in (2, 3) or not parts[1].startswith("/"):
-        raise UserError(f"{where}: volume {text!r} is not SOURCE:/container/path[:ro] — e.g. "
-                        "data:/var/lib/postgresql/data or ./dags:/opt/airflow/dags")
+        raise UserError(
+            f"{where}: volume {text!r} is not SOURCE:/container/path[:ro] — e.g. "
+            "data:/var/lib/postgresql/data or ./dags:/opt/airflow/dags"
+        )
     source, target = parts[0], parts[1]
     read_only = len(parts) == 3 and parts[2] == "ro"
     if source.startswith((".", "/", "~")):
         path = (root / source).resolve() if not source.startswith("/") else Path(source)
         return Mount(str(path), target, read_only, named=False)
-    name = shared[source].engine_name(namespace) if source in shared \
+    name = (
+        shared[source].engine_name(namespace)
+        if source in shared
         else volume_name(namespace, service, source)
+    )
     return Mount(name, target, read_only, named=True)
 
 
-def mount_volumes(service: Service, namespace: str, mounts: list[Mount],
-                  shared: Mapping[str, Any]) -> tuple[tuple[VolumeSpec, ...], tuple[str, ...]]:
+def mount_volumes(
+    service: Service, namespace: str, mounts: list[Mount], shared: Mapping[str, Any]
+) -> tuple[tuple[VolumeSpec, ...], tuple[str, ...]]:
     """The named volumes behind `mounts`: those `up` creates, with the labels they are created
     with; and the external ones (used as they are; they must exist)."""
     found = []
@@ -168,8 +191,9 @@ def config_hash(service: Service, resolved: Mapping[str, Any]) -> str:
     for item in dataclasses.fields(service):
         if item.name not in HASH_EXCLUDES:
             value = getattr(service, item.name)
-            config[item.name] = dataclasses.asdict(value) \
-                if dataclasses.is_dataclass(value) else value
+            config[item.name] = (
+                dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+            )
     config.update(resolved)
     text = json.dumps(config, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -180,14 +204,24 @@ def healthcheck_config(service: Service) -> dict | None:
     if check is None:
         return None
     nanos = 1_000_000_000
-    return {"test": list(check.test), "interval": int(check.interval * nanos),
-            "timeout": int(check.timeout * nanos), "retries": check.retries,
-            "start_period": int(check.start_period * nanos)}
+    return {
+        "test": list(check.test),
+        "interval": int(check.interval * nanos),
+        "timeout": int(check.timeout * nanos),
+        "retries": check.retries,
+        "start_period": int(check.start_period * nanos),
+    }
 
 
-def desired(service: Service, namespace: str, image: str, image_id: str, root: Path,
-            values: Mapping[str, str], shared: Mapping[str, Any] = {}
-            ) -> DesiredContainer:
+def desired(
+    service: Service,
+    namespace: str,
+    image: str,
+    image_id: str,
+    root: Path,
+    values: Mapping[str, str],
+    shared: Mapping[str, Any] = {},
+) -> DesiredContainer:
     """Interpolate and assemble; raises a UserError (naming the service) on bad values.
     `shared`: the manifest's top-level volumes."""
     where = f"{service.declared_in} (service {service.name})"
@@ -202,24 +236,44 @@ def desired(service: Service, namespace: str, image: str, image_id: str, root: P
     elif command is not None:
         command = [text(part) for part in command]
     ports = [parse_port(text(p), where) for p in service.ports]
-    mounts = [parse_mount(text(v), namespace, service.name, root, where, shared)
-              for v in service.volumes]
+    mounts = [
+        parse_mount(text(v), namespace, service.name, root, where, shared) for v in service.volumes
+    ]
     volumes, external = mount_volumes(service, namespace, mounts, shared)
     health = healthcheck_config(service)
     if health:
         health["test"] = [text(part) for part in health["test"]]
-    digest = config_hash(service, {
-        "image": image, "image_id": image_id, "environment": environment, "command": command,
-        "ports": [p.__dict__ for p in ports], "volumes": [m.__dict__ for m in mounts],
-        "healthcheck": health, "network": network_name(namespace),
-    })
+    digest = config_hash(
+        service,
+        {
+            "image": image,
+            "image_id": image_id,
+            "environment": environment,
+            "command": command,
+            "ports": [p.__dict__ for p in ports],
+            "volumes": [m.__dict__ for m in mounts],
+            "healthcheck": health,
+            "network": network_name(namespace),
+        },
+    )
     return DesiredContainer(
-        service=service, name=container_name(namespace, service.name), image=image,
-        image_id=image_id, environment=environment, command=command, ports=ports,
-        mounts=mounts, healthcheck=health,
-        labels={labels.PROJECT: namespace, labels.SERVICE: service.name,
-                labels.CONFIG_HASH: digest, **stop_labels(service)},
-        volumes=volumes, external_volumes=external,
+        service=service,
+        name=container_name(namespace, service.name),
+        image=image,
+        image_id=image_id,
+        environment=environment,
+        command=command,
+        ports=ports,
+        mounts=mounts,
+        healthcheck=health,
+        labels={
+            labels.PROJECT: namespace,
+            labels.SERVICE: service.name,
+            labels.CONFIG_HASH: digest,
+            **stop_labels(service),
+        },
+        volumes=volumes,
+        external_volumes=external,
     )
 
 

@@ -63,8 +63,9 @@ class Interrupted(Exception):
         parts = [f"started: {', '.join(started)}" if started else "nothing was started"]
         if not_started:
             parts.append(f"not started: {', '.join(not_started)}")
-        super().__init__("interrupted — " + "; ".join(parts)
-                         + " (run invoke up again to finish, or invoke down)")
+        super().__init__(
+            "interrupted — " + "; ".join(parts) + " (run invoke up again to finish, or invoke down)"
+        )
 
 
 class _Flag:
@@ -91,8 +92,9 @@ def _deferred_interrupts() -> Iterator[_Flag]:
         signal.signal(signal.SIGINT, previous)
 
 
-def readiness(seen: ObservedContainer | None, want: DesiredContainer, condition: str
-              ) -> tuple[str, str]:
+def readiness(
+    seen: ObservedContainer | None, want: DesiredContainer, condition: str
+) -> tuple[str, str]:
     """(`ready` | `waiting` | `failed`, detail) of a container for a wait step's condition
     (`healthy`, `completed` or `running`)."""
     if seen is None:
@@ -127,15 +129,23 @@ def check_ports(made: Plan, wanted: Mapping[str, DesiredContainer], observed: Ob
             if not ports.is_free(port.host, port.host_ip, port.protocol):
                 holder = observed.port_holder(port.host)
                 who = holder.describe() if holder else ports.process_holding(port.host)
-                raise UserError(f"port {port.host} for service {name} is already in use by "
-                                f"{who or 'something else'} — free it, or change the host "
-                                f"port in {want.service.declared_in}")
+                raise UserError(
+                    f"port {port.host} for service {name} is already in use by "
+                    f"{who or 'something else'} — free it, or change the host "
+                    f"port in {want.service.declared_in}"
+                )
 
 
 class Executor:
-    def __init__(self, api: Callable[[], Any], namespace: str, network: str,
-                 wanted: Mapping[str, DesiredContainer], observed: Observed,
-                 report: Report):
+    def __init__(
+        self,
+        api: Callable[[], Any],
+        namespace: str,
+        network: str,
+        wanted: Mapping[str, DesiredContainer],
+        observed: Observed,
+        report: Report,
+    ):
         """`api`: gives the docker.APIClient, asked for only when a step changes something
         (waiting reads the engine with plain HTTP)."""
         self._api_factory = api
@@ -155,8 +165,9 @@ class Executor:
 
     # -- one engine call per step ------------------------------------------------------------
     def _network(self) -> None:
-        if not [n for n in self.api.networks(names=[self.network])
-                if n.get("Name") == self.network]:
+        if not [
+            n for n in self.api.networks(names=[self.network]) if n.get("Name") == self.network
+        ]:
             self.api.create_network(self.network, labels={labels.PROJECT: self.namespace})
 
     def _volume(self, name: str) -> None:
@@ -167,22 +178,39 @@ class Executor:
         import docker.types
 
         want = self.wanted[name]
-        bindings = {f"{p.container}/{p.protocol}": (p.host_ip, p.host) if p.host_ip else p.host
-                    for p in want.ports if p.host is not None}
-        mounts = [docker.types.Mount(m.target, m.source, type="volume" if m.named else "bind",
-                                     read_only=m.read_only) for m in want.mounts]
-        host_config = self.api.create_host_config(port_bindings=bindings or None,
-                                                  mounts=mounts or None)
+        bindings = {
+            f"{p.container}/{p.protocol}": (p.host_ip, p.host) if p.host_ip else p.host
+            for p in want.ports
+            if p.host is not None
+        }
+        mounts = [
+            docker.types.Mount(
+                m.target, m.source, type="volume" if m.named else "bind", read_only=m.read_only
+            )
+            for m in want.mounts
+        ]
+        host_config = self.api.create_host_config(
+            port_bindings=bindings or None, mounts=mounts or None
+        )
         networking = self.api.create_networking_config(
-            {self.network: self.api.create_endpoint_config(aliases=[name])})
+            {self.network: self.api.create_endpoint_config(aliases=[name])}
+        )
         grace = getattr(want.service, "stop_grace_period", None)
         created = self.api.create_container(
-            want.image, command=want.command, name=want.name, environment=want.environment,
-            labels=want.labels, ports=[(p.container, p.protocol) for p in want.ports] or None,
-            host_config=host_config, healthcheck=want.healthcheck, hostname=name,
-            networking_config=networking, detach=True,
+            want.image,
+            command=want.command,
+            name=want.name,
+            environment=want.environment,
+            labels=want.labels,
+            ports=[(p.container, p.protocol) for p in want.ports] or None,
+            host_config=host_config,
+            healthcheck=want.healthcheck,
+            hostname=name,
+            networking_config=networking,
+            detach=True,
             stop_signal=getattr(want.service, "stop_signal", None),
-            stop_timeout=int(grace) if grace is not None else None)
+            stop_timeout=int(grace) if grace is not None else None,
+        )
         self.ids[name] = created["Id"]
 
     def _run(self, step: Step) -> None:
@@ -194,8 +222,9 @@ class Executor:
         elif step.kind == STOP:
             self.report(name, "stopping", step.detail)
             grace = getattr(self.wanted[name].service, "stop_grace_period", None)
-            self.api.stop(self.ids[name], timeout=int(grace if grace is not None
-                                                      else DEFAULT_STOP_GRACE_S))
+            self.api.stop(
+                self.ids[name], timeout=int(grace if grace is not None else DEFAULT_STOP_GRACE_S)
+            )
         elif step.kind == REMOVE:
             self.report(name, "removing", step.detail)
             self.api.remove_container(self.ids.pop(name), force=True)
@@ -217,8 +246,10 @@ class Executor:
         last = ((state.get("Health") or {}).get("Log") or [{}])[-1]
         output = " ".join((last.get("Output") or "").split())[:300]
         test = " ".join((want.healthcheck or {}).get("test", [])[1:])
-        return (f"unhealthy: health check `{test}` failed (exit {last.get('ExitCode')}): "
-                f"{output or 'no output'}")
+        return (
+            f"unhealthy: health check `{test}` failed (exit {last.get('ExitCode')}): "
+            f"{output or 'no output'}"
+        )
 
     def logs(self, name: str) -> str:
         try:
@@ -229,8 +260,7 @@ class Executor:
     def run(self, made: Plan, timeout: float) -> None:
         steps = made.steps
         for name, decision in made.decisions.items():
-            if decision in ("keep", "completed") and not any(
-                    s.target == name for s in steps):
+            if decision in ("keep", "completed") and not any(s.target == name for s in steps):
                 self.report(name, "ready", made.reasons[name])
         pending = list(range(len(steps)))
         done: set[int] = set()
@@ -254,8 +284,9 @@ class Executor:
                         seen = containers_of(self.namespace)
                         for index in waits:
                             name = steps[index].target
-                            state, detail = readiness(seen.get(name), self.wanted[name],
-                                                      steps[index].detail)
+                            state, detail = readiness(
+                                seen.get(name), self.wanted[name], steps[index].detail
+                            )
                             last[name] = (state, detail)
                             self.report(name, state, detail)
                             if state == "ready":
@@ -274,14 +305,18 @@ class Executor:
                     if time.monotonic() > deadline:
                         name = steps[pending[0]].target
                         _, detail = last.get(name, ("", "never started"))
-                        raise UpFailed(name, f"not ready after {timeout:g}s ({detail})",
-                                       self.logs(name) if name in self.ids else "")
+                        raise UpFailed(
+                            name,
+                            f"not ready after {timeout:g}s ({detail})",
+                            self.logs(name) if name in self.ids else "",
+                        )
                     time.sleep(delay)
                     delay = min(delay * 1.5, MAX_POLL_S)
             except KeyboardInterrupt:
                 moving = [n for n, d in made.decisions.items() if d not in ("keep", "completed")]
-                raise Interrupted(self.started,
-                                  [n for n in moving if n not in self.started]) from None
+                raise Interrupted(
+                    self.started, [n for n in moving if n not in self.started]
+                ) from None
 
     def _run_all(self, batch: list[Step]) -> None:
         """Steps whose prerequisites are all done are independent: run them at once (creating
@@ -304,7 +339,9 @@ class Executor:
             self._run(step)
         except docker.errors.APIError as exc:
             if step.kind in (NETWORK, VOLUME):
-                raise UserError(f"could not create the {step.kind} {step.target}: "
-                                f"{exc.explanation or exc}") from None
-            raise UpFailed(step.target, f"could not {step.kind} its container: "
-                           f"{exc.explanation or exc}", "") from None
+                raise UserError(
+                    f"could not create the {step.kind} {step.target}: {exc.explanation or exc}"
+                ) from None
+            raise UpFailed(
+                step.target, f"could not {step.kind} its container: {exc.explanation or exc}", ""
+            ) from None

@@ -47,14 +47,20 @@ class Found:
 def containers(namespace: str) -> dict[str, Found]:
     """service → its container, for every container labelled with `namespace`: one listing,
     then the inspections side by side (plain HTTP on a local engine: no docker SDK)."""
-    listed = engine.get_json("/containers/json", {
-        "all": "1", "filters": {"label": [f"{labels.PROJECT}={namespace}"]}})
+    listed = engine.get_json(
+        "/containers/json", {"all": "1", "filters": {"label": [f"{labels.PROJECT}={namespace}"]}}
+    )
     if not listed:
         return {}
     with ThreadPoolExecutor(max_workers=min(8, len(listed))) as pool:
-        inspected = list(pool.map(
-            lambda summary: engine.get_json(f"/containers/{summary['Id']}/json",
-                                            missing_ok=True), listed))
+        inspected = list(
+            pool.map(
+                lambda summary: engine.get_json(
+                    f"/containers/{summary['Id']}/json", missing_ok=True
+                ),
+                listed,
+            )
+        )
     found = {}
     for attrs in inspected:
         if attrs is None:  # removed between the listing and its inspection

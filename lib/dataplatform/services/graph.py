@@ -21,7 +21,7 @@ def find_cycle(edges: Mapping[str, Sequence[str]]) -> list[str] | None:
         stack.append(node)
         for dependency in edges.get(node, ()):
             if state.get(dependency) == 1:
-                return [*stack[stack.index(dependency):], dependency]
+                return [*stack[stack.index(dependency) :], dependency]
             if dependency not in state:
                 found = visit(dependency)
                 if found:

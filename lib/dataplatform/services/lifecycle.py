@@ -54,11 +54,16 @@ def want_of(want: DesiredContainer) -> plan_mod.Want:
 
     service = want.service
     return plan_mod.Want(
-        name=service.name, container=want.name, config_hash=want.config_hash,
-        image_id=want.image_id, depends_on=service.depends_on,
-        restart_deps=service.restart_deps, healthcheck=want.healthcheck is not None,
+        name=service.name,
+        container=want.name,
+        config_hash=want.config_hash,
+        image_id=want.image_id,
+        depends_on=service.depends_on,
+        restart_deps=service.restart_deps,
+        healthcheck=want.healthcheck is not None,
         long_running=want.healthcheck is not None or bool(want.ports),
-        volumes=tuple(v.name for v in want.volumes))
+        volumes=tuple(v.name for v in want.volumes),
+    )
 
 
 class Platform:
@@ -76,12 +81,14 @@ class Platform:
         return self._client
 
     # -- selection ----------------------------------------------------------------------------
-    def select(self, names: list[str] | None = None, profiles: list[str] | None = None
-               ) -> list[Service]:
+    def select(
+        self, names: list[str] | None = None, profiles: list[str] | None = None
+    ) -> list[Service]:
         return self.selection(names, profiles)[0]
 
-    def selection(self, names: list[str] | None = None, profiles: list[str] | None = None
-                  ) -> tuple[list[Service], list[str]]:
+    def selection(
+        self, names: list[str] | None = None, profiles: list[str] | None = None
+    ) -> tuple[list[Service], list[str]]:
         """The services to start in start order, and notes on the `required: false`
         dependencies left out (not declared, or not selected)."""
         from dataplatform.services import graph
@@ -89,13 +96,18 @@ class Platform:
         services = self.manifest.services
         for name in names or []:
             if name not in services:
-                raise UserError(f"no service {name!r} in {self.manifest.declared_in} — "
-                                f"services: {', '.join(sorted(services))}")
+                raise UserError(
+                    f"no service {name!r} in {self.manifest.declared_in} — "
+                    f"services: {', '.join(sorted(services))}"
+                )
         if names:
             wanted = graph.closure(self.manifest.required_edges(), names)
         else:
-            wanted = {n for n, s in services.items()
-                      if not s.profiles or set(s.profiles) & set(profiles or [])}
+            wanted = {
+                n
+                for n, s in services.items()
+                if not s.profiles or set(s.profiles) & set(profiles or [])
+            }
             wanted = graph.closure(self.manifest.required_edges(), sorted(wanted))
         notes = []
         for name in sorted(wanted):
@@ -104,20 +116,25 @@ class Platform:
                     why = f"not in {self.manifest.declared_in}"
                 elif dependency not in wanted:
                     profiles_of = ", ".join(services[dependency].profiles)
-                    why = f"not selected (profile {profiles_of})" if profiles_of \
-                        else "not selected"
+                    why = f"not selected (profile {profiles_of})" if profiles_of else "not selected"
                 else:
                     continue
-                notes.append(f"{name}: optional dependency {dependency} skipped ({why}; "
-                             "required: false)")
-        order = graph.start_order({n: [d for d in services[n].dependencies if d in wanted]
-                                   for n in wanted})
+                notes.append(
+                    f"{name}: optional dependency {dependency} skipped ({why}; required: false)"
+                )
+        order = graph.start_order(
+            {n: [d for d in services[n].dependencies if d in wanted] for n in wanted}
+        )
         return [services[n] for n in order], notes
 
     # -- images -------------------------------------------------------------------------------
-    def images(self, services: list[Service], fetch: bool = True,
-               observed: Observed | None = None,
-               report: Report = _quiet) -> dict[str, tuple[str, str]]:
+    def images(
+        self,
+        services: list[Service],
+        fetch: bool = True,
+        observed: Observed | None = None,
+        report: Report = _quiet,
+    ) -> dict[str, tuple[str, str]]:
         """service → (image reference, image ID). Images declared with `build:` are ensured
         in-process (present, pulled from the registry or built) and images by reference are
         pulled when missing — unless `fetch` is false (then missing images are left out).
@@ -135,8 +152,7 @@ class Platform:
                 continue
             if values is None:
                 values = interpolate.variables(self.project.root)
-            reference = interpolate.interpolate(service.image or "", values,
-                                                service.declared_in)
+            reference = interpolate.interpolate(service.image or "", values, service.declared_in)
             image_id = observed.images.get(image_key(reference)) if observed else None
             if not image_id:
                 image_id = (self._inspect(reference) or {}).get("Id")
@@ -146,8 +162,9 @@ class Platform:
                 resolved[service.name] = (reference, image_id)
         return resolved
 
-    def _built_image(self, service: Service, fetch: bool, observed: Observed | None,
-                     report: Report) -> tuple[str, str] | None:
+    def _built_image(
+        self, service: Service, fetch: bool, observed: Observed | None, report: Report
+    ) -> tuple[str, str] | None:
         from dataplatform.images import checkouts, presence
         from dataplatform.images import fingerprint as fp  # only services with build: need it
 
@@ -160,9 +177,14 @@ class Platform:
         if not presence.is_present(known, spec, fingerprint):
             found = self._inspect(reference) or {}
             image_id = found.get("Id")
-            known = presence.fingerprints_by_tag([{"RepoTags": found.get("RepoTags"),
-                                                   "Labels": (found.get("Config") or {})
-                                                   .get("Labels")}])
+            known = presence.fingerprints_by_tag(
+                [
+                    {
+                        "RepoTags": found.get("RepoTags"),
+                        "Labels": (found.get("Config") or {}).get("Labels"),
+                    }
+                ]
+            )
         if image_id and presence.is_present(known, spec, fingerprint):
             if fetch and not presence.is_marked(known, spec, fingerprint, self.project.root):
                 checkouts.mark(self.client.api, image_id, spec.name, self.project.root)
@@ -184,13 +206,19 @@ class Platform:
         report(service.name, "building", f"image {spec.name}")
         try:
             outcome = ensure.ensure_image(
-                self.client.api, self.namespace, spec, fingerprint,
+                self.client.api,
+                self.namespace,
+                spec,
+                fingerprint,
                 settings.registry(self.project.root),
                 lambda line: report(service.name, "building", line.strip()[:100]),
-                self.project.root)
+                self.project.root,
+            )
         except docker.errors.DockerException as exc:
-            raise UserError(f"service {service.name}: could not build image {spec.name}: "
-                            f"{getattr(exc, 'explanation', None) or exc}") from None
+            raise UserError(
+                f"service {service.name}: could not build image {spec.name}: "
+                f"{getattr(exc, 'explanation', None) or exc}"
+            ) from None
         return outcome.image_id
 
     def _inspect(self, reference: str) -> dict[str, Any] | None:
@@ -199,7 +227,8 @@ class Platform:
 
         if reference not in self._inspected:
             self._inspected[reference] = engine.get_json(
-                f"/images/{quote(reference, safe='/:@')}/json", missing_ok=True)
+                f"/images/{quote(reference, safe='/:@')}/json", missing_ok=True
+            )
         return self._inspected[reference]
 
     def _pull(self, service: str, reference: str) -> str:
@@ -208,24 +237,37 @@ class Platform:
         try:
             return self.client.images.pull(reference).id
         except docker.errors.APIError as exc:
-            raise UserError(f"service {service}: image {reference} is not on this engine and "
-                            f"cannot be pulled ({exc.explanation or exc}) — pull or build it "
-                            "first") from None
+            raise UserError(
+                f"service {service}: image {reference} is not on this engine and "
+                f"cannot be pulled ({exc.explanation or exc}) — pull or build it "
+                "first"
+            ) from None
 
     # -- desired state ------------------------------------------------------------------------
-    def desired(self, services: list[Service], fetch: bool = True,
-                observed: Observed | None = None, report: Report = _quiet
-                ) -> dict[str, DesiredContainer]:
+    def desired(
+        self,
+        services: list[Service],
+        fetch: bool = True,
+        observed: Observed | None = None,
+        report: Report = _quiet,
+    ) -> dict[str, DesiredContainer]:
         images = self.images(services, fetch, observed, report)
         values = interpolate.variables(self.project.root)
-        return {s.name: desired_mod.desired(s, self.namespace, *images[s.name],
-                                            self.project.root, values, self.manifest.volumes)
-                for s in services if s.name in images}
+        return {
+            s.name: desired_mod.desired(
+                s, self.namespace, *images[s.name], self.project.root, values, self.manifest.volumes
+            )
+            for s in services
+            if s.name in images
+        }
 
     # -- up -----------------------------------------------------------------------------------
-    def plan(self, names: list[str] | None = None, profiles: list[str] | None = None,
-             report: Report = _quiet) -> tuple[plan_mod.Plan, dict[str, DesiredContainer],
-                                               Observed, list[str]]:
+    def plan(
+        self,
+        names: list[str] | None = None,
+        profiles: list[str] | None = None,
+        report: Report = _quiet,
+    ) -> tuple[plan_mod.Plan, dict[str, DesiredContainer], Observed, list[str]]:
         """Everything `up` decides before it changes anything: images (built or pulled),
         interpolation, the plan, and its conflicts (name clashes, then host ports)."""
         from dataplatform.services import execute
@@ -237,16 +279,18 @@ class Platform:
             raise UserError("no service to start — every service has a profile; pass --profile")
         observed = observe(self.namespace)
         wanted = self.desired(services, observed=observed, report=report)
-        made = plan_mod.plan([want_of(wanted[s.name]) for s in services], observed,
-                             desired_mod.network_name(self.namespace))
+        made = plan_mod.plan(
+            [want_of(wanted[s.name]) for s in services],
+            observed,
+            desired_mod.network_name(self.namespace),
+        )
         if made.conflicts:
             raise UserError("; ".join(made.conflicts))
         self._check_volumes(made, wanted)
         execute.check_ports(made, wanted, observed)
         return made, wanted, observed, notes
 
-    def _check_volumes(self, made: plan_mod.Plan, wanted: dict[str, DesiredContainer]
-                       ) -> None:
+    def _check_volumes(self, made: plan_mod.Plan, wanted: dict[str, DesiredContainer]) -> None:
         """The named volumes of the containers about to be created are ours or missing, and
         the external ones exist: one inspection each (none when nothing is created)."""
         from urllib.parse import quote
@@ -255,27 +299,50 @@ class Platform:
         from dataplatform.services import volumes
 
         creating = [wanted[s.target] for s in made.steps if s.kind == plan_mod.CREATE_STEP]
-        managed = {v.name: (want.service.name, v.key) for want in creating
-                   for v in want.volumes}
-        places = {v.engine_name(self.namespace): v.declared_in
-                  for v in self.manifest.volumes.values() if v.external}
-        external = {name: places.get(name, self.manifest.declared_in)
-                    for want in creating for name in want.external_volumes}
-        found = {name: engine.get_json(f"/volumes/{quote(name)}", missing_ok=True)
-                 for name in {*managed, *external}}
-        problems = volumes.problems(managed, external, found, self.namespace,
-                                    self.manifest.declared_in or "platform/services.yaml")
+        managed = {v.name: (want.service.name, v.key) for want in creating for v in want.volumes}
+        places = {
+            v.engine_name(self.namespace): v.declared_in
+            for v in self.manifest.volumes.values()
+            if v.external
+        }
+        external = {
+            name: places.get(name, self.manifest.declared_in)
+            for want in creating
+            for name in want.external_volumes
+        }
+        found = {
+            name: engine.get_json(f"/volumes/{quote(name)}", missing_ok=True)
+            for name in {*managed, *external}
+        }
+        problems = volumes.problems(
+            managed,
+            external,
+            found,
+            self.namespace,
+            self.manifest.declared_in or "platform/services.yaml",
+        )
         if problems:
             raise UserError("; ".join(problems))
 
-    def up(self, names: list[str] | None = None, profiles: list[str] | None = None,
-           timeout: float = 300.0, report: Report = _quiet) -> UpResult:
+    def up(
+        self,
+        names: list[str] | None = None,
+        profiles: list[str] | None = None,
+        timeout: float = 300.0,
+        report: Report = _quiet,
+    ) -> UpResult:
         from dataplatform.services import plan as plan_mod
         from dataplatform.services.execute import Executor
 
         made, wanted, observed, notes = self.plan(names, profiles, report)
-        executor = Executor(lambda: self.client.api, self.namespace,
-                            desired_mod.network_name(self.namespace), wanted, observed, report)
+        executor = Executor(
+            lambda: self.client.api,
+            self.namespace,
+            desired_mod.network_name(self.namespace),
+            wanted,
+            observed,
+            report,
+        )
         executor.run(made, timeout)
         by: dict[str, list[str]] = {}
         for name, decision in made.decisions.items():
@@ -284,14 +351,19 @@ class Platform:
         def of(*decisions: str) -> list[str]:
             return [n for d in decisions for n in by.get(d, [])]
 
-        return UpResult(kept=of(plan_mod.KEEP, plan_mod.COMPLETED),
-                        created=of(plan_mod.CREATE), recreated=of(plan_mod.RECREATE),
-                        restarted=of(plan_mod.START, plan_mod.RESTART), notes=notes)
+        return UpResult(
+            kept=of(plan_mod.KEEP, plan_mod.COMPLETED),
+            created=of(plan_mod.CREATE),
+            recreated=of(plan_mod.RECREATE),
+            restarted=of(plan_mod.START, plan_mod.RESTART),
+            notes=notes,
+        )
 
     def containers(self) -> dict[str, Any]:
         """Our containers by service (docker SDK objects)."""
         from dataplatform import labels
 
         found = self.client.containers.list(
-            all=True, filters={"label": f"{labels.PROJECT}={self.namespace}"})
+            all=True, filters={"label": f"{labels.PROJECT}={self.namespace}"}
+        )
         return {c.labels.get(labels.SERVICE, c.name): c for c in found}

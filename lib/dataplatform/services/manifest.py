@@ -70,13 +70,17 @@ class ServicesManifest:
 
     def edges(self) -> dict[str, list[str]]:
         """Every declared dependency (present ones), for order and cycles."""
-        return {name: [d for d in s.dependencies if d in self.services]
-                for name, s in self.services.items()}
+        return {
+            name: [d for d in s.dependencies if d in self.services]
+            for name, s in self.services.items()
+        }
 
     def required_edges(self) -> dict[str, list[str]]:
         """Dependencies a selected service pulls in (`required: false` ones do not)."""
-        return {name: [d for d in s.required_dependencies if d in self.services]
-                for name, s in self.services.items()}
+        return {
+            name: [d for d in s.required_dependencies if d in self.services]
+            for name, s in self.services.items()
+        }
 
 
 def default_namespace(root: Path) -> str:
@@ -90,60 +94,80 @@ def available_templates(project: Project) -> list[str]:
     return sorted(p.name.removesuffix(".yaml.j2") for p in folder.glob("*.yaml.j2"))
 
 
-def _expand_template(project: Project, doc: YamlDocument, keypath, name: str, reference: str,
-                     overrides: dict[str, Any]) -> list[Service]:
+def _expand_template(
+    project: Project,
+    doc: YamlDocument,
+    keypath,
+    name: str,
+    reference: str,
+    overrides: dict[str, Any],
+) -> list[Service]:
     template, _, version = reference.partition(":")
     known = available_templates(project)
     where = (*keypath, "template")
     if template not in known:
         near = suggestion(template, known)
-        raise doc.error(where, f"unknown service template {template!r}",
-                        f"did you mean '{near}'?" if near else f"templates: {', '.join(known)}")
+        raise doc.error(
+            where,
+            f"unknown service template {template!r}",
+            f"did you mean '{near}'?" if near else f"templates: {', '.join(known)}",
+        )
     path = project.root / TEMPLATES / f"{template}.yaml.j2"
     import jinja2  # only services from templates need it: every other command starts faster
 
     try:
         text = jinja2.Template(path.read_text(), undefined=jinja2.StrictUndefined).render(
-            name=name, version=version)
+            name=name, version=version
+        )
     except jinja2.TemplateError as exc:
-        raise ConfigError(project.relative(path), getattr(exc, "lineno", None), "",
-                          f"template does not render: {exc}") from None
+        raise ConfigError(
+            project.relative(path),
+            getattr(exc, "lineno", None),
+            "",
+            f"template does not render: {exc}",
+        ) from None
     shown = f"{project.relative(path)} ({reference})"
     rendered = parse_yaml(text, shown)
     data = rendered.data or {}
     versions = [str(v) for v in data.get("versions", [])]
     if not version or version not in versions:
-        raise doc.error(where, f"unknown version {version or '(none)'!r} of template "
-                        f"{template!r}", f"write {template}:<version>, one of "
-                        f"{', '.join(versions)}")
+        raise doc.error(
+            where,
+            f"unknown version {version or '(none)'!r} of template {template!r}",
+            f"write {template}:<version>, one of {', '.join(versions)}",
+        )
     services = []
     generated = data.get("services") or {}
     if len(generated) > 1:
         for key in overrides:
             if key not in MULTI_TEMPLATE_OVERRIDES:
-                raise doc.error((*keypath, key), f"template {template!r} defines several "
-                                f"services ({', '.join(generated)}); only "
-                                f"{' and '.join(MULTI_TEMPLATE_OVERRIDES)} can be set here")
+                raise doc.error(
+                    (*keypath, key),
+                    f"template {template!r} defines several "
+                    f"services ({', '.join(generated)}); only "
+                    f"{' and '.join(MULTI_TEMPLATE_OVERRIDES)} can be set here",
+                )
     user = _parse_overrides(doc, keypath, name, overrides, project)
     for service_name, body in generated.items():
         service_keypath = ("services", str(service_name))
         check_keys(rendered, service_keypath, body, SERVICE_KEYS)
-        service = service_spec.parse_service(rendered, service_keypath, str(service_name), body,
-                                             project.root, template=reference)
+        service = service_spec.parse_service(
+            rendered, service_keypath, str(service_name), body, project.root, template=reference
+        )
         services.append(_apply(service, user))
     return services
 
 
-def _parse_overrides(doc: YamlDocument, keypath, name: str, overrides: dict[str, Any],
-                     project: Project) -> dict[str, Any]:
+def _parse_overrides(
+    doc: YamlDocument, keypath, name: str, overrides: dict[str, Any], project: Project
+) -> dict[str, Any]:
     if not overrides:
         return {}
     probe = dict(overrides)
     if "image" not in probe and "build" not in probe:
         probe["image"] = "template"  # only to satisfy the one-source rule while parsing
     parsed = service_spec.parse_service(doc, keypath, name, probe, project.platform_dir)
-    keys = [*overrides, *(("optional_deps", "restart_deps") if "depends_on" in overrides
-                          else ())]
+    keys = [*overrides, *(("optional_deps", "restart_deps") if "depends_on" in overrides else ())]
     return {key: getattr(parsed, key) for key in keys}
 
 
@@ -168,20 +192,29 @@ def load_services(project: Project) -> ServicesManifest:
     check_keys(doc, (), data, TOP_KEYS)
     namespace = optional(doc, (), data, "namespace", str, default_namespace(project.root))
     if not NAMESPACE.match(namespace):
-        raise doc.error(("namespace",), f"{namespace!r} is not a valid Docker name",
-                        "use lowercase letters, digits, '.', '_' or '-'")
+        raise doc.error(
+            ("namespace",),
+            f"{namespace!r} is not a valid Docker name",
+            "use lowercase letters, digits, '.', '_' or '-'",
+        )
     services: dict[str, Service] = {}
     raw_services = optional(doc, (), data, "services", dict, {})
     for name, body in raw_services.items():
         name = str(name)
         keypath = ("services", name)
         if not SERVICE_NAME.match(name):
-            raise doc.error(keypath, f"service name {name!r} is not a valid container name",
-                            "use lowercase letters, digits, '_' or '-'")
+            raise doc.error(
+                keypath,
+                f"service name {name!r} is not a valid container name",
+                "use lowercase letters, digits, '_' or '-'",
+            )
         if len(name) > MAX_SERVICE_NAME:
-            raise doc.error(keypath, f"service name is {len(name)} characters; it is the "
-                            f"container's hostname, which takes at most {MAX_SERVICE_NAME}",
-                            "use a shorter name")
+            raise doc.error(
+                keypath,
+                f"service name is {len(name)} characters; it is the "
+                f"container's hostname, which takes at most {MAX_SERVICE_NAME}",
+                "use a shorter name",
+            )
         body = body if body is not None else {}
         expect(doc, keypath, body, dict)
         check_keys(doc, keypath, body, SERVICE_KEYS)
@@ -195,8 +228,11 @@ def load_services(project: Project) -> ServicesManifest:
             expanded = [service_spec.parse_service(doc, keypath, name, body, path.parent)]
         for service in expanded:
             if service.name in services:
-                raise doc.error(keypath, f"service {service.name!r} is defined twice (also at "
-                                f"{services[service.name].declared_in})")
+                raise doc.error(
+                    keypath,
+                    f"service {service.name!r} is defined twice (also at "
+                    f"{services[service.name].declared_in})",
+                )
             services[service.name] = service
     volumes = _volumes(doc, optional(doc, (), data, "volumes", dict, {}))
     manifest = ServicesManifest(namespace, services, doc.display, volumes)
@@ -213,8 +249,11 @@ def _volumes(doc: YamlDocument, raw: dict[str, Any]) -> dict[str, Volume]:
         key = str(key)
         keypath = ("volumes", key)
         if not VOLUME_NAME.match(key):
-            raise doc.error(keypath, f"volume name {key!r} is not a valid Docker volume name",
-                            "use letters, digits, '_', '.' or '-'")
+            raise doc.error(
+                keypath,
+                f"volume name {key!r} is not a valid Docker volume name",
+                "use letters, digits, '_', '.' or '-'",
+            )
         body = body if body is not None else {}
         expect(doc, keypath, body, dict, "a mapping like {persistent: true}, or nothing")
         check_keys(doc, keypath, body, VOLUME_KEYS)
@@ -222,14 +261,19 @@ def _volumes(doc: YamlDocument, raw: dict[str, Any]) -> dict[str, Volume]:
         external = optional(doc, keypath, body, "external", bool, False)
         name = optional(doc, keypath, body, "name", str, None)
         if name is not None and not VOLUME_NAME.match(name):
-            raise doc.error((*keypath, "name"), f"{name!r} is not a valid Docker volume name",
-                            "use letters, digits, '_', '.' or '-'")
+            raise doc.error(
+                (*keypath, "name"),
+                f"{name!r} is not a valid Docker volume name",
+                "use letters, digits, '_', '.' or '-'",
+            )
         if external and "persistent" in body:
-            raise doc.error((*keypath, "persistent"), "an external volume is never removed "
-                            "by the platform, so persistent does not apply to it",
-                            "remove persistent, or remove external: true")
-        found[key] = Volume(key, persistent, f"{doc.display}:{doc.line(keypath)}",
-                            external, name)
+            raise doc.error(
+                (*keypath, "persistent"),
+                "an external volume is never removed "
+                "by the platform, so persistent does not apply to it",
+                "remove persistent, or remove external: true",
+            )
+        found[key] = Volume(key, persistent, f"{doc.display}:{doc.line(keypath)}", external, name)
     return found
 
 
@@ -240,17 +284,22 @@ def _check_dependencies(doc: YamlDocument, manifest: ServicesManifest) -> None:
         for dependency in service.required_dependencies:
             if dependency not in manifest.services:
                 near = suggestion(dependency, manifest.services)
-                raise ConfigError(service.declared_in.rsplit(":", 1)[0],
-                                  int(service.declared_in.rsplit(":", 1)[1] or 0) or None,
-                                  f"services.{service.name}.depends_on",
-                                  f"depends on unknown service {dependency!r}",
-                                  f"did you mean '{near}'?" if near else
-                                  f"services: {', '.join(sorted(manifest.services))}")
+                raise ConfigError(
+                    service.declared_in.rsplit(":", 1)[0],
+                    int(service.declared_in.rsplit(":", 1)[1] or 0) or None,
+                    f"services.{service.name}.depends_on",
+                    f"depends on unknown service {dependency!r}",
+                    f"did you mean '{near}'?"
+                    if near
+                    else f"services: {', '.join(sorted(manifest.services))}",
+                )
     cycle = find_cycle(manifest.edges())
     if cycle:
         first = manifest.services[cycle[0]]
-        raise ConfigError(first.declared_in.rsplit(":", 1)[0],
-                          int(first.declared_in.rsplit(":", 1)[1] or 0) or None,
-                          f"services.{cycle[0]}.depends_on",
-                          f"dependency cycle: {' → '.join(cycle)}",
-                          "remove one of these depends_on entries")
+        raise ConfigError(
+            first.declared_in.rsplit(":", 1)[0],
+            int(first.declared_in.rsplit(":", 1)[1] or 0) or None,
+            f"services.{cycle[0]}.depends_on",
+            f"dependency cycle: {' → '.join(cycle)}",
+            "remove one of these depends_on entries",
+        )

@@ -60,25 +60,34 @@ def container_from_summary(summary: Mapping[str, Any]) -> ObservedContainer:
     state = summary.get("State") or ""
     exited = _EXITED.match(status)
     health_match = _HEALTH.search(status)
-    health = (summary.get("Health") or {}).get("Status") if isinstance(
-        summary.get("Health"), dict) else None
+    health = (
+        (summary.get("Health") or {}).get("Status")
+        if isinstance(summary.get("Health"), dict)
+        else None
+    )
     if not health and health_match:
         health = health_match.group(1).removeprefix("health: ")
     name = ((summary.get("Names") or ["/"])[0]).lstrip("/")
-    published = tuple(sorted({int(p["PublicPort"]) for p in summary.get("Ports") or []
-                              if p.get("PublicPort")}))
+    published = tuple(
+        sorted({int(p["PublicPort"]) for p in summary.get("Ports") or [] if p.get("PublicPort")})
+    )
     return ObservedContainer(
-        id=summary.get("Id", ""), name=name, namespace=found.get(labels.PROJECT),
-        service=found.get(labels.SERVICE), state=state,
+        id=summary.get("Id", ""),
+        name=name,
+        namespace=found.get(labels.PROJECT),
+        service=found.get(labels.SERVICE),
+        state=state,
         health=health if state == "running" else None,
         exit_code=int(exited.group(1)) if exited else None,
-        config_hash=found.get(labels.CONFIG_HASH), image_id=summary.get("ImageID", ""),
+        config_hash=found.get(labels.CONFIG_HASH),
+        image_id=summary.get("ImageID", ""),
         host_ports=published,
     )
 
 
-def from_listings(namespace: str, containers: list[Mapping[str, Any]],
-                  images: list[Mapping[str, Any]]) -> Observed:
+def from_listings(
+    namespace: str, containers: list[Mapping[str, Any]], images: list[Mapping[str, Any]]
+) -> Observed:
     ours: dict[str, ObservedContainer] = {}
     others: dict[str, ObservedContainer] = {}
     for summary in containers:
@@ -112,8 +121,9 @@ def containers_of(namespace: str) -> dict[str, ObservedContainer]:
     """Our containers only (one filtered list call): what the executor polls while waiting."""
     from dataplatform.images import engine
 
-    listed = engine.get_json("/containers/json", {
-        "all": 1, "filters": {"label": [f"{labels.PROJECT}={namespace}"]}})
+    listed = engine.get_json(
+        "/containers/json", {"all": 1, "filters": {"label": [f"{labels.PROJECT}={namespace}"]}}
+    )
     return {c.service or c.name: c for c in map(container_from_summary, listed)}
 
 

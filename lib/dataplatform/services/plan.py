@@ -23,13 +23,29 @@ from dataclasses import dataclass, field
 from dataplatform.services.observe import Observed, ObservedContainer
 
 KEEP, COMPLETED, CREATE, RECREATE, START, RESTART = (
-    "keep", "completed", "create", "recreate", "start", "restart")
+    "keep",
+    "completed",
+    "create",
+    "recreate",
+    "start",
+    "restart",
+)
 # Step kinds (one engine call each; `network`/`volume` create only what is missing).
 NETWORK, VOLUME, STOP, REMOVE, CREATE_STEP, START_STEP, WAIT = (
-    "network", "volume", "stop", "remove", "create", "start", "wait")
+    "network",
+    "volume",
+    "stop",
+    "remove",
+    "create",
+    "start",
+    "wait",
+)
 _DONE = {CREATE: "created", RECREATE: "recreated", START: "started", RESTART: "restarted"}
 STARTED, HEALTHY, COMPLETED_OK = (
-    "service_started", "service_healthy", "service_completed_successfully")
+    "service_started",
+    "service_healthy",
+    "service_completed_successfully",
+)
 
 
 @dataclass(frozen=True)
@@ -108,9 +124,11 @@ def conflicts(wants: Sequence[Want], observed: Observed) -> list[str]:
     for want in wants:
         holder = observed.others.get(want.container)
         if holder is not None:
-            found.append(f"service {want.name}: the container name {want.container} is taken "
-                         f"by {holder.describe()} — remove or rename that container, or "
-                         "change the namespace in services.yaml")
+            found.append(
+                f"service {want.name}: the container name {want.container} is taken "
+                f"by {holder.describe()} — remove or rename that container, or "
+                "change the namespace in services.yaml"
+            )
     return found
 
 
@@ -127,8 +145,9 @@ def plan(wants: Sequence[Want], observed: Observed, network: str = "") -> Plan:
     for want in wants:
         if decisions[want.name] not in (KEEP, COMPLETED):
             continue
-        changed = [d for d in want.restart_deps
-                   if decisions.get(d) in (CREATE, RECREATE, START, RESTART)]
+        changed = [
+            d for d in want.restart_deps if decisions.get(d) in (CREATE, RECREATE, START, RESTART)
+        ]
         if changed:
             decisions[want.name] = RESTART
             reasons[want.name] = f"dependency {changed[0]} is {_DONE[decisions[changed[0]]]}"
@@ -172,17 +191,24 @@ def plan(wants: Sequence[Want], observed: Observed, network: str = "") -> Plan:
             before += [volume_steps[v] for v in want.volumes]
             if decision == RECREATE:
                 # dependents that restart with it are stopped before it goes away
-                before.append(add(REMOVE, want.name, [stops[d.name] for d in wants
-                                                      if d.name in stops
-                                                      and want.name in d.restart_deps],
-                                  reasons[want.name]))
+                before.append(
+                    add(
+                        REMOVE,
+                        want.name,
+                        [
+                            stops[d.name]
+                            for d in wants
+                            if d.name in stops and want.name in d.restart_deps
+                        ],
+                        reasons[want.name],
+                    )
+                )
             created = add(CREATE_STEP, want.name, before + gates, reasons[want.name])
             started[want.name] = add(START_STEP, want.name, [created])
         elif decision in (START, RESTART):
             before = [stops[want.name]] if want.name in stops else []
             started[want.name] = add(START_STEP, want.name, before + gates, reasons[want.name])
-        if decision in (KEEP, COMPLETED) and seen is not None and _is_ready(
-                want, seen, jobs):
+        if decision in (KEEP, COMPLETED) and seen is not None and _is_ready(want, seen, jobs):
             continue
         after = [started[want.name]] if want.name in started else gates
         ready[want.name] = add(WAIT, want.name, after, _readiness(want, jobs))

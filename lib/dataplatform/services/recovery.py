@@ -11,8 +11,7 @@ from dataplatform.errors import ConfigError
 from dataplatform.project import Project
 from dataplatform.services.manifest import NAMESPACE, ServicesManifest, default_namespace
 
-_NAMESPACE_LINE = re.compile(r"""^namespace:\s*["']?([^"'\s#]+)["']?\s*(?:#.*)?$""",
-                             re.MULTILINE)
+_NAMESPACE_LINE = re.compile(r"""^namespace:\s*["']?([^"'\s#]+)["']?\s*(?:#.*)?$""", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -26,8 +25,10 @@ class Loaded:
         """One line for the user when the file is broken, else ''."""
         if self.problem is None:
             return ""
-        return (f"services.yaml is broken ({self.problem}); working from the engine's labels "
-                f"of namespace {self.namespace}")
+        return (
+            f"services.yaml is broken ({self.problem}); working from the engine's labels "
+            f"of namespace {self.namespace}"
+        )
 
 
 def load(project: Project) -> Loaded:

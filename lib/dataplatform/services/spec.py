@@ -13,8 +13,20 @@ from dataplatform.images.spec import ImageSpec, parse_build
 from dataplatform.services.durations import parse_duration, signal_name
 
 SERVICE_KEYS = (
-    "template", "image", "build", "environment", "command", "ports", "volumes", "persistent",
-    "depends_on", "healthcheck", "profiles", "stop_signal", "stop_grace_period", "kerberos",
+    "template",
+    "image",
+    "build",
+    "environment",
+    "command",
+    "ports",
+    "volumes",
+    "persistent",
+    "depends_on",
+    "healthcheck",
+    "profiles",
+    "stop_signal",
+    "stop_grace_period",
+    "kerberos",
 )
 HEALTHCHECK_KEYS = ("test", "interval", "timeout", "retries", "start_period", "disable")
 CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
@@ -94,8 +106,10 @@ def _environment(doc: YamlDocument, keypath: KeyPath, value: Any) -> tuple[tuple
             pairs.append((key, val))
         return tuple(pairs)
     expect(doc, keypath, value, dict, "a mapping of NAME: value")
-    return tuple((str(k), "" if v is None else _scalar_text(doc, (*keypath, str(k)), v))
-                 for k, v in value.items())
+    return tuple(
+        (str(k), "" if v is None else _scalar_text(doc, (*keypath, str(k)), v))
+        for k, v in value.items()
+    )
 
 
 def _stop_signal(doc: YamlDocument, keypath: KeyPath, value: Any) -> str | None:
@@ -103,8 +117,11 @@ def _stop_signal(doc: YamlDocument, keypath: KeyPath, value: Any) -> str | None:
         return None
     name = signal_name(value)
     if name is None:
-        raise doc.error(keypath, f"{value!r} is not a signal",
-                        "write a name like SIGTERM, SIGINT, SIGQUIT or SIGUSR1")
+        raise doc.error(
+            keypath,
+            f"{value!r} is not a signal",
+            "write a name like SIGTERM, SIGINT, SIGQUIT or SIGUSR1",
+        )
     return name
 
 
@@ -113,8 +130,9 @@ def _duration(doc: YamlDocument, keypath: KeyPath, value: Any, default: Any) -> 
         return default
     seconds = parse_duration(value)
     if seconds is None:
-        raise doc.error(keypath, f"{value!r} is not a duration",
-                        "write it like 500ms, 10s, 1m30s or 2h")
+        raise doc.error(
+            keypath, f"{value!r} is not a duration", "write it like 500ms, 10s, 1m30s or 2h"
+        )
     return seconds
 
 
@@ -129,8 +147,10 @@ def _healthcheck(doc: YamlDocument, keypath: KeyPath, value: Any) -> HealthCheck
     else:
         test_tuple = _string_list(doc, (*keypath, "test"), test)
         if not test_tuple or test_tuple[0] not in ("CMD", "CMD-SHELL", "NONE"):
-            raise doc.error((*keypath, "test"), "must be a command string, or a list starting "
-                            "with CMD or CMD-SHELL")
+            raise doc.error(
+                (*keypath, "test"),
+                "must be a command string, or a list starting with CMD or CMD-SHELL",
+            )
     retries = optional(doc, keypath, value, "retries", int, 3)
     return HealthCheck(
         test=test_tuple,
@@ -150,8 +170,14 @@ def _depends_on(doc: YamlDocument, keypath: KeyPath, value: Any) -> DependsOn:
     if value is None:
         return (), (), ()
     if isinstance(value, list):
-        return tuple((_scalar_text(doc, (*keypath, i), v), "service_started")
-                     for i, v in enumerate(value)), (), ()
+        return (
+            tuple(
+                (_scalar_text(doc, (*keypath, i), v), "service_started")
+                for i, v in enumerate(value)
+            ),
+            (),
+            (),
+        )
     expect(doc, keypath, value, dict, "a list of services, or service: {condition: ...}")
     pairs = []
     optional_names: list[str] = []
@@ -163,8 +189,11 @@ def _depends_on(doc: YamlDocument, keypath: KeyPath, value: Any) -> DependsOn:
         check_keys(doc, where, spec, ("condition", "restart", "required"))
         condition = optional(doc, where, spec, "condition", str, "service_started")
         if condition not in CONDITIONS:
-            raise doc.error((*where, "condition"), f"unknown condition {condition!r}",
-                            f"use one of {', '.join(CONDITIONS)}")
+            raise doc.error(
+                (*where, "condition"),
+                f"unknown condition {condition!r}",
+                f"use one of {', '.join(CONDITIONS)}",
+            )
         pairs.append((str(name), condition))
         if not optional(doc, where, spec, "required", bool, True):
             optional_names.append(str(name))
@@ -173,22 +202,36 @@ def _depends_on(doc: YamlDocument, keypath: KeyPath, value: Any) -> DependsOn:
     return tuple(pairs), tuple(optional_names), tuple(restart_names)
 
 
-def parse_service(doc: YamlDocument, keypath: KeyPath, name: str, body: dict, base_dir: Path,
-                  template: str | None = None) -> Service:
+def parse_service(
+    doc: YamlDocument,
+    keypath: KeyPath,
+    name: str,
+    body: dict,
+    base_dir: Path,
+    template: str | None = None,
+) -> Service:
     """A service definition whose keys were already checked against SERVICE_KEYS."""
     sources = [k for k in ("image", "build") if body.get(k) is not None]
     if len(sources) != 1:
-        raise doc.error(keypath, "give exactly one of template, image or build"
-                        if sources else "no image: give template, image or build")
+        raise doc.error(
+            keypath,
+            "give exactly one of template, image or build"
+            if sources
+            else "no image: give template, image or build",
+        )
     image = optional(doc, keypath, body, "image", str, None)
-    build = parse_build(doc, (*keypath, "build"), body["build"], name, base_dir) \
-        if body.get("build") is not None else None
+    build = (
+        parse_build(doc, (*keypath, "build"), body["build"], name, base_dir)
+        if body.get("build") is not None
+        else None
+    )
     command = body.get("command")
     if command is not None and not isinstance(command, str):
         command = _string_list(doc, (*keypath, "command"), command)
     healthcheck = body.get("healthcheck")
-    depends_on, optional_deps, restart_deps = _depends_on(doc, (*keypath, "depends_on"),
-                                                          body.get("depends_on"))
+    depends_on, optional_deps, restart_deps = _depends_on(
+        doc, (*keypath, "depends_on"), body.get("depends_on")
+    )
     return Service(
         name=name,
         declared_in=f"{doc.display}:{doc.line(keypath)}",
@@ -203,11 +246,13 @@ def parse_service(doc: YamlDocument, keypath: KeyPath, name: str, body: dict, ba
         optional_deps=optional_deps,
         restart_deps=restart_deps,
         healthcheck=_healthcheck(doc, (*keypath, "healthcheck"), healthcheck)
-        if healthcheck is not None else None,
+        if healthcheck is not None
+        else None,
         profiles=_string_list(doc, (*keypath, "profiles"), body.get("profiles")),
         template=template,
         stop_signal=_stop_signal(doc, (*keypath, "stop_signal"), body.get("stop_signal")),
-        stop_grace_period=_duration(doc, (*keypath, "stop_grace_period"),
-                                    body.get("stop_grace_period"), None),
+        stop_grace_period=_duration(
+            doc, (*keypath, "stop_grace_period"), body.get("stop_grace_period"), None
+        ),
         kerberos=optional(doc, keypath, body, "kerberos", bool, False),
     )

@@ -56,18 +56,24 @@ def _signal_of(code: int) -> str:
     return ""
 
 
-def row(service: str, container: Found | None, declared: bool, wanted_hash: str | None,
-        now: datetime) -> Row:
+def row(
+    service: str, container: Found | None, declared: bool, wanted_hash: str | None, now: datetime
+) -> Row:
     if container is None:
         return Row(service, "absent", drift="" if declared else "not in services.yaml")
     state = container.state
     status = state.get("Status", "?")
     bindings = (container.attrs.get("HostConfig") or {}).get("PortBindings") or {}
-    ports = ", ".join(f"{b.get('HostIp') + ':' if b.get('HostIp') else ''}{b.get('HostPort')}"
-                      f"→{port}" for port, found in sorted(bindings.items())
-                      for b in found or [])
-    fields: dict = {"health": (state.get("Health") or {}).get("Status", ""), "ports": ports,
-                    "image": (container.attrs.get("Config") or {}).get("Image", "")}
+    ports = ", ".join(
+        f"{b.get('HostIp') + ':' if b.get('HostIp') else ''}{b.get('HostPort')}→{port}"
+        for port, found in sorted(bindings.items())
+        for b in found or []
+    )
+    fields: dict = {
+        "health": (state.get("Health") or {}).get("Status", ""),
+        "ports": ports,
+        "image": (container.attrs.get("Config") or {}).get("Image", ""),
+    }
     if status == "running":
         started = _when(state.get("StartedAt", ""))
         if started:
@@ -91,8 +97,9 @@ def row(service: str, container: Found | None, declared: bool, wanted_hash: str 
     return Row(service, status, **fields)
 
 
-def rows(found: Mapping[str, Found], services: Mapping[str, Service] | None,
-         hashes: Mapping[str, str]) -> list[Row]:
+def rows(
+    found: Mapping[str, Found], services: Mapping[str, Service] | None, hashes: Mapping[str, str]
+) -> list[Row]:
     """`services` None: services.yaml is broken, so drift is unknown and only the engine's
     containers are listed."""
     now = datetime.now(tz=UTC)
@@ -100,6 +107,7 @@ def rows(found: Mapping[str, Found], services: Mapping[str, Service] | None,
     names = sorted(set(found) | declared)
     result = []
     for name in names:
-        result.append(row(name, found.get(name), services is None or name in declared,
-                          hashes.get(name), now))
+        result.append(
+            row(name, found.get(name), services is None or name in declared, hashes.get(name), now)
+        )
     return result

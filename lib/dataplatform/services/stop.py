@@ -52,8 +52,9 @@ class StopTarget:
         return f"{self.signal}, SIGKILL after {format_duration(self.grace)}"
 
 
-def targets(found: Mapping[str, Found], services: Mapping[str, Service] | None
-            ) -> dict[str, StopTarget]:
+def targets(
+    found: Mapping[str, Found], services: Mapping[str, Service] | None
+) -> dict[str, StopTarget]:
     """How to stop each found container: services.yaml's settings where the service is
     declared there, else what the container carries."""
     result = {}
@@ -61,17 +62,25 @@ def targets(found: Mapping[str, Found], services: Mapping[str, Service] | None
         declared = (services or {}).get(name)
         config = container.attrs.get("Config") or {}
         carried = container.labels
-        signal = (declared.stop_signal if declared else None) or config.get("StopSignal") \
+        signal = (
+            (declared.stop_signal if declared else None)
+            or config.get("StopSignal")
             or DEFAULT_STOP_SIGNAL
+        )
         if declared is not None:
             grace = declared.stop_grace_period
             dependencies = tuple(declared.dependencies)
         else:
             grace = _float(carried.get(labels.STOP_GRACE))
             dependencies = tuple(d for d in carried.get(labels.DEPENDS_ON, "").split(",") if d)
-        result[name] = StopTarget(name, container.id, container.running, signal,
-                                  DEFAULT_STOP_GRACE_S if grace is None else grace,
-                                  dependencies)
+        result[name] = StopTarget(
+            name,
+            container.id,
+            container.running,
+            signal,
+            DEFAULT_STOP_GRACE_S if grace is None else grace,
+            dependencies,
+        )
     return result
 
 
@@ -82,8 +91,13 @@ def _float(text: str | None) -> float | None:
         return None
 
 
-def _engine(method: str, path: str, params: dict[str, Any] | None = None,
-            timeout: float | None = engine.API_TIMEOUT_S, ok: Iterable[int] = ()) -> bytes:
+def _engine(
+    method: str,
+    path: str,
+    params: dict[str, Any] | None = None,
+    timeout: float | None = engine.API_TIMEOUT_S,
+    ok: Iterable[int] = (),
+) -> bytes:
     """One engine call; a status other than 2xx, 304 or one of `ok` is a UserError."""
     status, body = engine.call(method, path, params, timeout)
     if status < 300 or status == 304 or status in ok:
@@ -103,8 +117,13 @@ def _signal(container_id: str, signal: str) -> None:
 
 def _wait_exit(container_id: str) -> None:
     """Return once the container is not running (at once when it already is not)."""
-    _engine("POST", f"/containers/{container_id}/wait", {"condition": "not-running"},
-            timeout=None, ok=(404,))
+    _engine(
+        "POST",
+        f"/containers/{container_id}/wait",
+        {"condition": "not-running"},
+        timeout=None,
+        ok=(404,),
+    )
 
 
 def _remove(container_id: str) -> None:
@@ -129,8 +148,9 @@ def stop(stopping: Mapping[str, StopTarget], remove: bool, report: Report) -> li
 
         threading.Thread(target=run, name=f"{kind}-{name}", daemon=True).start()
 
-    dependents = {name: {n for n, t in stopping.items() if name in t.dependencies}
-                  for name in stopping}
+    dependents = {
+        name: {n for n, t in stopping.items() if name in t.dependencies} for name in stopping
+    }
     waiting = dict(stopping)
     kill_due: dict[str, float] = {}  # signalled, still running → when SIGKILL is due
     in_flight: set[str] = set()  # signalled (or killed), not exited yet
@@ -175,17 +195,21 @@ def stop(stopping: Mapping[str, StopTarget], remove: bool, report: Report) -> li
         due = min(kill_due.values(), default=None)
         try:
             kind, name, error = events.get(
-                timeout=None if due is None else max(0.0, due - time.monotonic()))
+                timeout=None if due is None else max(0.0, due - time.monotonic())
+            )
         except queue.Empty:
             now = time.monotonic()
             for name, when in sorted(kill_due.items()):
                 if when <= now and name not in killed:
                     killed.add(name)
                     target = stopping[name]
-                    report(name, "stopping", f"killed: still running after "
-                           f"{format_duration(target.grace)} ({target.signal} ignored)")
-                    beside("signalled", name, lambda t=target: _signal(t.container_id,
-                                                                       "SIGKILL"))
+                    report(
+                        name,
+                        "stopping",
+                        f"killed: still running after "
+                        f"{format_duration(target.grace)} ({target.signal} ignored)",
+                    )
+                    beside("signalled", name, lambda t=target: _signal(t.container_id, "SIGKILL"))
             for name in killed:
                 kill_due.pop(name, None)  # its waiter reports the exit
             continue
@@ -200,8 +224,13 @@ def stop(stopping: Mapping[str, StopTarget], remove: bool, report: Report) -> li
     return done
 
 
-def down(namespace: str, services: Mapping[str, Service] | None, volumes: bool,
-         report: Report, declared_volumes: Mapping[str, object] | None = None) -> list[str]:
+def down(
+    namespace: str,
+    services: Mapping[str, Service] | None,
+    volumes: bool,
+    report: Report,
+    declared_volumes: Mapping[str, object] | None = None,
+) -> list[str]:
     """Stop and remove every container of `namespace`, then its network and its volumes but
     the persistent ones (all of them with `volumes`). `services` None: services.yaml is
     broken, so the containers' labels decide."""
@@ -218,8 +247,9 @@ def down(namespace: str, services: Mapping[str, Service] | None, volumes: bool,
     return removed
 
 
-def restart_levels(services: Mapping[str, Service] | None, name: str,
-                   running: Iterable[str]) -> list[list[str]]:
+def restart_levels(
+    services: Mapping[str, Service] | None, name: str, running: Iterable[str]
+) -> list[list[str]]:
     """`[[name], [its dependents], …]`: `name`, then every running service that declares
     `depends_on: {X: {restart: true}}` on it or on one of those, transitively (compose's
     `restart`). A dependent comes one level after the last of its dependencies that
@@ -231,24 +261,35 @@ def restart_levels(services: Mapping[str, Service] | None, name: str,
     while grew:
         grew = False
         for service in declared.values():
-            if service.name not in chosen and service.name in running \
-                    and chosen & set(service.restart_deps):
+            if (
+                service.name not in chosen
+                and service.name in running
+                and chosen & set(service.restart_deps)
+            ):
                 chosen.add(service.name)
                 grew = True
-    edges = {n: [d for d in declared[n].dependencies if d in chosen and d != name]
-             if n in declared and n != name else [] for n in chosen}
+    edges = {
+        n: [d for d in declared[n].dependencies if d in chosen and d != name]
+        if n in declared and n != name
+        else []
+        for n in chosen
+    }
     depth: dict[str, int] = {}
     for node in start_order(edges):
-        depth[node] = 0 if node == name else 1 + max((depth[d] for d in edges[node]),
-                                                     default=0)
+        depth[node] = 0 if node == name else 1 + max((depth[d] for d in edges[node]), default=0)
     levels: list[list[str]] = [[] for _ in range(max(depth.values()) + 1)]
     for node in sorted(depth):
         levels[depth[node]].append(node)
     return levels
 
 
-def restart(found: Mapping[str, Found], services: Mapping[str, Service] | None, name: str,
-            timeout: float, report: Report) -> list[str]:
+def restart(
+    found: Mapping[str, Found],
+    services: Mapping[str, Service] | None,
+    name: str,
+    timeout: float,
+    report: Report,
+) -> list[str]:
     """Restart `name` as `down` would stop it (without removing it), start it, and wait until
     it is ready (healthy when it has a health check, running — or exited 0, for a job —
     otherwise); then, level by level, the running dependents that declare
@@ -260,8 +301,11 @@ def restart(found: Mapping[str, Found], services: Mapping[str, Service] | None, 
     for dependent in later:
         declared = (services or {}).get(dependent)
         why = [d for d in (declared.restart_deps if declared else ()) if d in found]
-        report(dependent, "waiting", f"restarts once {', '.join(why) or name} is ready "
-               "(depends_on restart: true)")
+        report(
+            dependent,
+            "waiting",
+            f"restarts once {', '.join(why) or name} is ready (depends_on restart: true)",
+        )
     for level in levels:
         chosen = {n: found[n] for n in level}
         stop(targets(chosen, services), remove=False, report=report)
@@ -283,16 +327,20 @@ def _wait_ready(ids: Mapping[str, str], timeout: float, report: Report) -> None:
     while pending:
         for name, container_id in list(pending.items()):
             attrs = engine.get_json(f"/containers/{container_id}/json", missing_ok=True)
-            state, detail = readiness(attrs) if attrs is not None else \
-                ("failed", "its container disappeared")
+            state, detail = (
+                readiness(attrs) if attrs is not None else ("failed", "its container disappeared")
+            )
             report(name, state, detail)
             if state == "ready":
                 del pending[name]
             elif state == "failed" or time.monotonic() > deadline:
                 if state != "failed":
                     detail = f"not ready after {timeout:g}s ({detail})"
-                log = "" if attrs is None else engine.client().api.logs(
-                    container_id, tail=20).decode(errors="replace")
+                log = (
+                    ""
+                    if attrs is None
+                    else engine.client().api.logs(container_id, tail=20).decode(errors="replace")
+                )
                 raise UpFailed(name, detail, log)
         if pending:
             time.sleep(pause)
@@ -321,7 +369,9 @@ def readiness(attrs: dict) -> tuple[str, str]:
     if health.get("Status") == "unhealthy":
         last = (health.get("Log") or [{}])[-1]
         output = " ".join((last.get("Output") or "").split())[:300]
-        return "failed", (f"unhealthy: health check {shown} failed "
-                          f"(exit {last.get('ExitCode')}): {output or 'no output'}")
+        return "failed", (
+            f"unhealthy: health check {shown} failed "
+            f"(exit {last.get('ExitCode')}): {output or 'no output'}"
+        )
     interval = (check.get("Interval") or 30_000_000_000) / 1e9
     return "waiting", f"health check {shown} (every {format_duration(interval)})"

@@ -16,8 +16,11 @@ from typing import Any
 from dataplatform import labels
 
 
-def is_persistent(volume_labels: Mapping[str, str], declared: Mapping[str, Any] | None,
-                  services: Mapping[str, Any] | None) -> bool:
+def is_persistent(
+    volume_labels: Mapping[str, str],
+    declared: Mapping[str, Any] | None,
+    services: Mapping[str, Any] | None,
+) -> bool:
     """`declared`: the manifest's top-level volumes by key; `services`: its services (each
     with `.persistent`); None for either when services.yaml does not load."""
     key = volume_labels.get(labels.VOLUME)
@@ -34,18 +37,29 @@ def ours(listed: Iterable[Mapping[str, Any]], namespace: str) -> list[Mapping[st
     return [v for v in listed if (v.get("Labels") or {}).get(labels.PROJECT) == namespace]
 
 
-def to_remove(listed: Iterable[Mapping[str, Any]], namespace: str, everything: bool,
-              declared: Mapping[str, Any] | None = None,
-              services: Mapping[str, Any] | None = None) -> list[str]:
+def to_remove(
+    listed: Iterable[Mapping[str, Any]],
+    namespace: str,
+    everything: bool,
+    declared: Mapping[str, Any] | None = None,
+    services: Mapping[str, Any] | None = None,
+) -> list[str]:
     """Names of the volumes `down` removes: all of ours with `everything`, else those that
     are not persistent."""
-    return [v["Name"] for v in ours(listed, namespace)
-            if everything or not is_persistent(v.get("Labels") or {}, declared, services)]
+    return [
+        v["Name"]
+        for v in ours(listed, namespace)
+        if everything or not is_persistent(v.get("Labels") or {}, declared, services)
+    ]
 
 
-def problems(managed: Mapping[str, tuple[str, str]], external: Mapping[str, str],
-             found: Mapping[str, Mapping[str, Any] | None], namespace: str,
-             declared_in: str) -> list[str]:
+def problems(
+    managed: Mapping[str, tuple[str, str]],
+    external: Mapping[str, str],
+    found: Mapping[str, Mapping[str, Any] | None],
+    namespace: str,
+    declared_in: str,
+) -> list[str]:
     """What stops `up` from using its volumes, one line each. `managed`: volume name → (the
     service mounting it, its key in services.yaml), for the volumes `up` would create;
     `external`: name → where it is declared `external: true`; `found`: the engine's
@@ -61,13 +75,17 @@ def problems(managed: Mapping[str, tuple[str, str]], external: Mapping[str, str]
         if owner == namespace:
             continue
         whose = f"made for namespace {owner}" if owner else "not made by invoke up"
-        lines.append(f"volume {name} for service {service} already exists and is {whose} — "
-                     f"remove it (docker volume rm {name}) if its data is not needed, or "
-                     f"use it as it is: declare `{key}: {{external: true, name: {name}}}` "
-                     f"under the top-level volumes: of {declared_in}")
+        lines.append(
+            f"volume {name} for service {service} already exists and is {whose} — "
+            f"remove it (docker volume rm {name}) if its data is not needed, or "
+            f"use it as it is: declare `{key}: {{external: true, name: {name}}}` "
+            f"under the top-level volumes: of {declared_in}"
+        )
     for name, where in external.items():
         if found.get(name) is None:
-            lines.append(f"volume {name} is declared external: true ({where}) but the engine "
-                         f"has no such volume — create it (docker volume create {name}), or "
-                         "remove external: true so up creates it")
+            lines.append(
+                f"volume {name} is declared external: true ({where}) but the engine "
+                f"has no such volume — create it (docker volume create {name}), or "
+                "remove external: true so up creates it"
+            )
     return lines

@@ -50,8 +50,9 @@ LEDGER_DDL = (
     "fingerprint now means the object was changed by hand)'",
 )
 # One key for every deploy to a database: deploys (of any pipeline) run one at a time.
-LOCK_KEY = int.from_bytes(hashlib.sha256(b"dataplatform.warehouse.deploy").digest()[:8],
-                          "big", signed=True)
+LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"dataplatform.warehouse.deploy").digest()[:8], "big", signed=True
+)
 
 
 def objects_file(pipeline_dir: Path) -> Path:
@@ -65,11 +66,15 @@ def load(pipeline_dir: Path) -> PipelineObjects:
     try:
         return PipelineObjects.read(path)
     except FileNotFoundError:
-        raise UserError(f"pipelines/{name}: no {OUTPUT.as_posix()}/{OBJECTS_FILE} — run doit "
-                        f"first (doit warehouse:{name})") from None
+        raise UserError(
+            f"pipelines/{name}: no {OUTPUT.as_posix()}/{OBJECTS_FILE} — run doit "
+            f"first (doit warehouse:{name})"
+        ) from None
     except (ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"pipelines/{name}/{OUTPUT.as_posix()}/{OBJECTS_FILE} is not readable "
-                        f"({exc}) — run doit again to regenerate it") from None
+        raise UserError(
+            f"pipelines/{name}/{OUTPUT.as_posix()}/{OBJECTS_FILE} is not readable "
+            f"({exc}) — run doit again to regenerate it"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -100,12 +105,15 @@ def _schemas(desired: Sequence[PipelineObjects], rows: Sequence[observe.LedgerRo
 
 def _transactional(connection) -> None:
     if getattr(connection, "autocommit", False):
-        raise ValueError("the deployer needs a connection with autocommit off: a deploy is "
-                         "one transaction per pipeline")
+        raise ValueError(
+            "the deployer needs a connection with autocommit off: a deploy is "
+            "one transaction per pipeline"
+        )
 
 
-def _plan_in_transaction(cursor, desired: Sequence[PipelineObjects],
-                         allow_destructive: bool) -> list[Plan]:
+def _plan_in_transaction(
+    cursor, desired: Sequence[PipelineObjects], allow_destructive: bool
+) -> list[Plan]:
     rows = observe.ledger(cursor)
     catalog = observe.catalog(cursor, _schemas(desired, rows))
     wanted: set[tuple[str, str | None]] = set()
@@ -115,8 +123,9 @@ def _plan_in_transaction(cursor, desired: Sequence[PipelineObjects],
     return [plan(p, catalog, rows, types, allow_destructive) for p in desired]
 
 
-def plan_all(connection, desired: Sequence[PipelineObjects],
-             allow_destructive: bool = False) -> list[Plan]:
+def plan_all(
+    connection, desired: Sequence[PipelineObjects], allow_destructive: bool = False
+) -> list[Plan]:
     """Plan every pipeline against the database; changes nothing (rolls back)."""
     _transactional(connection)
     cursor = connection.cursor()
@@ -134,15 +143,23 @@ class Refused(UserError):
 def _refuse(plans: Sequence[Plan]) -> None:
     refusals = [line for p in plans for line in p.refusals]
     if refusals:
-        more = (f" (and {len(refusals) - 1} more: invoke db.plan lists them)"
-                if len(refusals) > 1 else "")
+        more = (
+            f" (and {len(refusals) - 1} more: invoke db.plan lists them)"
+            if len(refusals) > 1
+            else ""
+        )
         raise Refused(refusals[0] + more + "; nothing was changed")
 
 
-def deploy(connection, desired: Sequence[PipelineObjects], allow_destructive: bool = False,
-           env: str = "dev", actor: str | None = None,
-           log: Callable[[str, Step], None] = lambda pipeline, step: None,
-           announce: Callable[[Plan], None] = lambda plan: None) -> list[Outcome]:
+def deploy(
+    connection,
+    desired: Sequence[PipelineObjects],
+    allow_destructive: bool = False,
+    env: str = "dev",
+    actor: str | None = None,
+    log: Callable[[str, Step], None] = lambda pipeline, step: None,
+    announce: Callable[[Plan], None] = lambda plan: None,
+) -> list[Outcome]:
     """Make the database match `desired`, one transaction per pipeline (see the module
     docstring). `announce(plan)` is called before a pipeline's transaction runs its steps,
     `log(pipeline, step)` after each step ran."""
@@ -154,14 +171,21 @@ def deploy(connection, desired: Sequence[PipelineObjects], allow_destructive: bo
         if first.up_to_date:
             outcomes.append(Outcome(pipeline.pipeline, first))
             continue
-        outcomes.append(_deploy_pipeline(connection, pipeline, allow_destructive, env, actor,
-                                         log, announce))
+        outcomes.append(
+            _deploy_pipeline(connection, pipeline, allow_destructive, env, actor, log, announce)
+        )
     return outcomes
 
 
-def _deploy_pipeline(connection, desired: PipelineObjects, allow_destructive: bool, env: str,
-                     actor: str, log: Callable[[str, Step], None],
-                     announce: Callable[[Plan], None]) -> Outcome:
+def _deploy_pipeline(
+    connection,
+    desired: PipelineObjects,
+    allow_destructive: bool,
+    env: str,
+    actor: str,
+    log: Callable[[str, Step], None],
+    announce: Callable[[Plan], None],
+) -> Outcome:
     cursor = connection.cursor()
     committed = False
     try:
@@ -178,9 +202,11 @@ def _deploy_pipeline(connection, desired: PipelineObjects, allow_destructive: bo
             try:
                 cursor.execute(step.sql)
             except Exception as exc:
-                raise UserError(f"{desired.pipeline}: {step.action} ({step.detail}) failed: "
-                                f"{_server_message(exc)} — nothing was changed (the pipeline's "
-                                "deploy was rolled back)") from None
+                raise UserError(
+                    f"{desired.pipeline}: {step.action} ({step.detail}) failed: "
+                    f"{_server_message(exc)} — nothing was changed (the pipeline's "
+                    "deploy was rolled back)"
+                ) from None
             executed.append(step)
             log(desired.pipeline, step)
         _record(cursor, desired, current, env, actor)
@@ -200,7 +226,7 @@ def _server_message(exc: Exception) -> str:
     kept = [line for line in lines if line and not line.startswith(("LINE ", "^"))]
     message = "; ".join(kept) or type(exc).__name__
     if "used by a view" in message:
-        message += (" — drop that view (dbt run creates it again) and deploy again")
+        message += " — drop that view (dbt run creates it again) and deploy again"
     return message
 
 
@@ -212,8 +238,10 @@ def _record(cursor, desired: PipelineObjects, done: Plan, env: str, actor: str) 
     wanted = {o.id for o in desired.objects}
     for object_id in done.forget:
         if object_id not in wanted:
-            cursor.execute("DELETE FROM _platform.deployments WHERE pipeline = %s AND "
-                           "object_id = %s", [desired.pipeline, object_id])
+            cursor.execute(
+                "DELETE FROM _platform.deployments WHERE pipeline = %s AND object_id = %s",
+                [desired.pipeline, object_id],
+            )
     for obj in desired.objects:
         fingerprint = after.fingerprint(obj.kind, obj.schema, obj.name, obj.table)
         row = rows.get(obj.id)
@@ -228,5 +256,16 @@ def _record(cursor, desired: PipelineObjects, done: Plan, env: str, actor: str) 
                    object_name = EXCLUDED.object_name, table_name = EXCLUDED.table_name,
                    sha256 = EXCLUDED.sha256, fingerprint = EXCLUDED.fingerprint,
                    env = EXCLUDED.env, deployed_at = now(), deployed_by = EXCLUDED.deployed_by""",
-            [desired.pipeline, obj.id, obj.kind, obj.schema if obj.kind != "schema" else obj.name,
-             obj.name, obj.table, obj.sha256, fingerprint, env, actor])
+            [
+                desired.pipeline,
+                obj.id,
+                obj.kind,
+                obj.schema if obj.kind != "schema" else obj.name,
+                obj.name,
+                obj.table,
+                obj.sha256,
+                fingerprint,
+                env,
+                actor,
+            ],
+        )

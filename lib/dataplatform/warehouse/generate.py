@@ -20,8 +20,10 @@ def build(project: Project, inputs: layout.Inputs) -> PipelineObjects:
         groups = loader.load_source_groups(project)
         doc = load_yaml(inputs.cdc.file, project.relative(inputs.cdc.file))
         cdc = loader.parse_pipeline(doc, inputs.cdc.keypath, inputs.cdc.pipeline, groups)
-        lines = {t.qualified: doc.line(loader.table_keypath(doc, inputs.cdc.keypath, t))
-                 for t in cdc.tables}
+        lines = {
+            t.qualified: doc.line(loader.table_keypath(doc, inputs.cdc.keypath, t))
+            for t in cdc.tables
+        }
         tables += render.cdc_tables(cdc, lines)
         default_schema = cdc.target_schema
     if inputs.tables:
@@ -39,7 +41,9 @@ def render_files(project: Project, inputs: layout.Inputs) -> dict[str, str]:
 
 def generate(project: Project, inputs: layout.Inputs) -> generated.SyncResult:
     files = render_files(project, inputs)
-    digests = {project.relative(p): generated.file_digest(p) for p in inputs.files(project)
-               if p.exists()}
-    return generated.sync(layout.output_dir(project, inputs.pipeline), files, digests,
-                          layout.GENERATOR)
+    digests = {
+        project.relative(p): generated.file_digest(p) for p in inputs.files(project) if p.exists()
+    }
+    return generated.sync(
+        layout.output_dir(project, inputs.pipeline), files, digests, layout.GENERATOR
+    )

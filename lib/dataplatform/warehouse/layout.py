@@ -52,7 +52,8 @@ def has_warehouse(directory: Path, manifest_has_section: bool, manifest_has_cdc:
     """Whether the pipeline has warehouse objects at all: declared tables or CDC replicas
     (a stat, nothing read)."""
     return declares_tables(directory, manifest_has_section) or cdc_layout.declares_cdc(
-        directory, manifest_has_cdc)
+        directory, manifest_has_cdc
+    )
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,11 @@ class Inputs:
 
 def inputs_of(directory: Path, has_section: bool, has_cdc: bool) -> Inputs:
     """Raises `UserError` when the pipeline's CDC section is declared twice."""
-    return Inputs(directory.name, find_source(directory, has_section),
-                  cdc_layout.find_source(directory, has_cdc))
+    return Inputs(
+        directory.name,
+        find_source(directory, has_section),
+        cdc_layout.find_source(directory, has_cdc),
+    )
 
 
 def output_dir(project: Project, pipeline: str) -> Path:

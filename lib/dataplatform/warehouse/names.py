@@ -13,9 +13,20 @@ STAMP_TRIGGER_SUFFIX = "_version_stamp"
 UPDATE_TRIGGER_SUFFIX = "_version_update"
 DELETE_TRIGGER_SUFFIX = "_version_delete"
 # The longest suffix: a table name plus it must still fit PostgreSQL's 63 bytes.
-LONGEST_SUFFIX = max((HISTORY_SUFFIX, HISTORY_INDEX_SUFFIX, AS_OF_SUFFIX, VERSIONING_SUFFIX,
-                      APPEND_ONLY_SUFFIX, PKEY_SUFFIX, STAMP_TRIGGER_SUFFIX, UPDATE_TRIGGER_SUFFIX,
-                      DELETE_TRIGGER_SUFFIX), key=len)
+LONGEST_SUFFIX = max(
+    (
+        HISTORY_SUFFIX,
+        HISTORY_INDEX_SUFFIX,
+        AS_OF_SUFFIX,
+        VERSIONING_SUFFIX,
+        APPEND_ONLY_SUFFIX,
+        PKEY_SUFFIX,
+        STAMP_TRIGGER_SUFFIX,
+        UPDATE_TRIGGER_SUFFIX,
+        DELETE_TRIGGER_SUFFIX,
+    ),
+    key=len,
+)
 
 
 def history_table(table: str) -> str:

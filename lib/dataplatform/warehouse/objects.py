@@ -66,8 +66,11 @@ class WarehouseObject:
     @property
     def id(self) -> str:
         """`kind:schema.name`, unique within a database (functions are not overloaded here)."""
-        return f"{self.kind}:{self.schema}.{self.name}" if self.kind != "schema" \
+        return (
+            f"{self.kind}:{self.schema}.{self.name}"
+            if self.kind != "schema"
             else f"schema:{self.name}"
+        )
 
     @property
     def sha256(self) -> str:
@@ -80,8 +83,11 @@ class PipelineObjects:
     objects: tuple[WarehouseObject, ...] = field(default_factory=tuple)
 
     def to_json(self) -> str:
-        data = {"format": FORMAT, "pipeline": self.pipeline,
-                "objects": [_object_dict(o) for o in self.objects]}
+        data = {
+            "format": FORMAT,
+            "pipeline": self.pipeline,
+            "objects": [_object_dict(o) for o in self.objects],
+        }
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod

@@ -43,8 +43,12 @@ class ObservedTable:
 
     @property
     def fingerprint(self) -> str:
-        return _sha({"columns": [[c.name, c.type, c.notnull, c.default] for c in self.columns],
-                     "key": list(self.key)})
+        return _sha(
+            {
+                "columns": [[c.name, c.type, c.notnull, c.default] for c in self.columns],
+                "key": list(self.key),
+            }
+        )
 
     def column(self, name: str) -> ObservedColumn | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -84,8 +88,9 @@ class Catalog:
     functions: dict[tuple[str, str], ObservedFunction] = field(default_factory=dict)
     triggers: dict[tuple[str, str, str], ObservedTrigger] = field(default_factory=dict)
 
-    def fingerprint(self, kind: str, schema: str, name: str,
-                    table: str | None = None) -> str | None:
+    def fingerprint(
+        self, kind: str, schema: str, name: str, table: str | None = None
+    ) -> str | None:
         """The fingerprint of an object, or None when the server has no such object."""
         if kind == "schema":
             return _sha(["schema", name]) if name in self.schemas else None
@@ -182,21 +187,34 @@ def catalog(cursor, schemas: Iterable[str]) -> Catalog:
     """Read the tables (columns, primary keys), functions and triggers of `schemas`."""
     names = sorted(set(schemas))
     version = _rows(cursor, "SHOW server_version")[0][0]
-    present = frozenset(r[0] for r in _rows(
-        cursor, "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", [names]))
+    present = frozenset(
+        r[0]
+        for r in _rows(cursor, "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", [names])
+    )
     columns: dict[tuple[str, str], list[ObservedColumn]] = {}
     for schema, table, *column in _rows(cursor, _TABLES, [names]):
         name, type_, typname, typmod, notnull, default = column
         columns.setdefault((schema, table), []).append(
-            ObservedColumn(name, type_, typname, int(typmod), bool(notnull), default))
+            ObservedColumn(name, type_, typname, int(typmod), bool(notnull), default)
+        )
     keys = {(r[0], r[1]): (r[2], tuple(r[3])) for r in _rows(cursor, _KEYS, [names])}
-    tables = {where: ObservedTable(where[0], where[1], tuple(cols),
-                                   keys.get(where, (None, ()))[1], keys.get(where, (None,))[0])
-              for where, cols in columns.items()}
-    functions = {(r[0], r[1]): ObservedFunction(r[0], r[1], r[2])
-                 for r in _rows(cursor, _FUNCTIONS, [names])}
-    triggers = {(r[0], r[1], r[2]): ObservedTrigger(r[0], r[1], r[2], r[3], str(r[4]))
-                for r in _rows(cursor, _TRIGGERS, [names])}
+    tables = {
+        where: ObservedTable(
+            where[0],
+            where[1],
+            tuple(cols),
+            keys.get(where, (None, ()))[1],
+            keys.get(where, (None,))[0],
+        )
+        for where, cols in columns.items()
+    }
+    functions = {
+        (r[0], r[1]): ObservedFunction(r[0], r[1], r[2]) for r in _rows(cursor, _FUNCTIONS, [names])
+    }
+    triggers = {
+        (r[0], r[1], r[2]): ObservedTrigger(r[0], r[1], r[2], r[3], str(r[4]))
+        for r in _rows(cursor, _TRIGGERS, [names])
+    }
     return Catalog(str(version), present, tables, functions, triggers)
 
 
@@ -204,21 +222,27 @@ def ledger_exists(cursor) -> bool:
     # a catalog query, not to_regclass(): that can miss a ledger a concurrent deploy created
     # and committed while this transaction waited for the deploy lock
     schema, table = LEDGER.split(".")
-    return _rows(cursor, "SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON "
-                 "n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s)",
-                 [schema, table])[0][0]
+    return _rows(
+        cursor,
+        "SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON "
+        "n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s)",
+        [schema, table],
+    )[0][0]
 
 
 def ledger(cursor) -> list[LedgerRow]:
     """Every row of the deploy ledger; none when it does not exist yet (never creates it)."""
     if not ledger_exists(cursor):
         return []
-    rows = _rows(cursor, f"""
+    rows = _rows(
+        cursor,
+        f"""
         SELECT pipeline, object_id, kind, schema_name, object_name, table_name, sha256,
                fingerprint, env,
                to_char(deployed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'),
                deployed_by
-        FROM {LEDGER} ORDER BY pipeline, object_id""")
+        FROM {LEDGER} ORDER BY pipeline, object_id""",
+    )
     return [LedgerRow(*row) for row in rows]
 
 
@@ -238,7 +262,7 @@ def resolve_types(cursor, wanted: Iterable[tuple[str, str | None]]) -> Types:
     resolved: dict[tuple[str, str | None], ResolvedType] = {}
     bad: dict[tuple[str, str | None], str] = {}
     for start in range(0, len(usable), 1000):  # a table has at most 1600 columns
-        chunk = usable[start:start + 1000]
+        chunk = usable[start : start + 1000]
         try:
             resolved.update(_through_temp_table(cursor, chunk))
         except _Failed:
@@ -269,10 +293,13 @@ def _attempt(cursor, sql: str, params: Sequence[Any] | None, fetch: bool = False
     return value
 
 
-def _through_temp_table(cursor, pairs: list[tuple[str, str | None]]
-                        ) -> dict[tuple[str, str | None], ResolvedType]:
-    columns = ", ".join(f"c{i} {type_}" + (f" DEFAULT {default}" if default is not None else "")
-                        for i, (type_, default) in enumerate(pairs))
+def _through_temp_table(
+    cursor, pairs: list[tuple[str, str | None]]
+) -> dict[tuple[str, str | None], ResolvedType]:
+    columns = ", ".join(
+        f"c{i} {type_}" + (f" DEFAULT {default}" if default is not None else "")
+        for i, (type_, default) in enumerate(pairs)
+    )
     cursor.execute("SAVEPOINT dataplatform_types")
     try:
         cursor.execute(f"CREATE TEMPORARY TABLE dataplatform_types ({columns})")
@@ -289,5 +316,7 @@ def _through_temp_table(cursor, pairs: list[tuple[str, str | None]]
         raise _Failed(" ".join(str(exc).split("\n")[0].split())) from None
     cursor.execute("ROLLBACK TO SAVEPOINT dataplatform_types")
     cursor.execute("RELEASE SAVEPOINT dataplatform_types")
-    return {pairs[int(attnum) - 1]: ResolvedType(type_, typname, int(typmod), default)
-            for attnum, type_, typname, typmod, default in rows}
+    return {
+        pairs[int(attnum) - 1]: ResolvedType(type_, typname, int(typmod), default)
+        for attnum, type_, typname, typmod, default in rows
+    }

@@ -40,8 +40,14 @@ from dataplatform.warehouse.observe import (
 
 # Not types but column shorthands: checked and compared as the integer type they make; their
 # default (a sequence of their own) is never compared.
-SERIALS = {"smallserial": "smallint", "serial2": "smallint", "serial": "integer",
-           "serial4": "integer", "bigserial": "bigint", "serial8": "bigint"}
+SERIALS = {
+    "smallserial": "smallint",
+    "serial2": "smallint",
+    "serial": "integer",
+    "serial4": "integer",
+    "bigserial": "bigint",
+    "serial8": "bigint",
+}
 
 
 @dataclass(frozen=True)
@@ -116,13 +122,16 @@ def ordered(objects: Iterable[WarehouseObject]) -> list[WarehouseObject]:
                 heapq.heappush(ready, (rank(by_id[dependent]), dependent))
     if len(result) < len(items):
         stuck = sorted(n for n, needs in waiting.items() if needs)
-        raise UserError(f"warehouse objects depend on each other in a cycle: {', '.join(stuck)} "
-                        "— this is a bug in the generated objects.json; report it")
+        raise UserError(
+            f"warehouse objects depend on each other in a cycle: {', '.join(stuck)} "
+            "— this is a bug in the generated objects.json; report it"
+        )
     return result
 
 
-def type_requests(desired: PipelineObjects, catalog: Catalog,
-                  ledger: Sequence[LedgerRow]) -> set[tuple[str, str | None]]:
+def type_requests(
+    desired: PipelineObjects, catalog: Catalog, ledger: Sequence[LedgerRow]
+) -> set[tuple[str, str | None]]:
     """The (type, default) pairs the server must read before planning: those of every table
     that is new, changed, drifted or not yet in the ledger."""
     recorded = _recorded(desired.pipeline, ledger)
@@ -140,12 +149,18 @@ def _recorded(pipeline: str, ledger: Sequence[LedgerRow]) -> dict[str, LedgerRow
 def _clean(obj: WarehouseObject, catalog: Catalog, row: LedgerRow | None) -> bool:
     """Deployed as it is now declared and untouched since."""
     now = catalog.fingerprint(obj.kind, obj.schema, obj.name, obj.table)
-    return (row is not None and now is not None and row.sha256 == obj.sha256
-            and row.fingerprint == now)
+    return (
+        row is not None and now is not None and row.sha256 == obj.sha256 and row.fingerprint == now
+    )
 
 
-def plan(desired: PipelineObjects, catalog: Catalog, ledger: Sequence[LedgerRow],
-         types: Types, allow_destructive: bool = False) -> Plan:
+def plan(
+    desired: PipelineObjects,
+    catalog: Catalog,
+    ledger: Sequence[LedgerRow],
+    types: Types,
+    allow_destructive: bool = False,
+) -> Plan:
     """The steps that make `catalog` match `desired` (see the module docstring)."""
     recorded = _recorded(desired.pipeline, ledger)
     _check_types(desired, catalog, recorded, types)
@@ -160,33 +175,45 @@ def plan(desired: PipelineObjects, catalog: Catalog, ledger: Sequence[LedgerRow]
         if row.object_id not in owned_elsewhere:
             steps.extend(_drop(row, catalog))
     objects = ordered(desired.objects)
-    planned = {obj.id: _object_steps(obj, catalog, recorded.get(obj.id), types)
-               for obj in objects}
+    planned = {obj.id: _object_steps(obj, catalog, recorded.get(obj.id), types) for obj in objects}
     # PostgreSQL cannot change the type of a column a trigger's WHEN names: the triggers of a
     # table whose column types change are dropped first and created again after
-    retyped = {(o.schema, o.name) for o in objects
-               if any(s.action == "alter type" for s in planned[o.id])}
+    retyped = {
+        (o.schema, o.name) for o in objects if any(s.action == "alter type" for s in planned[o.id])
+    }
     for obj in objects:
-        if obj.kind != "trigger" or (obj.schema, obj.table) not in retyped or \
-                catalog.fingerprint(obj.kind, obj.schema, obj.name, obj.table) is None:
+        if (
+            obj.kind != "trigger"
+            or (obj.schema, obj.table) not in retyped
+            or catalog.fingerprint(obj.kind, obj.schema, obj.name, obj.table) is None
+        ):
             continue
         why = f"{_describe(obj)}: re-created around the type change of its table"
         notes = [s for s in planned[obj.id] if s.sql is None]  # its drift, if any
         drift = any(s.drift for s in planned[obj.id])
-        steps.append(Step(obj.id, "drop trigger", why, _drop_trigger(obj.schema, obj.name,
-                                                                     obj.table or ""), drift))
+        steps.append(
+            Step(
+                obj.id,
+                "drop trigger",
+                why,
+                _drop_trigger(obj.schema, obj.name, obj.table or ""),
+                drift,
+            )
+        )
         planned[obj.id] = [*notes, Step(obj.id, "create", why, obj.ddl, drift)]
     for obj in objects:
         steps.extend(planned[obj.id])
-    refusals = tuple(_refusal(desired.pipeline, s) for s in steps
-                     if s.destructive and not allow_destructive)
+    refusals = tuple(
+        _refusal(desired.pipeline, s) for s in steps if s.destructive and not allow_destructive
+    )
     if refusals:
         steps = [s for s in steps if not s.destructive]
     return Plan(desired.pipeline, tuple(steps), refusals, tuple(forget))
 
 
-def _check_types(desired: PipelineObjects, catalog: Catalog, recorded: dict[str, LedgerRow],
-                 types: Types) -> None:
+def _check_types(
+    desired: PipelineObjects, catalog: Catalog, recorded: dict[str, LedgerRow], types: Types
+) -> None:
     """One line for the first column whose type (or default) the server does not accept."""
     problems = []
     for obj in desired.objects:
@@ -200,10 +227,13 @@ def _check_types(desired: PipelineObjects, catalog: Catalog, recorded: dict[str,
                 problems.append(
                     f"{what}: type {column.type!r} does not exist on the server (PostgreSQL "
                     f"{catalog.server_version}) — use a PostgreSQL type (e.g. text, integer, "
-                    "numeric(12,2), timestamptz), or create the type or extension first")
+                    "numeric(12,2), timestamptz), or create the type or extension first"
+                )
             elif pair in types.bad_defaults:
-                problems.append(f"{what}: default {column.default!r} does not work for "
-                                f"{column.type}: {types.bad_defaults[pair]} — fix the default")
+                problems.append(
+                    f"{what}: default {column.default!r} does not work for "
+                    f"{column.type}: {types.bad_defaults[pair]} — fix the default"
+                )
             elif pair not in types.resolved:
                 raise AssertionError(f"type {pair} of {obj.id} was not read from the server")
     if problems:
@@ -212,8 +242,10 @@ def _check_types(desired: PipelineObjects, catalog: Catalog, recorded: dict[str,
 
 
 def _refusal(pipeline: str, step: Step) -> str:
-    return (f"{pipeline}: {step.detail} — refused: it would lose data; rerun with "
-            "--allow-destructive to apply it")
+    return (
+        f"{pipeline}: {step.detail} — refused: it would lose data; rerun with "
+        "--allow-destructive to apply it"
+    )
 
 
 def _drop(row: LedgerRow, catalog: Catalog) -> list[Step]:
@@ -221,32 +253,64 @@ def _drop(row: LedgerRow, catalog: Catalog) -> list[Step]:
     if catalog.fingerprint(row.kind, row.schema, row.name, row.table) is None:
         return []
     if row.kind == "trigger":
-        return [Step(row.object_id, "drop trigger", f"trigger {row.name} on "
-                     f"{row.schema}.{row.table} is no longer declared",
-                     _drop_trigger(row.schema, row.name, row.table or ""))]
+        return [
+            Step(
+                row.object_id,
+                "drop trigger",
+                f"trigger {row.name} on {row.schema}.{row.table} is no longer declared",
+                _drop_trigger(row.schema, row.name, row.table or ""),
+            )
+        ]
     if row.kind == "function":
-        return [Step(row.object_id, "drop function", f"function {row.schema}.{row.name} is no "
-                     "longer declared",
-                     f"DROP FUNCTION IF EXISTS {qualified(row.schema, row.name)}")]
+        return [
+            Step(
+                row.object_id,
+                "drop function",
+                f"function {row.schema}.{row.name} is no longer declared",
+                f"DROP FUNCTION IF EXISTS {qualified(row.schema, row.name)}",
+            )
+        ]
     if row.kind == "table":
-        return [Step(row.object_id, "drop table", f"table {row.schema}.{row.name} is no longer "
-                     "declared: dropping it deletes its rows",
-                     f"DROP TABLE {qualified(row.schema, row.name)}", destructive=True)]
-    return [Step(row.object_id, "drop schema", f"schema {row.name} is no longer declared: "
-                 "dropping it (only when empty)", f"DROP SCHEMA {quote(row.name)} RESTRICT",
-                 destructive=True)]
+        return [
+            Step(
+                row.object_id,
+                "drop table",
+                f"table {row.schema}.{row.name} is no longer "
+                "declared: dropping it deletes its rows",
+                f"DROP TABLE {qualified(row.schema, row.name)}",
+                destructive=True,
+            )
+        ]
+    return [
+        Step(
+            row.object_id,
+            "drop schema",
+            f"schema {row.name} is no longer declared: dropping it (only when empty)",
+            f"DROP SCHEMA {quote(row.name)} RESTRICT",
+            destructive=True,
+        )
+    ]
 
 
-def _object_steps(obj: WarehouseObject, catalog: Catalog, row: LedgerRow | None,
-                  types: Types) -> list[Step]:
+def _object_steps(
+    obj: WarehouseObject, catalog: Catalog, row: LedgerRow | None, types: Types
+) -> list[Step]:
     now = catalog.fingerprint(obj.kind, obj.schema, obj.name, obj.table)
     if _clean(obj, catalog, row):
         return []
     what = _describe(obj)
     if now is None:
         if row is not None:
-            return [Step(obj.id, "create", f"{what} was dropped by hand since the last deploy "
-                         f"({row.deployed_at}); re-created", obj.ddl, drift=True)]
+            return [
+                Step(
+                    obj.id,
+                    "create",
+                    f"{what} was dropped by hand since the last deploy "
+                    f"({row.deployed_at}); re-created",
+                    obj.ddl,
+                    drift=True,
+                )
+            ]
         detail = what + (f": {len(obj.columns)} columns" if obj.kind == "table" else "")
         if obj.key:
             detail += f", key ({', '.join(obj.key)})"
@@ -255,29 +319,56 @@ def _object_steps(obj: WarehouseObject, catalog: Catalog, row: LedgerRow | None,
     changed = row is not None and row.sha256 != obj.sha256
     steps: list[Step] = []
     if drifted and row is not None:
-        steps.append(Step(obj.id, "drift", f"{what} was changed by hand since the last deploy "
-                          f"({row.deployed_at})", drift=True))
+        steps.append(
+            Step(
+                obj.id,
+                "drift",
+                f"{what} was changed by hand since the last deploy ({row.deployed_at})",
+                drift=True,
+            )
+        )
     only_drift = drifted and not changed
     if obj.kind == "table":
         table = catalog.tables[(obj.schema, obj.name)]
         migration = _migrate_table(obj, table, types)
         steps += [_mark(s, only_drift) for s in migration]
         if not migration:
-            reason = ("DDL changed; the table already matches it" if changed else
-                      "already as declared" if row is None else "ledger updated")
+            reason = (
+                "DDL changed; the table already matches it"
+                if changed
+                else "already as declared"
+                if row is None
+                else "ledger updated"
+            )
             steps.append(Step(obj.id, "record", f"{what}: {reason}"))
     elif obj.kind == "schema":
         steps.append(Step(obj.id, "record", f"{what}: already exists"))
     elif obj.kind == "function":
-        reason = ("definition changed" if changed else "restores the declared definition"
-                  if drifted else "not in the ledger yet: (re)defined")
+        reason = (
+            "definition changed"
+            if changed
+            else "restores the declared definition"
+            if drifted
+            else "not in the ledger yet: (re)defined"
+        )
         steps.append(Step(obj.id, "replace", f"{what}: {reason}", obj.ddl, drift=only_drift))
     elif obj.kind == "trigger":
-        reason = ("definition changed" if changed else "restores the declared trigger"
-                  if drifted else "not in the ledger yet: re-created")
-        steps.append(Step(obj.id, "drop trigger", f"{what}: {reason}",
-                          _drop_trigger(obj.schema, obj.name, obj.table or ""),
-                          drift=only_drift))
+        reason = (
+            "definition changed"
+            if changed
+            else "restores the declared trigger"
+            if drifted
+            else "not in the ledger yet: re-created"
+        )
+        steps.append(
+            Step(
+                obj.id,
+                "drop trigger",
+                f"{what}: {reason}",
+                _drop_trigger(obj.schema, obj.name, obj.table or ""),
+                drift=only_drift,
+            )
+        )
         steps.append(Step(obj.id, "create", f"{what}: {reason}", obj.ddl, drift=only_drift))
     return steps
 
@@ -318,50 +409,106 @@ def _migrate_table(obj: WarehouseObject, table: ObservedTable, types: Types) -> 
                 sql += f" DEFAULT {column.default}"
             if not column.nullable:
                 sql += " NOT NULL"
-            steps.append(Step(obj.id, "add column", f"{where}: {column.type}"
-                              + ("" if column.nullable else " NOT NULL"), sql))
+            steps.append(
+                Step(
+                    obj.id,
+                    "add column",
+                    f"{where}: {column.type}" + ("" if column.nullable else " NOT NULL"),
+                    sql,
+                )
+            )
             continue
         if want.type != have.type:
             alter = f"ALTER TABLE {name} ALTER COLUMN {col} TYPE {_base(column.type)}"
             if widens(have, want):
-                steps.append(Step(obj.id, "alter type", f"{where}: {have.type} → {want.type} "
-                                  "(widening, data kept)", alter))
+                steps.append(
+                    Step(
+                        obj.id,
+                        "alter type",
+                        f"{where}: {have.type} → {want.type} (widening, data kept)",
+                        alter,
+                    )
+                )
             else:
-                steps.append(Step(obj.id, "alter type", f"{where}: {have.type} → {want.type} "
-                                  "narrows or converts the type (values may not fit)",
-                                  f"{alter} USING {col}::{_base(column.type)}",
-                                  destructive=True))
+                steps.append(
+                    Step(
+                        obj.id,
+                        "alter type",
+                        f"{where}: {have.type} → {want.type} "
+                        "narrows or converts the type (values may not fit)",
+                        f"{alter} USING {col}::{_base(column.type)}",
+                        destructive=True,
+                    )
+                )
         if not is_serial and want.default != have.default:
             if want.default is None:
-                steps.append(Step(obj.id, "drop default", f"{where}: no default (was "
-                                  f"{have.default})",
-                                  f"ALTER TABLE {name} ALTER COLUMN {col} DROP DEFAULT"))
+                steps.append(
+                    Step(
+                        obj.id,
+                        "drop default",
+                        f"{where}: no default (was {have.default})",
+                        f"ALTER TABLE {name} ALTER COLUMN {col} DROP DEFAULT",
+                    )
+                )
             else:
-                steps.append(Step(obj.id, "set default", f"{where}: default {column.default}"
-                                  + (f" (was {have.default})" if have.default else ""),
-                                  f"ALTER TABLE {name} ALTER COLUMN {col} SET DEFAULT "
-                                  f"{column.default}"))
+                steps.append(
+                    Step(
+                        obj.id,
+                        "set default",
+                        f"{where}: default {column.default}"
+                        + (f" (was {have.default})" if have.default else ""),
+                        f"ALTER TABLE {name} ALTER COLUMN {col} SET DEFAULT {column.default}",
+                    )
+                )
         if not column.nullable and not have.notnull:
-            steps.append(Step(obj.id, "set not null", f"{where}: NOT NULL",
-                              f"ALTER TABLE {name} ALTER COLUMN {col} SET NOT NULL"))
+            steps.append(
+                Step(
+                    obj.id,
+                    "set not null",
+                    f"{where}: NOT NULL",
+                    f"ALTER TABLE {name} ALTER COLUMN {col} SET NOT NULL",
+                )
+            )
         elif column.nullable and have.notnull:
-            steps.append(Step(obj.id, "drop not null", f"{where}: nullable",
-                              f"ALTER TABLE {name} ALTER COLUMN {col} DROP NOT NULL"))
+            steps.append(
+                Step(
+                    obj.id,
+                    "drop not null",
+                    f"{where}: nullable",
+                    f"ALTER TABLE {name} ALTER COLUMN {col} DROP NOT NULL",
+                )
+            )
     for have in table.columns:
         if have.name not in declared:
-            steps.append(Step(obj.id, "drop column", f"{label}, column {have.name} is no longer "
-                              "declared: dropping it deletes its values",
-                              f"ALTER TABLE {name} DROP COLUMN {quote(have.name)}",
-                              destructive=True))
+            steps.append(
+                Step(
+                    obj.id,
+                    "drop column",
+                    f"{label}, column {have.name} is no longer "
+                    "declared: dropping it deletes its values",
+                    f"ALTER TABLE {name} DROP COLUMN {quote(have.name)}",
+                    destructive=True,
+                )
+            )
     if tuple(obj.key) != tuple(table.key):
         if table.key_name:
-            steps.append(Step(obj.id, "drop key", f"{label}: primary key ({', '.join(table.key)})"
-                              " replaced", f"ALTER TABLE {name} DROP CONSTRAINT "
-                              f"{quote(table.key_name)}"))
+            steps.append(
+                Step(
+                    obj.id,
+                    "drop key",
+                    f"{label}: primary key ({', '.join(table.key)}) replaced",
+                    f"ALTER TABLE {name} DROP CONSTRAINT {quote(table.key_name)}",
+                )
+            )
         if obj.key:
-            steps.append(Step(obj.id, "add key", f"{label}: primary key ({', '.join(obj.key)})",
-                              f"ALTER TABLE {name} ADD PRIMARY KEY "
-                              f"({', '.join(quote(k) for k in obj.key)})"))
+            steps.append(
+                Step(
+                    obj.id,
+                    "add key",
+                    f"{label}: primary key ({', '.join(obj.key)})",
+                    f"ALTER TABLE {name} ADD PRIMARY KEY ({', '.join(quote(k) for k in obj.key)})",
+                )
+            )
     return steps
 
 

@@ -38,23 +38,36 @@ from dataplatform.warehouse.objects import Column
 BRONZE, SILVER, GOLD = "bronze", "silver", "gold"
 LAYERS = (BRONZE, SILVER, GOLD)
 SECTION_KEYS = ("schema", "tables")
-TABLE_KEYS = ("name", "schema", "layer", "description", "columns", "key", "history",
-              "history_ignore")
+TABLE_KEYS = (
+    "name",
+    "schema",
+    "layer",
+    "description",
+    "columns",
+    "key",
+    "history",
+    "history_ignore",
+)
 COLUMN_KEYS = ("type", "nullable", "default")
 SYS_PERIOD = Column("sys_period", "tstzrange", False, "tstzrange(now(), NULL)")
 # The columns each layer adds after the declared ones (a declared column may not take a name).
 LAYER_COLUMNS: dict[str, tuple[Column, ...]] = {
-    BRONZE: (Column("_ingested_at", "timestamptz", False, "now()"),
-             Column("_source", "text"), Column("_batch_id", "text")),
+    BRONZE: (
+        Column("_ingested_at", "timestamptz", False, "now()"),
+        Column("_source", "text"),
+        Column("_batch_id", "text"),
+    ),
     SILVER: (),  # + sys_period when it keeps history
     GOLD: (Column("_refreshed_at", "timestamptz", False, "now()"),),
 }
 # A type as PostgreSQL spells one: words (optionally schema-qualified), an optional (n) or
 # (p,s) modifier, more words (`with time zone`), array brackets. Whether the server knows it
 # is checked at deploy time.
-_TYPE = re.compile(r"^[A-Za-z_][\w.]*(?:\s+[A-Za-z_]\w*)*"
-                   r"(?:\s*\(\s*\d+(?:\s*,\s*-?\d+)?\s*\))?(?:\s+[A-Za-z_]\w*)*"
-                   r"(?:\s*\[\s*\d*\s*\])*$")
+_TYPE = re.compile(
+    r"^[A-Za-z_][\w.]*(?:\s+[A-Za-z_]\w*)*"
+    r"(?:\s*\(\s*\d+(?:\s*,\s*-?\d+)?\s*\))?(?:\s+[A-Za-z_]\w*)*"
+    r"(?:\s*\[\s*\d*\s*\])*$"
+)
 _SHORTHAND = re.compile(r"^(?P<type>.*?)(?:\s+(?P<null>not\s+null|null))?\s*$", re.I)
 
 
@@ -92,8 +105,11 @@ def load(project: Project, source: TablesSource, default_schema: str) -> Warehou
     separate = directory / SEPARATE_FILE
     if source.keypath and separate.exists():
         doc = load_yaml(source.file, project.relative(source.file))
-        raise doc.error(source.keypath, f"{project.relative(separate)} declares the "
-                        "pipeline's warehouse tables too", "keep one of them")
+        raise doc.error(
+            source.keypath,
+            f"{project.relative(separate)} declares the pipeline's warehouse tables too",
+            "keep one of them",
+        )
     doc = load_yaml(source.file, project.relative(source.file))
     body = doc.data
     for key in source.keypath:
@@ -101,16 +117,20 @@ def load(project: Project, source: TablesSource, default_schema: str) -> Warehou
     return parse(doc, source.keypath, body, source.pipeline, default_schema)
 
 
-def parse(doc: YamlDocument, keypath: KeyPath, body: Any, pipeline: str,
-          default_schema: str) -> WarehouseSpec:
+def parse(
+    doc: YamlDocument, keypath: KeyPath, body: Any, pipeline: str, default_schema: str
+) -> WarehouseSpec:
     hint = "give tables: [{name, layer, columns, key}]"
     if body is None:
         raise doc.error(keypath, "is empty", hint)
     expect(doc, keypath, body, dict, hint)
     check_keys(doc, keypath, body, SECTION_KEYS)
-    schema = _identifier(doc, (*keypath, "schema"),
-                         optional(doc, keypath, body, "schema", str, None) or default_schema,
-                         "schema name")
+    schema = _identifier(
+        doc,
+        (*keypath, "schema"),
+        optional(doc, keypath, body, "schema", str, None) or default_schema,
+        "schema name",
+    )
     raw_tables = optional(doc, keypath, body, "tables", list, [])
     if not raw_tables:
         raise doc.error(keypath, "no tables", hint)
@@ -121,19 +141,22 @@ def parse(doc: YamlDocument, keypath: KeyPath, body: Any, pipeline: str,
         table = _table(doc, where, raw, schema)
         folded = table.qualified.lower()
         if folded in seen:
-            raise doc.error((*where, "name"), f"table {table.qualified} is declared twice "
-                            f"(first on line {doc.line((*keypath, 'tables', seen[folded]))})",
-                            "rename or remove one of them")
+            raise doc.error(
+                (*where, "name"),
+                f"table {table.qualified} is declared twice "
+                f"(first on line {doc.line((*keypath, 'tables', seen[folded]))})",
+                "rename or remove one of them",
+            )
         seen[folded] = index
         tables.append(table)
     return WarehouseSpec(pipeline, schema, tuple(tables), doc.display)
 
 
-def _identifier(doc: YamlDocument, keypath: KeyPath, name: Any, what: str,
-                suffix: str = "") -> str:
+def _identifier(doc: YamlDocument, keypath: KeyPath, name: Any, what: str, suffix: str = "") -> str:
     if isinstance(name, bool):
-        raise doc.error(keypath, "a name YAML reads as true/false (from yes, no, on, off)",
-                        "quote it")
+        raise doc.error(
+            keypath, "a name YAML reads as true/false (from yes, no, on, off)", "quote it"
+        )
     if isinstance(name, int | float):
         name = str(name)
     name = expect(doc, keypath, name, str)
@@ -150,38 +173,67 @@ def _table(doc: YamlDocument, keypath: KeyPath, body: Any, default_schema: str) 
     if "name" not in body:
         raise doc.error(keypath, "missing name", "add name: <table>")
     name = _identifier(doc, (*keypath, "name"), body["name"], "table name", LONGEST_SUFFIX)
-    schema = _identifier(doc, (*keypath, "schema"), body.get("schema") or default_schema,
-                         "schema name")
+    schema = _identifier(
+        doc, (*keypath, "schema"), body.get("schema") or default_schema, "schema name"
+    )
     layer = _layer(doc, keypath, body)
     raw_columns = body.get("columns")
     if not raw_columns:
-        raise doc.error((*keypath, "columns") if "columns" in body else keypath,
-                        "no columns", "list them under columns: {name: type}")
+        raise doc.error(
+            (*keypath, "columns") if "columns" in body else keypath,
+            "no columns",
+            "list them under columns: {name: type}",
+        )
     columns = _columns(doc, (*keypath, "columns"), raw_columns, layer)
     names = [c.name for c in columns]
     key = _column_list(doc, keypath, body, "key", names)
     if layer == SILVER and not key:
-        raise doc.error(keypath, f"silver table {schema}.{name} has no key",
-                        "name its key column(s), e.g. key: [id] (history is kept per key)")
+        raise doc.error(
+            keypath,
+            f"silver table {schema}.{name} has no key",
+            "name its key column(s), e.g. key: [id] (history is kept per key)",
+        )
     history = optional(doc, keypath, body, "history", bool, layer == SILVER)
     if history and layer != SILVER:
-        why = ("a bronze table is append-only: its rows never change" if layer == BRONZE
-               else "a gold table is rebuilt by its marts")
-        raise doc.error((*keypath, "history"), f"history is for silver tables (and CDC replicas); "
-                        f"{why}", "use layer: silver, or remove history")
+        why = (
+            "a bronze table is append-only: its rows never change"
+            if layer == BRONZE
+            else "a gold table is rebuilt by its marts"
+        )
+        raise doc.error(
+            (*keypath, "history"),
+            f"history is for silver tables (and CDC replicas); {why}",
+            "use layer: silver, or remove history",
+        )
     ignore = _column_list(doc, keypath, body, "history_ignore", names)
     if ignore and not history:
-        raise doc.error((*keypath, "history_ignore"), "applies only to a table with history",
-                        "remove it, or set history: true")
+        raise doc.error(
+            (*keypath, "history_ignore"),
+            "applies only to a table with history",
+            "remove it, or set history: true",
+        )
     for column_name in ignore:
         if column_name in key:
-            raise doc.error((*keypath, "history_ignore"), f"{column_name!r} is a key column",
-                            "a key change is always a new version: remove it here")
-    columns = tuple(Column(c.name, c.type, False, c.default) if c.name in key else c
-                    for c in columns)
+            raise doc.error(
+                (*keypath, "history_ignore"),
+                f"{column_name!r} is a key column",
+                "a key change is always a new version: remove it here",
+            )
+    columns = tuple(
+        Column(c.name, c.type, False, c.default) if c.name in key else c for c in columns
+    )
     description = optional(doc, keypath, body, "description", str, "")
-    return TableSpec(schema, name, layer, columns, key, history, ignore, description,
-                     f"{doc.display}:{doc.line(keypath)}")
+    return TableSpec(
+        schema,
+        name,
+        layer,
+        columns,
+        key,
+        history,
+        ignore,
+        description,
+        f"{doc.display}:{doc.line(keypath)}",
+    )
 
 
 def _layer(doc: YamlDocument, keypath: KeyPath, body: dict) -> str:
@@ -191,8 +243,11 @@ def _layer(doc: YamlDocument, keypath: KeyPath, body: dict) -> str:
     if layer not in LAYERS:
         near = suggestion(str(layer), LAYERS) if isinstance(layer, str) else ""
         shown = repr(layer) if isinstance(layer, str) else describe(layer)
-        raise doc.error((*keypath, "layer"), f"unknown layer {shown}",
-                        f"did you mean '{near}'?" if near else f"use one of {', '.join(LAYERS)}")
+        raise doc.error(
+            (*keypath, "layer"),
+            f"unknown layer {shown}",
+            f"did you mean '{near}'?" if near else f"use one of {', '.join(LAYERS)}",
+        )
     return layer
 
 
@@ -218,8 +273,11 @@ def _columns(doc: YamlDocument, keypath: KeyPath, raw: Any, layer: str) -> tuple
     for where, raw_name, spec in items:
         name = _identifier(doc, where, raw_name, "column name")
         if name in reserved:
-            raise doc.error(where, f"column {name!r} is one the platform adds "
-                            f"({reserved[name]} metadata)", "rename it")
+            raise doc.error(
+                where,
+                f"column {name!r} is one the platform adds ({reserved[name]} metadata)",
+                "rename it",
+            )
         if name in columns:
             raise doc.error(where, "column declared twice", "keep one of them")
         columns[name] = _column(doc, where, name, spec)
@@ -238,8 +296,9 @@ def _column(doc: YamlDocument, keypath: KeyPath, name: str, spec: Any) -> Column
     check_keys(doc, keypath, spec, COLUMN_KEYS)
     if "type" not in spec:
         raise doc.error(keypath, "missing type", fix)
-    type_text = _type(doc, (*keypath, "type"), expect(doc, (*keypath, "type"), spec["type"], str,
-                                                       fix), fix)
+    type_text = _type(
+        doc, (*keypath, "type"), expect(doc, (*keypath, "type"), spec["type"], str, fix), fix
+    )
     nullable = optional(doc, keypath, spec, "nullable", bool, True)
     default = spec.get("default")
     if isinstance(default, bool):
@@ -247,11 +306,15 @@ def _column(doc: YamlDocument, keypath: KeyPath, name: str, spec: Any) -> Column
     elif isinstance(default, int | float):
         default = str(default)
     elif default is not None:
-        default = expect(doc, (*keypath, "default"), default, str,
-                         "a SQL expression, e.g. 0, now(), 'none'")
+        default = expect(
+            doc, (*keypath, "default"), default, str, "a SQL expression, e.g. 0, now(), 'none'"
+        )
         if not default.strip() or ";" in default:
-            raise doc.error((*keypath, "default"), f"{default!r} is not one SQL expression",
-                            "write an expression, e.g. 0, now(), 'none'")
+            raise doc.error(
+                (*keypath, "default"),
+                f"{default!r} is not one SQL expression",
+                "write an expression, e.g. 0, now(), 'none'",
+            )
     return Column(name, type_text, nullable, default)
 
 
@@ -262,8 +325,9 @@ def _type(doc: YamlDocument, keypath: KeyPath, text: str, fix: str) -> str:
     return text
 
 
-def _column_list(doc: YamlDocument, keypath: KeyPath, body: dict, key: str,
-                 columns: list[str]) -> tuple[str, ...]:
+def _column_list(
+    doc: YamlDocument, keypath: KeyPath, body: dict, key: str, columns: list[str]
+) -> tuple[str, ...]:
     raw = body.get(key)
     if raw in (None, "", []):
         return ()
@@ -273,9 +337,11 @@ def _column_list(doc: YamlDocument, keypath: KeyPath, body: dict, key: str,
         where = (*keypath, key) if isinstance(raw, str) else (*keypath, key, index)
         if value not in columns:
             near = suggestion(str(value), columns)
-            raise doc.error(where, f"{str(value)!r} is not among the table's columns",
-                            f"did you mean '{near}'?" if near else "add it under columns:")
+            raise doc.error(
+                where,
+                f"{str(value)!r} is not among the table's columns",
+                f"did you mean '{near}'?" if near else "add it under columns:",
+            )
     if len(set(values)) != len(values):
         raise doc.error((*keypath, key), "lists a column twice")
     return tuple(values)
-

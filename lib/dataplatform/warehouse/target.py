@@ -24,8 +24,13 @@ from dataplatform.config.validate import suggestion
 from dataplatform.errors import UserError
 
 DSN_SETTING = "CDC_POSTGRES_DSN"
-PART_SETTINGS = ("POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD",
-                 "POSTGRES_DB")
+PART_SETTINGS = (
+    "POSTGRES_HOST",
+    "POSTGRES_PORT",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_DB",
+)
 DEFAULT_ENV = "dev"
 MASK = "***"
 # conninfo `password=value` or `password='quoted value'`
@@ -81,8 +86,11 @@ def redact(text: str, password: str | None = None) -> str:
     text = _URL_PASSWORD.sub(rf"\g<1>{MASK}\g<3>", text)
     text = _KV_PASSWORD.sub(rf"\g<1>{MASK}", text)
     if password:
-        for form in {password, urllib.parse.quote(password, safe=""),
-                     urllib.parse.quote_plus(password)}:
+        for form in {
+            password,
+            urllib.parse.quote(password, safe=""),
+            urllib.parse.quote_plus(password),
+        }:
             text = text.replace(form, MASK)
     return text
 
@@ -91,13 +99,13 @@ def check_env(env: str) -> str:
     if env not in ENVIRONMENTS:
         near = suggestion(env, ENVIRONMENTS)
         hint = f"did you mean {near!r}? " if near else ""
-        raise UserError(f"--env {env!r} is not an environment — {hint}use one of "
-                        f"{', '.join(ENVIRONMENTS)}")
+        raise UserError(
+            f"--env {env!r} is not an environment — {hint}use one of {', '.join(ENVIRONMENTS)}"
+        )
     return env
 
 
-def resolve(project_root: Path | None, dsn: str | None = None,
-            env: str = DEFAULT_ENV) -> Target:
+def resolve(project_root: Path | None, dsn: str | None = None, env: str = DEFAULT_ENV) -> Target:
     """The target of a deploy to `env`: `dsn` when given, else from the settings."""
     env = check_env(env)
     if dsn:
@@ -112,15 +120,21 @@ def resolve(project_root: Path | None, dsn: str | None = None,
         from psycopg.conninfo import make_conninfo
 
         made = make_conninfo(
-            host=parts["POSTGRES_HOST"] or "localhost", port=parts["POSTGRES_PORT"] or "5432",
-            user=parts["POSTGRES_USER"] or "postgres", password=parts["POSTGRES_PASSWORD"],
-            dbname=parts["POSTGRES_DB"] or "warehouse")
+            host=parts["POSTGRES_HOST"] or "localhost",
+            port=parts["POSTGRES_PORT"] or "5432",
+            user=parts["POSTGRES_USER"] or "postgres",
+            password=parts["POSTGRES_PASSWORD"],
+            dbname=parts["POSTGRES_DB"] or "warehouse",
+        )
         return Target(made, "POSTGRES_* settings", env)
-    where = "in .env or the environment" if root else "in the environment (.env is the dev " \
-        "platform's)"
-    raise UserError(f"no warehouse to talk to for --env {env}: neither {DSN_SETTING} nor "
-                    f"POSTGRES_PASSWORD is set {where} — run invoke setup, set {DSN_SETTING}, "
-                    "or pass --dsn postgres://USER@HOST:PORT/DB")
+    where = (
+        "in .env or the environment" if root else "in the environment (.env is the dev platform's)"
+    )
+    raise UserError(
+        f"no warehouse to talk to for --env {env}: neither {DSN_SETTING} nor "
+        f"POSTGRES_PASSWORD is set {where} — run invoke setup, set {DSN_SETTING}, "
+        "or pass --dsn postgres://USER@HOST:PORT/DB"
+    )
 
 
 def connect(target: Target):
@@ -128,14 +142,18 @@ def connect(target: Target):
     import psycopg
 
     try:
-        return psycopg.connect(target.dsn, connect_timeout=10, application_name="dataplatform "
-                               "db.deploy")
+        return psycopg.connect(
+            target.dsn, connect_timeout=10, application_name="dataplatform db.deploy"
+        )
     except psycopg.Error as exc:
         reason = " ".join(str(exc).split())
-        raise UserError(f"cannot connect to {target.shown} (from {target.source}): "
-                        f"{target.redact(reason)} — start the platform (invoke up) or pass "
-                        "--dsn") from None
+        raise UserError(
+            f"cannot connect to {target.shown} (from {target.source}): "
+            f"{target.redact(reason)} — start the platform (invoke up) or pass "
+            "--dsn"
+        ) from None
     except Exception as exc:  # a malformed DSN
-        raise UserError(f"cannot use the DSN from {target.source} ({target.shown}): "
-                        f"{target.redact(str(exc))} — write postgres://USER:PASSWORD@HOST:PORT/DB"
-                        ) from None
+        raise UserError(
+            f"cannot use the DSN from {target.source} ({target.shown}): "
+            f"{target.redact(str(exc))} — write postgres://USER:PASSWORD@HOST:PORT/DB"
+        ) from None

@@ -49,8 +49,13 @@ def python_version(version: tuple[int, ...] | None = None) -> Check:
     shown = ".".join(map(str, version))
     if tuple(version[:2]) >= MIN_PYTHON:
         return Check("python", OK, shown, required=True)
-    return Check("python", FAIL, shown, "install Python 3.11 or newer and recreate .venv "
-                 "(python3.11 -m venv .venv)", required=True)
+    return Check(
+        "python",
+        FAIL,
+        shown,
+        "install Python 3.11 or newer and recreate .venv (python3.11 -m venv .venv)",
+        required=True,
+    )
 
 
 def packages(distribution: str = "dataplatform") -> Check:
@@ -63,8 +68,13 @@ def packages(distribution: str = "dataplatform") -> Check:
     try:
         requirements = metadata.requires(distribution) or []
     except metadata.PackageNotFoundError:
-        return Check("packages", FAIL, f"{distribution} is not installed",
-                     'pip install -e ".[dev,dbt]"', required=True)
+        return Check(
+            "packages",
+            FAIL,
+            f"{distribution} is not installed",
+            'pip install -e ".[dev,dbt]"',
+            required=True,
+        )
     for text in requirements:
         requirement = Requirement(text)
         if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
@@ -78,10 +88,10 @@ def packages(distribution: str = "dataplatform") -> Check:
         if installed not in requirement.specifier:
             problems.append(f"{requirement.name} {installed} (wants {requirement.specifier})")
     if problems:
-        return Check("packages", FAIL, "; ".join(problems), 'pip install -e ".[dev,dbt]"',
-                     required=True)
-    return Check("packages", OK, f"{checked} dependencies at their pinned versions",
-                 required=True)
+        return Check(
+            "packages", FAIL, "; ".join(problems), 'pip install -e ".[dev,dbt]"', required=True
+        )
+    return Check("packages", OK, f"{checked} dependencies at their pinned versions", required=True)
 
 
 def docker_engine(client_factory: Callable | None = None) -> Check:
@@ -96,11 +106,13 @@ def docker_engine(client_factory: Callable | None = None) -> Check:
         return Check("docker", FAIL, str(exc), engine.START, required=True)
     root = info.get("DockerRootDir", "")
     free = shutil.disk_usage(root).free if root and os.path.isdir(root) else None
-    observed = (f"engine {info.get('ServerVersion')}, storage {info.get('Driver')}"
-                + (f", {free / 1024**3:.0f} GiB free for images" if free is not None else ""))
+    observed = f"engine {info.get('ServerVersion')}, storage {info.get('Driver')}" + (
+        f", {free / 1024**3:.0f} GiB free for images" if free is not None else ""
+    )
     if free is not None and free < MIN_FREE_DISK:
-        return Check("docker", WARN, observed, "free disk space or run `invoke cache.clean`",
-                     required=True)
+        return Check(
+            "docker", WARN, observed, "free disk space or run `invoke cache.clean`", required=True
+        )
     return Check("docker", OK, observed, required=True)
 
 
@@ -112,8 +124,12 @@ def free_memory(meminfo: Path = Path("/proc/meminfo")) -> Check:
         return Check("memory", WARN, "unknown (no /proc/meminfo)")
     shown = f"{available / 1024**3:.1f} GiB available"
     if available < MIN_FREE_MEMORY:
-        return Check("memory", WARN, shown, "close programs or give Docker/WSL more memory: "
-                     "the full platform wants 4 GiB")
+        return Check(
+            "memory",
+            WARN,
+            shown,
+            "close programs or give Docker/WSL more memory: the full platform wants 4 GiB",
+        )
     return Check("memory", OK, shown)
 
 
@@ -145,8 +161,13 @@ def ports(project: Project) -> Check:
                 who = holder.describe() if holder else port_probe.process_holding(port.host)
                 busy.append(f"{port.host} ({service.name}) held by {who or 'something else'}")
     if busy:
-        return Check("ports", FAIL, "; ".join(busy), "stop what holds them, or change the "
-                     "port variables in .env (e.g. POSTGRES_PORT)", required=True)
+        return Check(
+            "ports",
+            FAIL,
+            "; ".join(busy),
+            "stop what holds them, or change the port variables in .env (e.g. POSTGRES_PORT)",
+            required=True,
+        )
     return Check("ports", OK, f"{checked} published port(s) free or ours", required=True)
 
 
@@ -175,12 +196,21 @@ def env_file(project: Project) -> Check:
     parsed = envfile.read(path)
     if parsed.malformed:
         number, problem = parsed.malformed[0]
-        return Check("env", FAIL, f".env:{number}: {problem}",
-                     f"fix or remove line {number} of .env", required=True)
+        return Check(
+            "env",
+            FAIL,
+            f".env:{number}: {problem}",
+            f"fix or remove line {number} of .env",
+            required=True,
+        )
     needed = set()
     for service in load_services(project).services.values():
-        texts = [v for _, v in service.environment] + list(service.ports) + list(
-            service.volumes) + [service.image or ""]
+        texts = (
+            [v for _, v in service.environment]
+            + list(service.ports)
+            + list(service.volumes)
+            + [service.image or ""]
+        )
         for text in texts:
             for name, has_default in interpolate.references(text):
                 if not has_default:
@@ -192,12 +222,12 @@ def env_file(project: Project) -> Check:
         if in_template := [n for n in missing if n in known]:
             fixes.append(f"invoke setup (adds {', '.join(in_template)}, keeps your values)")
         if unknown := [n for n in missing if n not in known]:
-            fixes.append(f"add {', '.join(f'{n}=…' for n in unknown)} to .env (or to "
-                         f"{envfile.TEMPLATE} so invoke setup writes it for everyone)")
-        return Check("env", FAIL, f"missing {', '.join(missing)}", "; ".join(fixes),
-                     required=True)
-    return Check("env", OK, f"{len(parsed.values)} keys, every referenced one set",
-                 required=True)
+            fixes.append(
+                f"add {', '.join(f'{n}=…' for n in unknown)} to .env (or to "
+                f"{envfile.TEMPLATE} so invoke setup writes it for everyone)"
+            )
+        return Check("env", FAIL, f"missing {', '.join(missing)}", "; ".join(fixes), required=True)
+    return Check("env", OK, f"{len(parsed.values)} keys, every referenced one set", required=True)
 
 
 def env_mode(project: Project) -> Check:
@@ -208,10 +238,14 @@ def env_mode(project: Project) -> Check:
     except FileNotFoundError:
         return Check("env-mode", OK, "no .env yet", required=True)
     if mode & 0o077:
-        who = " and ".join(w for w, bits in (("group", 0o070), ("others", 0o007))
-                           if mode & bits)
-        return Check("env-mode", FAIL, f".env is mode {mode:04o}: open to {who}",
-                     "chmod 600 .env", required=True)
+        who = " and ".join(w for w, bits in (("group", 0o070), ("others", 0o007)) if mode & bits)
+        return Check(
+            "env-mode",
+            FAIL,
+            f".env is mode {mode:04o}: open to {who}",
+            "chmod 600 .env",
+            required=True,
+        )
     return Check("env-mode", OK, f".env is mode {mode:04o} (owner only)", required=True)
 
 
@@ -237,15 +271,20 @@ def secrets(project: Project) -> Check:
             problems.append(f"{key} ({where}) {problem}")
             (in_environment if where == "the environment" else in_env_file).append(key)
     if not problems:
-        return Check("secrets", OK, f"{len(kinds)} generated secret(s) strong and valid",
-                     required=True)
+        return Check(
+            "secrets", OK, f"{len(kinds)} generated secret(s) strong and valid", required=True
+        )
     fixes = []
     if in_env_file:
-        fixes.append(f"delete the line(s) of {', '.join(in_env_file)} from .env and run "
-                     "invoke setup (it generates new ones)")
+        fixes.append(
+            f"delete the line(s) of {', '.join(in_env_file)} from .env and run "
+            "invoke setup (it generates new ones)"
+        )
     if in_environment:
-        fixes.append(f"set a strong value for {', '.join(in_environment)} in your environment "
-                     "(it overrides .env)")
+        fixes.append(
+            f"set a strong value for {', '.join(in_environment)} in your environment "
+            "(it overrides .env)"
+        )
     return Check("secrets", FAIL, "; ".join(problems), "; ".join(fixes), required=True)
 
 
@@ -260,8 +299,11 @@ def cdc_dsn(project: Project) -> Check:
     if not dsn:
         return Check("cdc-dsn", OK, f"{CDC_DSN} not set")
     template = dict(envfile.template_entries(project.root)).get(CDC_DSN, "")
-    fix = (f"set {CDC_DSN}={template} in .env (it reads POSTGRES_PASSWORD)" if template
-           else f"put the password in {CDC_DSN}")
+    fix = (
+        f"set {CDC_DSN}={template} in .env (it reads POSTGRES_PASSWORD)"
+        if template
+        else f"put the password in {CDC_DSN}"
+    )
     where = settings.source(CDC_DSN, project.root)
     try:
         parts = urllib.parse.urlsplit(dsn)
@@ -273,8 +315,13 @@ def cdc_dsn(project: Project) -> Check:
         return Check("cdc-dsn", WARN, f"{CDC_DSN} ({where}) carries no password", fix)
     expected = values.get("POSTGRES_PASSWORD")
     if host in _LOCAL_HOSTS and expected and urllib.parse.unquote(password) != expected:
-        return Check("cdc-dsn", WARN, f"{CDC_DSN} ({where}) has a password other than "
-                     "POSTGRES_PASSWORD for the platform's PostgreSQL", fix)
+        return Check(
+            "cdc-dsn",
+            WARN,
+            f"{CDC_DSN} ({where}) has a password other than "
+            "POSTGRES_PASSWORD for the platform's PostgreSQL",
+            fix,
+        )
     return Check("cdc-dsn", OK, f"{CDC_DSN} carries a password")
 
 
@@ -282,8 +329,9 @@ def git_present() -> Check:
     found = shutil.which("git")
     if found:
         return Check("git", OK, found, required=True)
-    return Check("git", FAIL, "not found", "install git (apt install git / brew install git)",
-                 required=True)
+    return Check(
+        "git", FAIL, "not found", "install git (apt install git / brew install git)", required=True
+    )
 
 
 def wsl(project: Project, proc_version: Path = Path("/proc/version")) -> Check:
@@ -294,9 +342,13 @@ def wsl(project: Project, proc_version: Path = Path("/proc/version")) -> Check:
     if "microsoft" not in text:
         return Check("wsl", OK, "not WSL")
     if str(project.root).startswith("/mnt/"):
-        return Check("wsl", WARN, f"WSL2, repository on the Windows filesystem ({project.root})",
-                     "clone it under your Linux home (e.g. ~/src): builds and file watching "
-                     "are many times faster there")
+        return Check(
+            "wsl",
+            WARN,
+            f"WSL2, repository on the Windows filesystem ({project.root})",
+            "clone it under your Linux home (e.g. ~/src): builds and file watching "
+            "are many times faster there",
+        )
     return Check("wsl", OK, "WSL2, repository on the Linux filesystem")
 
 
@@ -304,10 +356,14 @@ def registry(project: Project) -> Check:
     value = settings.setting(settings.REGISTRY, project.root)
     problem = settings.registry_problem(value) if value else None
     if problem:
-        return Check("registry", FAIL, f"{settings.REGISTRY}={value!r} "
-                     f"({settings.source(settings.REGISTRY, project.root)}) {problem}",
-                     f"correct {settings.REGISTRY} there, or remove it to build locally",
-                     required=True)
+        return Check(
+            "registry",
+            FAIL,
+            f"{settings.REGISTRY}={value!r} "
+            f"({settings.source(settings.REGISTRY, project.root)}) {problem}",
+            f"correct {settings.REGISTRY} there, or remove it to build locally",
+            required=True,
+        )
     configured = settings.registry(project.root)
     if not configured:
         return Check("registry", OK, "none configured (images are built locally)")
@@ -321,8 +377,12 @@ def registry(project: Project) -> Check:
                 return Check("registry", OK, f"{configured} answers (login required)")
         except (OSError, ValueError):
             continue
-    return Check("registry", WARN, f"{configured} does not answer",
-                 "start it, fix DATAPLATFORM_REGISTRY in .env, or remove it to build locally")
+    return Check(
+        "registry",
+        WARN,
+        f"{configured} does not answer",
+        "start it, fix DATAPLATFORM_REGISTRY in .env, or remove it to build locally",
+    )
 
 
 def kerberos(project: Project, env: dict[str, str] | None = None) -> list[Check]:
@@ -337,17 +397,35 @@ def kerberos(project: Project, env: dict[str, str] | None = None) -> list[Check]
         return []  # a broken services.yaml is reported by the checks that need it
     if not config.uses_kerberos(manifest):
         return []
-    return [Check(f.name, f.status, f.observed, f.fix)
-            for f in diagnose.doctor(env, config.realm(manifest, project.root))]
+    return [
+        Check(f.name, f.status, f.observed, f.fix)
+        for f in diagnose.doctor(env, config.realm(manifest, project.root))
+    ]
 
 
 def run_all(project: Project) -> list[Check]:
-    return [python_version(), packages(), git_present(), docker_engine(), free_memory(),
-            ports(project), env_file(project), env_mode(project), secrets(project),
-            cdc_dsn(project), wsl(project), registry(project), *kerberos(project)]
+    return [
+        python_version(),
+        packages(),
+        git_present(),
+        docker_engine(),
+        free_memory(),
+        ports(project),
+        env_file(project),
+        env_mode(project),
+        secrets(project),
+        cdc_dsn(project),
+        wsl(project),
+        registry(project),
+        *kerberos(project),
+    ]
 
 
 def as_json(results: list[Check]) -> str:
-    return json.dumps({"checks": [r.as_dict() for r in results],
-                       "ok": not any(r.status == FAIL and r.required for r in results)},
-                      indent=2)
+    return json.dumps(
+        {
+            "checks": [r.as_dict() for r in results],
+            "ok": not any(r.status == FAIL and r.required for r in results),
+        },
+        indent=2,
+    )

@@ -17,16 +17,42 @@ from dataplatform.errors import UserError
 from dataplatform.fsutil import write_atomic
 from dataplatform.project import ENV_FILE
 
-__all__ = ["EnvFile", "ensure", "generate", "generated_kinds", "parse", "placeholder_keys",
-           "read", "secret_problem", "set_value"]
+__all__ = [
+    "EnvFile",
+    "ensure",
+    "generate",
+    "generated_kinds",
+    "parse",
+    "placeholder_keys",
+    "read",
+    "secret_problem",
+    "set_value",
+]
 
 TEMPLATE = Path("templates/env.template")
 _GENERATE = re.compile(r"^<generate:([a-z-]+)>$")
 MIN_SECRET_LENGTH = 12
 # Values every scanner tries first: a secret equal to one of these is as good as none.
-WELL_KNOWN = {"postgres", "password", "passw0rd", "admin", "administrator", "root", "secret",
-              "changeme", "change-me", "minioadmin", "airflow", "dagster", "letmein", "test",
-              "123456", "12345678", "qwerty", "default"}
+WELL_KNOWN = {
+    "postgres",
+    "password",
+    "passw0rd",
+    "admin",
+    "administrator",
+    "root",
+    "secret",
+    "changeme",
+    "change-me",
+    "minioadmin",
+    "airflow",
+    "dagster",
+    "letmein",
+    "test",
+    "123456",
+    "12345678",
+    "qwerty",
+    "default",
+}
 
 
 def generate(kind: str) -> str:
@@ -39,8 +65,10 @@ def generate(kind: str) -> str:
     if kind == "access-key":
         alphabet = string.ascii_uppercase + string.digits
         return "".join(secrets.choice(alphabet) for _ in range(20))
-    raise UserError(f"{TEMPLATE}: unknown generator <generate:{kind}> — use password, fernet, "
-                    "secret or access-key")
+    raise UserError(
+        f"{TEMPLATE}: unknown generator <generate:{kind}> — use password, fernet, "
+        "secret or access-key"
+    )
 
 
 def secret_problem(kind: str, value: str, user: str | None = None) -> str | None:
@@ -72,8 +100,11 @@ def template_entries(root: Path) -> list[tuple[str, str]]:
 
 def generated_kinds(root: Path) -> dict[str, str]:
     """key → generator kind, for every `<generate:…>` key of the template."""
-    return {key: match.group(1) for key, value in template_entries(root)
-            if (match := _GENERATE.match(value))}
+    return {
+        key: match.group(1)
+        for key, value in template_entries(root)
+        if (match := _GENERATE.match(value))
+    }
 
 
 def placeholder_keys(root: Path) -> set[str]:
@@ -96,8 +127,9 @@ def ensure(root: Path, extra: dict[str, str] | None = None) -> EnsureResult:
     current = parse(current_text)
     if current.malformed:
         number, problem = current.malformed[0]
-        raise UserError(f".env:{number}: {problem} — fix or remove that line; .env was left "
-                        "as it is")
+        raise UserError(
+            f".env:{number}: {problem} — fix or remove that line; .env was left as it is"
+        )
     additions: list[str] = []
     lines: list[str] = []
     for key, value in [*template_entries(root), *(extra or {}).items()]:
@@ -107,8 +139,11 @@ def ensure(root: Path, extra: dict[str, str] | None = None) -> EnsureResult:
         lines.append(f"{key}={generate(match.group(1)) if match else value}")
         additions.append(key)
     if additions or not existed:
-        header = "" if existed else (root / TEMPLATE).read_text(encoding="utf-8").split(
-            "\n\n", 1)[0] + "\n\n"
+        header = (
+            ""
+            if existed
+            else (root / TEMPLATE).read_text(encoding="utf-8").split("\n\n", 1)[0] + "\n\n"
+        )
         body = current_text
         if body and not body.endswith("\n"):
             body += "\n"

@@ -25,8 +25,16 @@ from dataplatform.errors import UserError
 from dataplatform.pipelines.manifest import MANIFEST, pipeline_dirs
 from dataplatform.project import Project
 
-__all__ = ["Finding", "GeneratedConfigInvalid", "generated_configs", "lint_config", "lint_file",
-           "lint_text", "refuse_findings", "version"]
+__all__ = [
+    "Finding",
+    "GeneratedConfigInvalid",
+    "generated_configs",
+    "lint_config",
+    "lint_file",
+    "lint_text",
+    "refuse_findings",
+    "version",
+]
 
 
 class GeneratedConfigInvalid(UserError):
@@ -36,10 +44,12 @@ class GeneratedConfigInvalid(UserError):
     def __init__(self, findings: list[Finding]):
         self.findings = findings
         lines = "\n".join(str(f) for f in findings)
-        super().__init__(f"{lines}\nthe generated Redpanda Connect config(s) above fail the lint "
-                         f"against Redpanda Connect {version()}: nothing was written — this is "
-                         "a bug of the CDC generator (dataplatform/cdc/connect.py), please "
-                         "report it with these lines")
+        super().__init__(
+            f"{lines}\nthe generated Redpanda Connect config(s) above fail the lint "
+            f"against Redpanda Connect {version()}: nothing was written — this is "
+            "a bug of the CDC generator (dataplatform/cdc/connect.py), please "
+            "report it with these lines"
+        )
 
 
 def version() -> str:
@@ -70,8 +80,12 @@ def lint_file(path: Path, display: str | None = None) -> list[Finding]:
 def refuse_findings(files: Mapping[str, str], where: str = "") -> None:
     """Raise GeneratedConfigInvalid when any of the rendered YAML configs (`name → text`;
     `where` is prefixed to each name) has a finding."""
-    found = [f for name, text in sorted(files.items()) if name.endswith((".yaml", ".yml"))
-             for f in lint_text(text, f"{where}/{name}" if where else name)]
+    found = [
+        f
+        for name, text in sorted(files.items())
+        if name.endswith((".yaml", ".yml"))
+        for f in lint_text(text, f"{where}/{name}" if where else name)
+    ]
     if found:
         raise GeneratedConfigInvalid(found)
 
@@ -82,21 +96,27 @@ def generated_configs(project: Project, pipeline: str | None = None) -> list[Pat
     directories = {d.name: d for d in pipeline_dirs(project)}
     if pipeline is not None and pipeline not in directories:
         near = suggestion(pipeline, directories)
-        hint = f"did you mean {near!r}?" if near else \
-            f"pipelines: {', '.join(directories) or 'none'}"
+        hint = (
+            f"did you mean {near!r}?" if near else f"pipelines: {', '.join(directories) or 'none'}"
+        )
         raise UserError(f"--pipeline {pipeline!r}: no pipelines/{pipeline}/pipeline.yaml — {hint}")
-    if pipeline is not None and not declares_cdc(directories[pipeline], _has_cdc_section(
-            directories[pipeline])):
-        raise UserError(f"--pipeline {pipeline!r}: declares no CDC (no cdc: section in "
-                        f"pipelines/{pipeline}/pipeline.yaml, no config/cdc.yaml) — nothing to "
-                        "lint")
+    if pipeline is not None and not declares_cdc(
+        directories[pipeline], _has_cdc_section(directories[pipeline])
+    ):
+        raise UserError(
+            f"--pipeline {pipeline!r}: declares no CDC (no cdc: section in "
+            f"pipelines/{pipeline}/pipeline.yaml, no config/cdc.yaml) — nothing to "
+            "lint"
+        )
     chosen = [directories[pipeline]] if pipeline is not None else list(directories.values())
     found = sorted(p for d in chosen for p in (d / OUTPUT).rglob("*.yaml") if p.is_file())
     if not found:
         where = f"pipelines/{pipeline}/{OUTPUT}" if pipeline else f"pipelines/*/{OUTPUT}"
         fix = f"run `doit cdc:{pipeline}` first" if pipeline else "run `doit` first"
-        raise UserError(f"no generated CDC configs in {where} — {fix} (a pipeline without a "
-                        "cdc: section has none)")
+        raise UserError(
+            f"no generated CDC configs in {where} — {fix} (a pipeline without a "
+            "cdc: section has none)"
+        )
     return found
 
 

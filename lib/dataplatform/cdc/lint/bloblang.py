@@ -63,8 +63,9 @@ def _text(node: tree_sitter.Node | None) -> str:
 
 
 @functools.lru_cache(maxsize=8192)
-def check(text: str, functions: frozenset[str], methods: frozenset[str],
-          query: bool = False) -> tuple[Problem, ...]:
+def check(
+    text: str, functions: frozenset[str], methods: frozenset[str], query: bool = False
+) -> tuple[Problem, ...]:
     """Syntax errors, then calls of functions or methods the specification does not name.
     `query`: the text must be one expression (an interpolation), not a mapping. (Cached: a
     generated pipeline repeats the same mappings across environments and tenants.)"""
@@ -74,17 +75,24 @@ def check(text: str, functions: frozenset[str], methods: frozenset[str],
         for node in _nodes(tree.root_node):
             row, column = node.start_point
             if node.is_missing:
-                problems.append(Problem(row, column,
-                                        f"Bloblang syntax error: missing '{node.type}'"))
+                problems.append(
+                    Problem(row, column, f"Bloblang syntax error: missing '{node.type}'")
+                )
             elif node.type == "ERROR":
                 near = _text(node).strip().splitlines()[0][:40] if _text(node).strip() else ""
-                problems.append(Problem(row, column, "Bloblang syntax error"
-                                        + (f" at '{near}'" if near else "")))
+                problems.append(
+                    Problem(
+                        row, column, "Bloblang syntax error" + (f" at '{near}'" if near else "")
+                    )
+                )
         return tuple(problems)
     statements = [c for c in tree.root_node.named_children if c.type != "comment"]
     if query and (len(statements) != 1 or statements[0].type != "expression_statement"):
-        return (Problem(0, 0, "an interpolation holds one Bloblang query (an expression), "
-                              "not a mapping"),)
+        return (
+            Problem(
+                0, 0, "an interpolation holds one Bloblang query (an expression), not a mapping"
+            ),
+        )
     captures = tree_sitter.QueryCursor(_calls()).captures(tree.root_node)
     found = [(node, "function", functions) for node in captures.get("function", [])]
     found += [(node, "method", methods) for node in captures.get("method", [])]
@@ -93,8 +101,14 @@ def check(text: str, functions: frozenset[str], methods: frozenset[str],
         if name not in known:
             near = suggestion(name, known)
             row, column = node.start_point
-            problems.append(Problem(row, column, f"unknown Bloblang {what} '{name}'"
-                                    + (f" — did you mean '{near}'?" if near else "")))
+            problems.append(
+                Problem(
+                    row,
+                    column,
+                    f"unknown Bloblang {what} '{name}'"
+                    + (f" — did you mean '{near}'?" if near else ""),
+                )
+            )
     return tuple(problems)
 
 
@@ -124,7 +138,7 @@ def interpolations(value: str) -> tuple[list[Interpolation], str]:
         end = _closing_brace(value, start + 3)
         if end < 0:
             return found, f"interpolation at offset {start} never closes (no matching '}}')"
-        found.append(Interpolation(value[start + 3:end], start + 3))
+        found.append(Interpolation(value[start + 3 : end], start + 3))
         i = end + 1
 
 

@@ -30,27 +30,45 @@ from dataplatform.cdc.lint.facts import Facts
 from dataplatform.config.validate import suggestion
 
 # field type → the components' category in the specification
-CATEGORIES = {"input": "inputs", "output": "outputs", "processor": "processors",
-              "cache": "caches", "rate_limit": "rate_limits", "buffer": "buffers",
-              "metrics": "metrics", "tracer": "tracers", "scanner": "scanners"}
+CATEGORIES = {
+    "input": "inputs",
+    "output": "outputs",
+    "processor": "processors",
+    "cache": "caches",
+    "rate_limit": "rate_limits",
+    "buffer": "buffers",
+    "metrics": "metrics",
+    "tracer": "tracers",
+    "scanner": "scanners",
+}
 _LABELLED = {"input", "output", "processor", "cache", "rate_limit"}
-RESERVED = {kind: {"type", "plugin", "meta"} | ({"label"} if kind in _LABELLED else set())
-            | ({"processors"} if kind in ("input", "output") else set())
-            for kind in CATEGORIES}
+RESERVED = {
+    kind: {"type", "plugin", "meta"}
+    | ({"label"} if kind in _LABELLED else set())
+    | ({"processors"} if kind in ("input", "output") else set())
+    for kind in CATEGORIES
+}
 LABEL = re.compile(r"^[a-z0-9_\-]+$")
 SQL_COMPONENTS = {"sql_raw", "sql_select", "sql_insert", "sql"}
 
-_STR, _INT, _FLOAT, _BOOL, _NULL = (f"tag:yaml.org,2002:{t}"
-                                    for t in ("str", "int", "float", "bool", "null"))
+_STR, _INT, _FLOAT, _BOOL, _NULL = (
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null")
+)
 _SCALAR_CHECKS = {
     "int": lambda n: n.tag == _INT or (n.tag == _STR and re.fullmatch(r"[-+]?\d+", n.value)),
-    "float": lambda n: n.tag in (_INT, _FLOAT) or (
-        n.tag == _STR and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", n.value)),
+    "float": lambda n: (
+        n.tag in (_INT, _FLOAT)
+        or (n.tag == _STR and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", n.value))
+    ),
     "bool": lambda n: n.tag == _BOOL or (n.tag == _STR and n.value in ("true", "false")),
 }
-_KIND_WORDS = {"scalar": "a single value", "array": "an array (a YAML list)",
-               "2darray": "an array of arrays", "map": "a map (a YAML mapping of names)",
-               "object": "an object (a YAML mapping)"}
+_KIND_WORDS = {
+    "scalar": "a single value",
+    "array": "an array (a YAML list)",
+    "2darray": "an array of arrays",
+    "map": "a map (a YAML mapping of names)",
+    "object": "an object (a YAML mapping)",
+}
 
 
 @dataclass(frozen=True)
@@ -98,7 +116,8 @@ class _Linter:
     def field(self, spec: dict[str, Any], node: yaml.Node, path: str) -> None:
         kind = spec["kind"] or "scalar"
         if isinstance(node, yaml.ScalarNode) and (
-                node.tag == _NULL or environment.only_reference(node.value)):
+            node.tag == _NULL or environment.only_reference(node.value)
+        ):
             self.value(spec, node, path)
             return
         if kind == "scalar":
@@ -121,16 +140,23 @@ class _Linter:
 
     def wrong_kind(self, path: str, node: yaml.Node, expected: str) -> None:
         got = _node_kind(node)
-        self.add(path, node, f"wrong kind: must be {_KIND_WORDS[expected]}, got "
-                             f"{_KIND_WORDS[got] if got != 'object' else 'a YAML mapping'}")
+        self.add(
+            path,
+            node,
+            f"wrong kind: must be {_KIND_WORDS[expected]}, got "
+            f"{_KIND_WORDS[got] if got != 'object' else 'a YAML mapping'}",
+        )
 
     def value(self, spec: dict[str, Any], node: yaml.Node, path: str) -> None:
         """One value of the field's type (an element, for an array or map)."""
         type_ = spec["type"]
         if isinstance(node, yaml.ScalarNode) and node.tag == _NULL:
             return  # null: the field's zero value
-        if isinstance(node, yaml.ScalarNode) and environment.only_reference(node.value) \
-                and type_ not in CATEGORIES:
+        if (
+            isinstance(node, yaml.ScalarNode)
+            and environment.only_reference(node.value)
+            and type_ not in CATEGORIES
+        ):
             return  # known only once substituted
         if type_ in CATEGORIES:
             self.component(type_, node, path)
@@ -155,9 +181,12 @@ class _Linter:
         options = spec.get("options")
         if options and not substituted and text.lower() not in {o.lower() for o in options}:
             near = suggestion(text, options)
-            self.add(path, node, f"{text!r} is not one of the options "
-                                 f"({', '.join(options)})"
-                                 + (f" — did you mean '{near}'?" if near else ""))
+            self.add(
+                path,
+                node,
+                f"{text!r} is not one of the options "
+                f"({', '.join(options)})" + (f" — did you mean '{near}'?" if near else ""),
+            )
         if type_ != "string":
             return
         if spec.get("bloblang"):
@@ -174,19 +203,28 @@ class _Linter:
             child = by_name.get(name)
             if child is None:
                 near = suggestion(str(name), by_name)
-                self.add(here, key, "unknown field" + (f" — did you mean '{near}'?" if near
-                                                       else f"; fields: {', '.join(by_name)}"))
+                self.add(
+                    here,
+                    key,
+                    "unknown field"
+                    + (f" — did you mean '{near}'?" if near else f"; fields: {', '.join(by_name)}"),
+                )
                 continue
             present.add(name)
             if child.get("deprecated"):
-                self.add(here, key, "deprecated field (Redpanda Connect "
-                                    f"{self.facts.version}) — see its documentation for the "
-                                    "replacement")
+                self.add(
+                    here,
+                    key,
+                    "deprecated field (Redpanda Connect "
+                    f"{self.facts.version}) — see its documentation for the "
+                    "replacement",
+                )
             self.field(child, item, here)
         for child in children:
             if child["name"] not in present and _required(child):
-                self.add(path, node, f"required field '{child['name']}' missing (it has no "
-                                     "default)")
+                self.add(
+                    path, node, f"required field '{child['name']}' missing (it has no default)"
+                )
 
     # --- components ----------------------------------------------------------------------
 
@@ -194,8 +232,12 @@ class _Linter:
         category = CATEGORIES[type_]
         known = self.facts.components.get(category, {})
         if not isinstance(node, yaml.MappingNode):
-            self.add(path, node, f"must be {type_.replace('_', ' ')} component (a YAML mapping "
-                                 f"with one of: {', '.join(sorted(known))[:200]}...)")
+            self.add(
+                path,
+                node,
+                f"must be {type_.replace('_', ' ')} component (a YAML mapping "
+                f"with one of: {', '.join(sorted(known))[:200]}...)",
+            )
             return
         reserved = RESERVED[type_]
         names = [(k, v) for k, v in node.value if k.value not in reserved]
@@ -207,15 +249,27 @@ class _Linter:
             entry = known.get(name)
             if entry is None:
                 near = suggestion(str(name), known)
-                self.add(here, key, f"unknown {type_.replace('_', ' ')} component '{name}'"
-                         + (f" — did you mean '{near}'?" if near else ""))
+                self.add(
+                    here,
+                    key,
+                    f"unknown {type_.replace('_', ' ')} component '{name}'"
+                    + (f" — did you mean '{near}'?" if near else ""),
+                )
                 continue
             if len(names) > 1:
-                self.add(here, key, f"more than one {type_.replace('_', ' ')} component here "
-                         f"({', '.join(k.value for k, _ in names)}) — keep one")
+                self.add(
+                    here,
+                    key,
+                    f"more than one {type_.replace('_', ' ')} component here "
+                    f"({', '.join(k.value for k, _ in names)}) — keep one",
+                )
             if entry.get("status") == "deprecated":
-                self.add(here, key, f"deprecated {type_.replace('_', ' ')} component "
-                                    f"(Redpanda Connect {self.facts.version})")
+                self.add(
+                    here,
+                    key,
+                    f"deprecated {type_.replace('_', ' ')} component "
+                    f"(Redpanda Connect {self.facts.version})",
+                )
             self.field(entry["config"], item, here)
             if name in SQL_COMPONENTS and isinstance(item, yaml.MappingNode):
                 self.sql_dsn(item, here)
@@ -224,19 +278,25 @@ class _Linter:
             if key.value == "label":
                 self.label(item, here)
             elif key.value == "processors" and "processors" in reserved:
-                self.field({"name": "processors", "kind": "array", "type": "processor"},
-                           item, here)
+                self.field({"name": "processors", "kind": "array", "type": "processor"}, item, here)
 
     def label(self, node: yaml.Node, path: str) -> None:
         if not isinstance(node, yaml.ScalarNode) or node.tag == _NULL or not node.value:
             return
         text = node.value
         if not LABEL.match(text) or text.startswith(("_", "-")):
-            self.add(path, node, f"invalid label {text!r}: use lower-case letters, digits, "
-                                 "'_' and '-', not first")
+            self.add(
+                path,
+                node,
+                f"invalid label {text!r}: use lower-case letters, digits, '_' and '-', not first",
+            )
         elif text in self.labels:
-            self.add(path, node, f"label {text!r} is already used on line {self.labels[text]}"
-                                 " — labels must be unique")
+            self.add(
+                path,
+                node,
+                f"label {text!r} is already used on line {self.labels[text]}"
+                " — labels must be unique",
+            )
         else:
             self.labels[text] = node.start_mark.line + 1
 
@@ -253,8 +313,9 @@ class _Linter:
             self.add(path, node, error)
         for item in found:
             row = text.count("\n", 0, item.offset)
-            for problem in bloblang.check(item.query, self.facts.functions,
-                                          self.facts.methods, query=True):
+            for problem in bloblang.check(
+                item.query, self.facts.functions, self.facts.methods, query=True
+            ):
                 self.add(path, node, f"in ${{! ... }}: {problem.message}", row + problem.row)
 
     def sql_dsn(self, node: yaml.MappingNode, path: str) -> None:
@@ -264,9 +325,13 @@ class _Linter:
             return
         here = f"{path}.dsn"
         if dsn.style not in ("|", ">"):
-            self.add(here, dsn, "a DSN with ${VAR} references must be a YAML block scalar "
-                                "(|-): values are substituted into the text before the YAML is "
-                                "read, so a ' #' or ': ' in a password would cut or break it")
+            self.add(
+                here,
+                dsn,
+                "a DSN with ${VAR} references must be a YAML block scalar "
+                "(|-): values are substituted into the text before the YAML is "
+                "read, so a ' #' or ': ' in a password would cut or break it",
+            )
         if isinstance(driver, yaml.ScalarNode) and driver.value == "mssql":
             for message in _mssql_dsn_problems(dsn.value):
                 self.add(here, dsn, message)
@@ -279,8 +344,10 @@ def _mssql_dsn_problems(dsn: str) -> tuple[str, ...]:
     if mssql_dsn.form(dsn) != "ado":
         if environment.only_reference(dsn):
             return ()
-        return ("a URL or odbc: DSN cannot hold a raw ${VAR} safely — use the ADO form with "
-                'quoted values: key="${VAR}";...',)
+        return (
+            "a URL or odbc: DSN cannot hold a raw ${VAR} safely — use the ADO form with "
+            'quoted values: key="${VAR}";...',
+        )
     problems = []
     parts = [p for p in mssql_dsn.parts(dsn) if p.strip()]
     for i, part in enumerate(parts):
@@ -289,11 +356,15 @@ def _mssql_dsn_problems(dsn: str) -> tuple[str, ...]:
         if not environment.references(value):
             continue
         if not (len(value) >= 2 and value.startswith('"') and value.endswith('"')):
-            problems.append(f'{key}={value}: a substituted value must be double-quoted '
-                            f'({key}="{value}"): a \';\' in it would end it')
+            problems.append(
+                f"{key}={value}: a substituted value must be double-quoted "
+                f"({key}=\"{value}\"): a ';' in it would end it"
+            )
         elif key.lower() in ("password", "pwd") and i != len(parts) - 1:
-            problems.append("the password must be the DSN's last value: a '\"' in it could "
-                            "otherwise swallow the values after it")
+            problems.append(
+                "the password must be the DSN's last value: a '\"' in it could "
+                "otherwise swallow the values after it"
+            )
     return tuple(problems)
 
 
@@ -307,8 +378,12 @@ def _required(spec: dict[str, Any]) -> bool:
     """Redpanda Connect's own rule (`FieldSpecs.LintYAML`, redpanda-data/benthos
     internal/docs/format_yaml.go): a missing field is an error when it has no default, is not
     optional, is a single value (kind scalar) without children and is not a component."""
-    return bool(spec.get("required")) and (spec["kind"] or "scalar") == "scalar" \
-        and not spec.get("children") and spec["type"] not in CATEGORIES
+    return (
+        bool(spec.get("required"))
+        and (spec["kind"] or "scalar") == "scalar"
+        and not spec.get("children")
+        and spec["type"] not in CATEGORIES
+    )
 
 
 def lint_text(text: str, file: str, facts: Facts, with_lines: bool = True) -> list[Finding]:

@@ -27,8 +27,11 @@ from typing import Any
 
 FACTS_FILE = Path(__file__).with_name("redpanda_connect_spec.json")
 REFRESH_SCRIPT = "tools/scripts/refresh_connect_spec.py"
-_FLAGS = (("is_deprecated", "deprecated"), ("interpolated", "interpolated"),
-          ("bloblang", "bloblang"))
+_FLAGS = (
+    ("is_deprecated", "deprecated"),
+    ("interpolated", "interpolated"),
+    ("bloblang", "bloblang"),
+)
 
 
 class SpecError(ValueError):
@@ -84,8 +87,10 @@ def derive(spec: dict[str, Any]) -> str:
         names = sorted(components[category])
         for j, name in enumerate(names):
             component = components[category][name]
-            entry = {"status": component.get("status", "stable"),
-                     "config": _field(component["config"], f"{category}.{name}")}
+            entry = {
+                "status": component.get("status", "stable"),
+                "config": _field(component["config"], f"{category}.{name}"),
+            }
             lines.append(f"{dump(name)}: {dump(entry)}" + ("," if j < len(names) - 1 else ""))
         lines.append("}" + ("," if i < len(categories) - 1 else ""))
     lines += ["}", "}"]
@@ -104,7 +109,10 @@ class Facts:
 @functools.cache
 def load(path: Path = FACTS_FILE) -> Facts:
     data = json.loads(path.read_text(encoding="utf-8"))
-    return Facts(version=data["redpanda_connect_version"],
-                 functions=frozenset(data["bloblang_functions"]),
-                 methods=frozenset(data["bloblang_methods"]),
-                 config=data["config"], components=data["components"])
+    return Facts(
+        version=data["redpanda_connect_version"],
+        functions=frozenset(data["bloblang_functions"]),
+        methods=frozenset(data["bloblang_methods"]),
+        config=data["config"],
+        components=data["components"],
+    )

@@ -20,9 +20,15 @@ driver, which cannot run here.
 from __future__ import annotations
 
 SYNONYMS = {
-    "application name": "app name", "data source": "server", "address": "server",
-    "network address": "server", "addr": "server", "user": "user id", "uid": "user id",
-    "pwd": "password", "initial catalog": "database",
+    "application name": "app name",
+    "data source": "server",
+    "address": "server",
+    "network address": "server",
+    "addr": "server",
+    "user": "user id",
+    "uid": "user id",
+    "pwd": "password",
+    "initial catalog": "database",
 }
 
 
