@@ -55,21 +55,23 @@ def stack(project: TempProject, busybox_image: str, docker_client):
     image: {busybox_image}
     profiles: [later]
 """)
-    started = project.invoke("up")
-    assert started.returncode == 0, started.stdout + started.stderr
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # until both jobs have ended
-        found = containers(docker_client, project.namespace)
-        if all(found[n].status == "exited" for n in ("done", "broke")):
-            break
-        time.sleep(0.2)
-    yield project
-    for container in containers(docker_client, project.namespace).values():
-        container.remove(force=True)
-    for network in docker_client.networks.list(
-        filters={"label": f"dataplatform.project={project.namespace}"}
-    ):
-        network.remove()
+    try:  # a failed `up` leaves nothing behind either
+        started = project.invoke("up")
+        assert started.returncode == 0, started.stdout + started.stderr
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until both jobs have ended
+            found = containers(docker_client, project.namespace)
+            if all(found[n].status == "exited" for n in ("done", "broke")):
+                break
+            time.sleep(0.2)
+        yield project
+    finally:
+        for container in containers(docker_client, project.namespace).values():
+            container.remove(force=True)
+        for network in docker_client.networks.list(
+            filters={"label": f"dataplatform.project={project.namespace}"}
+        ):
+            network.remove()
 
 
 def line_of(text: str, service: str) -> str:
