@@ -10,6 +10,7 @@ elsewhere it skips and says why.
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -34,6 +35,13 @@ from support import (
     require,
     required,
 )
+
+# Tests that press Ctrl-C on a command (SIGINT to `invoke down`, `invoke watch`, …) need it to
+# reach the command. A shell that starts pytest in the background (`cmd &` without job
+# control) leaves SIGINT ignored, and an ignored signal stays ignored across exec: the commands
+# would never see it. Catching it here makes every child start with the default again.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Managed Airflow/Dagster environments are made once per machine and shared by every
 # throwaway checkout the tests create.
