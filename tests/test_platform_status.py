@@ -134,6 +134,22 @@ def test_status_and_logs_work_from_the_labels_when_services_yaml_is_broken(
 
 
 @pytest.mark.docker
+def test_status_finds_the_namespace_that_its_first_line_guess_misses(stack: TempProject) -> None:
+    """status asks the engine for the namespace on services.yaml's `namespace:` line while the
+    file loads; written in flow style the line is not there, the guess (the folder's default)
+    is wrong, and the containers of the namespace the file really declares are shown."""
+    import yaml
+
+    path = stack.root / "platform/services.yaml"
+    path.write_text(yaml.safe_dump(yaml.safe_load(path.read_text()), default_flow_style=True))
+    assert not path.read_text().startswith("namespace:")
+    status = stack.invoke("status")
+    assert status.returncode == 0, status.stderr
+    assert line_of(status.stdout, "web").split()[1] == "running"
+    assert "exited (3): failed" in line_of(status.stdout, "broke")
+
+
+@pytest.mark.docker
 def test_logs_of_an_unknown_service_says_so_with_a_did_you_mean(stack: TempProject) -> None:
     result = stack.invoke("logs", "wbe")
     assert result.returncode == 1

@@ -17,6 +17,7 @@ from dataplatform.cli.common import command, console, count, errors, human_age, 
 from dataplatform.errors import UserError
 
 if TYPE_CHECKING:
+    from dataplatform.project import Project
     from dataplatform.services.lifecycle import Platform
     from dataplatform.services.recovery import Loaded
     from dataplatform.services.status import Row
@@ -86,13 +87,13 @@ def _platform() -> Platform:
     return Platform(find_project())
 
 
-def _loaded() -> Loaded:
+def _loaded(project: Project | None = None) -> Loaded:
     """services.yaml, or (when it is broken) one line saying so and the namespace to work on
     from the engine's labels."""
     from dataplatform.project import find_project
     from dataplatform.services import recovery
 
-    loaded = recovery.load(find_project())
+    loaded = recovery.load(project or find_project())
     if loaded.notice:
         errors.print(f"! {loaded.notice}", markup=False, soft_wrap=True)
     return loaded
@@ -220,14 +221,24 @@ def status(c):
 
     from rich.table import Table
 
-    from dataplatform.services import found
+    from dataplatform.project import find_project
+    from dataplatform.services import found, recovery
     from dataplatform.services import status as status_mod
 
-    loaded = _loaded()
+    project = find_project()
+    with ThreadPoolExecutor(max_workers=2) as beside:
+        # The engine answers while services.yaml loads: its namespace read from the file's
+        # `namespace:` line first, then confirmed by the real load (else asked again).
+        guess = recovery.lenient_namespace(project)
+        early = beside.submit(found.containers, guess)
+        loaded = _loaded(project)
+        hashes = beside.submit(_hashes, loaded)  # the drift hashes, beside the engine's answer
+        if loaded.namespace == guess:
+            containers = early.result()
+        else:
+            early.cancel()
+            containers = found.containers(loaded.namespace)
     services = loaded.manifest.services if loaded.manifest else None
-    with ThreadPoolExecutor(max_workers=1) as beside:  # the hashes, while containers load
-        hashes = beside.submit(_hashes, loaded)
-        containers = found.containers(loaded.namespace)
     rows = status_mod.rows(containers, services, hashes.result())
     table = Table(title=f"platform {loaded.namespace}", title_justify="left")
     for column in ("service", "state", "health", "ports", "image", "uptime", "drift"):
