@@ -37,7 +37,7 @@ from support.postgres import (
     postgres_cluster,
     reachable_by_postgres,
 )
-from support.processes import executed, one_error_line, run, timed_doit
+from support.processes import dbt_build_loop, executed, one_error_line, run, timed_doit
 from support.projects import (
     REPO,
     TempProject,
@@ -61,6 +61,7 @@ __all__ = [
     "busybox_base",
     "clean_env",
     "copy_from_checkout",
+    "dbt_build_loop",
     "debian_base",
     "embedded_postgres_bindir",
     "executed",

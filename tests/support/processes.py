@@ -1,6 +1,7 @@
 """Running whole processes the way a user does: `run` a command, read which doit tasks a run
-`executed`, the `one_error_line` a user mistake must give, and `timed_doit` for the
-benchmarks (wall seconds of one `doit` process)."""
+`executed`, the `one_error_line` a user mistake must give, and for the benchmarks
+`timed_doit` (wall seconds of one `doit` process) and `dbt_build_loop` (what a team runs
+without the toolkit)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,33 @@ def timed_doit(
             f"doit {' '.join(args)} failed in {root}:\n{done.stdout[-3000:]}{done.stderr[-2000:]}"
         )
     return elapsed, done
+
+
+def dbt_build_loop(root: Path, names: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of what a team runs without the toolkit: `dbt build` in every pipeline of
+    `names`, one after another, with the profiles doit generated (under each pipeline's
+    build/). A failed build exits the benchmark with the tail of dbt's output."""
+    dbt = str(Path(sys.executable).parent / "dbt")
+    start = time.perf_counter()
+    for name in names:
+        pipeline = root / "pipelines" / name
+        done = subprocess.run(
+            [
+                dbt,
+                "build",
+                "--project-dir",
+                str(pipeline / "dbt"),
+                "--profiles-dir",
+                str(pipeline / "build"),
+                "--target-path",
+                str(pipeline / "build/loop-target"),
+                "--log-path",
+                str(pipeline / "build/loop-logs"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            sys.exit(f"dbt build failed in {name}: {done.stdout[-2000:]}")
+    return time.perf_counter() - start

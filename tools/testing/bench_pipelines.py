@@ -26,7 +26,7 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))  # tests/support, the test suite's helpers
 
-from support import clean_env, executed, new_checkout, timed_doit  # noqa: E402
+from support import clean_env, dbt_build_loop, executed, new_checkout, timed_doit  # noqa: E402
 
 BIN = Path(sys.executable).parent
 console = Console(width=120)
@@ -62,29 +62,7 @@ def doit(root: Path, *args: str) -> tuple[float, int]:
 
 def dbt_everywhere(root: Path, names: list[str]) -> float:
     """What a team runs without the toolkit: dbt build in every pipeline, one after another."""
-    start = time.perf_counter()
-    for name in names:
-        pipeline = root / "pipelines" / name
-        done = subprocess.run(
-            [
-                str(BIN / "dbt"),
-                "build",
-                "--project-dir",
-                str(pipeline / "dbt"),
-                "--profiles-dir",
-                str(pipeline / "build"),
-                "--target-path",
-                str(pipeline / "build/loop-target"),
-                "--log-path",
-                str(pipeline / "build/loop-logs"),
-            ],
-            env=environment(),
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            sys.exit(f"dbt build failed in {name}: {done.stdout[-2000:]}")
-    return time.perf_counter() - start
+    return dbt_build_loop(root, names, environment())
 
 
 def main() -> None:

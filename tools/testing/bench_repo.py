@@ -42,7 +42,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))  # tests/support
 import synthetic_repo  # tools/testing is not a package: sys.path[0] is its folder
 
-from support import clean_env, executed, loopback_registry, remove_namespace_images, timed_doit
+from support import (
+    clean_env,
+    dbt_build_loop,
+    executed,
+    loopback_registry,
+    remove_namespace_images,
+    timed_doit,
+)
 
 BIN = Path(sys.executable).parent
 SIZES = {
@@ -233,27 +240,7 @@ def docker_loop(root: Path, images: int, base: str) -> float:
 
 
 def dbt_loop(root: Path, names: list[str]) -> float:
-    start = time.perf_counter()
-    for name in names:
-        pipeline = root / "pipelines" / name
-        subprocess.run(
-            [
-                str(BIN / "dbt"),
-                "build",
-                "--project-dir",
-                str(pipeline / "dbt"),
-                "--profiles-dir",
-                str(pipeline / "build"),
-                "--target-path",
-                str(pipeline / "build/loop-target"),
-                "--log-path",
-                str(pipeline / "build/loop-logs"),
-            ],
-            env=env(),
-            capture_output=True,
-            check=True,
-        )
-    return time.perf_counter() - start
+    return dbt_build_loop(root, names, env())
 
 
 def base_image(root: Path, shape: synthetic_repo.Shape, base: str) -> None:
