@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support import REPO, free_port, postgres_bindir, require
+from support import REPO, free_port, postgres_bindir, postgres_cluster, require
 
 KERBEROS = REPO / "lib" / "dataplatform" / "kerberos"
 KDC_SCRIPT = KERBEROS / "kdc.py"
@@ -158,70 +158,23 @@ def gss_postgres(keytab: Path, roles: list[str]) -> Iterator[GssPostgres]:
         bindir is not None,
         "PostgreSQL server binaries are not installed (apt-get install postgresql)",
     )
-    base = Path(tempfile.mkdtemp(prefix="dataplatform-gsspg-"))
-    data, sockets = base / "data", base / "sock"
-    sockets.mkdir()
-    server_keytab = base / "postgres.keytab"
-    shutil.copy(keytab, server_keytab)
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:
-        import pwd
 
-        account = pwd.getpwnam("postgres")
-        for path in (base, sockets, server_keytab):
-            os.chown(path, account.pw_uid, account.pw_gid)
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run(
-        [
-            *as_postgres,
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (data / "pg_hba.conf").write_text(
-        "local all all trust\nhostgssenc all all 127.0.0.1/32 gss include_realm=0\n"
-    )
-    options = (
-        f"-k {sockets} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off "
-        f"-c krb_server_keyfile={server_keytab}"
-    )
-    subprocess.run(
-        [
-            *as_postgres,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-l",
-            str(base / "log"),
-            "-w",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        server = GssPostgres(port, sockets)
+    def server_keytab(folder: Path) -> dict[str, str]:
+        shutil.copy(keytab, folder / "postgres.keytab")
+        return {"krb_server_keyfile": str(folder / "postgres.keytab")}
+
+    with postgres_cluster(
+        bindir,
+        listen="127.0.0.1",
+        initdb=("-A", "trust"),
+        hba="local all all trust\nhostgssenc all all 127.0.0.1/32 gss include_realm=0\n",
+        prepare=server_keytab,
+    ) as cluster:
+        server = GssPostgres(cluster.port, Path(cluster.host))
         with server.admin() as conn:
             for role in roles:
                 conn.execute(f'CREATE ROLE "{role}" LOGIN')
         yield server
-    finally:
-        subprocess.run(
-            [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def sidecar(action: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

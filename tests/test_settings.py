@@ -3,10 +3,6 @@ for every reader — doit's dbt target, the dbt run itself, the CDC sink DSN."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +16,7 @@ from support import (
     copy_from_checkout,
     free_port,
     postgres_bindir,
+    postgres_cluster,
     require,
     require_dbt_extra,
 )
@@ -124,57 +121,16 @@ def test_the_cdc_dsn_setup_writes_logs_in_to_a_password_protected_postgres(
 
     bindir = postgres_bindir()
     require(bindir is not None, "PostgreSQL server binaries are not installed")
-    base = Path(tempfile.mkdtemp(prefix="dataplatform-pg-"))  # the postgres user reaches it
-    (base / "pw").write_text(password + "\n")
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:
-        import pwd
 
-        account = pwd.getpwnam("postgres")
-        os.chown(base, account.pw_uid, account.pw_gid)
-        os.chown(base / "pw", account.pw_uid, account.pw_gid)
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    data = base / "data"
-    subprocess.run(
-        [
-            *as_postgres,
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "--auth=scram-sha-256",
-            f"--pwfile={base / 'pw'}",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-k {base} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run(
-        [
-            *as_postgres,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-l",
-            str(base / "log"),
-            "-w",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
+    def password_file(folder: Path) -> dict[str, str]:
+        (folder / "pw").write_text(password + "\n")
+        return {}
+
+    initdb = ("--auth=scram-sha-256", "--pwfile={folder}/pw")
+    with postgres_cluster(
+        bindir, listen="127.0.0.1", port=port, initdb=initdb, prepare=password_file
+    ):
         import psycopg
 
         with psycopg.connect(dsn.replace("/warehouse?", "/postgres?")) as conn:
             assert conn.execute("select current_user").fetchone() == ("postgres",)
-    finally:
-        subprocess.run(
-            [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(base, ignore_errors=True)

@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,69 +75,69 @@ class Postgres:
         return psycopg.connect(self.conninfo(dbname), autocommit=True)
 
 
+TRUST = ("-A", "trust", "-E", "UTF8", "--locale=C.UTF-8")  # initdb: any local user, UTF-8
+
+
 @contextlib.contextmanager
 def postgres_cluster(
-    bindir: Path, settings: Mapping[str, str] = TEST_SETTINGS
+    bindir: Path,
+    settings: Mapping[str, str] = TEST_SETTINGS,
+    *,
+    initdb: Sequence[str] = TRUST,
+    listen: str = "",
+    port: int | None = None,
+    hba: str | None = None,
+    prepare: Callable[[Path], Mapping[str, str]] | None = None,
 ) -> Iterator[Postgres]:
-    """initdb + pg_ctl from `bindir` into a temporary folder (UTF-8, trust, unix socket only,
-    a free port, server `settings`); stopped and removed after."""
+    """initdb + pg_ctl from `bindir` into a temporary folder, stopped and removed after: by
+    default UTF-8, trust, unix socket only, a free port, server `settings`. The variants a
+    test needs: `initdb` options (`{folder}` in one is the temporary folder: e.g. a password
+    file there and scram-sha-256), `listen` addresses
+    for TCP, a fixed `port`, the `hba` text of pg_hba.conf, and `prepare(folder)` placing
+    files there (a keytab, a password file) and returning the settings that name them."""
     base = Path(tempfile.mkdtemp(prefix="dataplatform-pg-"))
     data, sockets = base / "data", base / "sock"
     sockets.mkdir()
+    settings = {**settings, **(prepare(base) if prepare else {})}
     as_postgres: list[str] = []
-    if os.geteuid() == 0:
+    if os.geteuid() == 0:  # the server refuses to run as root: the postgres user owns it all
         import pwd
 
         account = pwd.getpwnam("postgres")
-        for path in (base, sockets):
+        for path in (base, *base.rglob("*")):
             os.chown(path, account.pw_uid, account.pw_gid)
         as_postgres = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
+    port = port or free_port()
     subprocess.run(
         [
             *as_postgres,
             str(bindir / "initdb"),
             "-D",
             str(data),
-            "-A",
-            "trust",
             "-U",
             "postgres",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
+            *(option.format(folder=base) for option in initdb),
             "--no-sync",
         ],
         check=True,
         capture_output=True,
     )
+    if hba is not None:
+        (data / "pg_hba.conf").write_text(hba)
     options = " ".join(
         [
-            f"-k {sockets} -p {port} -c listen_addresses=''",
+            f"-k {sockets} -p {port} -c listen_addresses='{listen}'",
             *(f"-c {name}={value}" for name, value in settings.items()),
         ]
     )
+    pg_ctl = [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data)]
     subprocess.run(
-        [
-            *as_postgres,
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-l",
-            str(base / "log"),
-            "-w",
-            "start",
-        ],
+        [*pg_ctl, "-o", options, "-l", str(base / "log"), "-w", "start"],
         check=True,
         capture_output=True,
     )
     try:
         yield Postgres(str(sockets), port)
     finally:
-        subprocess.run(
-            [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-        )
+        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
