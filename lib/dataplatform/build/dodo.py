@@ -112,7 +112,9 @@ class Loader:
         with self._lock:
             if self._real is None:
                 created, _ = self._create()
-                self._real = {_task_name(t): t for group in created.values() for t in group}
+                self._real = {
+                    load_cache.task_name(t): t for group in created.values() for t in group
+                }
             return self._real.get(name)
 
     def _configure(self, namespace: str, registry: str | None, strict: bool) -> None:
@@ -224,10 +226,6 @@ def _sign_checks(tasks: dict[str, list[dict[str, Any]]]) -> None:
                 if cls not in _SIGNATURES:
                     _SIGNATURES[cls] = inspect.signature(check)
                 check.__signature__ = _SIGNATURES[cls]
-
-
-def _task_name(task: dict[str, Any]) -> str:
-    return task["basename"] if task.get("name") is None else f"{task['basename']}:{task['name']}"
 
 
 def services_of(catalog: Any) -> dict[str, dict[str, Any]]:

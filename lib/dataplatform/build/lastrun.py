@@ -144,7 +144,3 @@ class Recorder:
             "detail": _short(detail) if detail else None,
             "seconds": round(now - begun, 3) if begun is not None else 0.0,
         }
-
-    def save(self, path: Path, declared: set[str] | None) -> None:
-        if self.records:
-            save(path, self.records, declared)

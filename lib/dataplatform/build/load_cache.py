@@ -463,6 +463,11 @@ def encode_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
+def task_name(task: dict[str, Any]) -> str:
+    """The name doit gives a task dict: `basename`, or `basename:name` for a subtask."""
+    return task["basename"] if task.get("name") is None else f"{task['basename']}:{task['name']}"
+
+
 def decode_tasks(
     kept: list[dict[str, Any]], deferred: Callable[[str, str, int], Any]
 ) -> list[dict[str, Any]]:
@@ -471,9 +476,7 @@ def decode_tasks(
     tasks = []
     for plain in kept:
         task = {**plain["raw"], **{key: _decode(v) for key, v in plain["enc"].items()}}
-        name = (
-            task["basename"] if task.get("name") is None else f"{task['basename']}:{task['name']}"
-        )
+        name = task_name(task)
         for key in ("actions", "clean"):
             if key in plain:
                 task[key] = [

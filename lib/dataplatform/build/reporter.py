@@ -124,7 +124,7 @@ class Reporter(ConsoleReporter):
         if self.recorder is not None and self.recorder.records:
             project = RUN.project or Project(Path.cwd())  # doit runs in dodo.py's folder
             try:
-                self.recorder.save(project.last_run_file, self.declared)
+                lastrun.save(project.last_run_file, self.recorder.records, self.declared)
             except OSError as exc:  # a read-only checkout still builds; say it once
                 self.write(f"! could not keep the run record for `invoke why`: {exc}\n")
         if RUN.engine_skipped:

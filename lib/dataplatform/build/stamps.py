@@ -40,7 +40,7 @@ class MD5Checker(dependency.MD5Checker):
 def remember(task: Any, dep_manager: Any) -> None:
     """Store the new stamps of `task`'s file_dep found touched but unchanged (the task is up to
     date: doit saves nothing for it)."""
-    if dep_manager is None:
+    if dep_manager is None or not _REFRESHED:  # the usual no-op: nothing was touched
         return
     with _LOCK:
         found = {dep: _REFRESHED[dep] for dep in task.file_dep if dep in _REFRESHED}

@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dataplatform.build.meaning import stat_of
 from dataplatform.errors import UserError
 
 NEVER_RAN = "never ran successfully (no record in the dependency database)"
@@ -103,11 +104,8 @@ def _explain_meaning(root: Path, db: Any, task: Any, checker: Any) -> str:
     before = stored.get("stat") or []
     changed = []
     for index, path in enumerate(checker.paths):
-        try:
-            stat = Path(path).stat()
-            now: list[int] | None = [stat.st_mtime_ns, stat.st_size]
-        except OSError:
-            now = None
+        stat = stat_of(path)
+        now = list(stat) if stat else None  # as meaning.py stores it
         if index >= len(before) or before[index] != now:
             changed.append(relative(root, path) + ("" if now else " (deleted)"))
     shown = changed or [relative(root, p) for p in checker.paths]

@@ -425,7 +425,6 @@ def post(
 ) -> tuple[int, bytes] | None:
     """`POST path` on a local unix socket, the whole (streamed) body read: (status, body).
     None for any other endpoint (the caller then leaves the work to the docker SDK)."""
-    where = _where()
-    if where.socket_path is None:
+    if _where().socket_path is None:
         return None
-    return _on_socket(where, "POST", f"{path}?{urllib.parse.urlencode(params)}", timeout)
+    return call("POST", path, params, timeout)

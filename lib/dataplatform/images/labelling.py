@@ -18,7 +18,6 @@ refuses the config-only load.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
 import json
@@ -83,7 +82,6 @@ def labelled_config(raw: bytes, parent_id: str, labels: dict[str, str]) -> bytes
         section["Labels"] = {**(section.get("Labels") or {}), **labels}
         section["Image"] = parent_id
         config[key] = section
-    config["container_config"] = copy.deepcopy(config["container_config"])
     config["container_config"]["Cmd"] = ["/bin/sh", "-c", f"#(nop) {instruction} {MARK}"]
     config.pop("container", None)
     history = config.get("history") or []

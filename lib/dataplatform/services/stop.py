@@ -319,7 +319,7 @@ def restart(
 def _wait_ready(ids: Mapping[str, str], timeout: float, report: Report) -> None:
     """Poll (short adaptive waits) until every container in `ids` is ready; the first that
     fails, or is not ready in `timeout` seconds, is an UpFailed with its last log lines."""
-    from dataplatform.services.execute import UpFailed
+    from dataplatform.services.execute import LOG_LINES, UpFailed
 
     deadline = time.monotonic() + timeout
     pending = dict(ids)
@@ -339,7 +339,9 @@ def _wait_ready(ids: Mapping[str, str], timeout: float, report: Report) -> None:
                 log = (
                     ""
                     if attrs is None
-                    else engine.client().api.logs(container_id, tail=20).decode(errors="replace")
+                    else engine.client()
+                    .api.logs(container_id, tail=LOG_LINES)
+                    .decode(errors="replace")
                 )
                 raise UpFailed(name, detail, log)
         if pending:
