@@ -3,6 +3,9 @@
 Docker engine answered) becomes the task's failure — rendered by the reporter as
 one line, `✗ task: message — fix`, with no traceback — instead of a doit traceback. Anything
 else escaping is a bug and keeps its traceback.
+
+It is also where an action waits for its turn (`build.jobs`): one whose callable is not
+`concurrent` runs alone.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 
 from doit.exceptions import TaskFailed
 
+from dataplatform.build import jobs
 from dataplatform.errors import UserError, as_user_error
 
 
@@ -25,7 +29,8 @@ class Action:
 
     def __call__(self) -> Any:
         try:
-            return self.fn(*self.args, **self.kwargs)
+            with jobs.slot(getattr(self.fn, "concurrent", False)):
+                return self.fn(*self.args, **self.kwargs)
         except Exception as exc:
             user_error = as_user_error(exc)
             if user_error is None:

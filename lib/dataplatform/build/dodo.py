@@ -20,7 +20,7 @@ from doit import get_var
 from doit.exceptions import TaskFailed
 
 from dataplatform import settings
-from dataplatform.build import load_cache, stamps
+from dataplatform.build import jobs, load_cache, stamps
 from dataplatform.build.actions import Action
 from dataplatform.build.reporter import Reporter, stop_loading
 from dataplatform.build.runstate import RUN
@@ -39,6 +39,8 @@ def doit_config() -> dict[str, Any]:
         "backend": "sqlite3",
         # doit's md5 checker, remembering a touched file's new stamp (build.stamps)
         "check_file_uptodate": stamps.MD5Checker,
+        # image builds overlap by default; every other action still runs alone (build.jobs)
+        **jobs.doit_defaults(),
         "dep_file": ".doit.db",
         "minversion": MIN_DOIT,
         "reporter": Reporter,
@@ -98,6 +100,7 @@ class Loader:
                     raise
                 stop_loading(exc)
             _sign_checks(tasks)
+            _uncaptured(tasks)
             self._tasks = tasks
         return self._tasks
 
@@ -226,6 +229,16 @@ def _sign_checks(tasks: dict[str, list[dict[str, Any]]]) -> None:
                 if cls not in _SIGNATURES:
                     _SIGNATURES[cls] = inspect.signature(check)
                 check.__signature__ = _SIGNATURES[cls]
+
+
+def _uncaptured(tasks: dict[str, list[dict[str, Any]]]) -> None:
+    """doit swaps `sys.stdout`/`sys.stderr` for a capturing writer around each action unless the
+    task says `io: {capture: False}`; with actions in threads (build.jobs) those swaps interleave
+    and leave a stale writer behind. Task output goes to the real stdout (build.console), so
+    nothing is captured."""
+    for group in tasks.values():
+        for task in group:
+            task.setdefault("io", {"capture": False})
 
 
 def services_of(catalog: Any) -> dict[str, dict[str, Any]]:

@@ -6,17 +6,23 @@ doit's own `--seek-file` option (`-k`, environment `DOIT_SEEK_FILE`) searches th
 and then runs from the folder of the `dodo.py` it found; this entry point turns it on by
 default. `[tool.doit]` in pyproject.toml cannot do it: doit reads that file from the current
 directory only, which is exactly where it is missing. `DOIT_SEEK_FILE=0` turns it off again.
+
+It also tells `build.jobs` whether the command line chose the parallelism (`-n`, `-P`).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 SEEK_FILE = "DOIT_SEEK_FILE"
 
 
 def main() -> None:
     os.environ.setdefault(SEEK_FILE, "1")
+    from dataplatform.build import jobs
+
+    jobs.follow_command_line(sys.argv[1:])
     from doit.__main__ import main as doit_main
 
     doit_main()

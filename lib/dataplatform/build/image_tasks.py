@@ -111,7 +111,10 @@ def base_problem(spec: ImageSpec) -> tuple[str, str, bool] | None:
 
 
 class EnsureImage:
-    """doit action: make the image of the current fingerprint exist."""
+    """doit action: make the image of the current fingerprint exist. Several run at once
+    (build.jobs): the engine does the work, and the run state is shared under its lock."""
+
+    concurrent = True
 
     def __init__(self, spec: ImageSpec):
         self.spec = spec

@@ -1,0 +1,167 @@
+"""By default doit runs image builds side by side and every other action alone (build.jobs);
+`-n`/`-P` on the command line means the user's own choice, for every task.
+
+The runs here are real doit runs (doit's own runner and thread pool) of small task dicts whose
+actions go through `build.actions.action`, the wrapper every task of the toolkit uses.
+Overlap is proven by a handshake, not by timing: each of two concurrent actions waits for the
+other to have started.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from doit.cmd_base import ModuleTaskLoader
+from doit.doit_cmd import DoitMain
+
+from dataplatform.build import jobs
+from dataplatform.build.actions import action
+from dataplatform.build.dodo import doit_config
+from dataplatform.build.image_tasks import EnsureImage
+
+HANDSHAKE_SECONDS = 20  # only reached when the actions do not overlap (the test then fails)
+
+
+class Meeting:
+    """Each attendee says it arrived and waits for all the others; `met` says whether they
+    were all inside at once."""
+
+    def __init__(self, attendees: int, timeout: float = HANDSHAKE_SECONDS):
+        self.barrier = threading.Barrier(attendees)
+        self.timeout = timeout
+        self.met: list[bool] = []
+
+    def attend(self) -> None:
+        try:
+            self.barrier.wait(timeout=self.timeout)
+            self.met.append(True)
+        except threading.BrokenBarrierError:
+            self.met.append(False)
+
+
+class Crowd:
+    """Counts how many of its actions are inside at once."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.inside = 0
+        self.most = 0
+        self.entered = threading.Event()
+
+    def enter_and_linger(self) -> None:
+        with self.lock:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+            if self.inside > 1:
+                self.entered.set()
+        # waits for company; an action that is alone (serialized) gives up and leaves
+        self.entered.wait(timeout=0.5)
+        with self.lock:
+            self.inside -= 1
+
+
+class Concurrent:
+    concurrent = True
+
+    def __init__(self, meeting: Meeting):
+        self.meeting = meeting
+
+    def __call__(self) -> None:
+        self.meeting.attend()
+
+
+class Alone:
+    def __init__(self, crowd: Crowd):
+        self.crowd = crowd
+
+    def __call__(self) -> None:
+        self.crowd.enter_and_linger()
+
+
+def run_doit(tmp_path: Path, tasks: list[dict], *args: str) -> int:
+    def task_all():
+        yield from tasks
+
+    config = {
+        "dep_file": str(tmp_path / ".doit.db"),
+        "backend": "sqlite3",
+        "verbosity": 0,
+        **jobs.doit_defaults(),
+    }
+    jobs.follow_command_line(args)
+    try:
+        return DoitMain(ModuleTaskLoader({"task_all": task_all, "DOIT_CONFIG": config})).run(
+            list(args)
+        )
+    finally:
+        jobs.follow_command_line([])
+
+
+def test_the_default_runs_concurrent_actions_side_by_side_and_others_alone(tmp_path):
+    meeting, crowd = Meeting(2), Crowd()
+    tasks = [
+        {"name": f"image{i}", "actions": [action(Concurrent(meeting))], "uptodate": [False]}
+        for i in range(2)
+    ] + [
+        {"name": f"dbt{i}", "actions": [action(Alone(crowd))], "uptodate": [False]}
+        for i in range(3)
+    ]
+    assert run_doit(tmp_path, tasks) == 0
+    assert meeting.met == [True, True]
+    assert crowd.most == 1
+
+
+def test_an_explicit_process_count_runs_every_action_side_by_side(tmp_path):
+    crowd = Crowd()
+    tasks = [
+        {"name": f"dbt{i}", "actions": [action(Alone(crowd))], "uptodate": [False]}
+        for i in range(2)
+    ]
+    assert run_doit(tmp_path, tasks, "-n", "2", "-P", "thread") == 0
+    assert crowd.most == 2
+
+
+def test_explicit_sequential_runs_concurrent_actions_one_after_another(tmp_path):
+    meeting = Meeting(2, timeout=1)
+    tasks = [
+        {"name": f"image{i}", "actions": [action(Concurrent(meeting))], "uptodate": [False]}
+        for i in range(2)
+    ]
+    assert run_doit(tmp_path, tasks, "-n", "0") == 0
+    assert meeting.met == [False, False]  # the first waited alone: one at a time, as asked
+
+
+@pytest.mark.parametrize(
+    ("argv", "chosen"),
+    [
+        ([], False),
+        (["dbt:orders"], False),
+        (["-n", "2"], True),
+        (["-n2"], True),
+        (["--process=3"], True),
+        (["-P", "thread"], True),
+        (["--parallel-type", "process"], True),
+        (["-v", "2", "image"], False),
+        (["--", "-n"], False),
+    ],
+)
+def test_the_command_line_chooses_the_parallelism_only_when_it_names_it(argv, chosen):
+    assert jobs.chosen_on_command_line(argv) is chosen
+
+
+def test_the_toolkits_doit_config_uses_the_default_and_only_image_builds_overlap():
+    config = doit_config()
+    assert (config["num_process"], config["par_type"]) == (jobs.DEFAULT_JOBS, "thread")
+    assert jobs.DEFAULT_JOBS >= 2
+    from dataplatform.build import cdc_tasks, dbt_tasks, orchestration_tasks, warehouse_tasks
+
+    assert EnsureImage.concurrent is True
+    others = [
+        getattr(module, name)
+        for module in (cdc_tasks, dbt_tasks, orchestration_tasks, warehouse_tasks)
+        for name in dir(module)
+        if isinstance(getattr(module, name), type) and name[:1].isupper()
+    ]
+    assert others and not any(getattr(cls, "concurrent", False) for cls in others)
