@@ -4,12 +4,13 @@
 Builds a synthetic monorepo of N image contexts (each ~100 small files and one large file) and
 measures, side by side in each repeat, whole processes:
 
-  cold build of every image, no registry:  `doit -n 1`, `doit -n 2 -P thread`, between two
-                                           runs of the loop (both count: the load drifts)
-  cold build pushing to a fresh registry   (`doit -n 2`; it warms the registry)
+  cold build of every image, no registry:  plain `doit` (its default: image builds overlap,
+                                           build.jobs) and `doit -n 1` (one at a time), between
+                                           two runs of the loop (both count: the load drifts)
+  cold build pushing to a fresh registry   (plain `doit`; it warms the registry)
   no-op, and one file changed in one context (against the loop on a warm engine cache)
-  fresh clone with that warm registry and none of the images on the engine: `doit -n 1` and
-  `-n 2` pull instead of building; what a user without the toolkit runs is the cold loop
+  fresh clone with that warm registry and none of the images on the engine: plain `doit` and
+  `doit -n 1` pull instead of building; what a user without the toolkit runs is the cold loop
 
 The loop is `docker build` of every context, one after another, with the same Dockerfiles,
 relying on the engine's own layer cache (classic builder, as docker-py speaks it). Each side
@@ -48,6 +49,7 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))  # tests/support, the test suite's helpers
 
+from dataplatform.build.jobs import DEFAULT_JOBS  # noqa: E402
 from support import Missing, busybox_base, clean_env, loopback_registry, timed_doit  # noqa: E402
 
 # Two bases with different IDs, so neither side can reuse the other's layers from the engine's
@@ -252,17 +254,18 @@ def main() -> None:
         f"{args.large_mb:g} MiB, under {root}; registry {registry_host}; "
         f"{load()}"
     )
-    parallel = ("-n", "2", "-P", "thread")
+    sequential = ("-n", "1")
+    default = f"doit (default: {DEFAULT_JOBS} at a time)"
     cases = {
         key: Case(title)
         for key, title in [
             ("cold1", "cold build, doit -n 1"),
-            ("cold2", "cold build, doit -n 2"),
-            ("push", "cold build + push to the registry, -n 2"),
+            ("cold2", f"cold build, {default}"),
+            ("push", f"cold build + push to the registry, {default}"),
             ("noop", "no-op (loop: warm engine cache)"),
             ("one", "one file changed (loop: warm cache)"),
-            ("clone1", "fresh clone, warm registry, -n 1"),
-            ("clone2", "fresh clone, warm registry, -n 2"),
+            ("clone1", "fresh clone, warm registry, doit -n 1"),
+            ("clone2", f"fresh clone, warm registry, {default}"),
         ]
     }
 
@@ -277,7 +280,7 @@ def main() -> None:
             clean()
             # the loop brackets the two cold doit runs: the machine's load drifts
             cold_loops = [docker_loop(root, loop_prefix)]
-            for key, jobs in (("cold1", ()), ("cold2", parallel)):
+            for key, jobs in (("cold1", sequential), ("cold2", ())):
                 remove_ours(client, namespace, registry_host)
                 forget_state(root)
                 measure(cases[key], root, None, *jobs)
@@ -288,7 +291,7 @@ def main() -> None:
 
             remove_ours(client, namespace, registry_host)
             forget_state(root)
-            measure(cases["push"], root, registry, *parallel)
+            measure(cases["push"], root, registry)
             cases["push"].theirs.extend(cold_loops)
             measure(cases["noop"], root, registry)
             cases["noop"].theirs.append(docker_loop(root, loop_prefix))
@@ -298,7 +301,7 @@ def main() -> None:
             measure(cases["one"], root, registry)
             cases["one"].theirs.append(docker_loop(root, loop_prefix))
 
-            for key, jobs in (("clone1", ()), ("clone2", parallel)):
+            for key, jobs in (("clone1", sequential), ("clone2", ())):
                 clone = workdir / f"clone{repeat}-{key}"
                 fresh_clone(root, clone)
                 clean()
