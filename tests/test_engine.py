@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dataplatform.errors import EngineUnavailable
-from dataplatform.images import engine
+from dataplatform.images import engine, presence
 from dataplatform.workstation import checks
 from support import TempProject, free_port, require
 
@@ -116,13 +116,14 @@ def test_the_toolkit_uses_the_engine_docker_info_uses(
     assert "docker context 'dead' from currentContext in" in current.observed
     assert "docker context use NAME" in current.fix
 
-    # the no-op path of doit lists images without the SDK: it honours the context too
+    # the no-op path of doit inspects images without the SDK: it honours the context too
     engine.reset()
+    absent = "dataplatform-absent:fp-0"
     with pytest.raises(EngineUnavailable):
-        engine.list_images("dataplatform.fingerprint")
+        presence.fingerprints_of(absent)
     monkeypatch.setenv("DOCKER_CONTEXT", "good")
     engine.reset()
-    assert isinstance(engine.list_images("dataplatform.fingerprint"), list)
+    assert presence.fingerprints_of(absent) == {absent: None}
 
 
 @pytest.mark.docker

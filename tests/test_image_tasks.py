@@ -3,15 +3,19 @@ parallel runs, and a missing engine."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import socket
+import threading
+import urllib.parse
 from pathlib import Path
 
 import docker.errors
 import pytest
 
-from support import TempProject, executed, image_project, repository_tags, unique_name
+from support import TempProject, executed, image_project, repository_tags, require, unique_name
 
 pytestmark = pytest.mark.docker
 
@@ -282,3 +286,96 @@ def test_the_label_costs_no_build_step_and_no_layer(
         docker_client.api.remove_image(reference)
     with pytest.raises(docker.errors.ImageNotFound):  # removed with it, as after a LABEL step
         docker_client.api.inspect_image(image["Parent"])
+
+
+class EngineProxy:
+    """A unix socket in front of the real engine's: it forwards every connection both ways
+    and records the request line (`METHOD path`) of each HTTP request a client sends."""
+
+    REQUEST = re.compile(rb"(GET|POST|PUT|DELETE|HEAD) (\S+) HTTP/1\.[01]\r\n")
+
+    def __init__(self, path: Path, target: str):
+        self.path, self.target = path, target
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.path}"
+
+    def __enter__(self) -> EngineProxy:
+        self._server.bind(str(self.path))
+        self._server.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return  # closed
+            engine_side = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            engine_side.connect(self.target)
+            for ends in ((client, engine_side, True), (engine_side, client, False)):
+                threading.Thread(target=self._pump, args=ends, daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, record: bool) -> None:
+        seen = b""
+        try:
+            while data := source.recv(65536):
+                if record:
+                    seen += data
+                    with self._lock:
+                        for method, path in self.REQUEST.findall(seen):
+                            self.requests.append(f"{method.decode()} {path.decode()}")
+                    seen = seen[seen.rfind(b"\r\n\r\n") + 4 :] if b"\r\n\r\n" in seen else seen
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+
+def test_a_no_op_asks_the_engine_only_about_the_images_it_declares(
+    project: TempProject, busybox_image: str, docker_client, tmp_path: Path
+) -> None:
+    """A no-op sends the engine one inspect per declared image (its fingerprint tag, whose
+    tags also show this checkout's mark) and never lists the engine's images, a cost that grows
+    with every image on the engine. The requests are counted at the HTTP level by a proxy in
+    front of the real engine's socket; an image present but no longer marked is marked again
+    (one tag), still without a listing."""
+    from dataplatform.images import checkouts, engine
+
+    socket_path = engine.resolve().socket_path
+    require(socket_path is not None, "counting requests needs the engine on a local socket")
+    assert socket_path is not None
+    names = sorted(unique_name() for _ in range(2))
+    image_project(project, busybox_image, names)
+    built = project.doit()
+    assert built.returncode == 0, built.stdout + built.stderr
+    tags = {name: repository_tags(docker_client, name) for name in names}
+    assert all(len(found) == 1 for found in tags.values()), tags
+
+    with EngineProxy(tmp_path / "engine.sock", socket_path) as proxy:
+        no_op = project.doit(DOCKER_HOST=proxy.host)
+        assert no_op.returncode == 0 and executed(no_op) == [], no_op.stdout + no_op.stderr
+        assert sorted(proxy.requests) == sorted(
+            f"GET /images/{urllib.parse.quote(tags[name][0], safe='')}/json" for name in names
+        )
+
+        # present but not marked as this checkout's current image: marked again, no build
+        mark = checkouts.mark_reference(names[0], checkouts.checkout_id(project.root))
+        docker_client.api.remove_image(mark)
+        proxy.requests.clear()
+        marking = project.doit(DOCKER_HOST=proxy.host)
+        assert marking.returncode == 0 and executed(marking) == [], marking.stdout
+        assert not [r for r in proxy.requests if r.split("?")[0].endswith("/images/json")]
+    image = docker_client.api.inspect_image(tags[names[0]][0])
+    assert mark in image["RepoTags"]

@@ -40,19 +40,23 @@ class ImageUpToDate:
         from dataplatform.images import presence
 
         task_name = f"{BASENAME}:{self.spec.name}"
+        assert RUN.project is not None
+        root = RUN.project.root
+        # one inspect of the fingerprint's tag answers both: its tags include this checkout's
+        # mark when the image is marked
+        known = RUN.local_images()
         try:
             fingerprint = RUN.fingerprint(self.spec)
-            known = RUN.local_images()
+            if not presence.is_present(known, self.spec, fingerprint):
+                return False
+            marked = presence.is_marked(known, self.spec, fingerprint, root)
         except EngineUnavailable as exc:
             if not RUN.strict and _bases_are_valid(self.spec):  # else the action says why
                 RUN.note_engine_missing(task_name, exc)
             return False
         except UserError:
             return False
-        if not presence.is_present(known, self.spec, fingerprint):
-            return False
-        assert RUN.project is not None
-        if not presence.is_marked(known, self.spec, fingerprint, RUN.project.root):
+        if not marked:
             # Present (e.g. built by another clone): nothing to build, but this checkout now
             # uses it, so it marks it (images/checkouts.py); on an engine error the action runs
             # and reports it.
@@ -60,15 +64,12 @@ class ImageUpToDate:
 
             from dataplatform.images import checkouts
 
+            reference = f"{self.spec.repository}:{fingerprint.tag}"
             try:
-                checkouts.mark(
-                    RUN.api(),
-                    f"{self.spec.repository}:{fingerprint.tag}",
-                    self.spec.name,
-                    RUN.project.root,
-                )
+                checkouts.mark(RUN.api(), reference, self.spec.name, root)
             except (EngineUnavailable, docker.errors.DockerException):
                 return False
+            RUN.remember(fingerprint.digest, presence.mark_of(self.spec, root))
         return True
 
 
@@ -168,8 +169,10 @@ class EnsureImage:
         except docker.errors.DockerException as exc:
             return TaskFailed(f"image:{self.spec.name}: Docker engine error: {exc}")
         RUN.count(outcome.how)
+        reference = f"{self.spec.repository}:{fingerprint.tag}"
+        RUN.remember(fingerprint.digest, reference, presence.mark_of(self.spec, RUN.project.root))
         return {
-            "reference": f"{self.spec.repository}:{fingerprint.tag}",
+            "reference": reference,
             "fingerprint": fingerprint.digest,
             "how": outcome.how,
         }

@@ -36,7 +36,7 @@ class RunState:
     statted: int = 0
     hashed: int = 0
     _fingerprints: dict[str, fp.Fingerprint | UserError] = field(default_factory=dict)
-    _local: dict[str, str] | None = None
+    _local: dict[str, str | None] = field(default_factory=dict)  # reference → its fingerprint
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def configure(
@@ -72,14 +72,32 @@ class RunState:
 
         return engine.client().api
 
-    def local_images(self) -> dict[str, str]:
-        """`repo:tag` → fingerprint of the engine's images, listed once per process."""
-        with self._lock:
-            if self._local is None:
-                from dataplatform.images import presence
+    def local_images(self) -> EngineImages:
+        """The engine's images as `presence.is_present`/`is_marked` read them: the engine is
+        asked about a reference (one inspect) when it is first read, never for a listing, so
+        a no-op costs a request per declared image, not per image on the engine."""
+        return EngineImages(self)
 
-                self._local = presence.local_fingerprints()
-            return self._local
+    def carried(self, reference: str) -> str | None:
+        """The fingerprint the engine's image `reference` carries (None: no such image),
+        asked once per process (what this process builds, pulls or marks is `remember`ed);
+        raises `EngineUnavailable`."""
+        with self._lock:
+            if reference in self._local:
+                return self._local[reference]
+        from dataplatform.images import engine, presence
+
+        # on the no-op path: a silent engine costs at most the ping timeout
+        answer = presence.fingerprints_of(reference, engine.PING_TIMEOUT_S)
+        with self._lock:
+            self._local.update(answer)
+        return answer[reference]
+
+    def remember(self, digest: str, *references: str) -> None:
+        """`references` now name an image that carries `digest` (this process built, pulled or
+        marked it)."""
+        with self._lock:
+            self._local.update(dict.fromkeys(references, digest))
 
     def note_engine_missing(self, task_name: str, failure: EngineUnavailable) -> None:
         with self._lock:
@@ -94,6 +112,16 @@ class RunState:
     def count(self, how: str) -> None:
         with self._lock:
             self.outcomes[how] += 1
+
+
+@dataclass(frozen=True)
+class EngineImages:
+    """`presence.Known` over the engine: each reference read is asked through the run's memo."""
+
+    run: RunState
+
+    def get(self, reference: str, /) -> str | None:
+        return self.run.carried(reference)
 
 
 RUN = RunState()

@@ -10,8 +10,9 @@ A missing engine is an `EngineUnavailable` that names the endpoint, where that c
 from, the cause (no socket, engine stopped, permission, host name, timeout, TLS, not a Docker
 engine, no ssh client, unknown context) and the fix for that cause.
 
-The no-op path of `doit` only needs one listing of images; on a local unix socket that is one
-plain HTTP request, so a no-op never pays for importing the docker SDK (a tenth of a second).
+The no-op path of `doit` only needs one inspect of each image it declares; on a local unix
+socket that is a plain HTTP request, so a no-op never pays for importing the docker SDK (a
+tenth of a second).
 """
 
 from __future__ import annotations
@@ -329,12 +330,6 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         sock.settimeout(self.timeout)
         sock.connect(self.socket_path)
         self.sock = sock
-
-
-def list_images(label: str) -> list[dict[str, Any]]:
-    """The engine's images carrying `label` (like `docker images --filter label=…`); on the
-    no-op path, so a silent engine costs at most the ping timeout."""
-    return get_json("/images/json", {"filters": {"label": [label]}}, timeout=PING_TIMEOUT_S)
 
 
 def _query(params: dict[str, Any] | None) -> str:

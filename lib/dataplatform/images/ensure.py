@@ -10,9 +10,8 @@ from pathlib import Path
 import docker
 
 from dataplatform import labels
-from dataplatform.images import builder, checkouts, registry
+from dataplatform.images import builder, checkouts, presence, registry
 from dataplatform.images.fingerprint import Fingerprint
-from dataplatform.images.presence import is_present
 from dataplatform.images.spec import ImageSpec
 
 Log = Callable[[str], None]
@@ -58,8 +57,10 @@ def _ensure(
     log: Log,
 ) -> Outcome:
     reference = f"{spec.repository}:{fingerprint.tag}"
-    if is_present(local_fingerprints_for(api, reference), spec, fingerprint):
-        return Outcome("present", api.inspect_image(reference)["Id"])
+    found = presence.inspect(reference)
+    if presence.is_present(presence.carried(found, reference), spec, fingerprint):
+        assert found is not None
+        return Outcome("present", found["Id"])
     if registry_prefix and registry.pull(api, registry_prefix, spec, fingerprint, log):
         return Outcome("pulled", api.inspect_image(reference)["Id"])
     image_id = builder.build_image(
@@ -70,12 +71,3 @@ def _ensure(
     if registry_prefix:  # a failed push is logged, never a failed build
         registry.push(api, registry_prefix, spec, fingerprint, image_id, log)
     return Outcome("built", image_id)
-
-
-def local_fingerprints_for(api: docker.APIClient, reference: str) -> dict[str, str]:
-    try:
-        image = api.inspect_image(reference)
-    except docker.errors.ImageNotFound:
-        return {}
-    digest = ((image.get("Config") or {}).get("Labels") or {}).get(labels.FINGERPRINT)
-    return {reference: digest} if digest else {}

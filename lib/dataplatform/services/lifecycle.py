@@ -177,14 +177,7 @@ class Platform:
         if not presence.is_present(known, spec, fingerprint):
             found = self._inspect(reference) or {}
             image_id = found.get("Id")
-            known = presence.fingerprints_by_tag(
-                [
-                    {
-                        "RepoTags": found.get("RepoTags"),
-                        "Labels": (found.get("Config") or {}).get("Labels"),
-                    }
-                ]
-            )
+            known = presence.carried(found, reference)
         if image_id and presence.is_present(known, spec, fingerprint):
             if fetch and not presence.is_marked(known, spec, fingerprint, self.project.root):
                 checkouts.mark(self.client.api, image_id, spec.name, self.project.root)
