@@ -23,7 +23,8 @@ from collections.abc import Iterator, Sequence
 
 DEFAULT_JOBS = max(2, min(4, os.cpu_count() or 1))  # engine-bound work: 2 even on one core
 PARALLEL_TYPE = "thread"  # actions share the run state (build.runstate) and the engine client
-EXCLUSIVE = threading.Lock()
+# re-entrant: a Deferred action (build.dodo) is an Action running the real Action inside it
+EXCLUSIVE = threading.RLock()
 
 _EXPLICIT = ("-n", "--process", "-P", "--parallel-type")
 _state = {"serialize": True}
