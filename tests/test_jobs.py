@@ -165,3 +165,47 @@ def test_the_toolkits_doit_config_uses_the_default_and_only_image_builds_overlap
         if isinstance(getattr(module, name), type) and name[:1].isupper()
     ]
     assert others and not any(getattr(cls, "concurrent", False) for cls in others)
+
+
+SLOW_DODO = """
+import pathlib, time
+
+def slow():
+    pathlib.Path("started").write_text("yes")
+    time.sleep(60)
+
+def task_slow():
+    return {"actions": [slow], "uptodate": [False], "verbosity": 2}
+"""
+
+
+@pytest.mark.parametrize("args", [[], ["-n", "0"]], ids=["default", "sequential"])
+def test_ctrl_c_stops_doit_with_one_line_and_the_shells_code(tmp_path, args):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "dodo.py").write_text(SLOW_DODO)
+    doit = Path(sys.executable).parent / "doit"
+    process = subprocess.Popen(
+        [str(doit), *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        for _ in range(300):  # the action has started (at most 30 s)
+            if (tmp_path / "started").exists() or process.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert (tmp_path / "started").exists()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == "doit: interrupted"

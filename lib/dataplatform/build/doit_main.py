@@ -7,7 +7,9 @@ and then runs from the folder of the `dodo.py` it found; this entry point turns 
 default. `[tool.doit]` in pyproject.toml cannot do it: doit reads that file from the current
 directory only, which is exactly where it is missing. `DOIT_SEEK_FILE=0` turns it off again.
 
-It also tells `build.jobs` whether the command line chose the parallelism (`-n`, `-P`).
+It also tells `build.jobs` whether the command line chose the parallelism (`-n`, `-P`), and
+turns Ctrl-C into one line and exit code 130 instead of a traceback from whichever thread or
+socket read it interrupted.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import sys
 
 SEEK_FILE = "DOIT_SEEK_FILE"
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 
 
 def main() -> None:
@@ -25,7 +28,11 @@ def main() -> None:
     jobs.follow_command_line(sys.argv[1:])
     from doit.__main__ import main as doit_main
 
-    doit_main()
+    try:
+        doit_main()
+    except KeyboardInterrupt:
+        sys.stderr.write("doit: interrupted\n")
+        raise SystemExit(INTERRUPTED) from None
 
 
 if __name__ == "__main__":
