@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
 from dataclasses import replace
 from pathlib import Path
@@ -192,3 +195,108 @@ def test_a_file_changed_after_fingerprinting_stops_the_send(
     (spec.context / "lib/util.py").write_text("X = 2\n")
     with pytest.raises(ImageError, match=r"util\.py changed while it was sent"):
         sent_members(spec, fingerprint)
+
+
+FRESH_PROCESS = """
+import json, sys
+from pathlib import Path
+from dataplatform.images import fingerprint as fp
+from dataplatform.images.spec import ImageSpec
+context, root, cache = (Path(arg) for arg in sys.argv[1:4])
+opened = []
+def hook(event, args):
+    if event == "open" and isinstance(args[0], (str, Path)) and str(args[0]).startswith(str(root)):
+        opened.append(str(args[0]))
+sys.addaudithook(hook)
+spec = ImageSpec("app", context, context / "Dockerfile", None, (), "test:1")
+found = fp.compute(spec, root, cache)
+print(json.dumps({"digest": found.digest, "hashed": found.hashed, "opened": sorted(set(opened))}))
+"""
+
+
+def in_a_fresh_process(spec: ImageSpec, root: Path, cache: Path) -> dict:
+    """`compute` as a new doit process runs it: the stat caches come from `cache` (a load-cache
+    file), kept there at exit; with the files that process opened under `root`."""
+    done = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS, str(spec.context), str(root), str(cache)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def aged(spec: ImageSpec) -> None:
+    for path in spec.context.rglob("*"):
+        os.utime(path, (PAST, PAST))
+
+
+def test_a_warm_process_opens_only_the_load_cache(spec: ImageSpec, tmp_path: Path) -> None:
+    """One file of stat caches for every image, inside the load cache a doit no-op reads
+    anyway: no per-image cache file and no .dockerignore is opened when nothing changed."""
+    aged(spec)
+    cache = tmp_path / "state" / "load-cache.json"
+    first = in_a_fresh_process(spec, tmp_path, cache)
+    assert first["hashed"] == 4
+    assert str(spec.context / ".dockerignore") in first["opened"]
+    warm = in_a_fresh_process(spec, tmp_path, cache)
+    assert (warm["digest"], warm["hashed"]) == (first["digest"], 0)
+    assert warm["opened"] == [str(cache)]
+    assert sorted(p.name for p in cache.parent.iterdir()) == ["load-cache.json"]
+
+
+def _edit_in_place(spec: ImageSpec) -> None:  # same size, same mtime, same inode
+    target = spec.context / "app.py"
+    target.write_text("print(2)\n")
+    os.utime(target, (PAST, PAST))
+
+
+def _add(spec: ImageSpec) -> None:
+    (spec.context / "lib/extra.py").write_text("")
+    os.utime(spec.context / "lib/extra.py", (PAST, PAST))
+    os.utime(spec.context / "lib", (PAST, PAST))
+
+
+def _remove(spec: ImageSpec) -> None:
+    (spec.context / "lib/util.py").unlink()
+    os.utime(spec.context / "lib", (PAST, PAST))
+
+
+def _rename(spec: ImageSpec) -> None:
+    (spec.context / "lib/util.py").rename(spec.context / "lib/utils.py")
+    os.utime(spec.context / "lib", (PAST, PAST))
+
+
+def _dockerignore_edited(spec: ImageSpec) -> None:  # same size, same mtime, same inode
+    path = spec.context / ".dockerignore"
+    path.write_text("*.py\n")
+    os.utime(path, (PAST, PAST))
+
+
+def _dockerignore_removed(spec: ImageSpec) -> None:
+    (spec.context / ".dockerignore").unlink()
+
+
+CONTEXT_CHANGES = {
+    "edited, size and mtime kept": _edit_in_place,
+    "added": _add,
+    "removed": _remove,
+    "renamed": _rename,
+    ".dockerignore edited, size and mtime kept": _dockerignore_edited,
+    ".dockerignore removed": _dockerignore_removed,
+}
+
+
+@pytest.mark.parametrize("change", sorted(CONTEXT_CHANGES))
+def test_a_warm_cache_still_sees_a_context_change(
+    spec: ImageSpec, tmp_path: Path, change: str
+) -> None:
+    aged(spec)
+    cache = tmp_path / "state" / "load-cache.json"
+    in_a_fresh_process(spec, tmp_path, cache)
+    warm = in_a_fresh_process(spec, tmp_path, cache)
+    assert warm["hashed"] == 0
+    CONTEXT_CHANGES[change](spec)
+    after = in_a_fresh_process(spec, tmp_path, cache)
+    assert after["digest"] != warm["digest"]
+    assert after["digest"] == fp.compute(spec, tmp_path, None).digest  # no cache: the truth

@@ -74,7 +74,7 @@ def summary(loader: Loader) -> dict[str, Any]:
                 else f"{task['basename']}:{task['name']}"
             )
             kept = load_cache.encode_tasks(
-                [{k: v for k, v in task.items() if k not in ("actions", "clean")}]
+                [{k: v for k, v in task.items() if k not in ("actions", "clean", "io")}]
             )[0]
             plain = {**kept.pop("raw"), **kept.pop("enc"), **kept}
             plain["actions"] = [_action_kind(a) for a in task.get("actions", [])]
@@ -408,3 +408,58 @@ def test_a_no_op_reads_no_generated_manifest_and_an_edited_output_still_reruns(r
     os.utime(config, (stamp, stamp))  # even with its old stamp: the size changed
     again, _ = audited_doit(repo, *tasks)
     assert "cdc:p002" in executed(again)
+
+
+WARM_FINGERPRINTS = """
+import json, sys
+from pathlib import Path
+root = Path(sys.argv[1]).resolve()
+opened = []
+def hook(event, args):
+    if event == "open" and isinstance(args[0], (str, Path)) and str(args[0]).startswith(str(root)):
+        opened.append(str(args[0]))
+sys.addaudithook(hook)
+from dataplatform.build.dodo import Loader
+from dataplatform.build.runstate import RUN
+loader = Loader(root)
+digests = {t["name"]: RUN.fingerprint(t["uptodate"][0].spec).digest
+           for t in loader.tasks()["image"] if t.get("name")}
+print(json.dumps({"from_cache": loader.from_cache, "opened": opened, "digests": digests,
+                  "hashed": RUN.hashed}))
+"""
+
+
+def warm_fingerprints(root: Path) -> dict[str, Any]:
+    """A fresh process as a doit no-op runs it: the tasks loaded, every image fingerprinted
+    (its uptodate check); with the files of the checkout it opened."""
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_FINGERPRINTS, str(root)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        cwd=root,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def test_a_warm_no_op_fingerprints_images_from_the_load_cache_alone(repo: Path) -> None:
+    """The images' stat caches live in the load cache: a no-op opens that one file and no
+    other under the state folder (no per-image cache), nor any context file."""
+    (repo / "platform/images/img0/.dockerignore").write_text("*.md\n")
+    warm(repo)
+    first = warm_fingerprints(repo)  # hashes each context once, keeps the digests
+    assert first["hashed"] > 0
+    seen = warm_fingerprints(repo)
+    assert seen["from_cache"]
+    assert (seen["digests"], seen["hashed"]) == (first["digests"], 0)
+    assert seen["opened"] == [str(repo / ".dataplatform" / "load-cache.json")]
+
+    script = repo / "platform/images/img0/entry.sh"
+    stamp = script.stat().st_mtime_ns
+    script.write_text(script.read_text().replace("e", "E", 1))  # same size…
+    os.utime(script, ns=(stamp, stamp))  # …and mtime: its ctime tells
+    changed = warm_fingerprints(repo)
+    assert changed["from_cache"]
+    assert changed["digests"]["img0"] != first["digests"]["img0"]
+    assert changed["hashed"] == 1

@@ -131,7 +131,7 @@ def doit(root: Path, *args: str, case: Case | None = None) -> tuple[float, int, 
 
 def file_counts(root: Path) -> tuple[str, str]:
     """Files of the checkout a no-op stats and opens for reading (doit's own db and dodo.py
-    excepted), by strace."""
+    excepted; the load cache is one of them), by strace."""
     strace = shutil.which("strace")
     if strace is None:
         return "n/a", "n/a"
@@ -162,7 +162,12 @@ def file_counts(root: Path) -> tuple[str, str]:
         if not match or "ENOENT" in line:
             continue
         path = match.group(2)
-        if not path.startswith(prefix) or "/.doit.db" in path or path.endswith("/dodo.py"):
+        if (
+            not path.startswith(prefix)
+            or "/.doit.db" in path
+            or path.endswith("/dodo.py")
+            or "/__pycache__/dodo." in path  # dodo.py's bytecode: doit's entry point, too
+        ):
             continue
         if match.group(1) == "openat":
             if "O_DIRECTORY" not in line:

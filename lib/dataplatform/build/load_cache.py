@@ -20,6 +20,11 @@ real and records again. A cache file that does not parse or is of another format
 replaced (atomically). A file modified within `RACY_NS` of the load that read it is not trusted
 to have a unique mtime (a file system stamps with a coarse clock): such a load is not kept.
 
+The same file keeps, in a section of its own, the images' content digests by stat signature
+(`images.fingerprint.StatCache`): a warm no-op gets them with the tasks and opens no other file.
+They do not depend on the tasks kept: a stale load keeps them, and saving them (`save_digests`,
+merging into the file as it is on disk then) keeps the tasks another process wrote meanwhile.
+
 The task dicts kept are plain data: names, docs, file_dep, targets, task_dep, meta, and the
 `uptodate` checks as their class and attributes (paths, strings, the toolkit's own dataclasses).
 An action is kept the same way when it is one of the toolkit's callable objects made of plain
@@ -274,16 +279,29 @@ def unchanged(inputs: dict[str, Any]) -> bool:
     return all(_digest(os.environ.get(name)) == digest for name, digest in inputs["env"].items())
 
 
+# each cache file as this process last read or wrote it (its digests section is asked for
+# after the tasks were read: the file is opened once)
+_SEEN: dict[Path, dict[str, Any]] = {}
+_SEEN_LOCK = threading.Lock()
+
+
+def _parse(cache_file: Path) -> dict[str, Any]:
+    """The cache file's JSON object; {} when it is missing, unreadable or corrupt."""
+    try:
+        kept = json.loads(cache_file.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return kept if isinstance(kept, dict) else {}
+
+
 def read(cache_file: Path) -> dict[str, Any] | None:
     """The data kept by the last load when nothing it read has changed, else None. A cache
     file that is unreadable, corrupt or of another format counts as none."""
+    kept = _parse(cache_file)
+    with _SEEN_LOCK:
+        _SEEN[cache_file] = kept
     try:
-        raw = cache_file.read_bytes()
-    except OSError:
-        return None
-    try:
-        kept = json.loads(raw)
-        if not isinstance(kept, dict) or kept.get("header") != _header():
+        if kept.get("header") != _header():
             return None
         if not _fresh(kept["inputs"], kept["code"]):
             return None
@@ -306,11 +324,45 @@ def write(cache_file: Path, dodo: Path, recorder: Recorder, data: dict[str, Any]
         "inputs": recorder.inputs(),
         "data": data,
     }
-    try:
-        write_atomic(cache_file, json.dumps(kept, separators=(",", ":")))
-    except OSError:
-        return False
+    with _SEEN_LOCK:
+        seen = _parse(cache_file)  # the digests as they are now, whoever saved them
+        if isinstance(seen.get(DIGESTS), dict):
+            kept[DIGESTS] = seen[DIGESTS]
+        try:
+            write_atomic(cache_file, json.dumps(kept, separators=(",", ":")))
+        except OSError:
+            return False
+        _SEEN[cache_file] = kept
     return True
+
+
+# --- the images' content digests kept alongside ----------------------------------------------
+
+DIGESTS = "digests"
+
+
+def digests(cache_file: Path) -> dict[str, Any]:
+    """The digests section of `cache_file` as this process read it (opened only when the tasks
+    were not read from it first); {} when there is none."""
+    with _SEEN_LOCK:
+        seen = _SEEN.get(cache_file)
+        if seen is None:
+            seen = _SEEN[cache_file] = _parse(cache_file)
+        section = seen.get(DIGESTS)
+    return section if isinstance(section, dict) else {}
+
+
+def save_digests(cache_file: Path, update: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Rewrite `cache_file` (atomically) with its digests section replaced by `update(section
+    as on disk now)`; the rest of the file is kept as it is on disk now. Raises OSError."""
+    from dataplatform.fsutil import write_atomic
+
+    with _SEEN_LOCK:
+        kept = _parse(cache_file)
+        section = kept.get(DIGESTS)
+        kept[DIGESTS] = update(section if isinstance(section, dict) else {})
+        write_atomic(cache_file, json.dumps(kept, separators=(",", ":")))
+        _SEEN[cache_file] = kept
 
 
 # --- task dicts as plain data ------------------------------------------------------------------

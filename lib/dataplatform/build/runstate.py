@@ -55,7 +55,7 @@ class RunState:
             from dataplatform.images import fingerprint as fp
 
             try:
-                known = fp.of_project(spec, self.project.root, self.project.state_dir)
+                known = fp.of_project(spec, self.project)
                 with self._lock:
                     self.statted += known.statted
                     self.hashed += known.hashed

@@ -24,7 +24,7 @@ def _current(project: Project) -> tuple[str, dict[str, str | None]]:
     current: dict[str, str | None] = {}
     for spec in catalog.images:
         try:
-            current[spec.name] = fp.of_project(spec, project.root, project.state_dir).digest
+            current[spec.name] = fp.of_project(spec, project).digest
         except UserError as exc:
             console.print(f"! {exc} (its images are kept)", markup=False)
             current[spec.name] = None

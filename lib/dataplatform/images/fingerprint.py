@@ -5,25 +5,31 @@ target, the build args, and every file of the context that `.dockerignore` keeps
 path, whether it is executable, and its content (a symlink: its target). Timestamps, owners and
 empty directories are not inputs, so touching files or cloning afresh changes nothing.
 
-A no-op reads no file contents: a per-image stat cache maps (size, mtime, ctime, inode) to the
-content digest, and is refreshed whenever a file is re-hashed, so an mtime-only change costs one
-re-hash and the next run is stat-only again.
+A no-op reads no file: a per-image stat cache maps (size, mtime, ctime, inode) to the content
+digest (and, for `.dockerignore`, to its text), and is refreshed whenever a file is re-hashed,
+so an mtime-only change costs one re-hash and the next run is stat-only again. The context is
+still walked and every file stat'ed, so a file added, removed or renamed is seen. Every image's
+stat cache is kept in one section of the checkout's load-cache file (`build.load_cache`), which
+a doit no-op reads anyway: read at most once per process, saved once (at exit, or `save()`)
+when an image's changed.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
-import json
 import os
 import stat
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from dataplatform.dockerignore import DockerignoreError, PatternMatcher, read_patterns, walk_context
 from dataplatform.errors import ImageError
-from dataplatform.fsutil import write_atomic
 from dataplatform.images.spec import ImageSpec
+from dataplatform.project import Project
 
 FORMAT = "dataplatform-image-fingerprint/v1"
 SHORT = 16
@@ -66,19 +72,15 @@ def _stat_key(st: os.stat_result) -> list[int]:
 
 
 class StatCache:
-    """Content digests remembered by stat signature, one JSON file per image."""
+    """One image's content digests (and `.dockerignore` text) remembered by stat signature:
+    `record` is the plain data kept (see `_Store`)."""
 
-    def __init__(self, path: Path | None):
-        self.path = path
-        self._old: dict[str, list] = {}
+    def __init__(self, record: dict | None = None):
+        old = record if isinstance(record, dict) else {}
+        self._old: dict[str, list] = old.get("files") or {}
+        self._old_ignore: list | None = old.get("ignore")
         self._new: dict[str, list] = {}
-        if path is not None:
-            try:
-                data = json.loads(path.read_text())
-                if data.get("format") == FORMAT:
-                    self._old = data.get("entries", {})
-            except (OSError, ValueError):
-                self._old = {}
+        self._new_ignore: list | None = None
 
     def digest(self, path: str, st: os.stat_result) -> str | None:
         entry = self._old.get(path)
@@ -88,17 +90,105 @@ class StatCache:
         return None
 
     def remember(self, path: str, st: os.stat_result, digest: str, now_ns: int) -> None:
-        coarse = st.st_mtime_ns % 1_000_000_000 == 0
-        window = _RACY_NS_COARSE if coarse else _RACY_NS_FINE
-        if now_ns - st.st_mtime_ns > window:
+        if _trusted(st, now_ns):
             self._new[path] = [*_stat_key(st), digest]
 
-    def save(self) -> None:
-        if self.path is None or self._new == self._old:
+    def ignore_text(self, path: str, st: os.stat_result) -> str | None:
+        """The text of the `.dockerignore` at `path` when its stat is the one remembered."""
+        entry = self._old_ignore
+        if entry and entry[:-1] == [path, *_stat_key(st)]:
+            self._new_ignore = entry
+            return entry[-1]
+        return None
+
+    def remember_ignore(self, path: str, st: os.stat_result, text: str, now_ns: int) -> None:
+        if _trusted(st, now_ns):
+            self._new_ignore = [path, *_stat_key(st), text]
+
+    @property
+    def record(self) -> dict:
+        kept: dict = {"files": self._new}
+        if self._new_ignore is not None:
+            kept["ignore"] = self._new_ignore
+        return kept
+
+    @property
+    def changed(self) -> bool:
+        return self._new != self._old or self._new_ignore != self._old_ignore
+
+
+def _trusted(st: os.stat_result, now_ns: int) -> bool:
+    """Whether `st` was stamped long enough before `now_ns` that a later change shows in it
+    (the racy rule above)."""
+    coarse = st.st_mtime_ns % 1_000_000_000 == 0
+    window = _RACY_NS_COARSE if coarse else _RACY_NS_FINE
+    return now_ns - st.st_mtime_ns > window
+
+
+class _Store:
+    """Every image's `StatCache` of one checkout, as the digests section of a load-cache file:
+    `{"format": FORMAT, "images": {name: StatCache.record}}`. Read at most once per process;
+    the records of images whose cache changed are merged into the file once, by `save`."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._images: dict[str, dict] | None = None
+        self._changed: dict[str, dict] = {}
+        self._lock = threading.Lock()
+
+    def cache(self, name: str) -> StatCache:
+        from dataplatform.build import load_cache
+
+        with self._lock:
+            if self._images is None:
+                section = load_cache.digests(self.path)
+                images = section.get("images") if section.get("format") == FORMAT else None
+                self._images = images if isinstance(images, dict) else {}
+            return StatCache(self._images.get(name))
+
+    def keep(self, name: str, cache: StatCache) -> None:
+        if not cache.changed:
             return
-        write_atomic(
-            self.path, json.dumps({"format": FORMAT, "entries": self._new}, separators=(",", ":"))
-        )
+        with self._lock:
+            assert self._images is not None
+            self._images[name] = self._changed[name] = cache.record
+
+    def save(self) -> None:
+        from dataplatform.build import load_cache
+
+        with self._lock:
+            changed, self._changed = self._changed, {}
+        if not changed:
+            return
+
+        def merged(section: dict) -> dict:
+            images = section.get("images") if section.get("format") == FORMAT else None
+            images = images if isinstance(images, dict) else {}
+            return {"format": FORMAT, "images": {**images, **changed}}
+
+        with contextlib.suppress(OSError):  # a read-only checkout just hashes again
+            load_cache.save_digests(self.path, merged)
+
+
+_STORES: dict[Path, _Store] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def _store(path: Path) -> _Store:
+    with _STORES_LOCK:
+        if not _STORES:
+            atexit.register(save)
+        if path not in _STORES:
+            _STORES[path] = _Store(path)
+        return _STORES[path]
+
+
+def save() -> None:
+    """Keep the stat caches this process changed (done at exit; a caller may do it sooner)."""
+    with _STORES_LOCK:
+        stores = list(_STORES.values())
+    for store in stores:
+        store.save()
 
 
 def hash_file(path: str) -> str:
@@ -109,10 +199,30 @@ def hash_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def load_dockerignore(spec: ImageSpec, display: str) -> PatternMatcher:
-    path = spec.context / ".dockerignore"
+def load_dockerignore(
+    spec: ImageSpec,
+    display: str,
+    cache: StatCache | None = None,
+    now_ns: int = 0,
+    read_now: dict[str, str] | None = None,
+) -> PatternMatcher:
+    """The patterns of the context's `.dockerignore`; with `cache`, read only when its stat is
+    not the one remembered. A read notes the file's content digest in `read_now` (it is a
+    file of the context too: read once)."""
+    path = str(spec.context / ".dockerignore")
     try:
-        text = path.read_text(encoding="utf-8")
+        st = os.stat(path)
+        text = cache.ignore_text(path, st) if cache is not None else None
+        if text is None:
+            with open(path, "rb") as handle:
+                raw = handle.read()
+            text = raw.decode("utf-8")
+            digest = hashlib.sha256(raw).hexdigest()
+            if read_now is not None:
+                read_now[path] = digest
+            if cache is not None:
+                cache.remember_ignore(path, st, text, now_ns)
+                cache.remember(path, st, digest, now_ns)
     except FileNotFoundError:
         return PatternMatcher()
     except (OSError, UnicodeDecodeError) as exc:
@@ -157,18 +267,15 @@ def check_declaration(spec: ImageSpec, project_root: Path, show) -> None:
         )
 
 
-def stat_cache_path(state_dir: Path, spec: ImageSpec) -> Path:
-    """Where the stat cache of `spec` lives inside the checkout's state folder."""
-    return state_dir / "fingerprints" / f"{spec.name}.json"
-
-
-def of_project(spec: ImageSpec, project_root: Path, state_dir: Path) -> Fingerprint:
-    """`compute` with the checkout's own stat cache."""
-    return compute(spec, project_root, stat_cache_path(state_dir, spec))
+def of_project(spec: ImageSpec, project: Project) -> Fingerprint:
+    """`compute` with the checkout's own stat caches (in its load-cache file)."""
+    return compute(spec, project.root, project.load_cache_file)
 
 
 def compute(spec: ImageSpec, project_root: Path, cache_path: Path | None) -> Fingerprint:
-    """Fingerprint `spec`; raises `ImageError` (one line, naming image and file) on bad input."""
+    """Fingerprint `spec`; raises `ImageError` (one line, naming image and file) on bad input.
+    `cache_path`: the load-cache file whose digests section keeps the stat caches (None:
+    hash every file)."""
 
     def show(path: Path | str) -> str:
         try:
@@ -178,12 +285,13 @@ def compute(spec: ImageSpec, project_root: Path, cache_path: Path | None) -> Fin
 
     check_declaration(spec, project_root, show)
     context_display = show(spec.context)
-    matcher = load_dockerignore(spec, context_display)
-    cache = StatCache(cache_path)
+    store = _store(cache_path) if cache_path is not None else None
+    cache = store.cache(spec.name) if store is not None else StatCache()
     now_ns = time.time_ns()
-    hashed = statted = 0
-
     read_now: dict[str, str] = {}
+    matcher = load_dockerignore(spec, context_display, cache, now_ns, read_now)
+    hashed = 1 if read_now else 0
+    statted = 0
 
     def content_digest(path: str, st: os.stat_result) -> str:
         nonlocal hashed
@@ -245,7 +353,8 @@ def compute(spec: ImageSpec, project_root: Path, cache_path: Path | None) -> Fin
     for f in files:
         mode = "x" if f.executable else "-"
         h.update(f"{f.kind}\0{f.relpath}\0{mode}\0{f.digest}\n".encode("utf-8", "surrogateescape"))
-    cache.save()
+    if store is not None:
+        store.keep(spec.name, cache)
     return Fingerprint(
         digest=h.hexdigest(),
         files=tuple(files),

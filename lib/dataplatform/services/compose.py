@@ -29,7 +29,7 @@ def compose_document(project: Project, manifest: ServicesManifest) -> dict[str, 
         entry: dict[str, Any] = {"container_name": container_name(manifest.namespace, name)}
         if service.build is not None:
             spec = service.build
-            tag = fp.of_project(spec, project.root, project.state_dir).tag
+            tag = fp.of_project(spec, project).tag
             entry["image"] = f"{spec.repository}:{tag}"
             build: dict[str, Any] = {
                 "context": project.relative(spec.context),

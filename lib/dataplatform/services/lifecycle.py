@@ -170,7 +170,7 @@ class Platform:
 
         spec = service.build
         assert spec is not None
-        fingerprint = fp.of_project(spec, self.project.root, self.project.state_dir)
+        fingerprint = fp.of_project(spec, self.project)
         reference = f"{spec.repository}:{fingerprint.tag}"
         known = dict(observed.fingerprints) if observed is not None else {}
         image_id = observed.images.get(reference) if observed is not None else None
