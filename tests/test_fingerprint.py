@@ -300,3 +300,29 @@ def test_a_warm_cache_still_sees_a_context_change(
     after = in_a_fresh_process(spec, tmp_path, cache)
     assert after["digest"] != warm["digest"]
     assert after["digest"] == fp.compute(spec, tmp_path, None).digest  # no cache: the truth
+
+
+def test_the_digest_is_the_documented_format(spec: ImageSpec, tmp_path: Path) -> None:
+    """Computed independently of `compute`: a change to how the digest is put together would
+    rebuild every image of every checkout, so it must be deliberate (a new FORMAT)."""
+    spec = replace(spec, target="prod", args=(("V", "1"),))
+    (spec.context / "run.sh").write_text("#!/bin/sh\n")
+    (spec.context / "run.sh").chmod(0o755)
+    (spec.context / "link").symlink_to("app.py")
+
+    def sha(relpath: str) -> str:
+        return hashlib.sha256((spec.context / relpath).read_bytes()).hexdigest()
+
+    lines = [
+        f"{fp.FORMAT}\ndockerfile\0{sha('Dockerfile')}\ntarget\0prod\n",
+        "arg\0V\x001\n",
+        f"file\0.dockerignore\0-\0{sha('.dockerignore')}\n",
+        f"file\0Dockerfile\0-\0{sha('Dockerfile')}\n",
+        f"file\0app.py\0-\0{sha('app.py')}\n",
+        f"file\0lib/util.py\0-\0{sha('lib/util.py')}\n",
+        "link\0link\0-\0app.py\n",
+        f"file\0run.sh\0x\0{sha('run.sh')}\n",
+    ]
+    expected = hashlib.sha256("".join(lines).encode()).hexdigest()
+    assert fp.compute(spec, tmp_path, None).digest == expected
+    assert fp.compute(spec, tmp_path, tmp_path / "cache.json").digest == expected

@@ -24,6 +24,7 @@ import stat
 import threading
 import time
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 from dataplatform.dockerignore import DockerignoreError, PatternMatcher, read_patterns, walk_context
@@ -84,9 +85,16 @@ class StatCache:
 
     def digest(self, path: str, st: os.stat_result) -> str | None:
         entry = self._old.get(path)
-        if entry and entry[:-1] == _stat_key(st):
+        if (  # _stat_key(st), compared in place: once per context file on every no-op
+            entry is not None
+            and len(entry) == 5
+            and entry[0] == st.st_size
+            and entry[1] == st.st_mtime_ns
+            and entry[2] == st.st_ctime_ns
+            and entry[3] == st.st_ino
+        ):
             self._new[path] = entry
-            return entry[-1]
+            return entry[4]
         return None
 
     def remember(self, path: str, st: os.stat_result, digest: str, now_ns: int) -> None:
@@ -320,23 +328,24 @@ def compute(spec: ImageSpec, project_root: Path, cache_path: Path | None) -> Fin
             f"cannot list {show(exc.filename or spec.context)} "
             f"({_reason(exc)}) — fix its permissions or add it to .dockerignore",
         ) from None
+    statted += len(entries)
     for entry in entries:
-        statted += 1
         absolute = entry.path
-        if entry.kind == "link":
-            files.append(ContextFile(entry.relpath, "link", False, os.readlink(absolute)))
-        elif entry.kind == "file":
-            executable = bool(entry.stat.st_mode & stat.S_IXUSR)
+        if entry.kind == "file":
+            st = entry.stat
+            executable = bool(st.st_mode & stat.S_IXUSR)
             files.append(
-                ContextFile(entry.relpath, "file", executable, content_digest(absolute, entry.stat))
+                ContextFile(entry.relpath, "file", executable, content_digest(absolute, st))
             )
+        elif entry.kind == "link":
+            files.append(ContextFile(entry.relpath, "link", False, os.readlink(absolute)))
         else:
             raise ImageError(
                 spec.name,
                 f"{show(absolute)} is not a regular file (a socket, pipe "
                 "or device) — add it to .dockerignore",
             )
-    files.sort(key=lambda f: f.relpath)
+    files.sort(key=attrgetter("relpath"))
 
     dockerfile = str(spec.dockerfile)
     try:
@@ -346,13 +355,10 @@ def compute(spec: ImageSpec, project_root: Path, cache_path: Path | None) -> Fin
     statted += 1
     dockerfile_digest = content_digest(dockerfile, dockerfile_stat)
 
-    h = hashlib.sha256()
-    h.update(f"{FORMAT}\ndockerfile\0{dockerfile_digest}\ntarget\0{spec.target or ''}\n".encode())
-    for key, value in spec.args:
-        h.update(f"arg\0{key}\0{value}\n".encode("utf-8", "surrogateescape"))
-    for f in files:
-        mode = "x" if f.executable else "-"
-        h.update(f"{f.kind}\0{f.relpath}\0{mode}\0{f.digest}\n".encode("utf-8", "surrogateescape"))
+    lines = [f"{FORMAT}\ndockerfile\0{dockerfile_digest}\ntarget\0{spec.target or ''}\n"]
+    lines += [f"arg\0{key}\0{value}\n" for key, value in spec.args]
+    lines += [f"{f.kind}\0{f.relpath}\0{'x' if f.executable else '-'}\0{f.digest}\n" for f in files]
+    h = hashlib.sha256("".join(lines).encode("utf-8", "surrogateescape"))
     if store is not None:
         store.keep(spec.name, cache)
     return Fingerprint(
