@@ -463,3 +463,13 @@ def test_a_warm_no_op_fingerprints_images_from_the_load_cache_alone(repo: Path) 
     assert changed["from_cache"]
     assert changed["digests"]["img0"] != first["digests"]["img0"]
     assert changed["hashed"] == 1
+
+    # a real load (an input changed) rewrites the load cache and keeps the stat caches in it
+    manifest = repo / "pipelines/p001/pipeline.yaml"
+    manifest.write_text(manifest.read_text() + "# a comment\n")
+    stamp = time.time() - 60
+    os.utime(manifest, (stamp, stamp))
+    reloaded = warm_fingerprints(repo)
+    assert (reloaded["from_cache"], reloaded["hashed"]) == (False, 0)
+    again = warm_fingerprints(repo)
+    assert (again["from_cache"], again["hashed"], again["opened"]) == (True, 0, seen["opened"])

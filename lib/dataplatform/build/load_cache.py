@@ -279,9 +279,9 @@ def unchanged(inputs: dict[str, Any]) -> bool:
     return all(_digest(os.environ.get(name)) == digest for name, digest in inputs["env"].items())
 
 
-# each cache file as this process last read or wrote it (its digests section is asked for
-# after the tasks were read: the file is opened once)
-_SEEN: dict[Path, dict[str, Any]] = {}
+# each cache file's digests section as this process last read or wrote it (asked for after
+# the tasks were read: the file is opened once)
+_SEEN: dict[Path, Any] = {}
 _SEEN_LOCK = threading.Lock()
 
 
@@ -299,7 +299,7 @@ def read(cache_file: Path) -> dict[str, Any] | None:
     file that is unreadable, corrupt or of another format counts as none."""
     kept = _parse(cache_file)
     with _SEEN_LOCK:
-        _SEEN[cache_file] = kept
+        _SEEN[cache_file] = kept.get(DIGESTS)
     try:
         if kept.get("header") != _header():
             return None
@@ -332,7 +332,7 @@ def write(cache_file: Path, dodo: Path, recorder: Recorder, data: dict[str, Any]
             write_atomic(cache_file, json.dumps(kept, separators=(",", ":")))
         except OSError:
             return False
-        _SEEN[cache_file] = kept
+        _SEEN[cache_file] = kept.get(DIGESTS)
     return True
 
 
@@ -345,10 +345,9 @@ def digests(cache_file: Path) -> dict[str, Any]:
     """The digests section of `cache_file` as this process read it (opened only when the tasks
     were not read from it first); {} when there is none."""
     with _SEEN_LOCK:
-        seen = _SEEN.get(cache_file)
-        if seen is None:
-            seen = _SEEN[cache_file] = _parse(cache_file)
-        section = seen.get(DIGESTS)
+        if cache_file not in _SEEN:
+            _SEEN[cache_file] = _parse(cache_file).get(DIGESTS)
+        section = _SEEN[cache_file]
     return section if isinstance(section, dict) else {}
 
 
@@ -362,7 +361,7 @@ def save_digests(cache_file: Path, update: Callable[[dict[str, Any]], dict[str, 
         section = kept.get(DIGESTS)
         kept[DIGESTS] = update(section if isinstance(section, dict) else {})
         write_atomic(cache_file, json.dumps(kept, separators=(",", ":")))
-        _SEEN[cache_file] = kept
+        _SEEN[cache_file] = kept[DIGESTS]
 
 
 # --- task dicts as plain data ------------------------------------------------------------------
