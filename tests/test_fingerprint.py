@@ -326,3 +326,19 @@ def test_the_digest_is_the_documented_format(spec: ImageSpec, tmp_path: Path) ->
     expected = hashlib.sha256("".join(lines).encode()).hexdigest()
     assert fp.compute(spec, tmp_path, None).digest == expected
     assert fp.compute(spec, tmp_path, tmp_path / "cache.json").digest == expected
+
+
+@pytest.mark.parametrize(
+    "record", [{"files": [1, 2], "ignore": 5}, {"files": {"x": 3}}, "junk", {"files": {"a": [1]}}]
+)
+def test_a_malformed_stat_cache_is_ignored_and_replaced(
+    spec: ImageSpec, tmp_path: Path, record: object
+) -> None:
+    aged(spec)
+    cache = tmp_path / "state" / "load-cache.json"
+    cache.parent.mkdir()
+    cache.write_text(json.dumps({"digests": {"format": fp.FORMAT, "images": {"app": record}}}))
+    first = in_a_fresh_process(spec, tmp_path, cache)
+    assert first["digest"] == fp.compute(spec, tmp_path, None).digest
+    assert first["hashed"] == 4
+    assert in_a_fresh_process(spec, tmp_path, cache)["hashed"] == 0

@@ -77,16 +77,17 @@ class StatCache:
     `record` is the plain data kept (see `_Store`)."""
 
     def __init__(self, record: dict | None = None):
-        old = record if isinstance(record, dict) else {}
-        self._old: dict[str, list] = old.get("files") or {}
-        self._old_ignore: list | None = old.get("ignore")
+        old = record if isinstance(record, dict) else {}  # anything else: nothing remembered
+        files, ignore = old.get("files"), old.get("ignore")
+        self._old: dict[str, list] = files if isinstance(files, dict) else {}
+        self._old_ignore: list | None = ignore if isinstance(ignore, list) else None
         self._new: dict[str, list] = {}
         self._new_ignore: list | None = None
 
     def digest(self, path: str, st: os.stat_result) -> str | None:
         entry = self._old.get(path)
         if (  # _stat_key(st), compared in place: once per context file on every no-op
-            entry is not None
+            isinstance(entry, list)
             and len(entry) == 5
             and entry[0] == st.st_size
             and entry[1] == st.st_mtime_ns
@@ -151,7 +152,7 @@ class _Store:
             if self._images is None:
                 section = load_cache.digests(self.path)
                 images = section.get("images") if section.get("format") == FORMAT else None
-                self._images = images if isinstance(images, dict) else {}
+                self._images = dict(images) if isinstance(images, dict) else {}
             return StatCache(self._images.get(name))
 
     def keep(self, name: str, cache: StatCache) -> None:
