@@ -209,3 +209,18 @@ def test_ctrl_c_stops_doit_with_one_line_and_the_shells_code(tmp_path, args):
     assert process.returncode == 130
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == "doit: interrupted"
+
+
+def test_an_action_running_an_action_inside_it_does_not_wait_for_itself(tmp_path):
+    """A task rebuilt from the load cache runs a `Deferred` action, itself an Action, which
+    runs the real Action inside it: both ask for the exclusive slot, in one thread."""
+    import threading as threads
+
+    crowd = Crowd()
+    tasks = [{"name": "dbt", "actions": [action(action(Alone(crowd)))], "uptodate": [False]}]
+    results: list[int] = []
+    runner = threads.Thread(target=lambda: results.append(run_doit(tmp_path, tasks)), daemon=True)
+    runner.start()
+    runner.join(timeout=60)
+    assert not runner.is_alive(), "doit waited for the slot its own action holds"
+    assert results == [0] and crowd.most == 1
