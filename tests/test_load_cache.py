@@ -284,15 +284,7 @@ print(json.dumps({"from_cache": loader.from_cache, "opened": opened,
 def test_a_warm_load_opens_no_input_file_and_imports_no_parser(repo: Path) -> None:
     """Measured in a fresh interpreter, as doit runs it: an audit hook on every `open`."""
     warm(repo)
-    done = subprocess.run(
-        [sys.executable, "-c", WARM_LOAD, str(repo)],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        cwd=repo,
-        check=True,
-    )
-    seen = json.loads(done.stdout)
+    seen = in_fresh_interpreter(WARM_LOAD, repo)
     assert seen["from_cache"]
     assert seen["opened"] == []
     heavy = {
@@ -432,8 +424,13 @@ print(json.dumps({"from_cache": loader.from_cache, "opened": opened, "digests": 
 def warm_fingerprints(root: Path) -> dict[str, Any]:
     """A fresh process as a doit no-op runs it: the tasks loaded, every image fingerprinted
     (its uptodate check); with the files of the checkout it opened."""
+    return in_fresh_interpreter(WARM_FINGERPRINTS, root)
+
+
+def in_fresh_interpreter(script: str, root: Path) -> dict[str, Any]:
+    """What `script` (run with `root` as its argument and folder) prints, as JSON."""
     done = subprocess.run(
-        [sys.executable, "-c", WARM_FINGERPRINTS, str(root)],
+        [sys.executable, "-c", script, str(root)],
         capture_output=True,
         text=True,
         env=clean_env(),
