@@ -42,8 +42,8 @@ class ImageUpToDate:
         task_name = f"{BASENAME}:{self.spec.name}"
         assert RUN.project is not None
         root = RUN.project.root
-        # one inspect of the fingerprint's tag answers both: its tags include this checkout's
-        # mark when the image is marked
+        # one inspect of the fingerprint's tag usually answers both: its tags include this
+        # checkout's mark when the image is marked (a mark on another image is asked about)
         known = RUN.local_images()
         try:
             fingerprint = RUN.fingerprint(self.spec)

@@ -1,7 +1,9 @@
 """What one doit process learns while it runs: fingerprints, engine status, outcomes.
 
-doit evaluates `uptodate` in the main process and runs actions in the main process or in
-threads (`-P thread`), so this module-level state is shared by both, under a lock. The reporter
+doit evaluates `uptodate` in the main thread and runs actions in worker threads (the default,
+build.jobs) or the main thread (`-n 0`), so this module-level state is shared by all of them,
+under a lock. It also keeps what the engine said about each image reference this run asked
+about (one inspect each, never a listing). The reporter
 reads it to print one summary line and, when the engine was missing, one line naming the
 image tasks that could not run.
 """
@@ -37,6 +39,7 @@ class RunState:
     hashed: int = 0
     _fingerprints: dict[str, fp.Fingerprint | UserError] = field(default_factory=dict)
     _local: dict[str, str | None] = field(default_factory=dict)  # reference → its fingerprint
+    _engine_answered: bool = False
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def configure(
@@ -78,19 +81,24 @@ class RunState:
         a no-op costs a request per declared image, not per image on the engine."""
         return EngineImages(self)
 
-    def carried(self, reference: str) -> str | None:
+    def fingerprint_on_engine(self, reference: str) -> str | None:
         """The fingerprint the engine's image `reference` carries (None: no such image),
         asked once per process (what this process builds, pulls or marks is `remember`ed);
         raises `EngineUnavailable`."""
         with self._lock:
             if reference in self._local:
                 return self._local[reference]
+            answered = self._engine_answered
         from dataplatform.images import engine, presence
 
-        # on the no-op path: a silent engine costs at most the ping timeout
-        answer = presence.fingerprints_of(reference, engine.PING_TIMEOUT_S)
+        # Until the engine first answers, a silent one costs a no-op at most the ping timeout;
+        # after that, an answer slowed by the builds running beside it (build.jobs) is waited
+        # for, not taken for a missing engine (which would skip every image task left).
+        timeout = engine.API_TIMEOUT_S if answered else engine.PING_TIMEOUT_S
+        answer = presence.fingerprints_of(reference, timeout)
         with self._lock:
             self._local.update(answer)
+            self._engine_answered = True
         return answer[reference]
 
     def remember(self, digest: str, *references: str) -> None:
@@ -121,7 +129,7 @@ class EngineImages:
     run: RunState
 
     def get(self, reference: str, /) -> str | None:
-        return self.run.carried(reference)
+        return self.run.fingerprint_on_engine(reference)
 
 
 RUN = RunState()
