@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from dataplatform import labels
+from dataplatform import fsutil, labels
 
 
 @cache
@@ -65,11 +65,8 @@ def register(root: Path) -> None:
     entry = index_dir() / f"{checkout_id(root)}.json"
     if entry.exists():
         return
-    with contextlib.suppress(OSError):
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        partial = entry.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps({"host": socket.gethostname(), "path": str(root)}))
-        partial.replace(entry)
+    with contextlib.suppress(OSError):  # several image tasks may register at once
+        fsutil.write_atomic(entry, json.dumps({"host": socket.gethostname(), "path": str(root)}))
 
 
 def mark(api, image_id: str, image_name: str, root: Path) -> None:
