@@ -84,13 +84,13 @@ def run_doit(tmp_path: Path, tasks: list[dict], *args: str) -> int:
     def task_all():
         yield from tasks
 
+    jobs.follow_command_line(args)
     config = {
         "dep_file": str(tmp_path / ".doit.db"),
         "backend": "sqlite3",
         "verbosity": 0,
         **jobs.doit_defaults(),
     }
-    jobs.follow_command_line(args)
     try:
         return DoitMain(ModuleTaskLoader({"task_all": task_all, "DOIT_CONFIG": config})).run(
             list(args)
@@ -123,13 +123,15 @@ def test_an_explicit_process_count_runs_every_action_side_by_side(tmp_path):
     assert crowd.most == 2
 
 
-def test_explicit_sequential_runs_concurrent_actions_one_after_another(tmp_path):
+@pytest.mark.parametrize("args", [["-n", "0"], ["-P", "thread"]], ids=["-n 0", "-P alone"])
+def test_explicit_sequential_runs_concurrent_actions_one_after_another(tmp_path, args):
+    """`-P` without `-n` is doit's own default: one task at a time."""
     meeting = Meeting(2, timeout=1)
     tasks = [
         {"name": f"image{i}", "actions": [action(Concurrent(meeting))], "uptodate": [False]}
         for i in range(2)
     ]
-    assert run_doit(tmp_path, tasks, "-n", "0") == 0
+    assert run_doit(tmp_path, tasks, *args) == 0
     assert meeting.met == [False, False]  # the first waited alone: one at a time, as asked
 
 
@@ -149,6 +151,25 @@ def test_explicit_sequential_runs_concurrent_actions_one_after_another(tmp_path)
 )
 def test_the_command_line_chooses_the_parallelism_only_when_it_names_it(argv, chosen):
     assert jobs.chosen_on_command_line(argv) is chosen
+
+
+@pytest.mark.parametrize(
+    ("argv", "jobs_"),
+    [
+        (["/venv/bin/doit", "-n", "3"], None),
+        (["/lib/python3.11/site-packages/doit/__main__.py", "-P", "thread"], None),
+        (["/lib/python3.11/site-packages/doit/__main__.py", "dbt"], jobs.DEFAULT_JOBS),
+        (["/venv/bin/pytest", "-n", "3"], jobs.DEFAULT_JOBS),  # not doit: its own argv
+    ],
+)
+def test_doit_config_follows_doits_own_command_line_whichever_entry_started_it(
+    monkeypatch, argv, jobs_
+):
+    monkeypatch.setattr("sys.argv", argv)
+    try:
+        assert doit_config().get("num_process") == jobs_
+    finally:
+        jobs.follow_command_line([])
 
 
 def test_the_toolkits_doit_config_uses_the_default_and_only_image_builds_overlap():

@@ -11,6 +11,7 @@ workflow command loading the tasks in its own process (`graph.load`) gets the `U
 from __future__ import annotations
 
 import inspect
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,8 @@ GROUPS = ("image", "cdc", "warehouse", "dbt", "dbt_manifest", "orchestration")
 
 
 def doit_config() -> dict[str, Any]:
+    if jobs.launched_as_doit(sys.argv[0]):  # `python -m doit` skips build.doit_main
+        jobs.follow_command_line(sys.argv[1:])
     return {
         # Pinned explicitly: doit's default "dbm" picks whatever dbm module the platform has,
         # so the same checkout would behave differently across machines.
@@ -234,8 +237,10 @@ def _sign_checks(tasks: dict[str, list[dict[str, Any]]]) -> None:
 def _uncaptured(tasks: dict[str, list[dict[str, Any]]]) -> None:
     """doit swaps `sys.stdout`/`sys.stderr` for a capturing writer around each action unless the
     task says `io: {capture: False}`; with actions in threads (build.jobs) those swaps interleave
-    and leave a stale writer behind. Task output goes to the real stdout (build.console), so
-    nothing is captured."""
+    and leave a capturing writer behind. Without capture, doit still assigns the streams it was
+    given, which are the process's own. Task output goes to the real stdout (build.console), so
+    nothing is captured: doit's `--failure-verbosity` and a `-r json` report hold no task
+    output."""
     for group in tasks.values():
         for task in group:
             task.setdefault("io", {"capture": False})

@@ -21,6 +21,14 @@ SEEK_FILE = "DOIT_SEEK_FILE"
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 
 
+MODULE = "dataplatform.build.doit_main"
+
+
+def command() -> list[str]:
+    """How the toolkit's own commands start this `doit` in a child process."""
+    return [sys.executable, "-m", MODULE]
+
+
 def main() -> None:
     os.environ.setdefault(SEEK_FILE, "1")
     from dataplatform.build import jobs

@@ -10,8 +10,11 @@ say so overlap: an action whose callable has `concurrent = True` (the image task
 `EnsureImage`) runs freely, every other action takes `EXCLUSIVE` first, so dbt builds, code
 generation and validation still run one at a time, in dependency order, as before. A user who
 asks for parallelism themselves (`-n N` / `--process`, or `-P` / `--parallel-type`) gets
-exactly what they asked for: N of everything, nothing serialized. `-n 0` is doit's plain
-sequential runner.
+doit's own meaning of it: N of everything, nothing serialized, and one task at a time when only
+`-P` is given. `-n 0` is doit's plain sequential runner.
+
+The command line is read where doit starts: the toolkit's `doit` (build.doit_main), or doit's
+own `python -m doit`, recognised by `doit_config` from `sys.argv`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 DEFAULT_JOBS = max(2, min(4, os.cpu_count() or 1))  # engine-bound work: 2 even on one core
 PARALLEL_TYPE = "thread"  # actions share the run state (build.runstate) and the engine client
@@ -46,8 +50,17 @@ def follow_command_line(argv: Sequence[str]) -> None:
     _state["serialize"] = not chosen_on_command_line(argv)
 
 
+def launched_as_doit(argv0: str) -> bool:
+    """Whether `argv0` (`sys.argv[0]`) is doit's own entry: a `doit` script or `python -m doit`."""
+    path = Path(argv0)
+    return path.name == "doit" or (path.name == "__main__.py" and path.parent.name == "doit")
+
+
 def doit_defaults() -> dict[str, object]:
-    """The `DOIT_CONFIG` entries for the default parallelism (the command line overrides)."""
+    """The `DOIT_CONFIG` entries of the default parallelism; none when the command line chose
+    (doit's own defaults then apply to what it did not say)."""
+    if not _state["serialize"]:
+        return {}
     return {"num_process": DEFAULT_JOBS, "par_type": PARALLEL_TYPE}
 
 

@@ -44,7 +44,9 @@ def _project_paths(project: Project, top: Path, paths: set[str]) -> set[str]:
 
 
 def _run_doit(project: Project, tasks: list[str]) -> int:
-    return subprocess.run([sys.executable, "-m", "doit", *tasks], cwd=project.root).returncode
+    from dataplatform.build import doit_main
+
+    return subprocess.run([*doit_main.command(), *tasks], cwd=project.root).returncode
 
 
 @command(

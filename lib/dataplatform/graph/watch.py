@@ -13,12 +13,12 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dataplatform.build import doit_main
 from dataplatform.graph.affected import affected_by
 from dataplatform.graph.load import TaskGraph, load_graph
 from dataplatform.project import Project
@@ -185,7 +185,7 @@ def run_once(
         return Run(tuple(sorted(paths)), (), 0, 0.0)
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "doit", *tasks],
+        [*doit_main.command(), *tasks],
         cwd=project.root,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
