@@ -342,3 +342,34 @@ def test_a_malformed_stat_cache_is_ignored_and_replaced(
     assert first["digest"] == fp.compute(spec, tmp_path, None).digest
     assert first["hashed"] == 4
     assert in_a_fresh_process(spec, tmp_path, cache)["hashed"] == 0
+
+
+def test_a_remembered_value_of_the_wrong_type_is_not_trusted(
+    spec: ImageSpec, tmp_path: Path
+) -> None:
+    """Stats that match but a digest or .dockerignore text that is not a string (a hand-edited
+    or damaged cache): hashed and read again, not used."""
+    aged(spec)
+    cache = tmp_path / "state" / "load-cache.json"
+    cache.parent.mkdir()
+    in_a_fresh_process(spec, tmp_path, cache)
+    data = json.loads(cache.read_text())
+    record = data["digests"]["images"]["app"]
+    for entry in record["files"].values():
+        entry[-1] = 7
+    record["ignore"][-1] = 7
+    cache.write_text(json.dumps(data))
+    again = in_a_fresh_process(spec, tmp_path, cache)
+    assert again["digest"] == fp.compute(spec, tmp_path, None).digest
+    assert again["hashed"] == 4
+
+
+def test_the_stat_caches_of_earlier_versions_are_removed_once_digests_are_kept(
+    spec: ImageSpec, tmp_path: Path
+) -> None:
+    legacy = tmp_path / "state" / fp.LEGACY_DIR
+    legacy.mkdir(parents=True)
+    (legacy / "app.json").write_text("{}")
+    in_a_fresh_process(spec, tmp_path, tmp_path / "state" / "load-cache.json")
+    assert not legacy.exists()
+    assert (tmp_path / "state" / "load-cache.json").exists()

@@ -20,6 +20,7 @@ import atexit
 import contextlib
 import hashlib
 import os
+import shutil
 import stat
 import threading
 import time
@@ -32,6 +33,7 @@ from dataplatform.errors import ImageError
 from dataplatform.images.spec import ImageSpec
 from dataplatform.project import Project
 
+LEGACY_DIR = "fingerprints"  # .dataplatform/fingerprints/<image>.json, before the load cache
 FORMAT = "dataplatform-image-fingerprint/v1"
 SHORT = 16
 _CHUNK = 1 << 20
@@ -93,6 +95,7 @@ class StatCache:
             and entry[1] == st.st_mtime_ns
             and entry[2] == st.st_ctime_ns
             and entry[3] == st.st_ino
+            and isinstance(entry[4], str)
         ):
             self._new[path] = entry
             return entry[4]
@@ -105,7 +108,7 @@ class StatCache:
     def ignore_text(self, path: str, st: os.stat_result) -> str | None:
         """The text of the `.dockerignore` at `path` when its stat is the one remembered."""
         entry = self._old_ignore
-        if entry and entry[:-1] == [path, *_stat_key(st)]:
+        if entry and entry[:-1] == [path, *_stat_key(st)] and isinstance(entry[-1], str):
             self._new_ignore = entry
             return entry[-1]
         return None
@@ -177,6 +180,8 @@ class _Store:
 
         with contextlib.suppress(OSError):  # a read-only checkout just hashes again
             load_cache.save_digests(self.path, merged)
+        # the one-file-per-image caches of earlier versions: nothing reads them any more
+        shutil.rmtree(self.path.parent / LEGACY_DIR, ignore_errors=True)
 
 
 _STORES: dict[Path, _Store] = {}
