@@ -1,11 +1,23 @@
 """File-system steps every writer shares: replace a file atomically (temp file + rename, so a
-reader never sees half a file) and remove the folders a deletion left empty."""
+reader never sees half a file) and remove the folders a deletion left empty; and what every
+cache keyed by a file's stat trusts: its content signature and the racy window."""
 
 from __future__ import annotations
 
 import os
 import threading
 from pathlib import Path
+
+# A file modified within one timestamp tick of being read may change again without its stat
+# changing (git's "racily clean" problem): a cache keyed by stat does not trust such a read. The
+# tick is up to 2 s on file systems that store whole seconds.
+RACY_NS = 2_000_000_000
+
+
+def content_signature(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What a stat-keyed cache of a file's content compares: a rewrite changes one of these
+    (size, mtime, ctime, inode), even one that puts the old mtime back."""
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
 def write_atomic(path: Path, data: bytes | str, mode: int | None = None) -> None:

@@ -46,8 +46,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path, PurePath
 from typing import Any
 
+from dataplatform import fsutil
+
 FORMAT = 2
-RACY_NS = 2_000_000_000  # a file stamped this close to the load may change unseen
+RACY_NS = fsutil.RACY_NS  # a file stamped this close to the load may change unseen
 
 Signature = list[int] | str | None  # [mtime_ns, size], "dir", or None (missing)
 
@@ -314,8 +316,6 @@ def read(cache_file: Path) -> dict[str, Any] | None:
 def write(cache_file: Path, dodo: Path, recorder: Recorder, data: dict[str, Any]) -> bool:
     """Keep `data` for the next load, unless a file it was made from is too fresh to trust.
     A read-only checkout just loads every time."""
-    from dataplatform.fsutil import write_atomic
-
     if recorder.racy():
         return False
     kept = {
@@ -329,7 +329,7 @@ def write(cache_file: Path, dodo: Path, recorder: Recorder, data: dict[str, Any]
         if isinstance(seen.get(DIGESTS), dict):
             kept[DIGESTS] = seen[DIGESTS]
         try:
-            write_atomic(cache_file, json.dumps(kept, separators=(",", ":")))
+            fsutil.write_atomic(cache_file, json.dumps(kept, separators=(",", ":")))
         except OSError:
             return False
         _SEEN[cache_file] = kept.get(DIGESTS)
@@ -354,13 +354,11 @@ def digests(cache_file: Path) -> dict[str, Any]:
 def save_digests(cache_file: Path, update: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     """Rewrite `cache_file` (atomically) with its digests section replaced by `update(section
     as on disk now)`; the rest of the file is kept as it is on disk now. Raises OSError."""
-    from dataplatform.fsutil import write_atomic
-
     with _SEEN_LOCK:
         kept = _parse(cache_file)
         section = kept.get(DIGESTS)
         kept[DIGESTS] = update(section if isinstance(section, dict) else {})
-        write_atomic(cache_file, json.dumps(kept, separators=(",", ":")))
+        fsutil.write_atomic(cache_file, json.dumps(kept, separators=(",", ":")))
         _SEEN[cache_file] = kept[DIGESTS]
 
 

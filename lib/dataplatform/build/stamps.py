@@ -10,7 +10,7 @@ compares size and md5. This checker says the same things, with two savings:
   (mtime_ns, size, ctime_ns, inode) and reused while the file stats the same; a file that
   changed since (the task rewrote it, another process did) is hashed anew. A digest is kept
   only when the file stats the same after it was read and its mtime is older than
-  `load_cache.RACY_NS`: a file system with a coarse clock may give a rewrite the same stamps.
+  `fsutil.RACY_NS`: a file system with a coarse clock may give a rewrite the same stamps.
 - Touched, unchanged. When the content is the same doit says "unchanged" but keeps the old
   mtime, so every later no-op hashes the file again (a `touch` of every file made each no-op
   read them all). The (mtime, size, md5) found is noted; `remember(task)`, called by the
@@ -30,30 +30,26 @@ from typing import Any
 
 from doit import dependency
 
-from dataplatform.build.load_cache import RACY_NS
+from dataplatform.fsutil import RACY_NS, content_signature
 
-Signature = tuple[int, int, int, int]  # mtime_ns, size, ctime_ns, inode
+Signature = tuple[int, int, int, int]  # fsutil.content_signature
 
 _REFRESHED: dict[str, tuple[float, int, str]] = {}  # file → its new state, same content
 _DIGESTS: dict[str, tuple[Signature, str]] = {}  # file → the stats it had when hashed, md5
 _LOCK = threading.Lock()
 
 
-def _signature(stat: os.stat_result) -> Signature:
-    return stat.st_mtime_ns, stat.st_size, stat.st_ctime_ns, stat.st_ino
-
-
 def file_md5(path: str, stat: os.stat_result) -> str:
     """The md5 of `path`, which `os.stat` just described as `stat`: read once per process
     while the file stats the same."""
-    key, signature = str(path), _signature(stat)
+    key, signature = str(path), content_signature(stat)
     with _LOCK:
         known = _DIGESTS.get(key)
     if known is not None and known[0] == signature:
         return known[1]
     digest = dependency.get_file_md5(path)
     settled = time.time_ns() - stat.st_mtime_ns > RACY_NS
-    if settled and _signature(os.stat(path)) == signature:  # not rewritten while read
+    if settled and content_signature(os.stat(path)) == signature:  # not rewritten while read
         with _LOCK:
             _DIGESTS[key] = (signature, digest)
     return digest

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
 
+from dataplatform import fsutil
 from dataplatform.dockerignore import DockerignoreError, PatternMatcher, read_patterns, walk_context
 from dataplatform.errors import ImageError
 from dataplatform.images.spec import ImageSpec
@@ -37,11 +38,9 @@ LEGACY_DIR = "fingerprints"  # .dataplatform/fingerprints/<image>.json, before t
 FORMAT = "dataplatform-image-fingerprint/v1"
 SHORT = 16
 _CHUNK = 1 << 20
-# A file modified within one timestamp tick of hashing may change again without its stat
-# changing: hash it but do not trust its stat next time (git's "racily clean" problem). The tick
-# is coarse (jiffies) on nanosecond filesystems and up to 2 s on those that store whole seconds.
+# fsutil.RACY_NS, narrowed on a file system that stores nanoseconds (its tick is a jiffy): a
+# file hashed that soon after its change is hashed but its stat is not trusted next time
 _RACY_NS_FINE = 50_000_000
-_RACY_NS_COARSE = 2_000_000_000
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ class Fingerprint:
 
 
 def _stat_key(st: os.stat_result) -> list[int]:
-    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+    return list(fsutil.content_signature(st))  # a list: the form JSON gives back
 
 
 class StatCache:
@@ -133,7 +132,7 @@ def _trusted(st: os.stat_result, now_ns: int) -> bool:
     """Whether `st` was stamped long enough before `now_ns` that a later change shows in it
     (the racy rule above)."""
     coarse = st.st_mtime_ns % 1_000_000_000 == 0
-    window = _RACY_NS_COARSE if coarse else _RACY_NS_FINE
+    window = fsutil.RACY_NS if coarse else _RACY_NS_FINE
     return now_ns - st.st_mtime_ns > window
 
 
