@@ -245,3 +245,71 @@ def test_an_action_running_an_action_inside_it_does_not_wait_for_itself(tmp_path
     runner.join(timeout=60)
     assert not runner.is_alive(), "doit waited for the slot its own action holds"
     assert results == [0] and crowd.most == 1
+
+
+TWO_TASKS_DODO = """
+import pathlib, time
+
+def first():
+    pathlib.Path("started").write_text("yes")
+    try:
+        time.sleep(2)  # Ctrl-C arrives meanwhile, in the main thread
+    finally:
+        pathlib.Path("cleaned-up").write_text("yes")
+
+def second():
+    pathlib.Path("second-started").write_text("yes")
+
+def task_first():
+    return {"actions": [first], "uptodate": [False]}
+
+def task_second():
+    return {"actions": [second], "uptodate": [False]}
+"""
+
+SERIALIZED_DODO = (
+    """
+import sys
+from dataplatform.build.actions import action
+from dataplatform.build import jobs
+"""
+    + TWO_TASKS_DODO.replace("[first]", "[action(first)]").replace("[second]", "[action(second)]")
+    + """
+DOIT_CONFIG = jobs.doit_defaults()
+"""
+)
+
+
+def test_ctrl_c_lets_a_running_action_clean_up_and_starts_no_other(tmp_path):
+    """By default two tasks are handed to two worker threads; the second waits for the
+    exclusive slot while the first runs. After Ctrl-C the first finishes its cleanup within the
+    grace period and the second never starts."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "dodo.py").write_text(SERIALIZED_DODO)
+    doit = Path(sys.executable).parent / "doit"
+    process = subprocess.Popen(
+        [str(doit)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        for _ in range(300):
+            if (tmp_path / "started").exists() or process.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert (tmp_path / "started").exists()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert (tmp_path / "cleaned-up").exists()
+    assert not (tmp_path / "second-started").exists()
+    assert stderr.strip().splitlines()[-1] == "doit: interrupted"

@@ -9,7 +9,9 @@ directory only, which is exactly where it is missing. `DOIT_SEEK_FILE=0` turns i
 
 It also tells `build.jobs` whether the command line chose the parallelism (`-n`, `-P`), and
 turns Ctrl-C into one line and exit code 130 instead of a traceback from whichever thread or
-socket read it interrupted.
+socket read it interrupted. Actions run in doit's worker threads, which the interpreter kills at
+exit without their cleanup, so after Ctrl-C no further action starts and the running ones get
+`GRACE_S` to end (build.jobs `stop`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 
 SEEK_FILE = "DOIT_SEEK_FILE"
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
+GRACE_S = 5.0  # how long running actions get to end after Ctrl-C (a second Ctrl-C cuts it)
 
 
 MODULE = "dataplatform.build.doit_main"
@@ -39,7 +42,12 @@ def main() -> None:
     try:
         doit_main()
     except KeyboardInterrupt:
-        sys.stderr.write("doit: interrupted\n")
+        try:
+            still = jobs.stop(GRACE_S)
+        except KeyboardInterrupt:  # a second Ctrl-C: no more waiting
+            still = 0
+        left = f" ({still} running task(s) stopped after {GRACE_S:g} s)" if still else ""
+        sys.stderr.write(f"doit: interrupted{left}\n")
         raise SystemExit(INTERRUPTED) from None
 
 

@@ -31,7 +31,8 @@ PARALLEL_TYPE = "thread"  # actions share the run state (build.runstate) and the
 EXCLUSIVE = threading.RLock()
 
 _EXPLICIT = ("-n", "--process", "-P", "--parallel-type")
-_state = {"serialize": True}
+_state = {"serialize": True, "stopping": False, "running": 0}
+_IDLE = threading.Condition()  # notified whenever an action ends
 
 
 def chosen_on_command_line(argv: Sequence[str]) -> bool:
@@ -67,9 +68,36 @@ def doit_defaults() -> dict[str, object]:
 @contextlib.contextmanager
 def slot(concurrent: bool) -> Iterator[None]:
     """Where an action runs: freely when it is `concurrent` or the user chose `-n`; else one
-    at a time."""
+    at a time. Once the run is interrupted (`stop`), an action that has not started never
+    does."""
     if concurrent or not _state["serialize"]:
-        yield
+        with _running():
+            yield
         return
-    with EXCLUSIVE:
+    with EXCLUSIVE, _running():
         yield
+
+
+@contextlib.contextmanager
+def _running() -> Iterator[None]:
+    with _IDLE:
+        if _state["stopping"]:
+            raise KeyboardInterrupt  # in a worker thread doit has already given up on
+        _state["running"] += 1
+    try:
+        yield
+    finally:
+        with _IDLE:
+            _state["running"] -= 1
+            _IDLE.notify_all()
+
+
+def stop(grace_s: float) -> int:
+    """Ctrl-C reached the main thread while actions run in doit's worker threads (which doit
+    abandons, and the interpreter kills at exit, cleanup and all): start no further action,
+    and give the running ones up to `grace_s` to end (a dbt build ends with its own Ctrl-C;
+    an image build waits on the engine). How many were still running."""
+    with _IDLE:
+        _state["stopping"] = True
+        _IDLE.wait_for(lambda: _state["running"] == 0, timeout=grace_s)
+        return int(_state["running"])
