@@ -15,6 +15,11 @@ doit's own meaning of it: N of everything, nothing serialized, and one task at a
 
 The command line is read where doit starts: the toolkit's `doit` (build.doit_main), or doit's
 own `python -m doit`, recognised by `doit_config` from `sys.argv`.
+
+Limits: the slot is taken after doit handed the task to a worker, so a task waiting for it
+holds that worker (two dbt builds ready at once occupy both of 2 workers, and an image build
+waits for one); and an action rebuilt from the load cache as `Deferred` (one that is not plain
+data; `EnsureImage` is) runs alone.
 """
 
 from __future__ import annotations

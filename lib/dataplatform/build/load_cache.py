@@ -24,6 +24,9 @@ The same file keeps, in a section of its own, the images' content digests by sta
 (`images.fingerprint.StatCache`): a warm no-op gets them with the tasks and opens no other file.
 They do not depend on the tasks kept: a stale load keeps them, and saving them (`save_digests`,
 merging into the file as it is on disk then) keeps the tasks another process wrote meanwhile.
+Writers in different processes (two doit runs, an invoke command) are not locked against each
+other: one may replace what the other just wrote. That costs the next run a real load or a
+re-hash, never a wrong answer, since every entry is checked against the files' stats.
 
 The task dicts kept are plain data: names, docs, file_dep, targets, task_dep, meta, and the
 `uptodate` checks as their class and attributes (paths, strings, the toolkit's own dataclasses).
