@@ -200,17 +200,17 @@ def task_slow():
 """
 
 
-@pytest.mark.parametrize("args", [[], ["-n", "0"]], ids=["default", "sequential"])
-def test_ctrl_c_stops_doit_with_one_line_and_the_shells_code(tmp_path, args):
+def interrupt_once_started(tmp_path: Path, dodo: str, *args: str) -> tuple[int, str]:
+    """Run the toolkit's `doit ARGS` on `dodo` in `tmp_path`, press Ctrl-C (SIGINT) once its
+    action wrote `started`, and return its exit code and stderr."""
     import signal
     import subprocess
     import sys
     import time
 
-    (tmp_path / "dodo.py").write_text(SLOW_DODO)
-    doit = Path(sys.executable).parent / "doit"
+    (tmp_path / "dodo.py").write_text(dodo)
     process = subprocess.Popen(
-        [str(doit), *args],
+        [str(Path(sys.executable).parent / "doit"), *args],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -227,7 +227,13 @@ def test_ctrl_c_stops_doit_with_one_line_and_the_shells_code(tmp_path, args):
         _, stderr = process.communicate(timeout=30)
     finally:
         process.kill()
-    assert process.returncode == 130
+    return process.returncode, stderr
+
+
+@pytest.mark.parametrize("args", [[], ["-n", "0"]], ids=["default", "sequential"])
+def test_ctrl_c_stops_doit_with_one_line_and_the_shells_code(tmp_path, args):
+    returncode, stderr = interrupt_once_started(tmp_path, SLOW_DODO, *args)
+    assert returncode == 130
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1] == "doit: interrupted"
 
@@ -284,32 +290,8 @@ def test_ctrl_c_lets_a_running_action_clean_up_and_starts_no_other(tmp_path):
     """By default two tasks are handed to two worker threads; the second waits for the
     exclusive slot while the first runs. After Ctrl-C the first finishes its cleanup within the
     grace period and the second never starts."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    (tmp_path / "dodo.py").write_text(SERIALIZED_DODO)
-    doit = Path(sys.executable).parent / "doit"
-    process = subprocess.Popen(
-        [str(doit)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    try:
-        for _ in range(300):
-            if (tmp_path / "started").exists() or process.poll() is not None:
-                break
-            time.sleep(0.1)
-        assert (tmp_path / "started").exists()
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=30)
-    finally:
-        process.kill()
-    assert process.returncode == 130, stderr
+    returncode, stderr = interrupt_once_started(tmp_path, SERIALIZED_DODO)
+    assert returncode == 130, stderr
     assert (tmp_path / "cleaned-up").exists()
     assert not (tmp_path / "second-started").exists()
     assert stderr.strip().splitlines()[-1] == "doit: interrupted"
