@@ -379,25 +379,3 @@ def test_a_no_op_asks_the_engine_only_about_the_images_it_declares(
         assert not [r for r in proxy.requests if r.split("?")[0].endswith("/images/json")]
     image = docker_client.api.inspect_image(tags[names[0]][0])
     assert mark in image["RepoTags"]
-
-
-def test_after_the_engine_first_answers_a_slow_answer_is_waited_for(monkeypatch):
-    """Only the first question of a run is bounded by the ping timeout: once the engine has
-    answered, builds running beside the checks (build.jobs) may slow an inspect, which must not
-    be taken for a missing engine. `presence.fingerprints_of` is replaced by a recorder: the
-    point is which timeout each question gets, not an engine's answer."""
-    from dataplatform.build.runstate import RunState
-    from dataplatform.images import engine, presence
-
-    asked: list[float] = []
-
-    def fingerprints_of(reference: str, timeout: float) -> dict[str, str | None]:
-        asked.append(timeout)
-        return {reference: None}
-
-    monkeypatch.setattr(presence, "fingerprints_of", fingerprints_of)
-    run = RunState()
-    run.fingerprint_on_engine("a:fp-1")
-    run.fingerprint_on_engine("a:fp-1")  # remembered: not asked again
-    run.fingerprint_on_engine("b:fp-2")
-    assert asked == [engine.PING_TIMEOUT_S, engine.API_TIMEOUT_S]

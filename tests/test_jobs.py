@@ -295,3 +295,25 @@ def test_ctrl_c_lets_a_running_action_clean_up_and_starts_no_other(tmp_path):
     assert (tmp_path / "cleaned-up").exists()
     assert not (tmp_path / "second-started").exists()
     assert stderr.strip().splitlines()[-1] == "doit: interrupted"
+
+
+def test_after_the_engine_first_answers_a_slow_answer_is_waited_for(monkeypatch):
+    """Only the first question of a run is bounded by the ping timeout: once the engine has
+    answered, builds running beside the checks (by default) may slow an inspect, which must not
+    be taken for a missing engine. `presence.fingerprints_of` is replaced by a recorder: the
+    point is which timeout each question gets, not an engine's answer."""
+    from dataplatform.build.runstate import RunState
+    from dataplatform.images import engine, presence
+
+    asked: list[float] = []
+
+    def fingerprints_of(reference: str, timeout: float) -> dict[str, str | None]:
+        asked.append(timeout)
+        return {reference: None}
+
+    monkeypatch.setattr(presence, "fingerprints_of", fingerprints_of)
+    run = RunState()
+    run.fingerprint_on_engine("a:fp-1")
+    run.fingerprint_on_engine("a:fp-1")  # remembered: not asked again
+    run.fingerprint_on_engine("b:fp-2")
+    assert asked == [engine.PING_TIMEOUT_S, engine.API_TIMEOUT_S]
