@@ -159,6 +159,7 @@ def test_the_command_line_chooses_the_parallelism_only_when_it_names_it(argv, ch
         (["/venv/bin/doit", "-n", "3"], None),
         (["/lib/python3.11/site-packages/doit/__main__.py", "-P", "thread"], None),
         (["/lib/python3.11/site-packages/doit/__main__.py", "dbt"], jobs.DEFAULT_JOBS),
+        (["/repo/lib/dataplatform/build/doit_main.py", "-n", "2"], None),
         (["/venv/bin/pytest", "-n", "3"], jobs.DEFAULT_JOBS),  # not doit: its own argv
     ],
 )

@@ -34,7 +34,7 @@ GROUPS = ("image", "cdc", "warehouse", "dbt", "dbt_manifest", "orchestration")
 
 
 def doit_config() -> dict[str, Any]:
-    if jobs.launched_as_doit(sys.argv[0]):  # `python -m doit` skips build.doit_main
+    if jobs.launched_as_doit(sys.argv[0]):  # not a host process running doit in-process
         jobs.follow_command_line(sys.argv[1:])
     return {
         # Pinned explicitly: doit's default "dbm" picks whatever dbm module the platform has,

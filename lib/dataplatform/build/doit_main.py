@@ -7,8 +7,7 @@ and then runs from the folder of the `dodo.py` it found; this entry point turns 
 default. `[tool.doit]` in pyproject.toml cannot do it: doit reads that file from the current
 directory only, which is exactly where it is missing. `DOIT_SEEK_FILE=0` turns it off again.
 
-It also tells `build.jobs` whether the command line chose the parallelism (`-n`, `-P`), and
-turns Ctrl-C into one line and exit code 130 instead of a traceback from whichever thread or
+It also turns Ctrl-C into one line and exit code 130 instead of a traceback from whichever thread or
 socket read it interrupted. Actions run in doit's worker threads, which the interpreter kills at
 exit without their cleanup, so after Ctrl-C no further action starts and the running ones get
 `GRACE_S` to end (build.jobs `stop`).
@@ -34,10 +33,9 @@ def command() -> list[str]:
 
 def main() -> None:
     os.environ.setdefault(SEEK_FILE, "1")
-    from dataplatform.build import jobs
-
-    jobs.follow_command_line(sys.argv[1:])
     from doit.__main__ import main as doit_main
+
+    from dataplatform.build import jobs
 
     try:
         doit_main()

@@ -13,8 +13,8 @@ asks for parallelism themselves (`-n N` / `--process`, or `-P` / `--parallel-typ
 doit's own meaning of it: N of everything, nothing serialized, and one task at a time when only
 `-P` is given. `-n 0` is doit's plain sequential runner.
 
-The command line is read where doit starts: the toolkit's `doit` (build.doit_main), or doit's
-own `python -m doit`, recognised by `doit_config` from `sys.argv`.
+The command line is read in one place, `doit_config` (build.dodo), from `sys.argv` when doit
+was started by one of its entries (`launched_as_doit`).
 
 Limits: the slot is taken after doit handed the task to a worker, so a task waiting for it
 holds that worker (two dbt builds ready at once occupy both of 2 workers, and an image build
@@ -57,9 +57,12 @@ def follow_command_line(argv: Sequence[str]) -> None:
 
 
 def launched_as_doit(argv0: str) -> bool:
-    """Whether `argv0` (`sys.argv[0]`) is doit's own entry: a `doit` script or `python -m doit`."""
+    """Whether `argv0` (`sys.argv[0]`) starts doit: the `doit` script, `python -m doit` or
+    `python -m dataplatform.build.doit_main`."""
     path = Path(argv0)
-    return path.name == "doit" or (path.name == "__main__.py" and path.parent.name == "doit")
+    return path.name in ("doit", "doit_main.py") or (
+        path.name == "__main__.py" and path.parent.name == "doit"
+    )
 
 
 def doit_defaults() -> dict[str, object]:

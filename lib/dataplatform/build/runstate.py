@@ -39,7 +39,6 @@ class RunState:
     hashed: int = 0
     _fingerprints: dict[str, fp.Fingerprint | UserError] = field(default_factory=dict)
     _local: dict[str, str | None] = field(default_factory=dict)  # reference → its fingerprint
-    _engine_answered: bool = False
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def configure(
@@ -88,7 +87,7 @@ class RunState:
         with self._lock:
             if reference in self._local:
                 return self._local[reference]
-            answered = self._engine_answered
+            answered = bool(self._local)  # only the engine's answers, or what it built
         from dataplatform.images import engine, presence
 
         # Until the engine first answers, a silent one costs a no-op at most the ping timeout;
@@ -98,7 +97,6 @@ class RunState:
         answer = presence.fingerprints_of(reference, timeout)
         with self._lock:
             self._local.update(answer)
-            self._engine_answered = True
         return answer[reference]
 
     def remember(self, digest: str, *references: str) -> None:

@@ -152,9 +152,7 @@ class _Store:
 
         with self._lock:
             if self._images is None:
-                section = load_cache.digests(self.path)
-                images = section.get("images") if section.get("format") == FORMAT else None
-                self._images = dict(images) if isinstance(images, dict) else {}
+                self._images = _images_of(load_cache.digests(self.path))
             return StatCache(self._images.get(name))
 
     def keep(self, name: str, cache: StatCache) -> None:
@@ -173,14 +171,18 @@ class _Store:
             return
 
         def merged(section: dict) -> dict:
-            images = section.get("images") if section.get("format") == FORMAT else None
-            images = images if isinstance(images, dict) else {}
-            return {"format": FORMAT, "images": {**images, **changed}}
+            return {"format": FORMAT, "images": {**_images_of(section), **changed}}
 
         with contextlib.suppress(OSError):  # a read-only checkout just hashes again
             load_cache.save_digests(self.path, merged)
         # the one-file-per-image caches of earlier versions: nothing reads them any more
         shutil.rmtree(self.path.parent / LEGACY_DIR, ignore_errors=True)
+
+
+def _images_of(section: dict) -> dict[str, dict]:
+    """The per-image records of a digests section; {} for one of another format."""
+    images = section.get("images") if section.get("format") == FORMAT else None
+    return dict(images) if isinstance(images, dict) else {}
 
 
 _STORES: dict[Path, _Store] = {}
